@@ -1,0 +1,54 @@
+// Bundles install-beacon into dist/. Each file is loaded only by the path that needs it:
+//   bin.cjs      the executable: opt-out and self-install checks (Node 12 syntax, so old Node exits 0 cleanly)
+//   cli.cjs      decision, commands, delivery decision (loaded when something may be sent, or for a command)
+//   deliver.cjs  the HTTP request (loaded only when sending)
+//   undici.cjs   undici's ProxyAgent (loaded only when sending through a proxy)
+//   index.cjs / index.mjs / types/   the library entry
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const dist = join(root, 'dist');
+rmSync(dist, { recursive: true, force: true });
+
+// Imports of these modules become a require() of the separate dist file instead of being inlined.
+const SPLIT = { './cli.js': './cli.cjs', './cli.cjs': './cli.cjs', './deliver.js': './deliver.cjs', undici: './undici.cjs' };
+const splitFiles = (self) => ({
+  name: 'split-files',
+  setup(b) {
+    b.onResolve({ filter: /^(\.\/(cli|deliver)\.c?js|undici)$/ }, (args) =>
+      args.path === self ? undefined : { path: SPLIT[args.path], external: true },
+    );
+    // Node 12 to 14.17 cannot require('node:fs'); bundled dependencies use that form.
+    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path.slice(5), external: true }));
+  },
+});
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  logLevel: 'warning',
+  define: { __BEACON_VERSION__: JSON.stringify(pkg.version) },
+  legalComments: 'none',
+};
+
+const cjs = (entry, out, target, self) =>
+  build({ ...common, entryPoints: [join(root, entry)], outfile: join(dist, out), format: 'cjs', target, plugins: [splitFiles(self)] });
+
+await Promise.all([
+  cjs('src/bin.ts', 'bin.cjs', 'node12', './bin.js'),
+  cjs('src/cli.ts', 'cli.cjs', 'node18', './cli.js'),
+  cjs('src/deliver.ts', 'deliver.cjs', 'node18', './deliver.js'),
+  cjs('src/vendor-undici.ts', 'undici.cjs', 'node18', 'undici'),
+  cjs('src/index.ts', 'index.cjs', 'node18', 'none'),
+  build({ ...common, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.mjs'), format: 'esm', target: 'node18', plugins: [splitFiles('none')],
+    // dist/*.cjs chunks are loaded from ESM through require()
+    banner: { js: "import { createRequire as __ibCreateRequire } from 'node:module'; const require = __ibCreateRequire(import.meta.url);" } }),
+]);
+
+// Type declarations for the library entry.
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.types.json')], { stdio: 'inherit' });

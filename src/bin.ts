@@ -1,0 +1,47 @@
+import { currentHost, nodeMajor } from './env.js';
+import { envOptOut, insideNodeModules } from './optout.js';
+
+// The executable. Kept tiny: the common skip paths (an opt-out, the author's
+// own install, old Node) finish here without loading anything else. Built for
+// Node 12 syntax so that old Node parses it and exits 0.
+
+declare const __filename: string;
+
+const POSTINSTALL_ONLY_SKIPS = (): boolean => {
+  const host = currentHost();
+  if (/^(1|true|yes)$/i.test((host.env.INSTALL_BEACON_DEBUG ?? '').trim())) return false; // debug explains every path
+  return nodeMajor(host.nodeVersion) < 18 || !!envOptOut(host.env) || !insideNodeModules(host.cwd);
+};
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const postinstallMode = args.length === 0 || /^https?:\/\//i.test(args[0] ?? '');
+  // A closed stderr/stdout (EPIPE) must not turn into a crash.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
+  if (postinstallMode) {
+    // Whatever happens from here on, an install is never failed by install-beacon.
+    process.on('uncaughtException', () => process.exit(0));
+    process.on('unhandledRejection', () => process.exit(0));
+    if (POSTINSTALL_ONLY_SKIPS()) return;
+  } else if (nodeMajor(process.versions.node) < 18) {
+    process.stderr.write('install-beacon: needs Node.js 18 or newer\n');
+    process.exitCode = 1;
+    return;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const cli = require('./cli.cjs') as typeof import('./cli.js');
+  cli.run(args, __filename, process.env).then(
+    // Exit now rather than wait on leftovers (a pending DNS lookup past the deadline).
+    (code) => process.exit(postinstallMode ? 0 : code),
+    () => process.exit(postinstallMode ? 0 : 1),
+  );
+}
+
+try {
+  main();
+} catch {
+  // Only reachable in postinstall mode before the handlers exist, or on a broken
+  // install of install-beacon itself: never fail the user's install for it.
+  process.exitCode = 0;
+}

@@ -1,0 +1,106 @@
+import vendors from 'ci-info/vendors.json';
+import type { Env } from './env.js';
+
+// Facts about the install's context, each computed from an injected `env` and
+// injected file probes. Nothing here touches process.* or the file system.
+
+export interface Probes {
+  /** True if the path exists (never throws). */
+  exists(path: string): boolean;
+  /** The file's text, or undefined if unreadable (never throws). */
+  readText(path: string): string | undefined;
+  /** Names in a directory, or [] if unreadable (never throws). */
+  listDir(path: string): string[];
+  /** is-docker's verdict (/.dockerenv or a docker cgroup). */
+  isDocker(): boolean;
+}
+
+// ---- CI: ci-info's vendor table (vendors.json), interpreted against `env` ----
+
+type EnvRule = string | { env: string; includes: string } | { any: string[] } | Record<string, string>;
+interface Vendor { name: string; constant: string; env: EnvRule | EnvRule[] }
+
+function matchesRule(env: Env, rule: EnvRule): boolean {
+  if (typeof rule === 'string') return !!env[rule];
+  if ('env' in rule && 'includes' in rule) return (env[rule.env as string] ?? '').includes(rule.includes as string);
+  if ('any' in rule && Array.isArray(rule.any)) return rule.any.some((k) => !!env[k]);
+  return Object.entries(rule as Record<string, string>).every(([k, v]) => env[k] === v);
+}
+
+// Generic variables that mean "CI" without naming a vendor (as ci-info reads them).
+const GENERIC_CI_VARS = ['BUILD_ID', 'BUILD_NUMBER', 'CI', 'CI_APP_ID', 'CI_BUILD_ID', 'CI_BUILD_NUMBER', 'CI_NAME', 'CONTINUOUS_INTEGRATION', 'RUN_ID'];
+
+export function detectCI(env: Env): { ci: boolean; ciName: string } {
+  // CI=false is ci-info's escape hatch: it turns every check off.
+  if (env.CI === 'false') return { ci: false, ciName: 'none' };
+  let vendor: Vendor | undefined;
+  // Later rows win, as in ci-info (a few vendors are refinements of earlier ones).
+  for (const row of vendors as Vendor[]) {
+    const rules = Array.isArray(row.env) ? row.env : [row.env];
+    if (rules.every((rule) => matchesRule(env, rule))) vendor = row;
+  }
+  const ci = !!vendor || GENERIC_CI_VARS.some((k) => !!env[k]);
+  return { ci, ciName: vendor ? vendor.constant.toLowerCase().replace(/_/g, '-') : 'none' };
+}
+
+// ---- Containers: cheapest check first ----
+
+export type Container = 'docker' | 'podman' | 'kubernetes' | 'none';
+
+export const CONTAINER_RULES: ReadonlyArray<{ id: Container; test: (env: Env, probes: Probes) => boolean }> = [
+  // Kubernetes first: a pod may also look like docker, and the env check costs nothing.
+  { id: 'kubernetes', test: (env) => !!env.KUBERNETES_SERVICE_HOST },
+  // Podman writes /run/.containerenv; check it before docker, since podman can also emulate /.dockerenv.
+  { id: 'podman', test: (_env, p) => p.exists('/run/.containerenv') },
+  { id: 'docker', test: (_env, p) => p.isDocker() },
+];
+
+export function detectContainer(env: Env, probes: Probes): Container {
+  for (const rule of CONTAINER_RULES) if (rule.test(env, probes)) return rule.id;
+  return 'none';
+}
+
+// ---- Package manager: npm_config_user_agent, e.g. "pnpm/10.34.9 npm/? node/v20.20.2 linux x64" ----
+
+const KNOWN_PMS = ['npm', 'pnpm', 'yarn', 'bun'];
+
+export function detectPM(env: Env): { pm: string; pmVersion: string } {
+  const first = (env.npm_config_user_agent ?? '').trim().split(/\s+/)[0] ?? '';
+  const slash = first.indexOf('/');
+  const name = slash === -1 ? first : first.slice(0, slash);
+  if (!KNOWN_PMS.includes(name)) return { pm: 'unknown', pmVersion: 'unknown' };
+  const version = slash === -1 ? '' : first.slice(slash + 1);
+  return { pm: name, pmVersion: /^\d[\w.+-]*$/.test(version) ? version : 'unknown' };
+}
+
+// ---- Global or local install: a table of signals, any of which means global ----
+
+function yarnClassicArgv(env: Env): string | undefined {
+  try {
+    const parsed = JSON.parse(env.npm_config_argv ?? '') as { original?: unknown[] };
+    return typeof parsed.original?.[0] === 'string' ? parsed.original[0] : undefined;
+  } catch {
+    return undefined; // not yarn 1, or a value we cannot read: no signal
+  }
+}
+
+export const GLOBAL_RULES: ReadonlyArray<{ why: string; test: (env: Env, pkgDir: string) => boolean }> = [
+  { why: 'npm -g (npm_config_global)', test: (env) => env.npm_config_global === 'true' },
+  { why: 'npm --location=global', test: (env) => env.npm_config_location === 'global' },
+  { why: 'yarn global add (npm_config_argv)', test: (env) => yarnClassicArgv(env) === 'global' },
+  { why: "bun add -g (bun's global dir)", test: (_env, dir) => /[\\/]\.bun[\\/]install[\\/]global[\\/]/.test(dir) },
+  { why: "pnpm add -g (pnpm's global dir)", test: (_env, dir) => /[\\/]pnpm[\\/]global[\\/]/.test(dir) },
+  { why: "yarn global add (yarn's global dir)", test: (_env, dir) => /[\\/]yarn[\\/]global[\\/]node_modules[\\/]/.test(dir) },
+];
+
+export function detectInstall(env: Env, pkgDir: string): 'local' | 'global' {
+  return GLOBAL_RULES.some((rule) => rule.test(env, pkgDir)) ? 'global' : 'local';
+}
+
+// ---- libc (Linux only): musl ships a dynamic loader named ld-musl-<arch>.so.1 ----
+
+export function detectLibc(platform: string, probes: Probes): 'glibc' | 'musl' | 'none' {
+  if (platform !== 'linux') return 'none';
+  if (probes.listDir('/lib').some((f) => f.startsWith('ld-musl-'))) return 'musl';
+  return 'glibc';
+}

@@ -1,0 +1,165 @@
+import { parseConfig, projectOptOut, type BeaconConfig } from './config.js';
+import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, type Probes } from './context.js';
+import type { Env } from './env.js';
+import { claim as claimMarker, isReported, markerLocation, type MarkerFs, type MarkerLocation } from './marker.js';
+import { envOptOut, insideNodeModules } from './optout.js';
+import { renderTemplate, type Values, type VarName } from './template.js';
+
+// The decision, as a pure function of its inputs: environment, file probes,
+// marker file system and id source are all passed in. First matching rule wins.
+
+export type Trigger = 'postinstall' | 'runtime';
+
+export interface DecideProbes extends Probes {
+  /** Parsed JSON, or undefined when missing or malformed (never throws). */
+  readJson(path: string): unknown;
+}
+
+export interface DecideInput {
+  env: Env;
+  /** The package folder: the lifecycle cwd, or the folder holding the caller's package.json. */
+  pkgDir: string;
+  /** A URL template given on the command line (wins over package.json). */
+  positional?: string;
+  trigger: Trigger;
+  platform: string;
+  arch: string;
+  nodeVersion: string;
+  beaconVersion: string;
+  /** Evaluate as if installed as a dependency (`explain` and `check` in the author's repo). */
+  asDependency?: boolean;
+  /** Path of the machine-wide opt-out file, if a config dir is known. */
+  machineOptOutFile?: string;
+  probes: DecideProbes;
+  marker: MarkerFs;
+  newId(): string;
+}
+
+export type RuleId =
+  | 'env-opt-out' | 'self-install' | 'config' | 'project-opt-out' | 'machine-opt-out'
+  | 'offline' | 'ci-disabled' | 'already-reported' | 'send';
+
+export interface Decision {
+  send: boolean;
+  rule: RuleId;
+  /** One sentence a person can read. */
+  reason: string;
+  name?: string;
+  version?: string;
+  config?: BeaconConfig;
+  /** Config problems and warnings, for `check` and `explain`. */
+  problems?: string[];
+  url?: string;
+  values?: Partial<Values>;
+  delivery?: 'inline' | 'background';
+  marker?: MarkerLocation;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+const TRUE = (v: string | undefined) => /^(1|true|yes)$/i.test((v ?? '').trim());
+
+/** The project root for `pkgDir`: INIT_CWD when the package manager sets it, else the folder above node_modules. */
+export function projectRoot(env: Env, pkgDir: string, trigger: Trigger): string | undefined {
+  if (trigger === 'postinstall' && str(env.INIT_CWD)) return env.INIT_CWD;
+  const m = /^(.*?)[\\/](?:node_modules|\.yarn)(?:[\\/]|$)/.exec(pkgDir);
+  return m ? m[1] || '/' : undefined;
+}
+
+export function decide(input: DecideInput): Decision {
+  const { env, pkgDir, probes } = input;
+
+  // 1. Opt-outs in the environment: no file is read before this check.
+  const optOut = envOptOut(env);
+  if (optOut) return { send: false, rule: 'env-opt-out', reason: `${optOut.name}=${optOut.value} is set` };
+
+  // 2. The author's own development install.
+  if (!input.asDependency && !insideNodeModules(pkgDir)) {
+    return { send: false, rule: 'self-install', reason: `${pkgDir} is not inside node_modules (the author's own install)` };
+  }
+
+  // 3. The author's config.
+  const pkg = probes.readJson(`${pkgDir}/package.json`);
+  if (!isObject(pkg)) return { send: false, rule: 'config', reason: `cannot read ${pkgDir}/package.json`, problems: ['package.json is missing or not valid JSON'] };
+  const name = str(pkg.name) ?? 'unknown';
+  const version = str(pkg.version) ?? 'unknown';
+  const parsed = parseConfig(pkg.installBeacon, input.positional);
+  if (!parsed.ok) return { send: false, rule: 'config', reason: `invalid configuration: ${parsed.errors[0]}`, name, version, problems: [...parsed.errors, ...parsed.warnings] };
+  const config = parsed.config;
+  const base = { name, version, config, problems: parsed.warnings };
+  if (parsed.disabledByAuthor) return { ...base, send: false, rule: 'config', reason: 'the author set "installBeacon.enabled" to false' };
+
+  // 4. The installing project, then the machine.
+  const root = projectRoot(env, pkgDir, input.trigger);
+  if (root) {
+    const setting = projectOptOut(probes.readJson(`${root}/package.json`));
+    if (setting) return { ...base, send: false, rule: 'project-opt-out', reason: `the project's package.json (${root}) has ${setting}` };
+  }
+  if (input.machineOptOutFile && probes.exists(input.machineOptOutFile)) {
+    return { ...base, send: false, rule: 'machine-opt-out', reason: `this machine opted out (${input.machineOptOutFile}, from "install-beacon disable")` };
+  }
+
+  // 5. npm offline mode.
+  if (TRUE(env.npm_config_offline)) return { ...base, send: false, rule: 'offline', reason: 'npm runs in offline mode (npm_config_offline)' };
+
+  // 6. CI, when the author asked to skip it.
+  const { ci, ciName } = detectCI(env);
+  if (ci && !config.ci) return { ...base, send: false, rule: 'ci-disabled', reason: `a CI install${ciName !== 'none' ? ` (${ciName})` : ''} and the author set "ci": false` };
+
+  // 7. This install already reported.
+  const marker = markerLocation(pkgDir, name, version, input.marker);
+  if (marker && isReported(marker, input.marker)) {
+    return { ...base, marker, send: false, rule: 'already-reported', reason: 'this install already reported (a re-run such as npm rebuild)' };
+  }
+
+  // 8. Send.
+  const facts = contextFacts(input, name, version, config.template.variables);
+  // auto: a detached process dies with a CI job or a container, so send in-process there.
+  const delivery = config.delivery !== 'auto' ? config.delivery : ci || facts.container() !== 'none' ? 'inline' : 'background';
+  const url = renderTemplate(config.template, facts.values);
+  const values = facts.values;
+  return { ...base, marker, send: true, rule: 'send', reason: 'no opt-out or skip rule applies', url, values, delivery };
+}
+
+/**
+ * The template values for this install (only the variables asked for are
+ * computed), plus the container check that delivery needs.
+ */
+export function contextFacts(
+  input: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'platform' | 'arch' | 'nodeVersion' | 'beaconVersion' | 'probes' | 'newId'>,
+  name: string,
+  version: string,
+  variables: Iterable<VarName>,
+): { values: Partial<Values>; container: () => string } {
+  const { env, probes } = input;
+  const { ci, ciName } = detectCI(env);
+  let container: string | undefined;
+  const containerOf = () => (container ??= detectContainer(env, probes));
+  const pm = detectPM(env);
+  const compute: Record<VarName, () => string> = {
+    name: () => name,
+    version: () => version,
+    platform: () => input.platform,
+    arch: () => input.arch,
+    node: () => input.nodeVersion,
+    ci: () => String(ci),
+    ci_name: () => ciName,
+    container: containerOf,
+    pm: () => pm.pm,
+    pm_version: () => pm.pmVersion,
+    install: () => detectInstall(env, input.pkgDir),
+    libc: () => detectLibc(input.platform, probes),
+    trigger: () => input.trigger,
+    event_id: () => input.newId(),
+    beacon_version: () => input.beaconVersion,
+  };
+  const values: Partial<Values> = {};
+  for (const variable of variables) values[variable] = compute[variable]();
+  return { values, container: containerOf };
+}
+
+/** Claim the install before sending (see marker.ts); 'unwritable' when no marker can be kept. */
+export function claimInstall(decision: Decision, fs: MarkerFs, trigger: Trigger, now: number): 'claimed' | 'taken' | 'unwritable' {
+  if (!decision.marker) return 'unwritable';
+  return claimMarker(decision.marker, fs, trigger, now);
+}

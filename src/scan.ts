@@ -1,0 +1,84 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+// Finding the installed packages that use install-beacon, for `explain`.
+
+export interface Found {
+  dir: string;
+  pkg: Record<string, unknown>;
+  /** A URL template passed on the postinstall command line, if any. */
+  positional?: string;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The template in `"postinstall": "install-beacon <url>"`, if the script has one. */
+export function positionalFromScripts(pkg: Record<string, unknown>): string | undefined {
+  const scripts = isObject(pkg.scripts) ? pkg.scripts : {};
+  for (const key of ['preinstall', 'install', 'postinstall']) {
+    const script = scripts[key];
+    if (typeof script !== 'string') continue;
+    const m = /install-beacon(?:\.c?js)?\s+(['"]?)(https?:\/\/[^\s'"]+)\1/.exec(script);
+    if (m) return m[2];
+  }
+  return undefined;
+}
+
+export function usesBeacon(pkg: Record<string, unknown>): boolean {
+  if (pkg.name === 'install-beacon') return false;
+  if (pkg.installBeacon !== undefined) return true;
+  const scripts = isObject(pkg.scripts) ? pkg.scripts : {};
+  return ['preinstall', 'install', 'postinstall'].some((k) => typeof scripts[k] === 'string' && /\binstall-beacon\b/.test(scripts[k] as string));
+}
+
+function readPkg(dir: string): Record<string, unknown> | undefined {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as unknown;
+    return isObject(pkg) ? pkg : undefined;
+  } catch {
+    return undefined; // not a package, or a broken one: nothing to explain
+  }
+}
+
+function list(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Every package under `root/node_modules` (npm, yarn, bun, pnpm's .pnpm store, nested copies) that uses install-beacon. */
+export function findBeaconPackages(root: string, limit = 50_000): Found[] {
+  const found: Found[] = [];
+  const seen = new Set<string>();
+  let visited = 0;
+  const visitPackage = (dir: string, depth: number): void => {
+    let real: string;
+    try {
+      real = fs.realpathSync(dir);
+    } catch {
+      return;
+    }
+    if (seen.has(real) || ++visited > limit) return;
+    seen.add(real);
+    const pkg = readPkg(real);
+    if (pkg && usesBeacon(pkg)) found.push({ dir: real, pkg, positional: positionalFromScripts(pkg) });
+    if (depth < 12) visitModules(path.join(real, 'node_modules'), depth + 1);
+  };
+  const visitModules = (nm: string, depth: number): void => {
+    for (const entry of list(nm)) {
+      if (entry === '.pnpm') {
+        for (const store of list(path.join(nm, entry))) visitModules(path.join(nm, entry, store, 'node_modules'), depth);
+      } else if (entry.startsWith('@')) {
+        for (const scoped of list(path.join(nm, entry))) visitPackage(path.join(nm, entry, scoped), depth);
+      } else if (!entry.startsWith('.')) {
+        visitPackage(path.join(nm, entry), depth);
+      }
+    }
+  };
+  visitModules(path.join(root, 'node_modules'), 0);
+  return found.sort((a, b) => String(a.pkg.name).localeCompare(String(b.pkg.name)));
+}
+
+export { readPkg };
