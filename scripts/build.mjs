@@ -36,11 +36,11 @@ const common = {
   legalComments: 'none',
 };
 
-const cjs = (entry, out, target, self) =>
-  build({ ...common, entryPoints: [join(root, entry)], outfile: join(dist, out), format: 'cjs', target, plugins: [splitFiles(self)] });
+const cjs = (entry, out, target, self, extra = {}) =>
+  build({ ...common, entryPoints: [join(root, entry)], outfile: join(dist, out), format: 'cjs', target, plugins: [splitFiles(self)], ...extra });
 
 await Promise.all([
-  cjs('src/bin.ts', 'bin.cjs', 'node12', './bin.js'),
+  cjs('src/bin.ts', 'bin.cjs', 'node12', './bin.js', { banner: { js: '#!/usr/bin/env node' } }),
   cjs('src/cli.ts', 'cli.cjs', 'node18', './cli.js'),
   cjs('src/deliver.ts', 'deliver.cjs', 'node18', './deliver.js'),
   cjs('src/vendor-undici.ts', 'undici.cjs', 'node18', 'undici'),

@@ -51,6 +51,17 @@ function toExplained(dir: string, d: Decision): Explained {
   };
 }
 
+/**
+ * The environment a future install here would see: npm's settings for the
+ * command that ran `explain` (npx sets npm_config_offline, npm_command, ...)
+ * describe that command, not an install.
+ */
+function installEnv(env: Env): Env {
+  const copy: Record<string, string | undefined> = { ...env };
+  for (const key of ['npm_config_offline', 'npm_config_global', 'npm_config_location', 'npm_command', 'npm_lifecycle_event', 'npm_config_user_agent']) delete copy[key];
+  return copy;
+}
+
 export function explain(args: string[]): number {
   const host = currentHost();
   const json = args.includes('--json');
@@ -61,13 +72,13 @@ export function explain(args: string[]): number {
   if (own && usesBeacon(own)) {
     // In a package that uses install-beacon: evaluate it as if a user installed it.
     mode = 'package';
-    const d = decideHere(host, cwd, 'postinstall', { positional: positionalFromScripts(own), asDependency: true });
+    const d = decideHere({ ...host, env: installEnv(host.env) }, cwd, 'postinstall', { positional: positionalFromScripts(own), asDependency: true });
     results.push(toExplained(cwd, d));
   } else {
     // In a project: every installed package that uses install-beacon, as an install here would see it.
     mode = 'project';
     const root = insideNodeModules(cwd) ? cwd.slice(0, cwd.search(/[\\/]node_modules([\\/]|$)/)) : cwd;
-    const env: Env = { ...host.env, INIT_CWD: root };
+    const env: Env = { ...installEnv(host.env), INIT_CWD: root };
     for (const found of findBeaconPackages(root)) {
       const d = decideHere({ ...host, env }, found.dir, 'postinstall', { positional: found.positional });
       results.push(toExplained(found.dir, d));

@@ -109,7 +109,7 @@ export function decide(input: DecideInput): Decision {
   // 7. This install already reported.
   const marker = markerLocation(pkgDir, name, version, input.marker);
   if (marker && isReported(marker, input.marker)) {
-    return { ...base, marker, send: false, rule: 'already-reported', reason: 'this install already reported (a re-run such as npm rebuild)' };
+    return { ...base, marker, send: false, rule: 'already-reported', reason: 'this install already reported; re-runs such as npm rebuild send nothing (a fresh install, e.g. npm ci, reports again)' };
   }
 
   // 8. Send.

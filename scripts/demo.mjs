@@ -1,0 +1,94 @@
+// npm run demo: the whole story on one machine, with no network beyond 127.0.0.1.
+// 1. start `install-beacon listen` (a local collector)
+// 2. pack install-beacon and a sample package, acme-lib, that uses it
+// 3. npm install acme-lib into a fresh project: one event arrives
+// 4. `install-beacon explain` in that project
+// 5. npm ci again with DO_NOT_TRACK=1: no event
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'dist/bin.cjs');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const work = mkdtempSync(join(tmpdir(), 'install-beacon-demo-'));
+const step = (text) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
+const lines = [];
+let collector;
+
+// Installs here must not see the caller's opt-outs or CI settings, or the demo would show nothing.
+const env = { ...process.env, HOME: join(work, 'home') };
+for (const k of Object.keys(env)) if (/^(DO_NOT_TRACK|SCARF_.*|INSTALL_BEACON_.*|npm_.*|INIT_CWD)$/.test(k)) delete env[k];
+mkdirSync(env.HOME);
+
+try {
+  step('1. A local collector: install-beacon listen --port 0');
+  collector = spawn(process.execPath, [bin, 'listen', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const port = await new Promise((resolve, reject) => {
+    let err = '';
+    collector.stderr.on('data', (d) => {
+      err += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+    });
+    collector.on('exit', () => reject(new Error(`collector exited: ${err}`)));
+  });
+  collector.stdout.on('data', (d) => {
+    for (const line of String(d).split('\n').filter(Boolean)) {
+      lines.push(line);
+      console.log(`   collector received: ${line}`);
+    }
+  });
+  console.log(`   listening on 127.0.0.1:${port}`);
+
+  step('2. Pack install-beacon and acme-lib (postinstall: "install-beacon")');
+  const tarballs = join(work, 'tarballs');
+  mkdirSync(tarballs);
+  execFileSync(npm, ['pack', root, '--pack-destination', tarballs, '--ignore-scripts', '--silent'], { env });
+  const acme = join(work, 'acme-lib');
+  mkdirSync(acme);
+  const acmePkg = {
+    name: 'acme-lib',
+    version: '2.3.4',
+    main: 'index.js',
+    scripts: { postinstall: 'install-beacon' },
+    dependencies: { 'install-beacon': '^1.0.0' },
+    installBeacon: { url: `http://127.0.0.1:${port}/acme-lib/{version}/{platform}/{arch}?ci={ci}&container={container}&pm={pm}&install={install}` },
+  };
+  writeFileSync(join(acme, 'package.json'), JSON.stringify(acmePkg, null, 2));
+  writeFileSync(join(acme, 'index.js'), 'module.exports = 42;\n');
+  console.log(JSON.stringify({ scripts: acmePkg.scripts, installBeacon: acmePkg.installBeacon }, null, 2).replace(/^/gm, '   '));
+  execFileSync(npm, ['pack', acme, '--pack-destination', tarballs, '--silent'], { env });
+  const files = readdirSync(tarballs).map((f) => join(tarballs, f));
+
+  step('3. npm install acme-lib into a fresh project');
+  const app = join(work, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'my-app', version: '1.0.0', private: true }, null, 2));
+  const npmFlags = ['--no-audit', '--no-fund', '--prefer-offline', '--fetch-retries=0', '--registry=http://127.0.0.1:9/', '--loglevel=error', '--foreground-scripts'];
+  execFileSync(npm, ['install', ...npmFlags, ...files], { cwd: app, env, stdio: 'inherit' });
+  const waitFor = async (n, ms) => {
+    const end = Date.now() + ms;
+    while (lines.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  };
+  await waitFor(1, 10_000);
+  console.log(`   events received: ${lines.length}`);
+
+  step('4. npx install-beacon explain (what an install here sends, and why)');
+  execFileSync(npm, ['exec', '--offline', '--', 'install-beacon', 'explain'], { cwd: app, env, stdio: 'inherit' });
+
+  step('5. npm ci with DO_NOT_TRACK=1: a fresh install, opted out');
+  const before = lines.length;
+  execFileSync(npm, ['ci', ...npmFlags], { cwd: app, env: { ...env, DO_NOT_TRACK: '1' }, stdio: 'inherit' });
+  await new Promise((r) => setTimeout(r, 1000));
+  console.log(`   events received during the opted-out install: ${lines.length - before}`);
+
+  const ok = before === 1 && lines.length === 1;
+  step(ok ? 'Done: one event for the install, none for the opted-out one.' : `Unexpected: ${lines.length} events in all (expected 1)`);
+  process.exitCode = ok ? 0 : 1;
+} finally {
+  collector?.kill();
+  rmSync(work, { recursive: true, force: true });
+}

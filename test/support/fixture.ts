@@ -1,0 +1,59 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './process.js';
+
+// Packed fixtures: install-beacon itself (npm pack of this repo, built) and
+// acme-lib, a package that uses it, as an author would wire it.
+
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/** npm pack this repo into `dest`; returns the tarball path. */
+export function packBeacon(dest: string): string {
+  const out = execFileSync(NPM, ['pack', ROOT, '--pack-destination', dest, '--ignore-scripts', '--silent'], { encoding: 'utf8' });
+  return join(dest, out.trim().split('\n').pop()!.trim());
+}
+
+export interface AcmeOptions {
+  name?: string;
+  version?: string;
+  installBeacon?: unknown;
+  postinstall?: string;
+  /** Extra package.json fields. */
+  extra?: Record<string, unknown>;
+  /** Contents of index.js. */
+  main?: string;
+}
+
+/** Write and pack a package that uses install-beacon; returns the tarball path. */
+export function packAcme(dest: string, options: AcmeOptions = {}): string {
+  const name = options.name ?? 'acme-lib';
+  const dir = join(dest, `src-${name.replace(/[^a-z0-9]/gi, '_')}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(dir, { recursive: true });
+  const pkg = {
+    name,
+    version: options.version ?? '2.3.4',
+    main: 'index.js',
+    scripts: { postinstall: options.postinstall ?? 'install-beacon' },
+    dependencies: { 'install-beacon': '^1.0.0' },
+    installBeacon: options.installBeacon,
+    ...options.extra,
+  };
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+  writeFileSync(join(dir, 'index.js'), options.main ?? 'module.exports = 42;\n');
+  // Pack into the fixture's own folder: every call gets its own tarball path.
+  execFileSync(NPM, ['pack', dir, '--pack-destination', dir, '--silent'], { encoding: 'utf8' });
+  const made = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+  if (!made) throw new Error(`npm pack of ${name} produced no tarball`);
+  return join(dir, made);
+}
+
+/** npm flags for installing local tarballs with no registry at all (a dead loopback port, no retries). */
+export const NPM_LOCAL = ['--no-audit', '--no-fund', '--prefer-offline', '--fetch-retries=0', '--registry=http://127.0.0.1:9/', '--loglevel=error'];
+
+export function writeProject(dir: string, pkg: Record<string, unknown> = {}): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'test-project', version: '1.0.0', private: true, ...pkg }, null, 2));
+}
+
+export { NPM };

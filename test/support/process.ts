@@ -1,0 +1,71 @@
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/[\\/]$/, '');
+export const BIN = join(ROOT, 'dist/bin.cjs');
+
+/** Every variable that changes install-beacon's decision or context: removed from the base env so each test states what it means. */
+const CONTEXT_VARS = /^(DO_NOT_TRACK|SCARF_.*|INSTALL_BEACON_.*|CI|CONTINUOUS_INTEGRATION|BUILD_.*|RUN_ID|GITHUB_.*|GITLAB_.*|CI_.*|TF_BUILD|JENKINS_.*|KUBERNETES_.*|npm_.*|INIT_CWD|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|XDG_.*)$/;
+
+/** A clean environment for a spawned process: PATH and CA settings kept, HOME pointed at a temp dir. */
+export function baseEnv(home: string, extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !CONTEXT_VARS.test(k)) env[k] = v;
+  env.HOME = home;
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Spawn and wait; kills the process (by PID) if it outlives `timeoutMs`. */
+export function run(command: string, args: string[], options: SpawnOptions & { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const started = Date.now();
+    const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+    child.stdin!.end(options.input ?? '');
+  });
+}
+
+/** Run the built bin with node. */
+export function runBin(args: string[], options: SpawnOptions & { timeoutMs?: number } = {}): Promise<RunResult> {
+  return run(process.execPath, [BIN, ...args], options);
+}
+
+/** Temp dirs removed by cleanup(). */
+export class TempDirs {
+  private dirs: string[] = [];
+  make(prefix = 'ib-test-'): string {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    this.dirs.push(dir);
+    return dir;
+  }
+  cleanup(): void {
+    for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
+}
