@@ -1,0 +1,296 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RuntimeResult } from './runtime.js';
+
+// Turns one run's results into BENCHMARKS.md and docs/bench.svg.
+
+export interface Row {
+  id: string;
+  median: number;
+  p25: number;
+  p75: number;
+  max: number;
+  n: number;
+  /** median / median of `node -e 0` in the same rounds. */
+  ratio: number;
+  notes: string[];
+}
+
+export interface Results {
+  started: string;
+  finished: string;
+  machine: {
+    cpu: string;
+    cores: number;
+    memGb: number;
+    os: string;
+    node: string;
+    npm: string;
+    loadBefore: number[];
+    loadAfter: number[];
+    extraCa: string;
+  };
+  rounds: { hook: number; install: number };
+  hook: Row[];
+  install: Row[];
+  runtime: RuntimeResult;
+  timeoutMs: number;
+  memory: { id: string; maxRssMb: number; files: string[]; jsBytes: number; extraBuiltins: number }[];
+  size: { dist: { file: string; bytes: number }[]; scarfReport: number };
+}
+
+const WHAT: Record<string, string> = {
+  floor: '`node -e 0` (the floor)',
+  'ib.optout': 'install-beacon, opt-out (`DO_NOT_TRACK=1`)',
+  'ib.skip': "install-beacon, self-install skip (author's own repo)",
+  'ib.bg.local': 'install-beacon, background send, local endpoint',
+  'ib.bg.hole': 'install-beacon, background send, black hole',
+  'ib.inline.local': 'install-beacon, inline send, local endpoint',
+  'ib.inline.hole': 'install-beacon, inline send, black hole',
+  'scarf.optout': '@scarf/scarf, opt-out (`DO_NOT_TRACK=1`)',
+  'scarf.send': '@scarf/scarf, send, local endpoint',
+  'scarf.hole': '@scarf/scarf, send, black hole',
+  'ib.install.scripts': 'install-beacon fixture (delivery auto = inline here), with scripts',
+  'ib.install.ignore': 'install-beacon fixture, `--ignore-scripts`',
+  'ib.bg.install.scripts': 'install-beacon fixture (delivery background), with scripts',
+  'scarf.install.scripts': '@scarf/scarf fixture, with scripts',
+  'scarf.install.ignore': '@scarf/scarf fixture, `--ignore-scripts`',
+};
+
+const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const x = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'n/a' : `${v.toFixed(v < 10 ? 2 : 1)}×`);
+const kb = (bytes: number) => `${bytes.toLocaleString('en-US')} B`;
+
+export interface Verdict {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export function verdicts(r: Results): Verdict[] {
+  const h = (id: string) => r.hook.find((row) => row.id === id)!;
+  const i = (id: string) => r.install.find((row) => row.id === id)!;
+  const floor = h('floor');
+  const out: Verdict[] = [];
+  const ratio = (id: string, limit: number, label: string) => {
+    const row = h(id);
+    out.push({ target: `${label} ≤ ${limit}× \`node -e 0\``, measured: `${x(row.ratio)} (${ms(row.median)} ms vs ${ms(floor.median)} ms)`, met: row.ratio <= limit });
+  };
+  ratio('ib.optout', 1.05, 'opt-out');
+  ratio('ib.skip', 1.05, 'self-install skip');
+  ratio('ib.bg.local', 1.15, 'background send, local endpoint');
+  ratio('ib.bg.hole', 1.15, 'background send, black hole');
+  ratio('ib.inline.local', 1.3, 'inline send, local endpoint');
+  const hole = h('ib.inline.hole');
+  out.push({
+    target: `inline send, black hole ends within timeoutMs + 100 ms (${r.timeoutMs + 100} ms)`,
+    measured: `median ${ms(hole.median)} ms, max ${ms(hole.max)} ms`,
+    met: hole.max <= r.timeoutMs + 100,
+  });
+  const installFloor = i('floor').median;
+  const added = i('ib.install.scripts').median - i('ib.install.ignore').median;
+  out.push({
+    target: '`npm install` grows by ≤ one Node start',
+    measured: `+${ms(added)} ms = ${(added / installFloor).toFixed(2)} Node starts (\`node -e 0\` ${ms(installFloor)} ms in the same rounds)`,
+    met: added <= installFloor,
+  });
+  return out;
+}
+
+function hookTable(r: Results): string {
+  const lines = ['| subject | median ms | p25–p75 ms | max ms | × `node -e 0` |', '|---|---:|---:|---:|---:|'];
+  for (const row of r.hook) lines.push(`| ${WHAT[row.id] ?? row.id} | ${ms(row.median)} | ${ms(row.p25)}–${ms(row.p75)} | ${ms(row.max)} | ${x(row.ratio)} |`);
+  return lines.join('\n');
+}
+
+function installTable(r: Results): string {
+  const lines = ['| subject | median ms | p25–p75 ms | × `node -e 0` |', '|---|---:|---:|---:|'];
+  for (const row of r.install) lines.push(`| ${WHAT[row.id] ?? row.id} | ${ms(row.median)} | ${ms(row.p25)}–${ms(row.p75)} | ${x(row.ratio)} |`);
+  const get = (id: string) => r.install.find((row) => row.id === id)!.median;
+  const floor = get('floor');
+  const added = (a: string, b: string) => get(a) - get(b);
+  const line = (label: string, a: string, b: string) =>
+    `| ${label} | +${ms(added(a, b))} ms | ${(added(a, b) / floor).toFixed(2)} Node starts | ${x(get(a) / get(b))} |`;
+  lines.push('', '| what the postinstall adds to the install | median difference | in Node starts | with ÷ without scripts |', '|---|---:|---:|---:|');
+  lines.push(line('install-beacon (auto = inline here)', 'ib.install.scripts', 'ib.install.ignore'));
+  lines.push(line('install-beacon (background)', 'ib.bg.install.scripts', 'ib.install.ignore'));
+  lines.push(line('@scarf/scarf', 'scarf.install.scripts', 'scarf.install.ignore'));
+  return lines.join('\n');
+}
+
+function runtimeSection(rt: RuntimeResult): string {
+  if (!rt.available) return `Not available: ${rt.reason ?? 'unknown'}.`;
+  return [
+    '| figure | value |',
+    '|---|---:|',
+    `| \`require('install-beacon')\` in a fresh process | ${ms(rt.requireMs)} ms |`,
+    `| first call in a fresh install (no marker): the call returns after | ${ms(rt.firstCallMs)} ms |`,
+    ...(rt.firstCallSettledMs !== undefined ? [`| first call: its promise settles after | ${ms(rt.firstCallSettledMs)} ms |`] : []),
+    `| each later call once the marker exists (mean of ${rt.calls?.toLocaleString('en-US')} calls) | ${rt.nsPerCall?.toFixed(0)} ns/call |`,
+    '',
+    `Medians over ${rt.runs} processes; ${rt.events} events arrived for ${rt.runs} fresh installs (and the loop runs, where the marker existed, sent none beyond that).`,
+  ].join('\n');
+}
+
+function sizeSection(r: Results): string {
+  const total = r.size.dist.reduce((s, f) => s + f.bytes, 0);
+  const optOut = r.memory.find((m) => m.id === 'ib.optout');
+  const lines = ['| what | bytes |', '|---|---:|'];
+  if (optOut) lines.push(`| JavaScript loaded on install-beacon's opt-out path (${optOut.files.map((f) => `\`${f.replace(/^.*\/dist\//, 'dist/')}\``).join(', ')}) | ${kb(optOut.jsBytes)} |`);
+  for (const f of r.size.dist) lines.push(`| \`${f.file}\` | ${kb(f.bytes)} |`);
+  lines.push(`| all of install-beacon's dist JavaScript | ${kb(total)} |`);
+  lines.push(`| @scarf/scarf 1.4.0 \`report.js\` (all it loads besides its package.json files) | ${kb(r.size.scarfReport)} |`);
+  return lines.join('\n');
+}
+
+function memorySection(r: Results): string {
+  const lines = ['| subject | peak RSS (MB) | JS files loaded (bytes) | Node built-ins beyond `node -e 0` |', '|---|---:|---|---:|'];
+  for (const m of r.memory) {
+    const files = m.files.length ? m.files.map((f) => `\`${f.replace(/^.*\/node_modules\//, '')}\``).join(', ') : '—';
+    lines.push(`| ${WHAT[m.id] ?? m.id} | ${m.maxRssMb.toFixed(1)} | ${files} (${kb(m.jsBytes)}) | ${m.extraBuiltins} |`);
+  }
+  return lines.join('\n');
+}
+
+export function renderMarkdown(r: Results, findings: string): string {
+  const m = r.machine;
+  const v = verdicts(r);
+  return `# Benchmarks
+
+What an install with install-beacon costs the person installing, measured side by side with \`@scarf/scarf\` 1.4.0 and against a bare Node start. Generated by \`npm run bench\` (\`scripts/bench/\`); this file and \`docs/bench.svg\` are its output.
+
+- **Run:** ${r.started} to ${r.finished} (UTC)
+- **Machine:** ${m.cpu}, ${m.cores} cores, ${m.memGb} GB, ${m.os}; load average ${m.loadBefore.map((l) => l.toFixed(2)).join(' / ')} before, ${m.loadAfter.map((l) => l.toFixed(2)).join(' / ')} after. A shared machine: other jobs ran during the run, so absolute times drift; compare the ratios.
+- **Node** ${m.node}, **npm** ${m.npm}; \`NODE_EXTRA_CA_CERTS\` ${m.extraCa} for the floor and every subject alike (it makes every Node start slower here).
+- **Reproduce:** \`npm ci && npm run bench\` (\`BENCH_ROUNDS\`, default 15, and \`BENCH_INSTALL_ROUNDS\`, default 8, set the rounds).
+- **Method:** each subject is one process, timed from \`spawn()\` to its exit, stdio piped as npm pipes a lifecycle script. Subjects run round-robin (${r.rounds.hook} rounds for the hook, ${r.rounds.install} for whole installs, after one discarded warm-up round), each round starting one subject further along, so drift hits all alike. Figures are medians; ratios are medians over the median of \`node -e 0\` measured in the same rounds. Every send run starts from a fresh marker, and its event is checked at the collector (a real HTTP server on 127.0.0.1 answering 204 at once); the black hole is a TCP server on 127.0.0.1 that accepts and never answers. A background send's detached sender is waited for (local) or killed by PID (black hole) before the next run. @scarf/scarf runs from its installed folder with \`INIT_CWD\` at the project and \`SCARF_LOCAL_PORT\` at the same endpoints.
+
+## Targets
+
+| target | measured | met |
+|---|---|---|
+${v.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`).join('\n')}
+
+![install-beacon vs @scarf/scarf: cost as a multiple of a bare Node start](docs/bench.svg)
+
+## The postinstall process, spawn to exit
+
+${hookTable(r)}
+
+## Whole \`npm install\` of a packed fixture package (local tarballs, no registry)
+
+${installTable(r)}
+
+## Runtime trigger: \`reportInstall(__filename)\`
+
+${runtimeSection(r.runtime)}
+
+## Size
+
+${sizeSection(r)}
+
+## Peak memory and what each process loads
+
+Separate runs (3 per subject, median RSS) under \`--require scripts/bench/load-probe.cjs\`, which records \`process.resourceUsage().maxRSS\`, \`require.cache\` and the Node built-in modules loaded. RSS is the hook process's own (for @scarf/scarf, not its \`npm ls\` child).
+
+${memorySection(r)}
+${findings ? `\n${findings.trim()}\n` : ''}`;
+}
+
+// ------------------------------------------------------------ chart
+
+interface Bar {
+  label: string;
+  value: number;
+  who: 'ib' | 'scarf';
+}
+
+export function chartBars(r: Results): { group: string; bars: Bar[] }[] {
+  const h = (id: string) => r.hook.find((row) => row.id === id)!.ratio;
+  const i = (id: string) => r.install.find((row) => row.id === id)!.median;
+  return [
+    { group: 'Opt-out (DO_NOT_TRACK=1)', bars: [{ label: 'install-beacon', value: h('ib.optout'), who: 'ib' }, { label: '@scarf/scarf', value: h('scarf.optout'), who: 'scarf' }] },
+    {
+      group: 'Send to a local endpoint',
+      bars: [
+        { label: 'install-beacon, background', value: h('ib.bg.local'), who: 'ib' },
+        { label: 'install-beacon, inline', value: h('ib.inline.local'), who: 'ib' },
+        { label: '@scarf/scarf', value: h('scarf.send'), who: 'scarf' },
+      ],
+    },
+    {
+      group: 'Endpoint that never answers',
+      bars: [
+        { label: 'install-beacon, background', value: h('ib.bg.hole'), who: 'ib' },
+        { label: `install-beacon, inline (${r.timeoutMs} ms deadline)`, value: h('ib.inline.hole'), who: 'ib' },
+        { label: '@scarf/scarf', value: h('scarf.hole'), who: 'scarf' },
+      ],
+    },
+    {
+      group: 'Whole npm install, ÷ the same with --ignore-scripts',
+      bars: [
+        { label: 'install-beacon', value: i('ib.install.scripts') / i('ib.install.ignore'), who: 'ib' },
+        { label: '@scarf/scarf', value: i('scarf.install.scripts') / i('scarf.install.ignore'), who: 'scarf' },
+      ],
+    },
+  ];
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export function renderSvg(r: Results): string {
+  const groups = chartBars(r);
+  const max = Math.max(...groups.flatMap((g) => g.bars.map((b) => b.value)));
+  const top = max <= 10 ? 10 : max <= 100 ? 100 : 1000;
+  const W = 820;
+  const left = 250;
+  const right = 70;
+  const plotW = W - left - right;
+  const barH = 18;
+  const gap = 6;
+  const colors = { ib: '#1b7f5f', scarf: '#d9822b' };
+  const xOf = (v: number) => left + (Math.log10(Math.max(v, 1)) / Math.log10(top)) * plotW;
+  const parts: string[] = [];
+  let y = 74;
+  for (const g of groups) {
+    parts.push(`<text x="12" y="${y + 4}" class="group">${esc(g.group)}</text>`);
+    y += 12;
+    for (const b of g.bars) {
+      const x1 = xOf(b.value);
+      parts.push(`<text x="${left - 8}" y="${y + barH - 5}" class="label" text-anchor="end">${esc(b.label)}</text>`);
+      parts.push(`<rect x="${left}" y="${y}" width="${Math.max(2, x1 - left).toFixed(1)}" height="${barH}" fill="${colors[b.who]}" rx="2"/>`);
+      parts.push(`<text x="${(Math.max(2, x1 - left) + left + 6).toFixed(1)}" y="${y + barH - 5}" class="value">${b.value < 10 ? b.value.toFixed(2) : b.value.toFixed(1)}×</text>`);
+      y += barH + gap;
+    }
+    y += 14;
+  }
+  const height = y + 30;
+  const ticks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].filter((t) => t <= top);
+  const grid = ticks
+    .map((t) => `<line x1="${xOf(t).toFixed(1)}" y1="60" x2="${xOf(t).toFixed(1)}" y2="${y - 10}" class="${t === 1 ? 'one' : 'grid'}"/><text x="${xOf(t).toFixed(1)}" y="${y + 6}" class="tick" text-anchor="middle">${t}×</text>`)
+    .join('');
+  const hookRounds = r.rounds.hook;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif">
+<style>
+.title{font-size:15px;font-weight:600;fill:#222}.sub{font-size:11.5px;fill:#555}.group{font-size:12.5px;font-weight:600;fill:#222}
+.label{font-size:12px;fill:#333}.value{font-size:12px;fill:#222}.tick{font-size:11px;fill:#666}
+.grid{stroke:#ddd;stroke-width:1}.one{stroke:#888;stroke-width:1;stroke-dasharray:3 3}
+</style>
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="12" y="22" class="title">Time an install waits for the postinstall, as a multiple of a bare Node start (lower is better)</text>
+<text x="12" y="40" class="sub">Median of ${hookRounds} interleaved runs ÷ \`node -e 0\` in the same run (log scale); Node ${esc(r.machine.node)}, ${esc(r.started.slice(0, 10))}. Source: npm run bench, BENCHMARKS.md</text>
+<rect x="${left}" y="48" width="12" height="10" fill="${colors.ib}"/><text x="${left + 16}" y="57" class="label">install-beacon</text>
+<rect x="${left + 130}" y="48" width="12" height="10" fill="${colors.scarf}"/><text x="${left + 146}" y="57" class="label">@scarf/scarf 1.4.0</text>
+${grid}
+${parts.join('\n')}
+</svg>
+`;
+}
+
+export function writeReport(r: Results, root: string): void {
+  const findingsFile = join(root, 'scripts/bench/findings.md');
+  const findings = existsSync(findingsFile) ? readFileSync(findingsFile, 'utf8') : '';
+  writeFileSync(join(root, 'BENCHMARKS.md'), renderMarkdown(r, findings));
+  mkdirSync(join(root, 'docs'), { recursive: true });
+  writeFileSync(join(root, 'docs/bench.svg'), renderSvg(r));
+}

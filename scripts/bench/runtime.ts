@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Collector } from '../../test/support/collector.js';
+import type { Fixtures } from './fixtures.js';
+import { median, settleTagged } from './measure.js';
+
+// The runtime trigger: `require('install-beacon').reportInstall(__filename)`
+// called from an installed package (fixture acme-runtime, background delivery
+// to the local collector). Two figures:
+// - first call in a fresh install (no marker): ms for the call, in a new process;
+// - once the marker exists: ns per call over many calls in one process.
+
+export interface RuntimeResult {
+  available: boolean;
+  reason?: string;
+  /** Median ms of `require('install-beacon')` in a fresh process. */
+  requireMs?: number;
+  /** Median ms of the first call (synchronous part; and until its promise settles, if it returns one). */
+  firstCallMs?: number;
+  firstCallSettledMs?: number;
+  /** Median over processes of the mean ns per call once the marker exists. */
+  nsPerCall?: number;
+  calls?: number;
+  runs?: number;
+  events?: number;
+}
+
+const CALLS = 200_000;
+
+// Runs in the child. Prints one JSON line.
+const SCRIPT = `'use strict';
+const now = () => Number(process.hrtime.bigint());
+const mode = process.argv[2];
+const t0 = now();
+const acme = require(process.argv[3]);
+const lib = require(require.resolve('install-beacon', { paths: [process.argv[3]] }));
+const t1 = now();
+(async () => {
+  const out = { requireMs: (t1 - t0) / 1e6 };
+  if (typeof lib.reportInstall !== 'function') { out.missing = true; console.log(JSON.stringify(out)); return; }
+  const a = now();
+  const ret = acme.reportInstall();
+  const b = now();
+  out.firstCallMs = (b - a) / 1e6;
+  if (ret && typeof ret.then === 'function') { await ret; out.firstCallSettledMs = (now() - a) / 1e6; }
+  if (mode === 'loop') {
+    for (let i = 0; i < 1000; i++) acme.reportInstall();
+    const c = now();
+    for (let i = 0; i < ${CALLS}; i++) acme.reportInstall();
+    out.nsPerCall = (now() - c) / ${CALLS};
+  }
+  console.log(JSON.stringify(out));
+})();
+`;
+
+export async function runtimeTrigger(fx: Fixtures, collector: Collector, runs = 7): Promise<RuntimeResult> {
+  const script = join(fx.root, 'runtime-bench.cjs');
+  writeFileSync(script, SCRIPT);
+  const pkg = join(fx.tree, 'node_modules/acme-runtime');
+  const markerDir = join(fx.tree, 'node_modules/.install-beacon');
+  const env = fx.installEnv(); // not a lifecycle script: no npm_* variables
+  const parse = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, number | boolean>;
+
+  const probe = await spawnOut(process.execPath, [script, 'first', pkg], fx.tree, env);
+  await settleTagged(fx.tree, 5000);
+  if (parse(probe).missing) return { available: false, reason: 'reportInstall is not exported by this build of install-beacon' };
+
+  const before = collector.requests.filter((q) => q.path.startsWith('/acme-runtime/')).length;
+  const first: Record<string, number | boolean>[] = [];
+  const loops: Record<string, number | boolean>[] = [];
+  for (let i = 0; i < runs; i++) {
+    rmSync(markerDir, { recursive: true, force: true });
+    first.push(parse(await spawnOut(process.execPath, [script, 'first', pkg], fx.tree, env)));
+    await settleTagged(fx.tree, 5000);
+    // The marker now exists: every call in this process finds it.
+    loops.push(parse(await spawnOut(process.execPath, [script, 'loop', pkg], fx.tree, env)));
+    await settleTagged(fx.tree, 5000);
+  }
+  const events = collector.requests.filter((q) => q.path.startsWith('/acme-runtime/')).length - before;
+  const nums = (rows: Record<string, number | boolean>[], key: string) => rows.map((r) => r[key]).filter((v): v is number => typeof v === 'number');
+  const settled = nums(first, 'firstCallSettledMs');
+  return {
+    available: true,
+    requireMs: median(nums(first, 'requireMs')),
+    firstCallMs: median(nums(first, 'firstCallMs')),
+    firstCallSettledMs: settled.length ? median(settled) : undefined,
+    nsPerCall: median(nums(loops, 'nsPerCall')),
+    calls: CALLS,
+    runs,
+    events,
+  };
+}
+
+/** Spawn, wait, return stdout. */
+function spawnOut(command: string, args: string[], cwd: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`runtime bench exited ${code}: ${err.slice(0, 500)}`))));
+  });
+}
