@@ -16,9 +16,6 @@ const POSTINSTALL_ONLY_SKIPS = (): boolean => {
 function main(): void {
   const args = process.argv.slice(2);
   const postinstallMode = args.length === 0 || /^https?:\/\//i.test(args[0] ?? '');
-  // A closed stderr/stdout (EPIPE) must not turn into a crash.
-  process.stdout.on('error', () => undefined);
-  process.stderr.on('error', () => undefined);
   if (postinstallMode) {
     // Whatever happens from here on, an install is never failed by install-beacon.
     process.on('uncaughtException', () => process.exit(0));
@@ -29,6 +26,12 @@ function main(): void {
     process.exitCode = 1;
     return;
   }
+  // A closed stderr/stdout (EPIPE) must not turn into a crash. Not before the
+  // skips: the first touch of process.stdout/stderr loads Node's stream (and,
+  // on the pipes npm gives a script, net) modules, 20 of them, which the skip
+  // paths never write to (see BENCHMARKS.md).
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const cli = require('./cli.cjs') as typeof import('./cli.js');
   cli.run(args, __filename, process.env).then(
