@@ -1,5 +1,4 @@
 import * as fs from 'fs';
-import * as http from 'http';
 import * as path from 'path';
 import { parseConfig } from './config.js';
 import { contextFacts, type Decision } from './decide.js';
@@ -222,14 +221,16 @@ export function machineSwitch(command: 'disable' | 'enable' | 'status'): number 
 
 export const DEFAULT_LISTEN_PORT = 7707;
 
-export function listen(args: string[]): Promise<number> {
+export async function listen(args: string[]): Promise<number> {
   const i = args.indexOf('--port');
   const raw = i === -1 ? String(DEFAULT_LISTEN_PORT) : args[i + 1] ?? '';
   const port = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!(port >= 0 && port <= 65535)) {
     say(`install-beacon: error: --port needs a number from 0 to 65535, not "${raw}"`);
-    return Promise.resolve(1);
+    return 1;
   }
+  // Loaded here, not at the top: cli.cjs also serves the background send, which has no use for an HTTP server.
+  const http = await import('http');
   return new Promise((resolve) => {
     const server = http.createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
