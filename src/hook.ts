@@ -1,5 +1,4 @@
 import { spawn } from 'child_process';
-import { randomUUID } from 'crypto';
 import { parse as parsePath } from 'path';
 import { claimInstall, decide, type Decision, type DecideInput, type Trigger } from './decide.js';
 import type { DeliveryResult } from './deliver.js';
@@ -35,7 +34,8 @@ export function decideHere(host: Host, pkgDir: string, trigger: Trigger, extra: 
     machineOptOutFile: optOutFile(host.env, host.platform),
     probes: realProbes,
     marker: realMarkerFs,
-    newId: randomUUID,
+    // crypto (35 Node modules) is loaded only when the template asks for {event_id}.
+    newId: () => (require('crypto') as typeof import('crypto')).randomUUID(),
     ...extra,
   });
 }
