@@ -1,5 +1,4 @@
 import * as http from 'http';
-import * as https from 'https';
 import type { Env } from './env.js';
 import { proxyFor } from './proxy.js';
 import { isLoopbackHost } from './template.js';
@@ -65,10 +64,11 @@ function proxyAuth(proxy: URL): Record<string, string> {
 }
 
 /** A request through node's http/https, direct or to a plain HTTP proxy (absolute-form). */
-function viaNode(target: URL, path: string, headers: Record<string, string>, ms: number, proxy?: URL): Promise<Head> {
+async function viaNode(target: URL, path: string, headers: Record<string, string>, ms: number, proxy?: URL): Promise<Head> {
+  const through = proxy ?? target;
+  // https (and tls, 55 Node modules with http) is loaded only for an https hop.
+  const mod = through.protocol === 'https:' ? await import('https') : http;
   return new Promise((resolve, reject) => {
-    const through = proxy ?? target;
-    const mod = through.protocol === 'https:' ? https : http;
     const req = mod.request({
       hostname: hostnameOf(through),
       port: through.port || (through.protocol === 'https:' ? 443 : 80),
