@@ -1,9 +1,10 @@
 'use strict';
 // Preloaded with `node --require <this file> <script>` by the bench (peak memory,
 // what was loaded) and by test/size.test.ts (the opt-out path's size budget).
-// On exit it writes, to $LOAD_PROBE_DIR/<pid>.json: the process's peak RSS, the
-// files in require.cache (other than this one) and the Node built-in modules
-// loaded. Keyed by pid because a detached child inherits the environment.
+// On exit it writes, to $LOAD_PROBE_DIR/<pid>.json: the process's peak RSS,
+// its CPU time (user + system), the files in require.cache (other than this
+// one) and the Node built-in modules loaded. Keyed by pid because a detached
+// child inherits the environment.
 const fs = require('fs');
 const path = require('path');
 
@@ -12,7 +13,8 @@ if (dir) {
   process.on('exit', () => {
     const files = Object.keys(require.cache).filter((f) => f !== __filename);
     const builtins = (process.moduleLoadList || []).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));
-    const report = { pid: process.pid, maxRssKb: process.resourceUsage().maxRSS, files, builtins };
+    const usage = process.resourceUsage();
+    const report = { pid: process.pid, maxRssKb: usage.maxRSS, cpuUs: usage.userCPUTime + usage.systemCPUTime, files, builtins };
     try {
       fs.writeFileSync(path.join(dir, `${process.pid}.json`), JSON.stringify(report));
     } catch {

@@ -1,0 +1,64 @@
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { baseEnv, BIN, ROOT, run, TempDirs } from './support/process.js';
+
+// The opt-out path's size budget, checked on the built dist (npm test builds
+// first). Not a timing: it counts what the process loads, with
+// scripts/bench/load-probe.cjs preloaded, on the two paths that must cost no
+// more than a bare Node start (see BENCHMARKS.md).
+
+/** Bytes of JavaScript the opt-out and self-install paths may load (dist/bin.cjs and anything it requires there). */
+const OPT_OUT_BUDGET_BYTES = 4096;
+const PROBE = join(ROOT, 'scripts/bench/load-probe.cjs');
+
+interface Probe {
+  files: string[];
+  builtins: string[];
+}
+
+const temp = new TempDirs();
+afterAll(() => temp.cleanup());
+
+async function probe(script: string, cwd: string, env: Record<string, string | undefined>): Promise<Probe> {
+  const out = temp.make('ib-size-probe-');
+  const r = await run(process.execPath, ['--require', PROBE, script], { cwd, env: baseEnv(temp.make('ib-size-home-'), { ...env, LOAD_PROBE_DIR: out }) });
+  expect(r.code).toBe(0);
+  expect(r.stderr).toBe('');
+  const [file] = readdirSync(out);
+  return JSON.parse(readFileSync(join(out, file!), 'utf8')) as Probe;
+}
+
+function project(): { root: string; pkg: string } {
+  const root = temp.make('ib-size-');
+  const pkg = join(root, 'node_modules/acme-lib');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0' }));
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'acme-lib', version: '2.3.4', installBeacon: { url: 'http://127.0.0.1:9/{name}' } }));
+  return { root, pkg };
+}
+
+describe('the opt-out path stays within its size budget', () => {
+  const { root, pkg } = project();
+  const cases: { name: string; cwd: string; env: Record<string, string> }[] = [
+    { name: 'an opt-out (DO_NOT_TRACK=1)', cwd: pkg, env: { DO_NOT_TRACK: '1', INIT_CWD: root, npm_lifecycle_event: 'postinstall' } },
+    { name: "the author's own install (not inside node_modules)", cwd: root, env: { INIT_CWD: root, npm_lifecycle_event: 'postinstall' } },
+  ];
+
+  for (const { name, cwd, env } of cases) {
+    it(`${name}: loads only dist/bin.cjs, at most ${OPT_OUT_BUDGET_BYTES} bytes`, async () => {
+      const loaded = await probe(BIN, cwd, env);
+      expect(loaded.files).toEqual([BIN]);
+      const bytes = loaded.files.reduce((sum, f) => sum + statSync(f).size, 0);
+      expect(bytes).toBeLessThanOrEqual(OPT_OUT_BUDGET_BYTES);
+    });
+
+    it(`${name}: loads no Node built-in module that an empty script does not`, async () => {
+      const empty = join(temp.make('ib-size-empty-'), 'empty.cjs');
+      writeFileSync(empty, '');
+      const baseline = new Set((await probe(empty, cwd, env)).builtins);
+      const extra = (await probe(BIN, cwd, env)).builtins.filter((m) => !baseline.has(m));
+      expect(extra).toEqual([]);
+    });
+  }
+});
