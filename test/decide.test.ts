@@ -22,6 +22,7 @@ function setup(files: Record<string, unknown> = {}, overrides: Partial<DecideInp
     probes: fs.probes(docker),
     marker: fs.markerFs(),
     newId: () => 'id-1',
+    now: 0,
     ...overrides,
   };
   return { fs, input };
@@ -62,7 +63,7 @@ describe('decide: each rule', () => {
     const { fs, input } = setup();
     const first = decide(input);
     expect(first.send).toBe(true);
-    expect(claim(first.marker!, fs.markerFs(), 'postinstall', 0)).toBe('claimed');
+    expect(claim(first.markers!, fs.markerFs(), 0).result).toBe('claimed');
     expect(decide(input).rule).toBe('already-reported');
   });
 

@@ -53,6 +53,7 @@ describe('deliver', () => {
     const c = await statusServer([...statuses]);
     const r = await deliver(`${c.base}/x`, opts({ retries }));
     expect(r.ok).toBe(ok);
+    if (!ok) expect(r.retryable).toBe(statuses[requests - 1]! >= 429 && statuses[requests - 1] !== 404 && statuses[requests - 1] !== 400);
     expect(c.requests).toHaveLength(requests);
   });
 
@@ -66,7 +67,7 @@ describe('deliver', () => {
   it('stops a redirect loop after 3 redirects', async () => {
     const c = await statusServer([[302, '/loop']]);
     const r = await deliver(`${c.base}/loop`, opts({ retries: 1 }));
-    expect(r).toMatchObject({ ok: false, error: 'more than 3 redirects' });
+    expect(r).toMatchObject({ ok: false, error: 'more than 3 redirects', retryable: false });
     expect(c.requests).toHaveLength(4);
   });
 
@@ -86,7 +87,7 @@ describe('deliver', () => {
     const r = await deliver(`http://127.0.0.1:${port}/x`, opts({ deadlineMs: 300, retries: 1 }));
     const elapsed = Date.now() - started;
     sockets.forEach((s) => s.destroy());
-    expect(r).toMatchObject({ ok: false, error: 'deadline reached', attempts: 1 });
+    expect(r).toMatchObject({ ok: false, error: 'deadline reached', attempts: 1, retryable: true });
     expect(elapsed).toBeGreaterThanOrEqual(290);
     expect(elapsed).toBeLessThan(300 + 2000); // a generous bound: the deadline is honoured, speed is the benchmark's business
   });

@@ -8,6 +8,9 @@ export class MemFs {
   readOnly = new Set<string>();
   calls: string[] = [];
   signatures = new Map<string, string>();
+  mtimes = new Map<string, number>();
+  /** The fake clock: the mtime given to files written from now on. */
+  clock = 0;
 
   constructor(files: Record<string, unknown> = {}) {
     for (const [path, content] of Object.entries(files)) this.write(path, typeof content === 'string' ? content : JSON.stringify(content));
@@ -15,6 +18,7 @@ export class MemFs {
 
   write(path: string, content: string): void {
     this.files.set(path, content);
+    this.mtimes.set(path, this.clock);
     let dir = path;
     while ((dir = dir.slice(0, dir.lastIndexOf('/'))) && dir.length > 0) this.dirs.add(dir);
   }
@@ -39,7 +43,7 @@ export class MemFs {
 
   markerFs(): MarkerFs {
     return {
-      dirSignature: (dir) => (this.calls.push(`sig ${dir}`), this.signatures.get(dir) ?? (this.dirs.has(dir) ? '1.2.3' : undefined)),
+      signature: (file) => (this.calls.push(`sig ${file}`), this.signatures.get(file) ?? (this.files.has(file) ? '1.2.3' : undefined)),
       mkdirp: (dir) => {
         this.calls.push(`mkdirp ${dir}`);
         if ([...this.readOnly].some((r) => dir.startsWith(r))) return false;
@@ -54,7 +58,26 @@ export class MemFs {
         this.write(file, content);
         return 'created';
       },
-      exists: (file) => (this.calls.push(`exists ${file}`), this.files.has(file)),
+      stat: (file) => {
+        this.calls.push(`stat ${file}`);
+        const content = this.files.get(file);
+        return content === undefined ? undefined : { size: Buffer.byteLength(content), mtimeMs: this.mtimes.get(file) ?? 0 };
+      },
+      write: (file, content) => {
+        this.calls.push(`write ${file}`);
+        if (!this.files.has(file) && !this.dirs.has(file.slice(0, file.lastIndexOf('/')))) return false;
+        this.write(file, content);
+        return true;
+      },
+      rename: (from, to) => {
+        this.calls.push(`rename ${from}`);
+        const content = this.files.get(from);
+        if (content === undefined) return false;
+        this.files.delete(from);
+        this.write(to, content);
+        this.mtimes.set(to, this.mtimes.get(from) ?? 0);
+        return true;
+      },
       remove: (file) => {
         this.calls.push(`remove ${file}`);
         this.files.delete(file);
