@@ -51,6 +51,12 @@ export function describe(d: Decision): string {
   return lines.join('\n');
 }
 
+/** INSTALL_BEACON_DEBUG: print the decision and URL; the caller then sends nothing. */
+export function printDebug(d: Decision): void {
+  say(describe(d));
+  say('install-beacon: INSTALL_BEACON_DEBUG is set: nothing is sent');
+}
+
 export function notice(d: Decision): string {
   return `install-beacon: ${d.name}@${d.version} sends one anonymous install event to ${d.config!.template.host} (opt out: DO_NOT_TRACK=1; what and why: npx install-beacon explain)`;
 }
@@ -102,11 +108,7 @@ export async function postinstall(positional: string | undefined, binFile: strin
   const host = currentHost();
   const debug = isOn(host.env.INSTALL_BEACON_DEBUG);
   const decision = decideHere(host, realDir(host.cwd), 'postinstall', { positional });
-  if (debug) {
-    say(describe(decision));
-    say('install-beacon: INSTALL_BEACON_DEBUG is set: nothing is sent');
-    return;
-  }
+  if (debug) return printDebug(decision);
   if (!decision.send || !decision.url) return;
 
   const claim = claimInstall(decision, realMarkerFs, Date.now());

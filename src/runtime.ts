@@ -2,7 +2,7 @@ import * as path from 'path';
 import { fileURLToPath } from 'url';
 import { claimInstall } from './decide.js';
 import { currentHost } from './env.js';
-import { decideHere, describe, isOn, say, startSender } from './hook.js';
+import { decideHere, isOn, printDebug, startSender } from './hook.js';
 import { markerFallbackDir } from './machine.js';
 import { isReported, markerLocations } from './marker.js';
 import { envOptOut, insideNodeModules } from './optout.js';
@@ -79,11 +79,7 @@ function packageId(pkgDir: string): string {
 function runtimeSend(pkgDir: string): void {
   const host = currentHost();
   const decision = decideHere(host, pkgDir, 'runtime');
-  if (isOn(host.env.INSTALL_BEACON_DEBUG)) {
-    say(describe(decision));
-    say('install-beacon: INSTALL_BEACON_DEBUG is set: nothing is sent');
-    return;
-  }
+  if (isOn(host.env.INSTALL_BEACON_DEBUG)) return printDebug(decision);
   if (!decision.send || !decision.url) return;
   const claim = claimInstall(decision, realMarkerFs, Date.now());
   // 'taken': another process or thread reports it. 'unwritable': without a
