@@ -1,5 +1,5 @@
 import { parseConfig, projectOptOut, type BeaconConfig } from './config.js';
-import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, type Probes } from './context.js';
+import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree, type Probes } from './context.js';
 import type { Env } from './env.js';
 import { claim as claimMarker, isReported, markerLocations, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
 import { envOptOut, insideNodeModules } from './optout.js';
@@ -140,7 +140,8 @@ export function contextFacts(
   const { ci, ciName } = detectCI(env);
   let container: string | undefined;
   const containerOf = () => (container ??= detectContainer(env, probes));
-  const pm = detectPM(env);
+  let pm = detectPM(env);
+  if (pm.pm === 'unknown' && input.trigger === 'runtime') pm = detectPMFromTree(input.pkgDir, projectRoot(env, input.pkgDir, 'runtime'), probes);
   const compute: Record<VarName, () => string> = {
     name: () => name,
     version: () => version,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectCI, detectContainer, detectInstall, detectLibc, detectPM } from '../src/context.js';
+import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree } from '../src/context.js';
 import { MemFs } from './support/memfs.js';
 
 describe('detectCI', () => {
@@ -90,5 +90,22 @@ describe('detectLibc', () => {
     ['linux', {}, 'glibc'],
   ])('%s with %j → %s', (platform, files, expected) => {
     expect(detectLibc(platform, new MemFs(files).probes())).toBe(expected);
+  });
+});
+
+describe('detectPMFromTree (runtime trigger, no user agent)', () => {
+  it.each([
+    ['/app/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib', {}, 'pnpm'],
+    ['/app/.yarn/cache/acme-lib-npm-2.3.4-x.zip/node_modules/acme-lib', {}, 'yarn'],
+    ['/app/.yarn/unplugged/acme-lib-npm-2.3.4-x/node_modules/acme-lib', {}, 'yarn'],
+    ['/app/node_modules/acme-lib', { '/app/bun.lock': '' }, 'bun'],
+    ['/app/node_modules/acme-lib', { '/app/bun.lockb': '' }, 'bun'],
+    ['/app/node_modules/acme-lib', { '/app/yarn.lock': '' }, 'yarn'],
+    ['/app/node_modules/acme-lib', { '/app/pnpm-lock.yaml': '' }, 'pnpm'],
+    ['/app/node_modules/acme-lib', { '/app/package-lock.json': '' }, 'npm'],
+    ['/app/node_modules/acme-lib', { '/app/node_modules/.package-lock.json': '' }, 'npm'],
+    ['/app/node_modules/acme-lib', {}, 'unknown'],
+  ])('%s with %j → %s', (dir, files, pm) => {
+    expect(detectPMFromTree(dir, '/app', new MemFs(files).probes())).toEqual({ pm, pmVersion: 'unknown' });
   });
 });

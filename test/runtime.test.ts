@@ -36,7 +36,7 @@ beforeAll(async () => {
   home = temps.make('ib-rt-home-');
   beacon = packBeacon(tarballs);
   acme = packAcme(tarballs, {
-    installBeacon: { url: `${collector.base}/{name}/{version}?trigger={trigger}`, delivery: 'inline' },
+    installBeacon: { url: `${collector.base}/{name}/{version}?trigger={trigger}&pm={pm}`, delivery: 'inline' },
     main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
   });
 }, 120_000);
@@ -67,7 +67,7 @@ describe('reportInstall in real processes', () => {
     const first = await node(app, "require('acme-lib')");
     expect(first).toMatchObject({ code: 0, stdout: '', stderr: '' });
     await collector.waitFor(1);
-    expect(collector.requests.map((q) => q.query.trigger)).toEqual(['runtime']);
+    expect(collector.requests.map((q) => q.query)).toEqual([{ trigger: 'runtime', pm: 'npm' }]);
     await node(app, "require('acme-lib'); delete require.cache[require.resolve('acme-lib')]; require('acme-lib')");
     await settle();
     expect(collector.requests).toHaveLength(1);
