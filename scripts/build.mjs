@@ -3,7 +3,7 @@
 //   cli.cjs      decision, commands, delivery decision (loaded when something may be sent, or for a command)
 //   deliver.cjs  the HTTP request (loaded only when sending)
 //   undici.cjs   undici's ProxyAgent (loaded only when sending through a proxy)
-//   index.cjs / index.mjs / types/   the library entry
+//   index.cjs / index.mjs / types/   the library entry (reportInstall); browser.mjs is its no-op browser twin
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -51,7 +51,8 @@ await Promise.all([
   cjs('src/index.ts', 'index.cjs', 'node18', 'none'),
   build({ ...common, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.mjs'), format: 'esm', target: 'node18', plugins: [splitFiles('none')],
     // dist/*.cjs chunks are loaded from ESM through require()
-    banner: { js: "import { createRequire as __ibCreateRequire } from 'node:module'; const require = __ibCreateRequire(import.meta.url);" } }),
+    banner: { js: "import { createRequire as __ibCreateRequire } from 'node:module'; import { dirname as __ibDirname } from 'node:path'; import { fileURLToPath as __ibFileURLToPath } from 'node:url'; const require = __ibCreateRequire(import.meta.url); const __dirname = __ibDirname(__ibFileURLToPath(import.meta.url));" } }),
+  build({ ...common, entryPoints: [join(root, 'src/browser.ts')], outfile: join(dist, 'browser.mjs'), format: 'esm', target: 'es2020', platform: 'neutral' }),
 ]);
 
 // Type declarations for the library entry.

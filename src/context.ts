@@ -73,6 +73,22 @@ export function detectPM(env: Env): { pm: string; pmVersion: string } {
   return { pm: name, pmVersion: /^\d[\w.+-]*$/.test(version) ? version : 'unknown' };
 }
 
+// Without a user agent (the runtime trigger runs outside any package manager),
+// the tree's layout and lockfile tell which manager installed it; cheapest first.
+export const TREE_PM_RULES: ReadonlyArray<{ pm: string; test: (pkgDir: string, root: string | undefined, probes: Probes) => boolean }> = [
+  { pm: 'pnpm', test: (dir) => /[\\/]node_modules[\\/]\.pnpm[\\/]/.test(dir) },
+  { pm: 'yarn', test: (dir) => /[\\/]\.yarn[\\/](?:cache|unplugged|__virtual__)[\\/]/.test(dir) },
+  { pm: 'bun', test: (_d, root, p) => !!root && (p.exists(`${root}/bun.lock`) || p.exists(`${root}/bun.lockb`)) },
+  { pm: 'yarn', test: (_d, root, p) => !!root && p.exists(`${root}/yarn.lock`) },
+  { pm: 'pnpm', test: (_d, root, p) => !!root && p.exists(`${root}/pnpm-lock.yaml`) },
+  { pm: 'npm', test: (_d, root, p) => !!root && (p.exists(`${root}/package-lock.json`) || p.exists(`${root}/node_modules/.package-lock.json`)) },
+];
+
+export function detectPMFromTree(pkgDir: string, root: string | undefined, probes: Probes): { pm: string; pmVersion: string } {
+  const rule = TREE_PM_RULES.find((r) => r.test(pkgDir, root, probes));
+  return { pm: rule ? rule.pm : 'unknown', pmVersion: 'unknown' };
+}
+
 // ---- Global or local install: a table of signals, any of which means global ----
 
 function yarnClassicArgv(env: Env): string | undefined {

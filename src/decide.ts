@@ -1,7 +1,7 @@
 import { parseConfig, projectOptOut, type BeaconConfig } from './config.js';
-import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, type Probes } from './context.js';
+import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree, type Probes } from './context.js';
 import type { Env } from './env.js';
-import { claim as claimMarker, isReported, markerLocation, type MarkerFs, type MarkerLocation } from './marker.js';
+import { claim as claimMarker, isReported, markerLocations, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
 import { envOptOut, insideNodeModules } from './optout.js';
 import { renderTemplate, type Values, type VarName } from './template.js';
 
@@ -30,9 +30,13 @@ export interface DecideInput {
   asDependency?: boolean;
   /** Path of the machine-wide opt-out file, if a config dir is known. */
   machineOptOutFile?: string;
+  /** Where markers go when the installed tree is not writable (the user's cache dir). */
+  markerFallbackDir?: string;
   probes: DecideProbes;
   marker: MarkerFs;
   newId(): string;
+  /** The clock, in ms since the epoch (marker ages). */
+  now: number;
 }
 
 export type RuleId =
@@ -52,7 +56,8 @@ export interface Decision {
   url?: string;
   values?: Partial<Values>;
   delivery?: 'inline' | 'background';
-  marker?: MarkerLocation;
+  /** Where this install's marker is or would be (primary, then fallback). */
+  markers?: MarkerLocation[];
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -107,9 +112,9 @@ export function decide(input: DecideInput): Decision {
   if (ci && !config.ci) return { ...base, send: false, rule: 'ci-disabled', reason: `a CI install${ciName !== 'none' ? ` (${ciName})` : ''} and the author set "ci": false` };
 
   // 7. This install already reported.
-  const marker = markerLocation(pkgDir, name, version, input.marker);
-  if (marker && isReported(marker, input.marker)) {
-    return { ...base, marker, send: false, rule: 'already-reported', reason: 'this install already reported; re-runs such as npm rebuild send nothing (a fresh install, e.g. npm ci, reports again)' };
+  const markers = markerLocations(pkgDir, input.marker, () => `${name}@${version}`, input.markerFallbackDir);
+  if (isReported(markers, input.marker, input.now)) {
+    return { ...base, markers, send: false, rule: 'already-reported', reason: 'this install already reported; re-runs such as npm rebuild send nothing (a fresh install, e.g. npm ci, reports again)' };
   }
 
   // 8. Send.
@@ -118,7 +123,7 @@ export function decide(input: DecideInput): Decision {
   const delivery = config.delivery !== 'auto' ? config.delivery : ci || facts.container() !== 'none' ? 'inline' : 'background';
   const url = renderTemplate(config.template, facts.values);
   const values = facts.values;
-  return { ...base, marker, send: true, rule: 'send', reason: 'no opt-out or skip rule applies', url, values, delivery };
+  return { ...base, markers, send: true, rule: 'send', reason: 'no opt-out or skip rule applies', url, values, delivery };
 }
 
 /**
@@ -135,7 +140,8 @@ export function contextFacts(
   const { ci, ciName } = detectCI(env);
   let container: string | undefined;
   const containerOf = () => (container ??= detectContainer(env, probes));
-  const pm = detectPM(env);
+  let pm = detectPM(env);
+  if (pm.pm === 'unknown' && input.trigger === 'runtime') pm = detectPMFromTree(input.pkgDir, projectRoot(env, input.pkgDir, 'runtime'), probes);
   const compute: Record<VarName, () => string> = {
     name: () => name,
     version: () => version,
@@ -159,7 +165,6 @@ export function contextFacts(
 }
 
 /** Claim the install before sending (see marker.ts); 'unwritable' when no marker can be kept. */
-export function claimInstall(decision: Decision, fs: MarkerFs, trigger: Trigger, now: number): 'claimed' | 'taken' | 'unwritable' {
-  if (!decision.marker) return 'unwritable';
-  return claimMarker(decision.marker, fs, trigger, now);
+export function claimInstall(decision: Decision, fs: MarkerFs, now: number): Claim {
+  return claimMarker(decision.markers ?? [], fs, now);
 }

@@ -23,6 +23,8 @@ export interface DeliveryResult {
   status?: number;
   attempts: number;
   error?: string;
+  /** Worth another try later (a network error, the deadline, a 5xx or a 429); false for a 4xx or a refused redirect. */
+  retryable?: boolean;
 }
 
 interface Head {
@@ -168,8 +170,9 @@ export async function deliver(url: string, options: DeliverOptions): Promise<Del
     const result = await attempt(url, options, deadline);
     const status = result.head?.status;
     if (status !== undefined && status >= 200 && status < 300) return { ok: true, status, attempts };
-    if (attempts > options.retries || !retryable(result) || deadline.remaining() < 50) {
-      return { ok: false, status, attempts, error: result.error ?? `HTTP ${status}` };
+    const again = retryable(result);
+    if (attempts > options.retries || !again || deadline.remaining() < 50) {
+      return { ok: false, status, attempts, error: result.error ?? `HTTP ${status}`, retryable: again || result.error === 'deadline reached' };
     }
     // A short pause before the one retry, well inside the remaining deadline.
     await new Promise((r) => setTimeout(r, Math.min(500, deadline.remaining() / 4)));

@@ -3,7 +3,8 @@ import { parse as parsePath } from 'path';
 import { claimInstall, decide, type Decision, type DecideInput, type Trigger } from './decide.js';
 import type { DeliveryResult } from './deliver.js';
 import { currentHost, type Host } from './env.js';
-import { optOutFile } from './machine.js';
+import { markerFallbackDir, optOutFile } from './machine.js';
+import { finish, retryLater, type MarkerLocation } from './marker.js';
 import { realDir, realMarkerFs, realProbes } from './probes.js';
 import { BEACON_VERSION, USER_AGENT } from './version.js';
 
@@ -32,10 +33,12 @@ export function decideHere(host: Host, pkgDir: string, trigger: Trigger, extra: 
     nodeVersion: host.nodeVersion,
     beaconVersion: BEACON_VERSION,
     machineOptOutFile: optOutFile(host.env, host.platform),
+    markerFallbackDir: markerFallbackDir(host.env, host.platform),
     probes: realProbes,
     marker: realMarkerFs,
     // crypto (35 Node modules) is loaded only when the template asks for {event_id}.
     newId: () => (require('crypto') as typeof import('crypto')).randomUUID(),
+    now: Date.now(),
     ...extra,
   });
 }
@@ -48,61 +51,77 @@ export function describe(d: Decision): string {
   return lines.join('\n');
 }
 
+/** INSTALL_BEACON_DEBUG: print the decision and URL; the caller then sends nothing. */
+export function printDebug(d: Decision): void {
+  say(describe(d));
+  say('install-beacon: INSTALL_BEACON_DEBUG is set: nothing is sent');
+}
+
 export function notice(d: Decision): string {
   return `install-beacon: ${d.name}@${d.version} sends one anonymous install event to ${d.config!.template.host} (opt out: DO_NOT_TRACK=1; what and why: npx install-beacon explain)`;
 }
 
-export interface BackgroundPayload {
+/** What the detached sender gets on its command line. */
+export interface SendJob {
   url: string;
-  marker?: string;
+  trigger: Trigger;
+  /** The claimed marker, completed or re-armed by the sender. */
+  marker?: MarkerLocation;
 }
 
-/** Postinstall mode. Resolves when the hook may exit (inline delivery done, or the background child started). */
+/**
+ * Hand the request to a detached process that outlives this one (stdio ignored,
+ * not waited for). If it cannot even start, the claim is re-armed for a later try.
+ */
+export function startSender(execPath: string, binFile: string, job: SendJob, cwd: string): void {
+  const child = spawn(execPath, [binFile, '__send', JSON.stringify(job)], {
+    detached: true,
+    stdio: 'ignore',
+    windowsHide: true,
+    cwd: parsePath(cwd).root || undefined, // not the package folder, which the sender must not keep busy
+  });
+  child.on('error', () => {
+    if (job.marker) retryLater(job.marker, realMarkerFs);
+  });
+  child.unref();
+}
+
+/** Send, then record the outcome in the claimed marker. */
+export async function sendAndRecord(job: SendJob, deadlineMs: number, retries: number): Promise<DeliveryResult> {
+  let result: DeliveryResult;
+  try {
+    const { deliver } = await import('./deliver.js');
+    result = await deliver(job.url, { deadlineMs, retries, userAgent: USER_AGENT, env: currentHost().env });
+  } catch (error) {
+    result = { ok: false, attempts: 0, error: String(error), retryable: true };
+  }
+  if (job.marker) {
+    // Delivered, or refused for good (a 4xx): done. A network fault or 5xx: try again later.
+    if (result.ok || !result.retryable) finish(job.marker, realMarkerFs, { trigger: job.trigger, status: result.status, at: Date.now() });
+    else retryLater(job.marker, realMarkerFs);
+  }
+  return result;
+}
+
+/** Postinstall mode. Resolves when the hook may exit (inline delivery done, or the sender started). */
 export async function postinstall(positional: string | undefined, binFile: string): Promise<void> {
   const host = currentHost();
   const debug = isOn(host.env.INSTALL_BEACON_DEBUG);
   const decision = decideHere(host, realDir(host.cwd), 'postinstall', { positional });
-  if (debug) {
-    say(describe(decision));
-    say('install-beacon: INSTALL_BEACON_DEBUG is set: nothing is sent');
-    return;
-  }
+  if (debug) return printDebug(decision);
   if (!decision.send || !decision.url) return;
 
-  const claim = claimInstall(decision, realMarkerFs, 'postinstall', Date.now());
+  const claim = claimInstall(decision, realMarkerFs, Date.now());
   // 'taken': another run of this very install got there first. 'unwritable':
   // a postinstall runs once per install, so send without a marker.
-  if (claim === 'taken') return;
-  const marker = claim === 'claimed' ? decision.marker!.file : undefined;
+  if (claim.result === 'taken') return;
+  const job: SendJob = { url: decision.url, trigger: 'postinstall', marker: claim.result === 'claimed' ? claim.location : undefined };
   say(notice(decision));
-
-  if (decision.delivery === 'background') {
-    const payload: BackgroundPayload = { url: decision.url, marker };
-    const child = spawn(host.execPath, [binFile, '__send', JSON.stringify(payload)], {
-      detached: true,
-      stdio: 'ignore',
-      windowsHide: true,
-      cwd: parsePath(host.cwd).root || undefined, // not the package folder, which the child must not keep busy
-    });
-    child.on('error', () => {
-      // Could not start the sender: release the claim so a later trigger can report.
-      if (marker) realMarkerFs.remove(marker);
-    });
-    child.unref();
-    return;
-  }
-  const result = await send(decision.url, decision.config!.timeoutMs, 0);
-  if (!result.ok && marker) realMarkerFs.remove(marker);
+  if (decision.delivery === 'background') startSender(host.execPath, binFile, job, host.cwd);
+  else await sendAndRecord(job, decision.config!.timeoutMs, 0);
 }
 
-export async function send(url: string, deadlineMs: number, retries: number): Promise<DeliveryResult> {
-  const { deliver } = await import('./deliver.js');
-  return deliver(url, { deadlineMs, retries, userAgent: USER_AGENT, env: currentHost().env });
-}
-
-/** The detached background sender: 10 s in all, one retry; releases the claim if the event could not be delivered. */
+/** The detached sender (`install-beacon __send <job>`): 10 s in all, one retry. */
 export async function backgroundSend(json: string | undefined): Promise<void> {
-  const payload = JSON.parse(json ?? '') as BackgroundPayload;
-  const result = await send(payload.url, 10_000, 1);
-  if (!result.ok && payload.marker) realMarkerFs.remove(payload.marker);
+  await sendAndRecord(JSON.parse(json ?? '') as SendJob, 10_000, 1);
 }

@@ -46,10 +46,10 @@ export const realProbes: DecideProbes = {
 };
 
 export const realMarkerFs: MarkerFs = {
-  dirSignature(dir) {
+  signature(file) {
     try {
-      const st = fs.statSync(dir);
-      return `${st.dev}.${st.ino}.${Math.round(st.birthtimeMs || 0)}`;
+      const st = fs.statSync(file);
+      return `${st.dev}.${st.ino}.${Math.round(st.birthtimeMs || 0)}.${Math.round(st.mtimeMs)}.${st.size}`;
     } catch {
       return undefined;
     }
@@ -81,7 +81,30 @@ export const realMarkerFs: MarkerFs = {
     }
     return 'created';
   },
-  exists: realProbes.exists,
+  stat(file) {
+    try {
+      const st = fs.statSync(file);
+      return { size: st.size, mtimeMs: st.mtimeMs };
+    } catch {
+      return undefined;
+    }
+  },
+  write(file, content) {
+    try {
+      fs.writeFileSync(file, content);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  rename(from, to) {
+    try {
+      fs.renameSync(from, to);
+      return true;
+    } catch {
+      return false;
+    }
+  },
   remove(file) {
     try {
       fs.unlinkSync(file);

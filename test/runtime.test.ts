@@ -1,0 +1,146 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { packageDirOf } from '../src/runtime.js';
+import { startCollector, type Collector } from './support/collector.js';
+import { NPM, NPM_LOCAL, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { baseEnv, run, TempDirs } from './support/process.js';
+
+describe('packageDirOf', () => {
+  it.each([
+    ['/app/node_modules/acme-lib/index.js', '/app/node_modules/acme-lib'],
+    ['/app/node_modules/acme-lib/dist/esm/index.mjs', '/app/node_modules/acme-lib'],
+    ['/app/node_modules/acme-lib', '/app/node_modules/acme-lib'],
+    ['/app/node_modules/@acme/lib/lib/index.js', '/app/node_modules/@acme/lib'],
+    ['/app/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib/index.js', '/app/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib'],
+    ['/app/node_modules/a/node_modules/acme-lib/index.js', '/app/node_modules/a/node_modules/acme-lib'],
+    ['/app/.yarn/cache/acme-lib-npm-2.3.4-x.zip/node_modules/acme-lib/index.js', '/app/.yarn/cache/acme-lib-npm-2.3.4-x.zip/node_modules/acme-lib'],
+    ['C:\\app\\node_modules\\acme-lib\\index.js', 'C:\\app\\node_modules\\acme-lib'],
+    ['/src/acme-lib/index.js', undefined],
+  ])('%s → %s', (file, dir) => {
+    expect(packageDirOf(file)).toBe(dir);
+  });
+});
+
+// Real processes: acme-lib calls reportInstall(__filename) at the top of its main module.
+
+const temps = new TempDirs();
+let collector: Collector;
+let beacon: string;
+let acme: string;
+let home: string;
+
+beforeAll(async () => {
+  collector = await startCollector();
+  const tarballs = temps.make('ib-rt-tarballs-');
+  home = temps.make('ib-rt-home-');
+  beacon = packBeacon(tarballs);
+  acme = packAcme(tarballs, {
+    installBeacon: { url: `${collector.base}/{name}/{version}?trigger={trigger}&pm={pm}`, delivery: 'inline' },
+    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+  });
+}, 120_000);
+afterAll(async () => {
+  await collector.close();
+  temps.cleanup();
+});
+beforeEach(() => {
+  collector.requests.length = 0;
+});
+
+const env = (extra: Record<string, string | undefined> = {}) => baseEnv(home, { npm_config_cache: join(home, 'npm-cache'), ...extra });
+const npm = (cwd: string, args: string[], extra: Record<string, string | undefined> = {}) => run(NPM, [...args, ...NPM_LOCAL], { cwd, env: env(extra), timeoutMs: 120_000 });
+const node = (cwd: string, code: string, extra: Record<string, string | undefined> = {}) => run(process.execPath, ['-e', code], { cwd, env: env(extra), timeoutMs: 30_000 });
+const settle = () => new Promise((r) => setTimeout(r, 1500)); // time for a (wrongly) started sender to arrive
+
+async function installed(scripts: boolean): Promise<string> {
+  const app = join(temps.make('ib-rt-app-'), 'app');
+  writeProject(app);
+  const r = await npm(app, ['install', ...(scripts ? [] : ['--ignore-scripts']), beacon, acme]);
+  expect(r.code).toBe(0);
+  return app;
+}
+
+describe('reportInstall in real processes', () => {
+  it('after an --ignore-scripts install: one event (trigger=runtime), then none from later processes', async () => {
+    const app = await installed(false);
+    const first = await node(app, "require('acme-lib')");
+    expect(first).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    await collector.waitFor(1);
+    expect(collector.requests.map((q) => q.query)).toEqual([{ trigger: 'runtime', pm: 'npm' }]);
+    await node(app, "require('acme-lib'); delete require.cache[require.resolve('acme-lib')]; require('acme-lib')");
+    await settle();
+    expect(collector.requests).toHaveLength(1);
+    // npm rebuild runs the postinstall: the install has already reported.
+    expect((await npm(app, ['rebuild'])).code).toBe(0);
+    await settle();
+    expect(collector.requests).toHaveLength(1);
+  });
+
+  it('8 processes starting at once on a fresh install: exactly one event', async () => {
+    const app = await installed(false);
+    await Promise.all(Array.from({ length: 8 }, () => node(app, "require('acme-lib')")));
+    await collector.waitFor(1);
+    await settle();
+    expect(collector.requests).toHaveLength(1);
+  });
+
+  it('worker threads and a second require in one process: one event', async () => {
+    const app = await installed(false);
+    const code = `
+      const { Worker } = require('worker_threads');
+      require('acme-lib'); require('acme-lib');
+      for (let i = 0; i < 4; i++) new Worker("require('acme-lib')", { eval: true });`;
+    expect((await node(app, code)).code).toBe(0);
+    await collector.waitFor(1);
+    await settle();
+    expect(collector.requests).toHaveLength(1);
+  });
+
+  it('a normal install with scripts, then require: one event in all, from the postinstall', async () => {
+    const app = await installed(true);
+    await collector.waitFor(1);
+    await node(app, "require('acme-lib')");
+    await settle();
+    expect(collector.requests.map((q) => q.query.trigger)).toEqual(['postinstall']);
+  });
+
+  it('DO_NOT_TRACK is checked afresh every time, never remembered as reported', async () => {
+    const app = await installed(false);
+    await node(app, "require('acme-lib')", { DO_NOT_TRACK: '1' });
+    await settle();
+    expect(collector.requests).toHaveLength(0);
+    await node(app, "require('acme-lib')");
+    await collector.waitFor(1);
+    expect(collector.requests).toHaveLength(1);
+  });
+
+  it('a program that exits at once loses nothing: the next run reports', async () => {
+    const app = await installed(false);
+    await node(app, "require('acme-lib'); process.exit(0)");
+    await settle();
+    expect(collector.requests).toHaveLength(0);
+    await node(app, "require('acme-lib')");
+    await collector.waitFor(1);
+    expect(collector.requests).toHaveLength(1);
+  });
+
+  it('from ESM with import.meta.url', async () => {
+    const app = await installed(false);
+    writeFileSync(join(app, 'main.mjs'), "import { reportInstall } from 'install-beacon';\nimport { createRequire } from 'node:module';\nreportInstall(createRequire(import.meta.url).resolve('acme-lib').replace(/index\\.js$/, 'esm.mjs'));\n");
+    const r = await run(process.execPath, ['main.mjs'], { cwd: app, env: env(), timeoutMs: 30_000 });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    await collector.waitFor(1);
+    expect(collector.requests.map((q) => q.segments)).toEqual([['acme-lib', '2.3.4']]);
+  });
+
+  it("does nothing in the author's own repo", async () => {
+    const repo = temps.make('ib-rt-repo-');
+    writeFileSync(join(repo, 'package.json'), JSON.stringify({ name: 'acme-lib', version: '1.0.0', installBeacon: { url: `${collector.base}/x` } }));
+    const app = await installed(false);
+    const r = await node(repo, `require(${JSON.stringify(join(app, 'node_modules', 'install-beacon'))}).reportInstall(${JSON.stringify(join(repo, 'index.js'))})`);
+    expect(r).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    await settle();
+    expect(collector.requests).toHaveLength(0);
+  });
+});

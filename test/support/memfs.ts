@@ -1,0 +1,87 @@
+import type { DecideProbes } from '../../src/decide.js';
+import type { MarkerFs } from '../../src/marker.js';
+
+/** An in-memory file system for the pure modules: probes, marker fs, and a log of every call. */
+export class MemFs {
+  files = new Map<string, string>();
+  dirs = new Set<string>();
+  readOnly = new Set<string>();
+  calls: string[] = [];
+  signatures = new Map<string, string>();
+  mtimes = new Map<string, number>();
+  /** The fake clock: the mtime given to files written from now on. */
+  clock = 0;
+
+  constructor(files: Record<string, unknown> = {}) {
+    for (const [path, content] of Object.entries(files)) this.write(path, typeof content === 'string' ? content : JSON.stringify(content));
+  }
+
+  write(path: string, content: string): void {
+    this.files.set(path, content);
+    this.mtimes.set(path, this.clock);
+    let dir = path;
+    while ((dir = dir.slice(0, dir.lastIndexOf('/'))) && dir.length > 0) this.dirs.add(dir);
+  }
+
+  probes(docker = false): DecideProbes {
+    return {
+      exists: (p) => (this.calls.push(`exists ${p}`), this.files.has(p) || this.dirs.has(p)),
+      readText: (p) => (this.calls.push(`readText ${p}`), this.files.get(p)),
+      readJson: (p) => {
+        this.calls.push(`readJson ${p}`);
+        const text = this.files.get(p);
+        try {
+          return text === undefined ? undefined : (JSON.parse(text) as unknown);
+        } catch {
+          return undefined;
+        }
+      },
+      listDir: (p) => (this.calls.push(`listDir ${p}`), [...this.files.keys()].filter((f) => f.startsWith(`${p}/`)).map((f) => f.slice(p.length + 1).split('/')[0]!)),
+      isDocker: () => (this.calls.push('isDocker'), docker),
+    };
+  }
+
+  markerFs(): MarkerFs {
+    return {
+      signature: (file) => (this.calls.push(`sig ${file}`), this.signatures.get(file) ?? (this.files.has(file) ? '1.2.3' : undefined)),
+      mkdirp: (dir) => {
+        this.calls.push(`mkdirp ${dir}`);
+        if ([...this.readOnly].some((r) => dir.startsWith(r))) return false;
+        this.dirs.add(dir);
+        return true;
+      },
+      createExclusive: (file, content) => {
+        this.calls.push(`create ${file}`);
+        const dir = file.slice(0, file.lastIndexOf('/'));
+        if (this.files.has(file)) return 'exists';
+        if (!this.dirs.has(dir) || [...this.readOnly].some((r) => file.startsWith(r))) return 'failed';
+        this.write(file, content);
+        return 'created';
+      },
+      stat: (file) => {
+        this.calls.push(`stat ${file}`);
+        const content = this.files.get(file);
+        return content === undefined ? undefined : { size: Buffer.byteLength(content), mtimeMs: this.mtimes.get(file) ?? 0 };
+      },
+      write: (file, content) => {
+        this.calls.push(`write ${file}`);
+        if (!this.files.has(file) && !this.dirs.has(file.slice(0, file.lastIndexOf('/')))) return false;
+        this.write(file, content);
+        return true;
+      },
+      rename: (from, to) => {
+        this.calls.push(`rename ${from}`);
+        const content = this.files.get(from);
+        if (content === undefined) return false;
+        this.files.delete(from);
+        this.write(to, content);
+        this.mtimes.set(to, this.mtimes.get(from) ?? 0);
+        return true;
+      },
+      remove: (file) => {
+        this.calls.push(`remove ${file}`);
+        this.files.delete(file);
+      },
+    };
+  }
+}
