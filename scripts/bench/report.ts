@@ -125,7 +125,7 @@ function runtimeSection(rt: RuntimeResult): string {
     '|---|---:|',
     `| \`require('install-beacon')\` in a fresh process | ${ms(rt.requireMs)} ms |`,
     `| first call in a fresh install (no marker): the call returns after | ${ms(rt.firstCallMs)} ms |`,
-    ...(rt.firstCallSettledMs !== undefined ? [`| first call: its promise settles after | ${ms(rt.firstCallSettledMs)} ms |`] : []),
+    ...(rt.firstCallSettledMs !== undefined ? [`| first call: the work it defers to the next tick (decision, marker claim, starting the sender) done after | ${ms(rt.firstCallSettledMs)} ms |`] : []),
     `| each later call once the marker exists (mean of ${rt.calls?.toLocaleString('en-US')} calls) | ${rt.nsPerCall?.toFixed(0)} ns/call |`,
     '',
     `Medians over ${rt.runs} processes; ${rt.events} events arrived for ${rt.runs} fresh installs (and the loop runs, where the marker existed, sent none beyond that).`,
