@@ -41,6 +41,8 @@ export interface Results {
 
 const WHAT: Record<string, string> = {
   floor: '`node -e 0` (the floor)',
+  'ref.spawn': 'reference: a script that reads one file and spawns a detached child',
+  'ref.get': 'reference: a script that makes one http GET to the local endpoint',
   'ib.optout': 'install-beacon, opt-out (`DO_NOT_TRACK=1`)',
   'ib.skip': "install-beacon, self-install skip (author's own repo)",
   'ib.bg.local': 'install-beacon, background send, local endpoint',
@@ -97,10 +99,15 @@ export function verdicts(r: Results): Verdict[] {
   return out;
 }
 
+function notes(rows: Row[]): string {
+  const lines = rows.flatMap((row) => row.notes.map((n) => `- ${WHAT[row.id] ?? row.id}: ${n}.`));
+  return lines.length ? `\n\n${lines.join('\n')}` : '';
+}
+
 function hookTable(r: Results): string {
   const lines = ['| subject | median ms | p25–p75 ms | max ms | × `node -e 0` |', '|---|---:|---:|---:|---:|'];
   for (const row of r.hook) lines.push(`| ${WHAT[row.id] ?? row.id} | ${ms(row.median)} | ${ms(row.p25)}–${ms(row.p75)} | ${ms(row.max)} | ${x(row.ratio)} |`);
-  return lines.join('\n');
+  return lines.join('\n') + notes(r.hook);
 }
 
 function installTable(r: Results): string {
@@ -115,7 +122,7 @@ function installTable(r: Results): string {
   lines.push(line('install-beacon (auto = inline here)', 'ib.install.scripts', 'ib.install.ignore'));
   lines.push(line('install-beacon (background)', 'ib.bg.install.scripts', 'ib.install.ignore'));
   lines.push(line('@scarf/scarf', 'scarf.install.scripts', 'scarf.install.ignore'));
-  return lines.join('\n');
+  return lines.join('\n') + notes(r.install);
 }
 
 function runtimeSection(rt: RuntimeResult): string {
