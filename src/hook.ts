@@ -1,4 +1,3 @@
-import { spawn } from 'child_process';
 import { parse as parsePath } from 'path';
 import { claimInstall, decide, type Decision, type DecideInput, type Trigger } from './decide.js';
 import type { DeliveryResult } from './deliver.js';
@@ -74,6 +73,10 @@ export interface SendJob {
  * not waited for). If it cannot even start, the claim is re-armed for a later try.
  */
 export function startSender(execPath: string, binFile: string, job: SendJob, cwd: string): void {
+  // Loaded here, not at the top: require('install-beacon') (reportInstall) and
+  // inline delivery would otherwise load child_process and its 29 Node modules
+  // on every program start, whether or not anything is sent.
+  const { spawn } = require('child_process') as typeof import('child_process');
   const child = spawn(execPath, [binFile, '__send', JSON.stringify(job)], {
     detached: true,
     stdio: 'ignore',
