@@ -83,8 +83,11 @@ export function makeFixtures(ports: { collector: number; hole: number }): Fixtur
       name: 'acme-runtime',
       installBeacon: { url: url(ports.collector), delivery: 'background' },
       extra: { dependencies: ib },
-      main: "'use strict';\nmodule.exports = { reportInstall: () => require('install-beacon').reportInstall(__filename) };\n",
+      // As the README shows it: required once, called at load; calls() repeats the call for the per-call figure.
+      main: "'use strict';\nconst { reportInstall } = require('install-beacon');\nreportInstall(__filename);\nmodule.exports = { reportInstall: () => reportInstall(__filename) };\n",
     }),
+    // The cheapest possible postinstall, for what npm itself adds to run one (a shell, then node).
+    'acme-ref': packAcme(pkgs, { name: 'acme-ref', postinstall: 'node -e 0', extra: { dependencies: ib } }),
     // A package that uses @scarf/scarf as its docs say: a dependency, whose own postinstall reports.
     'acme-scarf': packAcme(pkgs, { name: 'acme-scarf', extra: { scripts: {}, dependencies: { '@scarf/scarf': `file:${scarfTgz}` } } }),
   };
