@@ -18,9 +18,11 @@ import { runtimeTrigger } from './runtime.js';
 // Fast subjects (well under a second each) get many rounds; the slow ones
 // (a 1.5 s deadline, @scarf/scarf's npm ls and its black hole) fewer, in a
 // round-robin of their own with their own floor.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 41);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 51);
 const SLOW_ROUNDS = Number(process.env.BENCH_SLOW_ROUNDS ?? 13);
-const INSTALL_ROUNDS = Number(process.env.BENCH_INSTALL_ROUNDS ?? 10);
+const INSTALL_ROUNDS = Number(process.env.BENCH_INSTALL_ROUNDS ?? 12);
+/** Runs per subject under the load probe (peak RSS, CPU time, what is loaded). */
+const PROBE_RUNS = Number(process.env.BENCH_PROBE_RUNS ?? 11);
 const SLOW = new Set(['floor.slow', 'ib.inline.hole', 'scarf.optout', 'scarf.send', 'scarf.hole']);
 const PROBE = join(ROOT, 'scripts/bench/load-probe.cjs');
 const NODE = process.execPath;
@@ -206,6 +208,7 @@ async function rounds(subjects: Subject[], count: number, label: string, after?:
 
 interface Probe {
   maxRssKb: number;
+  cpuUs: number;
   files: string[];
   builtins: string[];
 }
@@ -269,7 +272,7 @@ async function main(): Promise<void> {
     log('peak RSS and loaded files');
     const fastHooks = hooks.filter((s) => (!s.id.endsWith('.hole') || s.id === 'ib.bg.hole') && s.id !== 'floor.slow');
     // LOAD_PROBE_DIR must reach the subjects: their env builders copy process.env.
-    const probes = await probeSubjects(fastHooks, fx, 3);
+    const probes = await probeSubjects(fastHooks, fx, PROBE_RUNS);
 
     const rows = (subjects: Subject[]): Row[] => {
       const floor = subjects.find((s) => s.id.startsWith('floor'))!;
@@ -282,6 +285,9 @@ async function main(): Promise<void> {
         max: Math.max(...s.samples),
         n: s.samples.length,
         ratio: median(s.samples) / f,
+        // Each round ran every subject once, so sample i of each is from the same round.
+        paired: median(s.samples.map((v, i) => v / floor.samples[i]!)),
+        samples: s.samples,
         notes: [...(tallies.get(s.id) ?? [])].map(([what, k]) => `${what}: ${k} of ${runsOf.get(s.id) ?? 0} runs`),
       }));
     };
@@ -310,6 +316,7 @@ async function main(): Promise<void> {
       memory: [...probes].map(([id, ps]) => ({
         id,
         maxRssMb: median(ps.map((p) => p.maxRssKb)) / 1024,
+        cpuMs: median(ps.map((p) => p.cpuUs)) / 1000,
         files: ps[0]!.files.map((f) => f.replace(fx.tree, '<tree>')),
         jsBytes: bytesOf(ps[0]!.files),
         builtins: ps[0]!.builtins.length,

@@ -13,6 +13,10 @@ export interface Row {
   n: number;
   /** median / median of `node -e 0` in the same rounds. */
   ratio: number;
+  /** Median over rounds of (this run / the floor's run in the same round). */
+  paired: number;
+  /** Raw samples, in round order. */
+  samples: number[];
   notes: string[];
 }
 
@@ -35,7 +39,7 @@ export interface Results {
   install: Row[];
   runtime: RuntimeResult;
   timeoutMs: number;
-  memory: { id: string; maxRssMb: number; files: string[]; jsBytes: number; builtins: number }[];
+  memory: { id: string; maxRssMb: number; cpuMs: number; files: string[]; jsBytes: number; builtins: number }[];
   size: { dist: { file: string; bytes: number }[]; scarfReport: number };
 }
 
@@ -79,7 +83,11 @@ export function verdicts(r: Results): Verdict[] {
   const out: Verdict[] = [];
   const ratio = (id: string, limit: number, label: string) => {
     const row = h(id);
-    out.push({ target: `${label} ≤ ${limit}× \`node -e 0\``, measured: `${x(row.ratio)} (${ms(row.median)} ms vs ${ms(floor.median)} ms)`, met: row.ratio <= limit });
+    out.push({
+      target: `${label} ≤ ${limit}× \`node -e 0\``,
+      measured: `${x(row.paired)} per round (ratio of medians ${x(row.ratio)}: ${ms(row.median)} ms vs ${ms(floor.median)} ms)`,
+      met: row.paired <= limit,
+    });
   };
   ratio('ib.optout', 1.05, 'opt-out');
   ratio('ib.skip', 1.05, 'self-install skip');
@@ -93,14 +101,12 @@ export function verdicts(r: Results): Verdict[] {
     measured: `median ${ms(hole.median)} ms (max ${ms(hole.max)} ms); less the median Node start in the same rounds (${ms(slowFloor.median)} ms): ${ms(hole.median - slowFloor.median)} ms`,
     met: hole.median <= r.timeoutMs + 100,
   });
-  const installFloor = i('floor').median;
-  const added = i('ib.install.scripts').median - i('ib.install.ignore').median;
-  const bgAdded = i('ib.bg.install.scripts').median - i('ib.install.ignore').median;
-  const refAdded = i('ref.install.scripts').median - i('ib.install.ignore').median;
+  const d = (a: string) => addedBy(r, a, 'ib.install.ignore');
+  const [inl, bg, ref] = [d('ib.install.scripts'), d('ib.bg.install.scripts'), d('ref.install.scripts')];
   out.push({
     target: '`npm install` grows by ≤ one Node start',
-    measured: `inline (auto here): ${signed(added)} ms = ${(added / installFloor).toFixed(2)} Node starts; background: ${signed(bgAdded)} ms = ${(bgAdded / installFloor).toFixed(2)}; a postinstall of \`node -e 0\`: ${signed(refAdded)} ms = ${(refAdded / installFloor).toFixed(2)} (\`node -e 0\` ${ms(installFloor)} ms in the same rounds)`,
-    met: added <= installFloor,
+    measured: `inline (auto here): ${signed(inl.ms)} ms = ${inl.starts.toFixed(2)} Node starts; background: ${signed(bg.ms)} ms = ${bg.starts.toFixed(2)}; a postinstall of only \`node -e 0\`: ${signed(ref.ms)} ms = ${ref.starts.toFixed(2)} (medians of per-round differences)`,
+    met: inl.starts <= 1,
   });
   return out;
 }
@@ -110,21 +116,35 @@ function notes(rows: Row[]): string {
   return lines.length ? `\n\n${lines.join('\n')}` : '';
 }
 
+/** What `a` adds over `b` in the same rounds: median of per-round differences, in ms and in Node starts (that round's floor). */
+export function addedBy(r: Results, a: string, b: string): { ms: number; starts: number } {
+  const get = (id: string) => r.install.find((row) => row.id === id)!.samples;
+  const [sa, sb, sf] = [get(a), get(b), get('floor')];
+  const diffs = sa.map((v, k) => v - sb[k]!);
+  return { ms: med(diffs), starts: med(diffs.map((v, k) => v / sf[k]!)) };
+}
+
+function med(values: number[]): number {
+  const v = [...values].sort((p, q) => p - q);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}
+
 function hookTable(r: Results): string {
-  const lines = ['| subject | median ms | p25–p75 ms | max ms | × `node -e 0` |', '|---|---:|---:|---:|---:|'];
-  for (const row of r.hook) lines.push(`| ${WHAT[row.id] ?? row.id} | ${ms(row.median)} | ${ms(row.p25)}–${ms(row.p75)} | ${ms(row.max)} | ${x(row.ratio)} |`);
+  const lines = ['| subject | median ms | p25–p75 ms | max ms | × `node -e 0`, per round | × `node -e 0`, ratio of medians |', '|---|---:|---:|---:|---:|---:|'];
+  for (const row of r.hook) lines.push(`| ${WHAT[row.id] ?? row.id} | ${ms(row.median)} | ${ms(row.p25)}–${ms(row.p75)} | ${ms(row.max)} | ${x(row.paired)} | ${x(row.ratio)} |`);
   return lines.join('\n') + notes(r.hook);
 }
 
 function installTable(r: Results): string {
-  const lines = ['| subject | median ms | p25–p75 ms | × `node -e 0` |', '|---|---:|---:|---:|'];
-  for (const row of r.install) lines.push(`| ${WHAT[row.id] ?? row.id} | ${ms(row.median)} | ${ms(row.p25)}–${ms(row.p75)} | ${x(row.ratio)} |`);
-  const get = (id: string) => r.install.find((row) => row.id === id)!.median;
-  const floor = get('floor');
-  const added = (a: string, b: string) => get(a) - get(b);
-  const line = (label: string, a: string, b: string) =>
-    `| ${label} | ${signed(added(a, b))} ms | ${(added(a, b) / floor).toFixed(2)} Node starts | ${x(get(a) / get(b))} |`;
-  lines.push('', '| what the postinstall adds to the install | median difference | in Node starts | with ÷ without scripts |', '|---|---:|---:|---:|');
+  const lines = ['| subject | median ms | p25–p75 ms | × `node -e 0`, per round |', '|---|---:|---:|---:|'];
+  for (const row of r.install) lines.push(`| ${WHAT[row.id] ?? row.id} | ${ms(row.median)} | ${ms(row.p25)}–${ms(row.p75)} | ${x(row.paired)} |`);
+  const get = (id: string) => r.install.find((row) => row.id === id)!.samples;
+  const line = (label: string, a: string, b: string) => {
+    const added = addedBy(r, a, b);
+    return `| ${label} | ${signed(added.ms)} ms | ${added.starts.toFixed(2)} | ${x(med(get(a).map((v, k) => v / get(b)[k]!)))} |`;
+  };
+  lines.push('', 'Per-round differences (scripts minus `--ignore-scripts`, the two runs in the same round), medians:', '', '| what the postinstall adds to the install | ms | Node starts (that round\'s `node -e 0`) | with ÷ without scripts |', '|---|---:|---:|---:|');
   lines.push(line('install-beacon (auto = inline here)', 'ib.install.scripts', 'ib.install.ignore'));
   lines.push(line('install-beacon (background)', 'ib.bg.install.scripts', 'ib.install.ignore'));
   lines.push(line('reference: a postinstall of `node -e 0`', 'ref.install.scripts', 'ib.install.ignore'));
@@ -159,10 +179,11 @@ function sizeSection(r: Results): string {
 }
 
 function memorySection(r: Results): string {
-  const lines = ['| subject | peak RSS (MB) | JS files loaded (bytes) | Node built-in modules loaded |', '|---|---:|---|---:|'];
+  const lines = ['| subject | peak RSS (MB) | CPU time, user + sys (ms) | CPU × `node -e 0` | JS files loaded (bytes) | Node built-in modules loaded |', '|---|---:|---:|---:|---|---:|'];
+  const floorCpu = r.memory.find((m) => m.id === 'floor')?.cpuMs ?? NaN;
   for (const m of r.memory) {
     const files = m.files.length ? m.files.map((f) => `\`${f.replace(/^.*\/node_modules\//, '')}\``).join(', ') : '—';
-    lines.push(`| ${WHAT[m.id] ?? m.id} | ${m.maxRssMb.toFixed(1)} | ${files} (${kb(m.jsBytes)}) | ${m.builtins} |`);
+    lines.push(`| ${WHAT[m.id] ?? m.id} | ${m.maxRssMb.toFixed(1)} | ${ms(m.cpuMs)} | ${x(m.cpuMs / floorCpu)} | ${files} (${kb(m.jsBytes)}) | ${m.builtins} |`);
   }
   return lines.join('\n');
 }
@@ -177,8 +198,8 @@ What an install with install-beacon costs the person installing, measured side b
 - **Run:** ${r.started} to ${r.finished} (UTC)
 - **Machine:** ${m.cpu}, ${m.cores} cores, ${m.memGb} GB, ${m.os}; load average ${m.loadBefore.map((l) => l.toFixed(2)).join(' / ')} before, ${m.loadAfter.map((l) => l.toFixed(2)).join(' / ')} after. A shared machine: other jobs ran during the run, so absolute times drift; compare the ratios.
 - **Node** ${m.node}, **npm** ${m.npm}; \`NODE_EXTRA_CA_CERTS\` ${m.extraCa} for the floor and every subject alike (it makes every Node start slower here).
-- **Reproduce:** \`npm ci && npm run bench\` (\`BENCH_ROUNDS\`, default 15, and \`BENCH_INSTALL_ROUNDS\`, default 8, set the rounds).
-- **Method:** each subject is one process, timed from \`spawn()\` to its exit, stdio piped as npm pipes a lifecycle script. Subjects run round-robin (${r.rounds.hook} rounds for the fast hook paths; ${r.rounds.slow} for the slow ones, those that wait on a deadline or on @scarf/scarf's \`npm ls\`, with their own floor; ${r.rounds.install} for whole installs; each after one discarded warm-up round), each round starting one subject further along, so drift hits all alike. Figures are medians; ratios are medians over the median of \`node -e 0\` measured in the same rounds. Every send run starts from a fresh marker, and its event is checked at the collector (a real HTTP server on 127.0.0.1 answering 204 at once); the black hole is a TCP server on 127.0.0.1 that accepts and never answers. A background send's detached sender is waited for (local) or killed by PID (black hole) before the next run. @scarf/scarf runs from its installed folder with \`INIT_CWD\` at the project and \`SCARF_LOCAL_PORT\` at the same endpoints.
+- **Reproduce:** \`npm ci && npm run bench\` (\`BENCH_ROUNDS\`, default 51, \`BENCH_SLOW_ROUNDS\`, default 13, \`BENCH_INSTALL_ROUNDS\`, default 12, and \`BENCH_PROBE_RUNS\`, default 11, set the rounds; about 10 minutes on a busy 2-core machine).
+- **Method:** each subject is one process, timed from \`spawn()\` to its exit, stdio piped as npm pipes a lifecycle script. Subjects run round-robin (${r.rounds.hook} rounds for the fast hook paths; ${r.rounds.slow} for the slow ones, those that wait on a deadline or on @scarf/scarf's \`npm ls\`, with their own floor; ${r.rounds.install} for whole installs; each after one discarded warm-up round), each round starting one subject further along, so drift hits all alike. Figures are medians. The ratio the targets use is \`per round\`: each run divided by the \`node -e 0\` run of the same round, then the median of those (pairs runs seconds apart, so load that comes and goes cancels out); the ratio of the two medians is shown beside it. Whole-install costs are likewise medians of per-round differences. Separately, each fast path ran again under a load probe for its CPU time (user + system; other jobs on the machine disturb it far less than wall time), its peak RSS and what it loads. Every send run starts from a fresh marker, and its event is checked at the collector (a real HTTP server on 127.0.0.1 answering 204 at once); the black hole is a TCP server on 127.0.0.1 that accepts and never answers. A background send's detached sender is waited for (local) or killed by PID (black hole) before the next run. @scarf/scarf runs from its installed folder with \`INIT_CWD\` at the project and \`SCARF_LOCAL_PORT\` at the same endpoints.
 
 ## Targets
 
@@ -221,8 +242,9 @@ interface Bar {
 }
 
 export function chartBars(r: Results): { group: string; bars: Bar[] }[] {
-  const h = (id: string) => r.hook.find((row) => row.id === id)!.ratio;
-  const i = (id: string) => r.install.find((row) => row.id === id)!.median;
+  const h = (id: string) => r.hook.find((row) => row.id === id)!.paired;
+  const i = (id: string) => r.install.find((row) => row.id === id)!.samples;
+  const per = (a: string, b: string) => med(i(a).map((v, k) => v / i(b)[k]!));
   return [
     { group: 'Opt-out (DO_NOT_TRACK=1)', bars: [{ label: 'install-beacon', value: h('ib.optout'), who: 'ib' }, { label: '@scarf/scarf', value: h('scarf.optout'), who: 'scarf' }] },
     {
@@ -244,8 +266,8 @@ export function chartBars(r: Results): { group: string; bars: Bar[] }[] {
     {
       group: 'Whole npm install, ÷ the same with --ignore-scripts',
       bars: [
-        { label: 'install-beacon', value: i('ib.install.scripts') / i('ib.install.ignore'), who: 'ib' },
-        { label: '@scarf/scarf', value: i('scarf.install.scripts') / i('scarf.install.ignore'), who: 'scarf' },
+        { label: 'install-beacon', value: per('ib.install.scripts', 'ib.install.ignore'), who: 'ib' },
+        { label: '@scarf/scarf', value: per('scarf.install.scripts', 'scarf.install.ignore'), who: 'scarf' },
       ],
     },
   ];
@@ -293,7 +315,7 @@ export function renderSvg(r: Results): string {
 </style>
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="12" y="22" class="title">Time an install waits for the postinstall, as a multiple of a bare Node start (lower is better)</text>
-<text x="12" y="40" class="sub">Median of ${hookRounds} (slow paths ${r.rounds.slow}) interleaved runs ÷ \`node -e 0\` in the same run (log scale); Node ${esc(r.machine.node)}, ${esc(r.started.slice(0, 10))}. Source: npm run bench, BENCHMARKS.md</text>
+<text x="12" y="40" class="sub">Median over ${hookRounds} rounds (slow paths ${r.rounds.slow}) of each run ÷ \`node -e 0\` in the same round (log scale); Node ${esc(r.machine.node)}, ${esc(r.started.slice(0, 10))}. Source: npm run bench, BENCHMARKS.md</text>
 <rect x="${left}" y="48" width="12" height="10" fill="${colors.ib}"/><text x="${left + 16}" y="57" class="label">install-beacon</text>
 <rect x="${left + 130}" y="48" width="12" height="10" fill="${colors.scarf}"/><text x="${left + 146}" y="57" class="label">@scarf/scarf 1.4.0</text>
 ${grid}
