@@ -1,4 +1,4 @@
-import * as http from 'http';
+const http = require('http') as typeof import('http'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import type { Env } from './env.js';
 import { proxyFor } from './proxy.js';
 import { isLoopbackHost } from './template.js';

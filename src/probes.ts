@@ -1,4 +1,4 @@
-import * as fs from 'fs';
+const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import isDocker from 'is-docker';
 import type { DecideProbes } from './decide.js';
 import type { MarkerFs } from './marker.js';

@@ -1,4 +1,4 @@
-import * as path from 'path';
+const path = require('path') as typeof import('path'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import { fileURLToPath } from 'url';
 import { claimInstall } from './decide.js';
 import { currentHost } from './env.js';
