@@ -40,8 +40,18 @@ export function decideHere(host: Host, pkgDir: string, trigger: Trigger, extra: 
   });
 }
 
+/**
+ * A package's name or version as it may be printed: the author's package.json
+ * is not trusted, so control characters (a newline, a terminal escape) and
+ * bidirectional overrides become U+FFFD, and the text is capped at 100 characters.
+ */
+export function printable(text: string | undefined, max = 100): string {
+  const chars = Array.from((text ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '\ufffd'));
+  return chars.length > max ? `${chars.slice(0, max).join('')}…` : chars.join('');
+}
+
 export function describe(d: Decision): string {
-  const what = d.name ? `${d.name}@${d.version}` : 'this package';
+  const what = d.name ? `${printable(d.name)}@${printable(d.version)}` : 'this package';
   const lines = [`install-beacon: ${what}: ${d.send ? `would send (${d.delivery} delivery)` : 'skip'} [rule: ${d.rule}] ${d.reason}`];
   if (d.url) lines.push(`install-beacon: URL: ${d.url}`);
   for (const problem of d.problems ?? []) lines.push(`install-beacon: note: ${problem}`);
@@ -49,7 +59,7 @@ export function describe(d: Decision): string {
 }
 
 export function notice(d: Decision): string {
-  return `install-beacon: ${d.name}@${d.version} sends one anonymous install event to ${d.config!.template.host} (opt out: DO_NOT_TRACK=1; what and why: npx install-beacon explain)`;
+  return `install-beacon: ${printable(d.name)}@${printable(d.version)} sends one anonymous install event to ${d.config!.template.host} (opt out: DO_NOT_TRACK=1; what and why: npx install-beacon explain)`;
 }
 
 export interface BackgroundPayload {
