@@ -100,6 +100,21 @@ describe('hostile names and versions', () => {
 });
 
 describe("the author's URL template", () => {
+  it('non-ASCII text in the path and query is sent percent-encoded as UTF-8', async () => {
+    collector.requests.length = 0;
+    const t = makeTree({ installBeacon: config(`${collector.base}/ü/📦/{name}?q=é`, 'inline', TIMEOUT) });
+    trees.push(t);
+    const before = snapshot(t.root);
+    const r = await runHook(t, { env: hookEnv(t) });
+    expectClean(r, bound(TIMEOUT), 'notice');
+    await settle(100);
+    expectEvents(collector.requests.length, 1);
+    const requestLine = collector.requests[0]!.head.split('\r\n')[0]!;
+    expect(requestLine).toMatch(/^GET [\x21-\x7e]+ HTTP\/1\.1$/);
+    expect(decodeURIComponent(requestLine.split(' ')[1]!)).toBe('/ü/📦/acme-lib?q=é');
+    expectOnlyMarkerWritten(t, before, 1);
+  });
+
   it('a template with control characters or spaces is refused: silent skip', async () => {
     collector.requests.length = 0;
     for (const url of [`${collector.base}/a\r\nX-Injected: 1/{name}`, `${collector.base}/a b/{name}`, `${collector.base}/\u0000/{name}`]) {
