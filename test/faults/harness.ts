@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join, relative } from 'node:path';
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import { baseEnv, BIN, ROOT } from '../support/process.js';
 import { WIRE } from './servers.js';
 
@@ -301,6 +301,8 @@ export const exists = existsSync;
 // ---- Per-file results for the totals reporter ----
 
 const skipped: Array<{ test: string; reason: string }> = [];
+/** Measurements worth reporting (delivery rates), printed with the totals. */
+export const notes: string[] = [];
 
 /** Why a case cannot run here (recorded for the report), or undefined when it can. */
 export function skipReason(test: string, reason: string | undefined): boolean {
@@ -312,7 +314,7 @@ export function skipReason(test: string, reason: string | undefined): boolean {
 export function writeResults(file: string): void {
   const dir = join(ROOT, '.faults');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${file}.json`), JSON.stringify({ file, tally, skipped }, null, 2));
+  writeFileSync(join(dir, `${file}.json`), JSON.stringify({ file, tally, skipped, notes }, null, 2));
 }
 
 /** Why namespaces cannot be used here, or undefined. */
@@ -332,3 +334,11 @@ export function setprivUnavailable(): string | undefined {
 /** Run as a UID and GID that have no passwd or group entry. */
 export const NOBODY_UID = 54321;
 export const AS_NOBODY = ['setpriv', '--reuid', String(NOBODY_UID), '--regid', String(NOBODY_UID), '--clear-groups'];
+
+/** The last case of each file: every byte this file's servers received is free of private values. */
+export function privacyCase(trees: Tree[], extra: () => string[] = () => []): void {
+  it('privacy: no byte received by any server in this file holds a host or user name, HOME, INIT_CWD, a path, an env value or the root project name', () => {
+    expect(wireText().length, 'bytes captured').toBeGreaterThan(0);
+    expectNothingPrivate([...forbiddenValues(trees), ...extra()]);
+  });
+}

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import type * as net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  bound, config, expectClean, expectEvents, expectNothingPrivate, expectOnlyMarkerWritten, forbiddenValues, hookEnv, makeTree,
+  bound, config, expectClean, expectEvents, privacyCase, expectOnlyMarkerWritten, hookEnv, makeTree,
   reapSenders, removeTrees, runHook, settle, skipReason, SKIP_BOUND, snapshot, unshareUnavailable, writeResults, type Tree,
 } from './harness.js';
 import { closeAll, deadPort, httpServer, makeTls, tcpServer, type FaultServer } from './servers.js';
@@ -24,7 +24,6 @@ afterEach(async () => {
   await closeAll();
 });
 afterAll(() => {
-  expectNothingPrivate(forbiddenValues(trees));
   removeTrees();
   if (tls) rmSync(tls.dir, { recursive: true, force: true });
   writeResults('network');
@@ -239,3 +238,5 @@ describe('network faults, background delivery (sender deadline 10 s, one retry)'
     await background(stall, 1, 3000);
   });
 });
+
+privacyCase(trees);
