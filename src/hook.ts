@@ -101,9 +101,20 @@ export async function postinstall(positional: string | undefined, binFile: strin
     child.unref();
     return;
   }
+  // Killed mid-send (npm passes SIGINT and SIGTERM on to its scripts, and job
+  // runners send SIGTERM on a timeout): release the claim, so a later run of
+  // this install can report, and exit 0 at once, as on every other path.
+  const onSignal = () => {
+    if (marker) realMarkerFs.remove(marker);
+    process.exit(0);
+  };
+  for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
   const result = await send(decision.url, decision.config!.timeoutMs, 0);
+  for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
   if (!result.ok && marker) realMarkerFs.remove(marker);
 }
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export async function send(url: string, deadlineMs: number, retries: number): Promise<DeliveryResult> {
   const { deliver } = await import('./deliver.js');
