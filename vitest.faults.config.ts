@@ -13,8 +13,11 @@ export default defineConfig({
     reporters: ['default', './test/faults/reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 300_000,
-    // Cases spawn real processes and hold timing bounds: two files at a time on a 2-core machine.
-    maxWorkers: 2,
+    // Cases spawn real processes and hold timing bounds, and the heavy cases run
+    // several npm installs at once: one file at a time, so no file's load skews
+    // another's bounds on a 2-core machine.
+    fileParallelism: false,
+    maxWorkers: 1,
     minWorkers: 1,
   },
 });
