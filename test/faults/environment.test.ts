@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -126,14 +126,15 @@ describe('users and permissions', () => {
     await check(t, true, {}, AS_NOBODY, 1);
   });
 
-  it.skipIf(skipReason('node_modules read-only', noSetpriv))('node_modules and the package read-only (another UID): sends without a marker, writes nothing', async () => {
+  it.skipIf(skipReason('node_modules read-only', noSetpriv))('node_modules and the package read-only (another UID): sends, marker in the user cache dir', async () => {
     const t = tree();
     ownTree(t);
     for (const d of [t.pkg, t.nodeModules]) {
       chownSync(d, 0, 0);
       chmodSync(d, 0o555);
     }
-    await check(t, true, {}, AS_NOBODY, 0);
+    await check(t, true, {}, AS_NOBODY, 1);
+    expect(readdirSync(join(t.home, '.cache', 'install-beacon', 'markers'))).toHaveLength(1);
   });
 
   it.skipIf(skipReason('whole tree read-only', noSetpriv))('the whole tree, HOME and TMPDIR read-only (another UID)', async () => {

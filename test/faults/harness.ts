@@ -2,7 +2,7 @@ import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { expect, it } from 'vitest';
 import { baseEnv, BIN, ROOT } from '../support/process.js';
 import { WIRE } from './servers.js';
@@ -188,16 +188,37 @@ export function snapshot(root: string): Set<string> {
   return out;
 }
 
-/** The only place the design writes: <project>/node_modules/.install-beacon/<marker>.json. */
+/**
+ * A send that failed for a reason worth retrying keeps its claim as an empty
+ * marker ("in flight"), so no other run sends for RETRY_AFTER_MS and then
+ * exactly one later run retries it.
+ */
+export function expectRetryLater(tree: Tree): void {
+  const files = readdirSync(tree.markerDir);
+  expect(files, 'one marker kept for a later retry').toHaveLength(1);
+  expect(readFileSync(join(tree.markerDir, files[0]!), 'utf8'), 'the marker is empty: not reported yet').toBe('');
+}
+
+/** The only places the design writes: <project>/node_modules/.install-beacon/<marker>.json, or the fallback in the user's cache dir. */
 export function expectOnlyMarkerWritten(tree: Tree, before: Set<string>, markers: 0 | 1 | 'any' = 'any'): void {
   const after = snapshot(tree.root);
   const added = [...after].filter((p) => !before.has(p));
   const markerRel = relative(tree.root, tree.markerDir);
-  const stray = added.filter((p) => p !== markerRel && !(p.startsWith(`${markerRel}/`) && p.endsWith('.json') && !p.slice(markerRel.length + 1).includes('/')));
+  const fallbackRel = relative(tree.root, join(tree.home, '.cache', 'install-beacon', 'markers'));
+  const allowedDirs = [markerRel, fallbackRel, ...ancestors(fallbackRel, relative(tree.root, tree.home))];
+  const inside = (p: string, dir: string) => p.startsWith(`${dir}/`) && p.endsWith('.json') && !p.slice(dir.length + 1).includes('/');
+  const stray = added.filter((p) => !allowedDirs.includes(p) && !inside(p, markerRel) && !inside(p, fallbackRel));
   expect(stray, 'files written outside node_modules/.install-beacon/').toEqual([]);
   const removed = [...before].filter((p) => !after.has(p));
   expect(removed, 'files removed').toEqual([]);
-  if (markers !== 'any') expect(added.filter((p) => p.startsWith(`${markerRel}/`)).length).toBe(markers);
+  if (markers !== 'any') expect(added.filter((p) => inside(p, markerRel) || inside(p, fallbackRel)).length).toBe(markers);
+}
+
+/** The folders between `top` (exclusive) and `dir` (inclusive), e.g. home/.cache, home/.cache/install-beacon. */
+function ancestors(dir: string, top: string): string[] {
+  const out: string[] = [];
+  for (let d = dir; d.length > top.length && d.startsWith(top); d = dirname(d)) out.push(d);
+  return out;
 }
 
 // ---- Events: the tally behind the README's totals ----
