@@ -55,7 +55,9 @@ let collector: Collector | undefined;
 function cleanup(): void {
   const killed = killAll();
   if (killed) console.log(`matrix: killed ${killed} leftover process group(s)`);
-  rmSync(work, { recursive: true, force: true });
+  // MATRIX_KEEP=1 keeps the work dir for a post-mortem (said so on the console).
+  if (process.env.MATRIX_KEEP === '1') console.log(`matrix: MATRIX_KEEP=1: kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -179,10 +181,10 @@ async function install(ready: Ready, label: string, pkgs: string[], options: { a
   m.configure(p);
   if (options.allowed) m.allow(p);
   p.save();
-  const extra: Record<string, string | undefined> = { ...m.env, DO_NOT_TRACK: options.dnt ? '1' : undefined };
-  if (options.global) extra.npm_config_prefix = join(p.home, 'global');
-  const argv = options.global ? m.addGlobal!(pkgs, options.allowed) : m.add(pkgs);
-  const r = await exec(join(tool.binDir, m.tool.bin), argv, { cwd: p.app, env: p.env(extra, path), timeoutMs: 240_000 });
+  const g = options.global ? m.global!(pkgs, p.home) : undefined;
+  const extra: Record<string, string | undefined> = { ...m.env, ...g?.env, DO_NOT_TRACK: options.dnt ? '1' : undefined };
+  const argv = g ? g.argv : m.add(pkgs);
+  const r = await exec(join(tool.binDir, m.tool.bin), argv, { cwd: p.app, env: p.env(extra, [...path, ...(g?.path ?? [])]), timeoutMs: 240_000 });
   return { r, p };
 }
 
@@ -231,7 +233,8 @@ async function managerCases(m: Manager): Promise<void> {
     verdict('DO_NOT_TRACK=1', problems, `${plural(events.length, 'event')}, ${plural(connections, 'connection')}`);
   }
   // 4. A global install, scripts allowed: one event with {install}=global.
-  if (m.addGlobal) {
+  if (!m.global) record({ table: 'managers', row: m.label, col: 'global install', status: 'skip', cell: 'n/a', why: `${m.label} has no global installs` });
+  else {
     const { value, events } = await measure(1, () => install(ready, 'global', ['acme-lib'], { allowed: true, global: true }));
     const problems: string[] = [];
     if (value.r.code !== 0) problems.push(`exit ${value.r.code}: ${tail(value.r)}`);

@@ -33,7 +33,8 @@ export interface Manager {
   /** Change the project so acme-lib's postinstall is allowed, the way allowHow says. */
   allow(p: Project): void;
   add(pkgs: string[]): string[];
-  addGlobal?(pkgs: string[], allowed: boolean): string[];
+  /** A global install with the postinstall allowed: arguments, and what the environment needs (a prefix inside HOME). */
+  global?(pkgs: string[], home: string): { argv: string[]; env?: Record<string, string>; path?: string[] };
 }
 
 const write = (file: string, text: string) => writeFileSync(file, text);
@@ -52,7 +53,10 @@ const npm = (major: 10 | 11 | 12): Manager => ({
     if (major !== 10) p.pkg.allowScripts = { 'acme-lib': true };
   },
   add: (pkgs) => ['install', ...pkgs, '--loglevel=error'],
-  addGlobal: (pkgs, allowed) => ['install', '--global', ...pkgs, '--loglevel=error', ...(allowed && major === 12 ? pkgs.map((n) => `--allow-scripts=${n}`) : [])],
+  global: (pkgs, home) => ({
+    argv: ['install', '--global', ...pkgs, '--loglevel=error', ...(major === 12 ? pkgs.map((n) => `--allow-scripts=${n}`) : [])],
+    env: { npm_config_prefix: join(home, 'npm-global') },
+  }),
 });
 
 const pnpm = (range: '10' | 'latest'): Manager => ({
@@ -72,6 +76,16 @@ const pnpm = (range: '10' | 'latest'): Manager => ({
     write(join(p.app, 'pnpm-workspace.yaml'), `minimumReleaseAge: 0\n${line}`);
   },
   add: (pkgs) => ['add', ...pkgs, '--reporter=append-only'],
+  global(pkgs, home) {
+    // pnpm's default global home on Linux; the global packages land in <PNPM_HOME>/global/.
+    const pnpmHome = join(home, '.local', 'share', 'pnpm');
+    return {
+      argv: ['add', '--global', ...pkgs.map((n) => `--allow-build=${n}`), ...pkgs, '--reporter=append-only'],
+      env: { PNPM_HOME: pnpmHome, pnpm_config_minimum_release_age: '0', npm_config_minimum_release_age: '0' },
+      // pnpm 11+ also insists that its global bin folder is on PATH.
+      path: [pnpmHome, join(pnpmHome, 'bin')],
+    };
+  },
 });
 
 const yarn1: Manager = {
@@ -89,6 +103,8 @@ const yarn1: Manager = {
   },
   allow() {},
   add: (pkgs) => ['add', ...pkgs, '--non-interactive', '--no-progress'],
+  // yarn global add: packages in ~/.config/yarn/global, bins in --prefix (kept inside HOME).
+  global: (pkgs, home) => ({ argv: ['global', 'add', ...pkgs, '--non-interactive', '--no-progress', '--prefix', join(home, 'yarn-prefix')] }),
 };
 
 const berry = (linker: 'node-modules' | 'pnp'): Manager => ({
@@ -137,6 +153,8 @@ const bun: Manager = {
     p.pkg.trustedDependencies = ['acme-lib', 'other-lib'];
   },
   add: (pkgs) => ['add', ...pkgs],
+  // bun add -g: packages in ~/.bun/install/global; --trust allows their postinstall.
+  global: (pkgs) => ({ argv: ['add', '--global', '--trust', ...pkgs] }),
 };
 
 export const MANAGERS: Manager[] = [npm(10), npm(11), npm(12), pnpm('10'), pnpm('latest'), yarn1, berry('node-modules'), berry('pnp'), bun];
