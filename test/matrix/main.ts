@@ -1,5 +1,5 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { startCollector, type Collector, type Received } from '../support/collector.js';
 import { packAcme, packBeacon } from '../support/fixture.js';
@@ -170,7 +170,7 @@ async function prepare(m: Manager): Promise<Ready | string> {
   }
   const path = [t.tool.binDir, dirname(node)];
   const probe = newProject(`${m.id}-version`);
-  const r = await exec(join(t.tool.binDir, m.tool.bin), ['--version'], { cwd: probe.app, env: probe.env(m.env, path), timeoutMs: 60_000 });
+  const r = await exec(join(t.tool.binDir, m.tool.bin), ['--version'], { cwd: probe.app, env: probe.env(m.env?.(probe.home), path), timeoutMs: 60_000 });
   if (r.code !== 0 || r.stdout.trim() !== t.tool.version) return `${m.tool.bin} --version: exit ${r.code}, ${JSON.stringify(r.stdout.trim())} (expected ${t.tool.version}): ${tail(r)}`;
   return { m, tool: t.tool, node, nodeVersion, path };
 }
@@ -182,7 +182,7 @@ async function install(ready: Ready, label: string, pkgs: string[], options: { a
   if (options.allowed) m.allow(p);
   p.save();
   const g = options.global ? m.global!(pkgs, p.home) : undefined;
-  const extra: Record<string, string | undefined> = { ...m.env, ...g?.env, DO_NOT_TRACK: options.dnt ? '1' : undefined };
+  const extra: Record<string, string | undefined> = { ...m.env?.(p.home), ...g?.env, DO_NOT_TRACK: options.dnt ? '1' : undefined };
   const argv = g ? g.argv : m.add(pkgs);
   const r = await exec(join(tool.binDir, m.tool.bin), argv, { cwd: p.app, env: p.env(extra, [...path, ...(g?.path ?? [])]), timeoutMs: 240_000 });
   return { r, p };
@@ -274,7 +274,7 @@ async function npmCases(npmManager: Manager, acmeSource: string): Promise<void> 
   const p = newProject('npm-lifecycle');
   npmManager.configure(p);
   p.save();
-  const env = p.env(npmManager.env, ready.path);
+  const env = p.env(npmManager.env?.(p.home), ready.path);
   const npm = (argv: string[]) => exec(npmBin, [...argv, '--loglevel=error'], { cwd: p.app, env, timeoutMs: 240_000 });
   const first = await measure(1, () => npm(['install', 'acme-lib']));
   if (first.value.code !== 0 || first.events.length !== 1) {
@@ -397,7 +397,7 @@ function updateReadme(tables: string): void {
 
 // ---- main ----
 
-async function main(): Promise<number> {
+async function main(): Promise<Record<Status, number>> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first`);
   console.log(`matrix: work dir ${work}, tool cache ${CACHE}, host Node ${HOST_NODE}`);
   const selected = MANAGERS.filter((m) => !only || only.test(m.id));
@@ -443,13 +443,23 @@ async function main(): Promise<number> {
     updateReadme(tables);
     console.log('matrix: README.md compatibility table rewritten');
   }
-  console.log(`matrix: ${counts.pass} passed, ${counts.fail} failed, ${counts.skip} skipped in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return counts.fail ? 1 : 0;
+  return counts;
 }
 
-let code = 1;
+// Places the tools write to when a HOME, prefix or cache setting is missed (yarn 1 as
+// root uses /usr/local/share, for one): none may appear during the run.
+const OUTSIDE = [
+  '/usr/local/share/.config/yarn',
+  '/usr/local/share/.cache/yarn',
+  '/usr/local/lib/node_modules/acme-lib',
+  '/usr/lib/node_modules/acme-lib',
+  ...['.bun', '.local/share/pnpm', '.cache/pnpm', '.yarn', '.yarnrc', '.config/yarn', '.cache/yarn', '.config/install-beacon', '.bunfig.toml'].map((f) => join(homedir(), f)),
+];
+const existedBefore = new Set(OUTSIDE.filter((f) => existsSync(f)));
+
+let counts: Record<Status, number> | undefined;
 try {
-  code = await main();
+  counts = await main();
 } catch (e) {
   console.error(`matrix: error: ${(e as Error).stack ?? e}`);
 } finally {
@@ -457,4 +467,9 @@ try {
   await collector?.close();
   cleanup();
 }
-process.exit(code);
+const strays = OUTSIDE.filter((f) => existsSync(f) && !existedBefore.has(f));
+if (strays.length) console.error(`matrix: FAIL: the run wrote outside its temp dir: ${strays.join(', ')}`);
+const total = ((Date.now() - started) / 1000).toFixed(0);
+if (counts) console.log(`matrix: ${counts.pass} passed, ${counts.fail + strays.length} failed, ${counts.skip} skipped in ${total} s`);
+else console.log(`matrix: aborted after ${total} s (see the error above)`);
+process.exit(counts && counts.fail + strays.length === 0 ? 0 : 1);

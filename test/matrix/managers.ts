@@ -26,8 +26,8 @@ export interface Manager {
   runsByDefault: boolean;
   /** How an end user allows acme-lib's postinstall (shown in the README table). */
   allowHow: string;
-  /** Extra environment for this manager. */
-  env?: Record<string, string>;
+  /** Extra environment for this manager (given the case's HOME). */
+  env?(home: string): Record<string, string>;
   /** Write the manager's own config for a fresh project (registry, age gates, linker). */
   configure(p: Project): void;
   /** Change the project so acme-lib's postinstall is allowed, the way allowHow says. */
@@ -96,15 +96,18 @@ const yarn1: Manager = {
   runsByDefault: true,
   allowHow: '(runs by default)',
   // The self-update check would ask the public registry. (Berry reads YARN_* as its own settings and rejects this one.)
-  env: { YARN_DISABLE_SELF_UPDATE_CHECK: 'true' },
+  // As root, yarn 1 keeps its cache and global folder in /usr/local/share, not HOME: point both into the case.
+  env: (home) => ({ YARN_DISABLE_SELF_UPDATE_CHECK: 'true', YARN_CACHE_FOLDER: join(home, '.cache', 'yarn') }),
   configure(p) {
     npmrc(p);
     write(join(p.home, '.yarnrc'), `registry "${p.registry}"\ndisable-self-update-check true\n`);
   },
   allow() {},
   add: (pkgs) => ['add', ...pkgs, '--non-interactive', '--no-progress'],
-  // yarn global add: packages in ~/.config/yarn/global, bins in --prefix (kept inside HOME).
-  global: (pkgs, home) => ({ argv: ['global', 'add', ...pkgs, '--non-interactive', '--no-progress', '--prefix', join(home, 'yarn-prefix')] }),
+  // yarn global add: packages in --global-folder, bins in --prefix (both inside HOME).
+  global: (pkgs, home) => ({
+    argv: ['global', 'add', ...pkgs, '--non-interactive', '--no-progress', '--prefix', join(home, 'yarn-prefix'), '--global-folder', join(home, '.config', 'yarn', 'global')],
+  }),
 };
 
 const berry = (linker: 'node-modules' | 'pnp'): Manager => ({
