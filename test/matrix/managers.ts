@@ -61,7 +61,7 @@ const npm = (major: 10 | 11 | 12): Manager => ({
 
 const pnpm = (range: '10' | 'latest'): Manager => ({
   id: range === '10' ? 'pnpm10' : 'pnpm-latest',
-  label: range === '10' ? 'pnpm 10' : 'pnpm (latest)',
+  label: range === '10' ? 'pnpm 10' : 'pnpm latest',
   pm: 'pnpm',
   tool: { name: 'pnpm', range, bin: 'pnpm' },
   runsByDefault: false,

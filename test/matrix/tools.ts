@@ -45,6 +45,21 @@ function compareVersions(a: string, b: string): number {
 
 const lastLine = (text: string): string => text.trim().split('\n').filter(Boolean).slice(-3).join(' | ').slice(0, 300);
 
+// At most 4 tool downloads at once: they overlap network waits without
+// swamping a 2-core machine's memory with a dozen npm processes.
+let running = 0;
+const queue: Array<() => void> = [];
+async function limited<T>(job: () => Promise<T>): Promise<T> {
+  if (running >= 4) await new Promise<void>((r) => queue.push(r));
+  running++;
+  try {
+    return await job();
+  } finally {
+    running--;
+    queue.shift()?.();
+  }
+}
+
 // One install at a time per name@version, even when several cases ask for it.
 const pending = new Map<string, Promise<Tool>>();
 
@@ -69,7 +84,7 @@ async function install(name: string, range: string, options: { overrides?: Recor
   writeFileSync(join(tmp, 'package.json'), JSON.stringify({ private: true, dependencies: { [name]: version }, overrides: options.overrides }, null, 2));
   // The host's npm and npmrc: this is the one step that talks to the npm registry.
   // Install scripts stay on: bun and pnpm link their platform binary in a postinstall.
-  const r = await exec(NPM, ['install', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'], { cwd: tmp, env: process.env, timeoutMs: 600_000 });
+  const r = await limited(() => exec(NPM, ['install', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'], { cwd: tmp, env: process.env, timeoutMs: 600_000 }));
   if (r.code !== 0) {
     rmSync(tmp, { recursive: true, force: true });
     throw new Error(`npm install ${name}@${version} failed (exit ${r.code}): ${lastLine(r.stderr)}`);
