@@ -189,7 +189,7 @@ async function install(ready: Ready, label: string, pkgs: string[], options: { a
 }
 
 async function managerCases(m: Manager): Promise<void> {
-  const cols = ['default settings', 'scripts allowed', 'DO_NOT_TRACK=1', 'global install'];
+  const cols = ['default settings', 'scripts allowed', 'DO_NOT_TRACK=1', 'global install', 'rebuild'];
   const ready = await prepare(m);
   if (typeof ready === 'string') {
     for (const col of cols) record({ table: 'managers', row: m.label, col, status: 'skip', cell: 'skipped', why: ready });
@@ -222,6 +222,9 @@ async function managerCases(m: Manager): Promise<void> {
     if (events.length !== 1) problems.push(`${plural(events.length, 'event')}, expected 1`);
     for (const ev of events) problems.push(...fieldProblems(ev, expect));
     verdict('scripts allowed', problems, plural(events.length, 'event') + (events[0] ? ` (pm=${events[0].query.pm}, pm_version=${events[0].query.pm_version})` : ''));
+    // 2b. A rebuild of that same install: no event. Then, with the marker deleted, the
+    //     same rebuild must send one, which proves the rebuild really ran the hook.
+    if (m.rebuild && events.length === 1) await rebuildCase(ready, value.p, expect);
   }
   // 3. DO_NOT_TRACK=1 with scripts allowed: no event, and not even a TCP connection.
   {
@@ -241,6 +244,30 @@ async function managerCases(m: Manager): Promise<void> {
     for (const ev of events) problems.push(...fieldProblems(ev, { ...expect, install: 'global' }));
     verdict('global install', problems, plural(events.length, 'event') + (events[0] ? ` (install=${events[0].query.install})` : ''));
   }
+}
+
+async function rebuildCase(ready: Ready, p: ReturnType<typeof newProject>, expect: Expect): Promise<void> {
+  const { m, tool, path } = ready;
+  const rebuild = () => exec(join(tool.binDir, m.tool.bin), m.rebuild!, { cwd: p.app, env: p.env(m.env?.(p.home), path), timeoutMs: 240_000 });
+  const problems: string[] = [];
+  const again = await measure(0, rebuild);
+  if (again.value.code !== 0) problems.push(`rebuild: exit ${again.value.code}: ${tail(again.value)}`);
+  if (again.events.length !== 0) problems.push(`rebuild: ${plural(again.events.length, 'event')}, expected 0`);
+  const markers = [join(p.app, 'node_modules', '.install-beacon'), join(p.app, '.yarn', '.install-beacon')].filter((d) => existsSync(d));
+  if (markers.length !== 1) problems.push(`expected one marker folder, found ${markers.length}`);
+  for (const d of markers) rmSync(d, { recursive: true, force: true });
+  const fresh = await measure(1, rebuild);
+  if (fresh.value.code !== 0) problems.push(`rebuild without marker: exit ${fresh.value.code}: ${tail(fresh.value)}`);
+  if (fresh.events.length !== 1) problems.push(`rebuild without marker: ${plural(fresh.events.length, 'event')}, expected 1 (did the rebuild run the hook?)`);
+  for (const ev of fresh.events) problems.push(...fieldProblems(ev, expect));
+  record({
+    table: 'managers',
+    row: m.label,
+    col: 'rebuild',
+    status: problems.length ? 'fail' : 'pass',
+    cell: `\`${m.tool.bin} ${m.rebuild![0]}\`: ${plural(again.events.length, 'event')} (with the marker deleted: ${plural(fresh.events.length, 'event')})`,
+    why: problems.join('; ') || undefined,
+  });
 }
 
 // ---- npm situations: re-runs, fresh installs, two packages, the author's own install ----
@@ -361,12 +388,12 @@ function renderTables(counts: Record<Status, number>): string {
   const find = (table: string, row: string, col: string) => outcomes.find((o) => o.table === table && o.row === row && o.col === col);
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   const lines: string[] = [];
-  lines.push('| package manager | default settings | scripts allowed | `DO_NOT_TRACK=1` | global install | how the end user allows the postinstall |');
-  lines.push('|---|---|---|---|---|---|');
+  lines.push('| package manager | default settings | scripts allowed | `DO_NOT_TRACK=1` | global install | rebuild of the same install | how the end user allows the postinstall |');
+  lines.push('|---|---|---|---|---|---|---|');
   for (const m of MANAGERS) {
     if (only && !only.test(m.id)) continue;
     const info = rowInfo.get(m.label);
-    const cols = ['default settings', 'scripts allowed', 'DO_NOT_TRACK=1', 'global install'].map((c) => esc(cell(find('managers', m.label, c))));
+    const cols = ['default settings', 'scripts allowed', 'DO_NOT_TRACK=1', 'global install', 'rebuild'].map((c) => esc(cell(find('managers', m.label, c))));
     lines.push(`| ${m.label}${info ? ` (${info})` : ''} | ${cols.join(' | ')} | ${m.allowHow} |`);
   }
   lines.push('');

@@ -33,6 +33,8 @@ export interface Manager {
   /** Change the project so acme-lib's postinstall is allowed, the way allowHow says. */
   allow(p: Project): void;
   add(pkgs: string[]): string[];
+  /** Re-run the dependency's install scripts in the same install (npm rebuild, pnpm rebuild, yarn rebuild). */
+  rebuild?: string[];
   /** A global install with the postinstall allowed: arguments, and what the environment needs (a prefix inside HOME). */
   global?(pkgs: string[], home: string): { argv: string[]; env?: Record<string, string>; path?: string[] };
 }
@@ -53,6 +55,7 @@ const npm = (major: 10 | 11 | 12): Manager => ({
     if (major !== 10) p.pkg.allowScripts = { 'acme-lib': true };
   },
   add: (pkgs) => ['install', ...pkgs, '--loglevel=error'],
+  rebuild: ['rebuild', '--loglevel=error'],
   global: (pkgs, home) => ({
     argv: ['install', '--global', ...pkgs, '--loglevel=error', ...(major === 12 ? pkgs.map((n) => `--allow-scripts=${n}`) : [])],
     env: { npm_config_prefix: join(home, 'npm-global') },
@@ -76,6 +79,7 @@ const pnpm = (range: '10' | 'latest'): Manager => ({
     write(join(p.app, 'pnpm-workspace.yaml'), `minimumReleaseAge: 0\n${line}`);
   },
   add: (pkgs) => ['add', ...pkgs, '--reporter=append-only'],
+  rebuild: ['rebuild', '--reporter=append-only'],
   global(pkgs, home) {
     // pnpm's default global home on Linux; the global packages land in <PNPM_HOME>/global/.
     const pnpmHome = join(home, '.local', 'share', 'pnpm');
@@ -137,6 +141,7 @@ const berry = (linker: 'node-modules' | 'pnp'): Manager => ({
     p.pkg.dependenciesMeta = { 'acme-lib': { built: true }, 'other-lib': { built: true } };
   },
   add: (pkgs) => ['add', ...pkgs],
+  rebuild: ['rebuild'],
 });
 
 const bun: Manager = {
