@@ -44,7 +44,8 @@ const rowInfo = new Map<string, string>();
 function record(o: Outcome): void {
   outcomes.push(o);
   const mark = o.status === 'pass' ? 'pass' : o.status === 'fail' ? 'FAIL' : 'skip';
-  console.log(`matrix: ${mark.padEnd(4)} ${o.row} / ${o.col}: ${o.cell}${o.why ? ` -- ${o.why}` : ''}`);
+  const at = `${((Date.now() - started) / 1000).toFixed(0)}s`.padStart(5);
+  console.log(`matrix: ${mark.padEnd(4)} ${at} ${o.row} / ${o.col}: ${o.cell}${o.why ? ` -- ${o.why}` : ''}`);
 }
 
 const started = Date.now();
@@ -424,6 +425,8 @@ function updateReadme(tables: string): void {
 // ---- main ----
 
 async function main(): Promise<Record<Status, number>> {
+  // Process groups, node-<os>-<arch> binaries and shebang bins: Linux (and probably macOS), not Windows.
+  if (process.platform === 'win32') throw new Error('the matrix runs on Linux (the unit tests run everywhere)');
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first`);
   console.log(`matrix: work dir ${work}, tool cache ${CACHE}, host Node ${HOST_NODE}`);
   const selected = MANAGERS.filter((m) => !only || only.test(m.id));
