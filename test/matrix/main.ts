@@ -243,7 +243,8 @@ async function managerCases(m: Manager): Promise<void> {
     if (value.r.code !== 0) problems.push(`exit ${value.r.code}: ${tail(value.r)}`);
     if (events.length !== 1) problems.push(`${plural(events.length, 'event')}, expected 1`);
     for (const ev of events) problems.push(...fieldProblems(ev, { ...expect, install: 'global' }));
-    verdict('global install', problems, plural(events.length, 'event') + (events[0] ? ` (install=${events[0].query.install})` : ''));
+    const how = m.global(['acme-lib'], '').how;
+    verdict('global install', problems, `\`${how}\`: ${plural(events.length, 'event')}${events[0] ? ` (install=${events[0].query.install})` : ''}`);
   }
 }
 

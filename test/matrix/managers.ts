@@ -36,7 +36,7 @@ export interface Manager {
   /** Re-run the dependency's install scripts in the same install (npm rebuild, pnpm rebuild, yarn rebuild). */
   rebuild?: string[];
   /** A global install with the postinstall allowed: arguments, and what the environment needs (a prefix inside HOME). */
-  global?(pkgs: string[], home: string): { argv: string[]; env?: Record<string, string>; path?: string[] };
+  global?(pkgs: string[], home: string): { argv: string[]; env?: Record<string, string>; path?: string[]; how: string };
 }
 
 const write = (file: string, text: string) => writeFileSync(file, text);
@@ -59,6 +59,7 @@ const npm = (major: 10 | 11 | 12): Manager => ({
   global: (pkgs, home) => ({
     argv: ['install', '--global', ...pkgs, '--loglevel=error', ...(major === 12 ? pkgs.map((n) => `--allow-scripts=${n}`) : [])],
     env: { npm_config_prefix: join(home, 'npm-global') },
+    how: `npm install -g ${major === 12 ? pkgs.map((n) => `--allow-scripts=${n} `).join('') : ''}${pkgs.join(' ')}`,
   }),
 });
 
@@ -88,6 +89,7 @@ const pnpm = (range: '10' | 'latest'): Manager => ({
       env: { PNPM_HOME: pnpmHome, pnpm_config_minimum_release_age: '0', npm_config_minimum_release_age: '0' },
       // pnpm 11+ also insists that its global bin folder is on PATH.
       path: [pnpmHome, join(pnpmHome, 'bin')],
+      how: `pnpm add -g ${pkgs.map((n) => `--allow-build=${n} `).join('')}${pkgs.join(' ')}`,
     };
   },
 });
@@ -111,6 +113,7 @@ const yarn1: Manager = {
   // yarn global add: packages in --global-folder, bins in --prefix (both inside HOME).
   global: (pkgs, home) => ({
     argv: ['global', 'add', ...pkgs, '--non-interactive', '--no-progress', '--prefix', join(home, 'yarn-prefix'), '--global-folder', join(home, '.config', 'yarn', 'global')],
+    how: `yarn global add ${pkgs.join(' ')}`,
   }),
 };
 
@@ -162,7 +165,7 @@ const bun: Manager = {
   },
   add: (pkgs) => ['add', ...pkgs],
   // bun add -g: packages in ~/.bun/install/global; --trust allows their postinstall.
-  global: (pkgs) => ({ argv: ['add', '--global', '--trust', ...pkgs] }),
+  global: (pkgs) => ({ argv: ['add', '--global', '--trust', ...pkgs], how: `bun add -g --trust ${pkgs.join(' ')}` }),
 };
 
 export const MANAGERS: Manager[] = [npm(10), npm(11), npm(12), pnpm('10'), pnpm('latest'), yarn1, berry('node-modules'), berry('pnp'), bun];
