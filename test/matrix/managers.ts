@@ -49,7 +49,12 @@ const npm = (major: 10 | 11 | 12): Manager => ({
   tool: { name: 'npm', range: String(major), bin: 'npm' },
   node: major === 12 ? { version: '24.21.0', whenHostBelow: [22, 22] } : undefined,
   runsByDefault: major < 12,
-  allowHow: major === 10 ? '(runs by default)' : '`"allowScripts": {"acme-lib": true}` in package.json',
+  allowHow:
+    major === 10
+      ? '(runs by default)'
+      : major === 11
+        ? '(runs by default, with a warning; the case adds `"allowScripts": {"acme-lib": true}` to package.json, as for npm 12)'
+        : '`"allowScripts": {"acme-lib": true}` in package.json',
   configure: npmrc,
   allow(p) {
     if (major !== 10) p.pkg.allowScripts = { 'acme-lib': true };
