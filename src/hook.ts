@@ -83,8 +83,8 @@ export interface SendJob {
  * Hand the request to a detached process that outlives this one (stdio ignored,
  * not waited for). If it cannot even start, the claim is re-armed for a later try.
  */
-export function startSender(execPath: string, binFile: string, job: SendJob, cwd: string): void {
-  const child = spawn(execPath, [binFile, '__send', JSON.stringify(job)], {
+export function startSender(execPath: string, binFile: string, job: SendJob, cwd: string, nodeArgs: string[] = []): void {
+  const child = spawn(execPath, [...nodeArgs, binFile, '__send', JSON.stringify(job)], {
     detached: true,
     stdio: 'ignore',
     windowsHide: true,

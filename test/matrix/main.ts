@@ -29,7 +29,7 @@ const writeReadme = !only && !args.includes('--no-readme');
 
 type Status = 'pass' | 'fail' | 'skip';
 interface Outcome {
-  table: 'managers' | 'npm' | 'node';
+  table: 'managers' | 'npm' | 'node' | 'runtime';
   row: string;
   col: string;
   status: Status;
@@ -334,6 +334,85 @@ async function npmCases(npmManager: Manager, acmeSource: string): Promise<void> 
   });
 }
 
+// ---- the runtime trigger: reportInstall() where the postinstall did not run ----
+
+// Managers that block a dependency's postinstall by default, plus npm 11 with --ignore-scripts.
+const RUNTIME_MANAGERS = ['npm11', 'npm12', 'pnpm10', 'pnpm-latest', 'berry-node-modules', 'berry-pnp', 'bun'];
+
+/** `node -e "require('acme-lib')"` in the project, as the end user's program would load it (through .pnp.cjs under PnP). */
+function loadAcme(ready: Ready, p: ReturnType<typeof newProject>, homeOverride?: string): Promise<Result> {
+  const pnp = join(p.app, '.pnp.cjs');
+  const argv = [...(existsSync(pnp) ? ['-r', pnp] : []), '-e', "require('acme-lib')"];
+  return exec(ready.node, argv, { cwd: p.app, env: p.env(homeOverride ? { HOME: homeOverride } : {}, ready.path), timeoutMs: 60_000 });
+}
+
+function runtimeProblems(ev: Received, m: Manager, node: string): string[] {
+  const want: Array<[string, string | undefined, string]> = [
+    ['{name}', ev.segments[0], 'acme-lib'],
+    ['{version}', ev.segments[1], ACME_VERSION],
+    ['{trigger}', ev.query.trigger, 'runtime'],
+    ['{pm}', ev.query.pm, m.pm],
+    ['{install}', ev.query.install, 'local'],
+    ['{node}', ev.query.node, node],
+  ];
+  return want.filter(([, got, exp]) => got !== exp).map(([k, got, exp]) => `${k}=${got} (expected ${exp})`);
+}
+
+async function runtimeCases(m: Manager): Promise<void> {
+  const ready = await prepare(m);
+  const cols = ['scripts blocked: two program runs', 'pnpm 10 side-effects cache: a second project sharing the store'];
+  if (typeof ready === 'string') {
+    record({ table: 'runtime', row: m.label, col: cols[0]!, status: 'skip', cell: 'skipped', why: ready });
+    return;
+  }
+  // 1. Installed with the postinstall blocked (npm 11: --ignore-scripts); the program runs twice: one event, from the first run.
+  {
+    const ignore = m.id === 'npm11' ? ['--ignore-scripts'] : [];
+    const p = newProject(`${m.id}-runtime`);
+    m.configure(p);
+    p.save();
+    const problems: string[] = [];
+    const inst = await measure(0, () => exec(join(ready.tool.binDir, m.tool.bin), [...m.add(['acme-lib']), ...ignore], { cwd: p.app, env: p.env(m.env?.(p.home), ready.path), timeoutMs: 240_000 }));
+    if (inst.events.length !== 0) problems.push(`the install sent ${plural(inst.events.length, 'event')} (its postinstall should be blocked)`);
+    const runs = await measure(1, async () => [await loadAcme(ready, p), await loadAcme(ready, p)]);
+    runs.value.forEach((r, i) => {
+      if (r.code !== 0 || r.stdout || r.stderr) problems.push(`run ${i + 1}: exit ${r.code}, printed ${JSON.stringify((r.stdout + r.stderr).slice(0, 200))}`);
+    });
+    if (runs.events.length !== 1) problems.push(`${plural(runs.events.length, 'event')} from two runs, expected 1`);
+    for (const ev of runs.events) problems.push(...runtimeProblems(ev, m, ready.nodeVersion));
+    const cell = `${m.id === 'npm11' ? '`--ignore-scripts`: ' : ''}${plural(runs.events.length, 'event')}${runs.events[0] ? ` (trigger=${runs.events[0].query.trigger}, pm=${runs.events[0].query.pm})` : ''}`;
+    record({ table: 'runtime', row: m.label, col: cols[0]!, status: problems.length ? 'fail' : 'pass', cell, why: problems.join('; ') || undefined });
+  }
+  // 2. pnpm 10's side-effects cache: project A runs the postinstall (1 event); project B, sharing
+  //    A's store, gets the cached result without the script. B's first program run must report B's install.
+  if (m.id === 'pnpm10') {
+    const problems: string[] = [];
+    const a = newProject('pnpm10-store-a');
+    m.configure(a);
+    m.allow(a);
+    a.save();
+    const pnpmBin = join(ready.tool.binDir, m.tool.bin);
+    const first = await measure(1, async () => {
+      const r = await exec(pnpmBin, m.add(['acme-lib']), { cwd: a.app, env: a.env(m.env?.(a.home), ready.path), timeoutMs: 240_000 });
+      return [r, await loadAcme(ready, a)];
+    });
+    if (first.events.length !== 1 || first.events[0]?.query.trigger !== 'postinstall') problems.push(`project A: ${plural(first.events.length, 'event')} (${first.events.map((e) => e.query.trigger).join(',')}), expected 1 from the postinstall`);
+    const b = newProject('pnpm10-store-b');
+    m.configure(b);
+    m.allow(b);
+    b.save();
+    // B uses A's HOME, hence A's store and its side-effects cache.
+    const second = await measure(1, async () => {
+      const r = await exec(pnpmBin, m.add(['acme-lib']), { cwd: b.app, env: b.env({ HOME: a.home, ...m.env?.(a.home) }, ready.path), timeoutMs: 240_000 });
+      return [r, await loadAcme(ready, b, a.home), await loadAcme(ready, b, a.home)];
+    });
+    for (const r of [...first.value, ...second.value]) if (r.code !== 0) problems.push(`exit ${r.code}: ${tail(r)}`);
+    if (second.events.length !== 1) problems.push(`project B: ${plural(second.events.length, 'event')}, expected 1`);
+    const cell = `A: ${first.events.map((e) => e.query.trigger).join(', ') || 'none'}; B: ${second.events.map((e) => e.query.trigger).join(', ') || 'none'}`;
+    record({ table: 'runtime', row: m.label, col: cols[1]!, status: problems.length ? 'fail' : 'pass', cell, why: problems.join('; ') || undefined });
+  }
+}
+
 // ---- the built bin under each Node version ----
 
 async function nodeCases(acmePkg: Record<string, unknown>): Promise<void> {
@@ -405,6 +484,15 @@ function renderTables(counts: Record<Status, number>): string {
   lines.push('|---|---|');
   for (const o of outcomes.filter((x) => x.table === 'npm')) lines.push(`| ${o.row} | ${esc(cell(o))} |`);
   lines.push('');
+  lines.push('The runtime trigger, `reportInstall()` in acme-lib\'s main module, where the postinstall did not run (events from two runs of a program that loads acme-lib):');
+  lines.push('');
+  lines.push('| package manager | scripts blocked: two program runs | pnpm 10 side-effects cache: a second project sharing the store |');
+  lines.push('|---|---|---|');
+  for (const row of [...new Set(outcomes.filter((x) => x.table === 'runtime').map((x) => x.row))]) {
+    const cols = ['scripts blocked: two program runs', 'pnpm 10 side-effects cache: a second project sharing the store'].map((c) => esc(cell(find('runtime', row, c))));
+    lines.push(`| ${row} | ${cols.join(' | ')} |`);
+  }
+  lines.push('');
   lines.push('The built bin run as a postinstall under each Node.js version:');
   lines.push('');
   lines.push('| Node.js | result |');
@@ -445,7 +533,8 @@ async function main(): Promise<Record<Status, number>> {
   mkdirSync(pack);
   const installBeacon = { url: `${collector.base}/{name}/{version}/{platform}/{arch}?${TEMPLATE_QUERY}`, delivery: 'inline' };
   const beaconTgz = packBeacon(pack);
-  const acmeTgz = packAcme(pack, { installBeacon });
+  // acme-lib also calls reportInstall() from its main module: the runtime cases load it.
+  const acmeTgz = packAcme(pack, { installBeacon, main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n" });
   const otherTgz = packAcme(pack, { name: 'other-lib', version: ACME_VERSION, installBeacon });
   const controlTgz = packAcme(pack, { name: 'acme-control', version: ACME_VERSION, postinstall: 'node -e "process.exit(0)"', extra: { dependencies: {} } });
   const acmePkg = JSON.parse(readFileSync(join(dirname(acmeTgz), 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -463,6 +552,7 @@ async function main(): Promise<Record<Status, number>> {
   // and connection counts are its own.
   for (const m of selected) await managerCases(m);
   if (runNpm) await npmCases(MANAGERS.find((m) => m.id === 'npm11')!, dirname(acmeTgz));
+  for (const m of selected) if (RUNTIME_MANAGERS.includes(m.id)) await runtimeCases(m);
   if (runNode) await nodeCases(acmePkg);
 
   const counts: Record<Status, number> = { pass: 0, fail: 0, skip: 0 };
