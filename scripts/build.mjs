@@ -36,8 +36,12 @@ const common = {
   legalComments: 'none',
 };
 
+// `supported: dynamic-import false`: in a .cjs file esbuild would otherwise keep
+// `await import('./deliver.cjs')` as a native import(), which starts Node's ESM
+// loader (9 more internal modules, and cjs-module-lexer parsing deliver.cjs)
+// on the sending path; as require() it is one plain CommonJS load.
 const cjs = (entry, out, target, self, extra = {}) =>
-  build({ ...common, entryPoints: [join(root, entry)], outfile: join(dist, out), format: 'cjs', target, plugins: [splitFiles(self)], ...extra });
+  build({ ...common, entryPoints: [join(root, entry)], outfile: join(dist, out), format: 'cjs', target, supported: { 'dynamic-import': false }, plugins: [splitFiles(self)], ...extra });
 
 await Promise.all([
   cjs('src/bin.ts', 'bin.cjs', 'node12', './bin.js', { banner: { js: '#!/usr/bin/env node' } }),
