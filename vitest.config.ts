@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -7,6 +7,7 @@ export default defineConfig({
   define: { __BEACON_VERSION__: JSON.stringify(pkg.version) },
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, 'test/faults/**'], // npm run test:faults
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Integration tests spawn real processes: keep the 2-core machine from thrashing.

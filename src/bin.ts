@@ -9,7 +9,12 @@ declare const __filename: string;
 
 const POSTINSTALL_ONLY_SKIPS = (): boolean => {
   const host = currentHost();
-  if (/^(1|true|yes)$/i.test((host.env.INSTALL_BEACON_DEBUG ?? '').trim())) return false; // debug explains every path
+  if (/^(1|true|yes)$/i.test((host.env.INSTALL_BEACON_DEBUG ?? '').trim())) {
+    // Debug explains every path; the rules (and cli.cjs's syntax) need Node 18, so old Node is explained here.
+    if (nodeMajor(host.nodeVersion) >= 18) return false;
+    process.stderr.write(`install-beacon: skip [rule: node-version] Node.js ${host.nodeVersion} is older than 18: nothing is sent\n`);
+    return true;
+  }
   return nodeMajor(host.nodeVersion) < 18 || !!envOptOut(host.env) || !insideNodeModules(host.cwd);
 };
 

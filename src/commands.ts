@@ -3,7 +3,7 @@ const path = require('path') as typeof import('path'); // not `import * as`: see
 import { parseConfig } from './config.js';
 import { contextFacts, type Decision } from './decide.js';
 import { currentHost, type Env } from './env.js';
-import { decideHere, say } from './hook.js';
+import { decideHere, printable, say } from './hook.js';
 import { optOutFile } from './machine.js';
 import { ENV_OPT_OUTS, envOptOut, insideNodeModules } from './optout.js';
 import { realDir, realProbes } from './probes.js';
@@ -91,11 +91,11 @@ export function explain(args: string[]): number {
   out();
   if (results.length === 0) out('No installed package here uses install-beacon: nothing is sent by an install here.');
   for (const r of results) {
-    out(`${r.name}@${r.version}  ${path.relative(cwd, r.dir) || '.'}`);
+    out(`${printable(r.name)}@${printable(r.version)}  ${path.relative(cwd, r.dir) || '.'}`);
     out(`  ${r.send ? `sends: yes, ${r.delivery} delivery, to ${r.endpoint}` : 'sends: no'}`);
     out(`  why:   ${r.reason} [${r.rule}]`);
     if (r.url) out(`  URL:   ${r.url}`);
-    if (r.fields) out(`  fields: ${Object.entries(r.fields).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    if (r.fields) out(`  fields: ${Object.entries(r.fields).map(([k, v]) => `${k}=${printable(v)}`).join(' ')}`);
     for (const p of r.problems ?? []) out(`  note:  ${p}`);
     out();
   }

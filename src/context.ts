@@ -106,6 +106,9 @@ export const GLOBAL_RULES: ReadonlyArray<{ why: string; test: (env: Env, pkgDir:
   { why: 'yarn global add (npm_config_argv)', test: (env) => yarnClassicArgv(env) === 'global' },
   { why: "bun add -g (bun's global dir)", test: (_env, dir) => /[\\/]\.bun[\\/]install[\\/]global[\\/]/.test(dir) },
   { why: "pnpm add -g (pnpm's global dir)", test: (_env, dir) => /[\\/]pnpm[\\/]global[\\/]/.test(dir) },
+  // pnpm 11+ builds global packages in its global virtual store (<PNPM_HOME>/store/v11/links/...),
+  // so only INIT_CWD (<PNPM_HOME>/global/v11/<id>) still names the global dir.
+  { why: "pnpm 11+ add -g (INIT_CWD in pnpm's global dir)", test: (env) => /[\\/]pnpm[\\/]global[\\/]/.test(env.INIT_CWD ?? '') },
   { why: "yarn global add (yarn's global dir)", test: (_env, dir) => /[\\/]yarn[\\/]global[\\/]node_modules[\\/]/.test(dir) },
 ];
 

@@ -42,8 +42,18 @@ export function decideHere(host: Host, pkgDir: string, trigger: Trigger, extra: 
   });
 }
 
+/**
+ * A package's name or version as it may be printed: the author's package.json
+ * is not trusted, so control characters (a newline, a terminal escape) and
+ * bidirectional overrides become U+FFFD, and the text is capped at 100 characters.
+ */
+export function printable(text: string | undefined, max = 100): string {
+  const chars = Array.from((text ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '\ufffd'));
+  return chars.length > max ? `${chars.slice(0, max).join('')}…` : chars.join('');
+}
+
 export function describe(d: Decision): string {
-  const what = d.name ? `${d.name}@${d.version}` : 'this package';
+  const what = d.name ? `${printable(d.name)}@${printable(d.version)}` : 'this package';
   const lines = [`install-beacon: ${what}: ${d.send ? `would send (${d.delivery} delivery)` : 'skip'} [rule: ${d.rule}] ${d.reason}`];
   if (d.url) lines.push(`install-beacon: URL: ${d.url}`);
   for (const problem of d.problems ?? []) lines.push(`install-beacon: note: ${problem}`);
@@ -57,7 +67,7 @@ export function printDebug(d: Decision): void {
 }
 
 export function notice(d: Decision): string {
-  return `install-beacon: ${d.name}@${d.version} sends one anonymous install event to ${d.config!.template.host} (opt out: DO_NOT_TRACK=1; what and why: npx install-beacon explain)`;
+  return `install-beacon: ${printable(d.name)}@${printable(d.version)} sends one anonymous install event to ${d.config!.template.host} (opt out: DO_NOT_TRACK=1; what and why: npx install-beacon explain)`;
 }
 
 /** What the detached sender gets on its command line. */
@@ -72,12 +82,12 @@ export interface SendJob {
  * Hand the request to a detached process that outlives this one (stdio ignored,
  * not waited for). If it cannot even start, the claim is re-armed for a later try.
  */
-export function startSender(execPath: string, binFile: string, job: SendJob, cwd: string): void {
+export function startSender(execPath: string, binFile: string, job: SendJob, cwd: string, nodeArgs: string[] = []): void {
   // Loaded here, not at the top: require('install-beacon') (reportInstall) and
   // inline delivery would otherwise load child_process and its 29 Node modules
   // on every program start, whether or not anything is sent.
   const { spawn } = require('child_process') as typeof import('child_process');
-  const child = spawn(execPath, [binFile, '__send', JSON.stringify(job)], {
+  const child = spawn(execPath, [...nodeArgs, binFile, '__send', JSON.stringify(job)], {
     detached: true,
     stdio: 'ignore',
     windowsHide: true,
@@ -120,9 +130,20 @@ export async function postinstall(positional: string | undefined, binFile: strin
   if (claim.result === 'taken') return;
   const job: SendJob = { url: decision.url, trigger: 'postinstall', marker: claim.result === 'claimed' ? claim.location : undefined };
   say(notice(decision));
-  if (decision.delivery === 'background') startSender(host.execPath, binFile, job, host.cwd);
-  else await sendAndRecord(job, decision.config!.timeoutMs, 0);
+  if (decision.delivery === 'background') return startSender(host.execPath, binFile, job, host.cwd);
+  // Killed mid-send (npm passes SIGINT and SIGTERM on to its scripts, and job
+  // runners send SIGTERM on a timeout): drop the claim, so a later run of this
+  // install can report, and exit 0 at once, as on every other path.
+  const onSignal = () => {
+    if (job.marker) realMarkerFs.remove(job.marker.file);
+    process.exit(0);
+  };
+  for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
+  await sendAndRecord(job, decision.config!.timeoutMs, 0);
+  for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
 }
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** The detached sender (`install-beacon __send <job>`): 10 s in all, one retry. */
 export async function backgroundSend(json: string | undefined): Promise<void> {

@@ -85,7 +85,20 @@ function runtimeSend(pkgDir: string): void {
   // 'taken': another process or thread reports it. 'unwritable': without a
   // marker every process start would send, so send nothing.
   if (claim.result !== 'claimed') return;
-  startSender(host.execPath, path.join(distDir(), 'bin.cjs'), { url: decision.url, trigger: 'runtime', marker: claim.location }, pkgDir);
+  const bin = path.join(distDir(), 'bin.cjs');
+  startSender(host.execPath, bin, { url: decision.url, trigger: 'runtime', marker: claim.location }, pkgDir, pnpArgs(bin));
+}
+
+/**
+ * Under Yarn PnP, install-beacon itself lives in a zip that only a process with
+ * PnP's runtime can read: start the sender with the project's .pnp.cjs loaded
+ * (the host may have had it from `-r`, which children do not inherit).
+ */
+export function pnpArgs(bin: string): string[] {
+  const m = /^(.*?)[\\/]\.yarn[\\/](?:cache|__virtual__)[\\/].*\.zip[\\/]/.exec(bin);
+  if (!m) return [];
+  const pnp = path.join(m[1] ?? '', '.pnp.cjs');
+  return realProbes.exists(pnp) ? ['--require', pnp] : [];
 }
 
 /** The folder holding this file in dist/ (bin.cjs lives beside it). */

@@ -98,7 +98,24 @@ export function parseTemplate(source: unknown): ParseResult {
   if (parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname)) {
     return { ok: false, error: `http:// is only allowed for loopback hosts (localhost, 127.0.0.1, [::1]); use https://${authority}` };
   }
+  // Non-ASCII text after the host is sent as UTF-8 percent escapes, as a browser
+  // would: Node refuses to send some of it raw and sends the rest as Latin-1 bytes.
+  const hostEnd = scheme[0].length + authority.length;
+  let offset = 0;
+  for (const part of parts) {
+    if ('text' in part) {
+      const keep = Math.max(0, Math.min(part.text.length, hostEnd - offset));
+      offset += part.text.length;
+      part.text = part.text.slice(0, keep) + encodeNonAscii(part.text.slice(keep));
+    } else offset += part.variable.length + 2;
+  }
   return { ok: true, template: { source, parts, variables, origin: parsed.origin, host: parsed.host } };
+}
+
+const fixSurrogates = (text: string): string => text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+
+function encodeNonAscii(text: string): string {
+  return text.replace(/[^\u0000-\u007f]+/g, (run) => encodeURIComponent(fixSurrogates(run)));
 }
 
 const MAX_VALUE = 200;
@@ -111,7 +128,7 @@ const MAX_VALUE = 200;
  * never become a "." or ".." path segment.
  */
 export function encodeValue(raw: string): string {
-  let value = raw.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  let value = fixSurrogates(raw);
   if (value.length === 0) value = 'unknown';
   const chars = Array.from(value);
   if (chars.length > MAX_VALUE) value = chars.slice(0, MAX_VALUE).join('');

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { packageDirOf } from '../src/runtime.js';
+import { packageDirOf, pnpArgs } from '../src/runtime.js';
 import { startCollector, type Collector } from './support/collector.js';
 import { NPM, NPM_LOCAL, packAcme, packBeacon, writeProject } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
@@ -19,6 +19,19 @@ describe('packageDirOf', () => {
     ['/src/acme-lib/index.js', undefined],
   ])('%s → %s', (file, dir) => {
     expect(packageDirOf(file)).toBe(dir);
+  });
+});
+
+describe('pnpArgs', () => {
+  it('loads nothing extra outside a PnP zip', () => {
+    expect(pnpArgs('/app/node_modules/install-beacon/dist/bin.cjs')).toEqual([]);
+    expect(pnpArgs('/app/.yarn/unplugged/install-beacon-npm-1.0.0-x/node_modules/install-beacon/dist/bin.cjs')).toEqual([]);
+  });
+  it("loads the project's .pnp.cjs for a bin inside a zip, when it exists", () => {
+    const dir = temps.make('ib-pnp-');
+    writeFileSync(join(dir, '.pnp.cjs'), '');
+    expect(pnpArgs(`${dir}/.yarn/cache/install-beacon-npm-1.0.0-x.zip/node_modules/install-beacon/dist/bin.cjs`)).toEqual(['--require', join(dir, '.pnp.cjs')]);
+    expect(pnpArgs('/nowhere/.yarn/cache/x.zip/node_modules/install-beacon/dist/bin.cjs')).toEqual([]);
   });
 });
 

@@ -1,0 +1,595 @@
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { startCollector, type Collector, type Received } from '../support/collector.js';
+import { packAcme, packBeacon } from '../support/fixture.js';
+import { baseEnv, BIN, ROOT } from '../support/process.js';
+import { MANAGERS, type Manager, type Project } from './managers.js';
+import { exec, killAll, type Result } from './procs.js';
+import { startRegistry, type Registry } from './registry.js';
+import { CACHE, ensureNode, ensureTool, type Installed } from './tools.js';
+
+// npm run test:matrix: real installs of acme-lib (a package whose postinstall is
+// install-beacon) with every package manager, from a local verdaccio registry,
+// counting the events a real collector on 127.0.0.1 receives. Writes the
+// README's compatibility table from what it measured. See README "Compatibility".
+
+const NODE_VERSIONS = ['14.21.3', '16.20.2', '18.20.8', '20.20.2', '22.23.3', '24.21.0'];
+const VERDACCIO = { name: 'verdaccio', range: '6.7.4', overrides: { 'node-fetch@cjs': '2.7.0', 'verdaccio-audit': { 'node-fetch': '2.7.0' } } };
+const ACME_VERSION = '2.3.4';
+const HOST_NODE = process.versions.node;
+const README = join(ROOT, 'README.md');
+const START = '<!-- matrix:start -->';
+const END = '<!-- matrix:end -->';
+
+const args = process.argv.slice(2);
+const onlyArg = args.find((a) => a.startsWith('--only='));
+const only = onlyArg ? new RegExp(onlyArg.slice('--only='.length)) : undefined;
+const writeReadme = !only && !args.includes('--no-readme');
+
+type Status = 'pass' | 'fail' | 'skip';
+interface Outcome {
+  table: 'managers' | 'npm' | 'node' | 'runtime';
+  row: string;
+  col: string;
+  status: Status;
+  /** What was seen, for the table. */
+  cell: string;
+  /** Why it failed or was skipped. */
+  why?: string;
+}
+const outcomes: Outcome[] = [];
+const rowInfo = new Map<string, string>();
+
+function record(o: Outcome): void {
+  outcomes.push(o);
+  const mark = o.status === 'pass' ? 'pass' : o.status === 'fail' ? 'FAIL' : 'skip';
+  const at = `${((Date.now() - started) / 1000).toFixed(0)}s`.padStart(5);
+  console.log(`matrix: ${mark.padEnd(4)} ${at} ${o.row} / ${o.col}: ${o.cell}${o.why ? ` -- ${o.why}` : ''}`);
+}
+
+const started = Date.now();
+const work = mkdtempSync(join(tmpdir(), 'ib-matrix-'));
+let registry: Registry | undefined;
+let collector: Collector | undefined;
+
+function cleanup(): void {
+  const killed = killAll();
+  if (killed) console.log(`matrix: killed ${killed} leftover process group(s)`);
+  // MATRIX_KEEP=1 keeps the work dir for a post-mortem (said so on the console).
+  if (process.env.MATRIX_KEEP === '1') console.log(`matrix: MATRIX_KEEP=1: kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+// ---- what an event must look like ----
+
+const TEMPLATE_QUERY = 'pm={pm}&pm_version={pm_version}&install={install}&node={node}&trigger={trigger}&ci={ci}';
+
+interface Expect {
+  name?: string;
+  pm: string;
+  pmVersion: string;
+  install: 'local' | 'global';
+  node: string;
+}
+
+function fieldProblems(ev: Received, e: Expect): string[] {
+  const want: Array<[string, string | undefined, string]> = [
+    ['{name}', ev.segments[0], e.name ?? 'acme-lib'],
+    ['{version}', ev.segments[1], ACME_VERSION],
+    ['{platform}', ev.segments[2], process.platform],
+    ['{arch}', ev.segments[3], process.arch],
+    ['{pm}', ev.query.pm, e.pm],
+    ['{pm_version}', ev.query.pm_version, e.pmVersion],
+    ['{install}', ev.query.install, e.install],
+    ['{node}', ev.query.node, e.node],
+    ['{trigger}', ev.query.trigger, 'postinstall'],
+    ['{ci}', ev.query.ci, 'false'],
+  ];
+  const out = want.filter(([, got, exp]) => got !== exp).map(([k, got, exp]) => `${k}=${got} (expected ${exp})`);
+  if (ev.method !== 'GET') out.push(`method ${ev.method}`);
+  return out;
+}
+
+/** Run `step` and return what reached the collector meanwhile (cases run one at a time, so the window is theirs). */
+async function measure<T>(expected: number, step: () => Promise<T>): Promise<{ value: T; events: Received[]; connections: number }> {
+  const c = collector!;
+  const before = c.requests.length;
+  const conns = c.connections;
+  const value = await step();
+  // Inline delivery finishes before the hook exits; a bounded grace period catches late or extra events.
+  await c.waitFor(before + Math.max(expected, 1), expected > 0 ? 5000 : 1000);
+  await new Promise((r) => setTimeout(r, 300));
+  return { value, events: c.requests.slice(before), connections: c.connections - conns };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+// eslint-disable-next-line no-control-regex
+const tail = (r: Result) => (r.stderr.trim() || r.stdout.trim()).replace(/\x1b\[[0-9;]*m/g, '').split('\n').slice(-4).join(' | ').slice(0, 400);
+
+// ---- projects ----
+
+let caseNo = 0;
+function newProject(label: string): Project & { env(extra?: Record<string, string | undefined>, path?: string[]): NodeJS.ProcessEnv; save(): void } {
+  const dir = join(work, 'cases', `${String(++caseNo).padStart(2, '0')}-${label.replace(/[^a-z0-9]+/gi, '-')}`);
+  const home = join(dir, 'home');
+  const app = join(dir, 'app');
+  const tmp = join(dir, 'tmp');
+  for (const d of [home, app, tmp]) mkdirSync(d, { recursive: true });
+  const p = {
+    app,
+    home,
+    registry: registry!.url,
+    pkg: { name: 'matrix-app', version: '1.0.0', private: true } as Record<string, unknown>,
+    env(extra: Record<string, string | undefined> = {}, path: string[] = []) {
+      // A fresh HOME (so a fresh cache and config for every manager) and TMPDIR inside the case folder.
+      return baseEnv(home, {
+        PATH: [...path, process.env.PATH ?? ''].join(delimiter),
+        TMPDIR: tmp,
+        TMP: tmp,
+        TEMP: tmp,
+        ...extra,
+      });
+    },
+    save() {
+      writeFileSync(join(app, 'package.json'), JSON.stringify(p.pkg, null, 2));
+    },
+  };
+  return p;
+}
+
+// ---- the package-manager cases ----
+
+interface Ready {
+  m: Manager;
+  tool: Installed;
+  node: string;
+  nodeVersion: string;
+  path: string[];
+}
+
+async function prepare(m: Manager): Promise<Ready | string> {
+  const t = await ensureTool(m.tool.name, m.tool.range);
+  if (!t.ok) return `could not install ${m.tool.name}@${m.tool.range}: ${t.reason}`;
+  let node = process.execPath;
+  let nodeVersion = HOST_NODE;
+  if (m.node) {
+    const [maj, min] = HOST_NODE.split('.').map(Number) as [number, number];
+    const [wantMaj, wantMin] = m.node.whenHostBelow;
+    if (maj < wantMaj || (maj === wantMaj && min < wantMin)) {
+      const n = await ensureNode(m.node.version);
+      if (!n.ok) return `${m.label} needs Node ${wantMaj}.${wantMin}+ and Node ${m.node.version} could not be installed: ${n.reason}`;
+      node = n.node;
+      nodeVersion = m.node.version;
+    }
+  }
+  const path = [t.tool.binDir, dirname(node)];
+  const probe = newProject(`${m.id}-version`);
+  const r = await exec(join(t.tool.binDir, m.tool.bin), ['--version'], { cwd: probe.app, env: probe.env(m.env?.(probe.home), path), timeoutMs: 60_000 });
+  if (r.code !== 0 || r.stdout.trim() !== t.tool.version) return `${m.tool.bin} --version: exit ${r.code}, ${JSON.stringify(r.stdout.trim())} (expected ${t.tool.version}): ${tail(r)}`;
+  return { m, tool: t.tool, node, nodeVersion, path };
+}
+
+async function install(ready: Ready, label: string, pkgs: string[], options: { allowed: boolean; dnt?: boolean; global?: boolean }) {
+  const { m, tool, path } = ready;
+  const p = newProject(`${m.id}-${label}`);
+  m.configure(p);
+  if (options.allowed) m.allow(p);
+  p.save();
+  const g = options.global ? m.global!(pkgs, p.home) : undefined;
+  const extra: Record<string, string | undefined> = { ...m.env?.(p.home), ...g?.env, DO_NOT_TRACK: options.dnt ? '1' : undefined };
+  const argv = g ? g.argv : m.add(pkgs);
+  const r = await exec(join(tool.binDir, m.tool.bin), argv, { cwd: p.app, env: p.env(extra, [...path, ...(g?.path ?? [])]), timeoutMs: 240_000 });
+  return { r, p };
+}
+
+async function managerCases(m: Manager): Promise<void> {
+  const cols = ['default settings', 'scripts allowed', 'DO_NOT_TRACK=1', 'global install', 'rebuild'];
+  const ready = await prepare(m);
+  if (typeof ready === 'string') {
+    for (const col of cols) record({ table: 'managers', row: m.label, col, status: 'skip', cell: 'skipped', why: ready });
+    return;
+  }
+  rowInfo.set(m.label, `${ready.tool.version}, Node ${ready.nodeVersion}`);
+  const expect: Expect = { pm: m.pm, pmVersion: ready.tool.version, install: 'local', node: ready.nodeVersion };
+  const verdict = (col: string, problems: string[], cell: string) =>
+    record({ table: 'managers', row: m.label, col, status: problems.length ? 'fail' : 'pass', cell, why: problems.join('; ') || undefined });
+
+  // 1. Default settings: the event count the manager allows, and the exit status a
+  //    package without install-beacon (acme-control, a no-op postinstall) gets.
+  {
+    const control = await install(ready, 'control', ['acme-control'], { allowed: false });
+    const want = m.runsByDefault ? 1 : 0;
+    const { value, events } = await measure(want, () => install(ready, 'default', ['acme-lib'], { allowed: false }));
+    const problems: string[] = [];
+    if (value.r.timedOut) problems.push('timed out');
+    if (value.r.code !== control.r.code) problems.push(`exit ${value.r.code}, but ${control.r.code} without install-beacon: ${tail(value.r)}`);
+    if (!existsSync(join(value.p.app, 'node_modules', 'acme-lib')) && !existsSync(join(value.p.app, '.pnp.cjs'))) problems.push('acme-lib was not installed');
+    if (events.length !== want) problems.push(`${plural(events.length, 'event')}, expected ${want}`);
+    for (const ev of events) problems.push(...fieldProblems(ev, expect));
+    verdict('default settings', problems, `${plural(events.length, 'event')}, exit ${value.r.code}${value.r.code ? ' (same without install-beacon)' : ''}`);
+  }
+  // 2. Scripts allowed the way the README tells end users: exactly one event, right fields.
+  {
+    const { value, events } = await measure(1, () => install(ready, 'allowed', ['acme-lib'], { allowed: true }));
+    const problems: string[] = [];
+    if (value.r.code !== 0) problems.push(`exit ${value.r.code}: ${tail(value.r)}`);
+    if (events.length !== 1) problems.push(`${plural(events.length, 'event')}, expected 1`);
+    for (const ev of events) problems.push(...fieldProblems(ev, expect));
+    verdict('scripts allowed', problems, plural(events.length, 'event') + (events[0] ? ` (pm=${events[0].query.pm}, pm_version=${events[0].query.pm_version})` : ''));
+    // 2b. A rebuild of that same install: no event. Then, with the marker deleted, the
+    //     same rebuild must send one, which proves the rebuild really ran the hook.
+    if (m.rebuild && events.length === 1) await rebuildCase(ready, value.p, expect);
+  }
+  // 3. DO_NOT_TRACK=1 with scripts allowed: no event, and not even a TCP connection.
+  {
+    const { value, events, connections } = await measure(0, () => install(ready, 'dnt', ['acme-lib'], { allowed: true, dnt: true }));
+    const problems: string[] = [];
+    if (value.r.code !== 0) problems.push(`exit ${value.r.code}: ${tail(value.r)}`);
+    if (events.length !== 0) problems.push(`${plural(events.length, 'event')}, expected 0`);
+    if (connections !== 0) problems.push(`${plural(connections, 'connection')} to the collector, expected 0`);
+    verdict('DO_NOT_TRACK=1', problems, `${plural(events.length, 'event')}, ${plural(connections, 'connection')}`);
+  }
+  // 4. A global install, scripts allowed: one event with {install}=global.
+  if (m.global) {
+    const { value, events } = await measure(1, () => install(ready, 'global', ['acme-lib'], { allowed: true, global: true }));
+    const problems: string[] = [];
+    if (value.r.code !== 0) problems.push(`exit ${value.r.code}: ${tail(value.r)}`);
+    if (events.length !== 1) problems.push(`${plural(events.length, 'event')}, expected 1`);
+    for (const ev of events) problems.push(...fieldProblems(ev, { ...expect, install: 'global' }));
+    const how = m.global(['acme-lib'], '').how;
+    verdict('global install', problems, `\`${how}\`: ${plural(events.length, 'event')}${events[0] ? ` (install=${events[0].query.install})` : ''}`);
+  }
+}
+
+async function rebuildCase(ready: Ready, p: ReturnType<typeof newProject>, expect: Expect): Promise<void> {
+  const { m, tool, path } = ready;
+  const rebuild = () => exec(join(tool.binDir, m.tool.bin), m.rebuild!, { cwd: p.app, env: p.env(m.env?.(p.home), path), timeoutMs: 240_000 });
+  const problems: string[] = [];
+  const again = await measure(0, rebuild);
+  if (again.value.code !== 0) problems.push(`rebuild: exit ${again.value.code}: ${tail(again.value)}`);
+  if (again.events.length !== 0) problems.push(`rebuild: ${plural(again.events.length, 'event')}, expected 0`);
+  const markers = [join(p.app, 'node_modules', '.install-beacon'), join(p.app, '.yarn', '.install-beacon')].filter((d) => existsSync(d));
+  if (markers.length !== 1) problems.push(`expected one marker folder, found ${markers.length}`);
+  for (const d of markers) rmSync(d, { recursive: true, force: true });
+  const fresh = await measure(1, rebuild);
+  if (fresh.value.code !== 0) problems.push(`rebuild without marker: exit ${fresh.value.code}: ${tail(fresh.value)}`);
+  if (fresh.events.length !== 1) problems.push(`rebuild without marker: ${plural(fresh.events.length, 'event')}, expected 1 (did the rebuild run the hook?)`);
+  for (const ev of fresh.events) problems.push(...fieldProblems(ev, expect));
+  record({
+    table: 'managers',
+    row: m.label,
+    col: 'rebuild',
+    status: problems.length ? 'fail' : 'pass',
+    cell: `\`${m.tool.bin} ${m.rebuild![0]}\`: ${plural(again.events.length, 'event')} (with the marker deleted: ${plural(fresh.events.length, 'event')})`,
+    why: problems.join('; ') || undefined,
+  });
+}
+
+// ---- npm situations: re-runs, fresh installs, two packages, the author's own install ----
+
+async function npmCases(npmManager: Manager, acmeSource: string): Promise<void> {
+  const ready = await prepare(npmManager);
+  const rows = ['second `npm install`', '`npm rebuild`', '`npm ci`', '`npm ci` again', 'two packages using install-beacon', "the author's own `npm install` in acme-lib's repo"];
+  if (typeof ready === 'string') {
+    for (const row of rows) record({ table: 'npm', row, col: 'events', status: 'skip', cell: 'skipped', why: ready });
+    return;
+  }
+  rowInfo.set('npm situations', `npm ${ready.tool.version}, Node ${ready.nodeVersion}`);
+  const expect: Expect = { pm: 'npm', pmVersion: ready.tool.version, install: 'local', node: ready.nodeVersion };
+  const npmBin = join(ready.tool.binDir, 'npm');
+  const check = async (row: string, want: number, step: () => Promise<Result>, names: string[] = []) => {
+    const { value, events, connections } = await measure(want, step);
+    const problems: string[] = [];
+    if (value.code !== 0) problems.push(`exit ${value.code}: ${tail(value)}`);
+    if (events.length !== want) problems.push(`${plural(events.length, 'event')}, expected ${want}`);
+    if (want === 0 && connections !== 0) problems.push(`${plural(connections, 'connection')}, expected 0`);
+    events.forEach((ev, i) => problems.push(...fieldProblems(ev, { ...expect, name: names.length ? ev.segments[0] : undefined }).map((s) => `event ${i + 1}: ${s}`)));
+    if (names.length) {
+      const got = events.map((e) => e.segments[0]).sort().join(',');
+      if (got !== [...names].sort().join(',')) problems.push(`events for [${got}], expected one each for [${names.join(',')}]`);
+    }
+    record({ table: 'npm', row, col: 'events', status: problems.length ? 'fail' : 'pass', cell: plural(events.length, 'event'), why: problems.join('; ') || undefined });
+  };
+
+  // One project through its life: install, install again, rebuild, ci, ci.
+  const p = newProject('npm-lifecycle');
+  npmManager.configure(p);
+  p.save();
+  const env = p.env(npmManager.env?.(p.home), ready.path);
+  const npm = (argv: string[]) => exec(npmBin, [...argv, '--loglevel=error'], { cwd: p.app, env, timeoutMs: 240_000 });
+  const first = await measure(1, () => npm(['install', 'acme-lib']));
+  if (first.value.code !== 0 || first.events.length !== 1) {
+    const why = `the first npm install gave exit ${first.value.code} and ${plural(first.events.length, 'event')}: ${tail(first.value)}`;
+    for (const row of rows.slice(0, 4)) record({ table: 'npm', row, col: 'events', status: 'fail', cell: 'not run', why });
+  } else {
+    await check('second `npm install`', 0, () => npm(['install']));
+    await check('`npm rebuild`', 0, () => npm(['rebuild']));
+    await check('`npm ci`', 1, () => npm(['ci']));
+    await check('`npm ci` again', 1, () => npm(['ci']));
+  }
+
+  // Two packages that use install-beacon, in one tree: one event each.
+  const two = newProject('npm-two-packages');
+  npmManager.configure(two);
+  two.save();
+  await check('two packages using install-beacon', 2, () => exec(npmBin, ['install', 'acme-lib', 'other-lib', '--loglevel=error'], { cwd: two.app, env: two.env({}, ready.path), timeoutMs: 240_000 }), ['acme-lib', 'other-lib']);
+
+  // The author's own development install: acme-lib's postinstall runs in its repo, and sends nothing.
+  const own = newProject('npm-author');
+  npmManager.configure(own);
+  cpSync(join(acmeSource, 'package.json'), join(own.app, 'package.json'));
+  cpSync(join(acmeSource, 'index.js'), join(own.app, 'index.js'));
+  await check("the author's own `npm install` in acme-lib's repo", 0, async () => {
+    const r = await exec(npmBin, ['install', '--loglevel=error', '--foreground-scripts'], { cwd: own.app, env: own.env({}, ready.path), timeoutMs: 240_000 });
+    // The hook must really have run (and skipped), or this case proves nothing.
+    if (r.code === 0 && !r.stdout.includes(`> acme-lib@${ACME_VERSION} postinstall\n> install-beacon`)) return { ...r, code: -1, stderr: `acme-lib's postinstall did not run: ${r.stdout}` };
+    return r;
+  });
+}
+
+// ---- the runtime trigger: reportInstall() where the postinstall did not run ----
+
+// Managers that block a dependency's postinstall by default, plus npm 11 with --ignore-scripts.
+const RUNTIME_MANAGERS = ['npm11', 'npm12', 'pnpm10', 'pnpm-latest', 'berry-node-modules', 'berry-pnp', 'bun'];
+
+/** `node -e "require('acme-lib')"` in the project, as the end user's program would load it (through .pnp.cjs under PnP). */
+function loadAcme(ready: Ready, p: ReturnType<typeof newProject>, homeOverride?: string): Promise<Result> {
+  const pnp = join(p.app, '.pnp.cjs');
+  const argv = [...(existsSync(pnp) ? ['-r', pnp] : []), '-e', "require('acme-lib')"];
+  return exec(ready.node, argv, { cwd: p.app, env: p.env(homeOverride ? { HOME: homeOverride } : {}, ready.path), timeoutMs: 60_000 });
+}
+
+function runtimeProblems(ev: Received, m: Manager, node: string): string[] {
+  const want: Array<[string, string | undefined, string]> = [
+    ['{name}', ev.segments[0], 'acme-lib'],
+    ['{version}', ev.segments[1], ACME_VERSION],
+    ['{trigger}', ev.query.trigger, 'runtime'],
+    ['{pm}', ev.query.pm, m.pm],
+    ['{install}', ev.query.install, 'local'],
+    ['{node}', ev.query.node, node],
+  ];
+  return want.filter(([, got, exp]) => got !== exp).map(([k, got, exp]) => `${k}=${got} (expected ${exp})`);
+}
+
+async function runtimeCases(m: Manager): Promise<void> {
+  const ready = await prepare(m);
+  const cols = ['scripts blocked: two program runs', 'pnpm 10 side-effects cache: a second project sharing the store'];
+  if (typeof ready === 'string') {
+    record({ table: 'runtime', row: m.label, col: cols[0]!, status: 'skip', cell: 'skipped', why: ready });
+    return;
+  }
+  // 1. Installed with the postinstall blocked (npm 11: --ignore-scripts); the program runs twice: one event, from the first run.
+  {
+    const ignore = m.id === 'npm11' ? ['--ignore-scripts'] : [];
+    const p = newProject(`${m.id}-runtime`);
+    m.configure(p);
+    p.save();
+    const problems: string[] = [];
+    const inst = await measure(0, () => exec(join(ready.tool.binDir, m.tool.bin), [...m.add(['acme-lib']), ...ignore], { cwd: p.app, env: p.env(m.env?.(p.home), ready.path), timeoutMs: 240_000 }));
+    if (inst.events.length !== 0) problems.push(`the install sent ${plural(inst.events.length, 'event')} (its postinstall should be blocked)`);
+    const runs = await measure(1, async () => [await loadAcme(ready, p), await loadAcme(ready, p)]);
+    runs.value.forEach((r, i) => {
+      if (r.code !== 0 || r.stdout || r.stderr) problems.push(`run ${i + 1}: exit ${r.code}, printed ${JSON.stringify((r.stdout + r.stderr).slice(0, 200))}`);
+    });
+    if (runs.events.length !== 1) problems.push(`${plural(runs.events.length, 'event')} from two runs, expected 1`);
+    for (const ev of runs.events) problems.push(...runtimeProblems(ev, m, ready.nodeVersion));
+    const cell = `${m.id === 'npm11' ? '`--ignore-scripts`: ' : ''}${plural(runs.events.length, 'event')}${runs.events[0] ? ` (trigger=${runs.events[0].query.trigger}, pm=${runs.events[0].query.pm})` : ''}`;
+    record({ table: 'runtime', row: m.label, col: cols[0]!, status: problems.length ? 'fail' : 'pass', cell, why: problems.join('; ') || undefined });
+  }
+  // 2. pnpm 10's side-effects cache: project A runs the postinstall (1 event); project B, sharing
+  //    A's store, gets the cached result without the script. B's first program run must report B's install.
+  if (m.id === 'pnpm10') {
+    const problems: string[] = [];
+    const a = newProject('pnpm10-store-a');
+    m.configure(a);
+    m.allow(a);
+    a.save();
+    const pnpmBin = join(ready.tool.binDir, m.tool.bin);
+    const first = await measure(1, async () => {
+      const r = await exec(pnpmBin, m.add(['acme-lib']), { cwd: a.app, env: a.env(m.env?.(a.home), ready.path), timeoutMs: 240_000 });
+      return [r, await loadAcme(ready, a)];
+    });
+    if (first.events.length !== 1 || first.events[0]?.query.trigger !== 'postinstall') problems.push(`project A: ${plural(first.events.length, 'event')} (${first.events.map((e) => e.query.trigger).join(',')}), expected 1 from the postinstall`);
+    const b = newProject('pnpm10-store-b');
+    m.configure(b);
+    m.allow(b);
+    b.save();
+    // B uses A's HOME, hence A's store and its side-effects cache.
+    const second = await measure(1, async () => {
+      const r = await exec(pnpmBin, m.add(['acme-lib']), { cwd: b.app, env: b.env({ HOME: a.home, ...m.env?.(a.home) }, ready.path), timeoutMs: 240_000 });
+      return [r, await loadAcme(ready, b, a.home), await loadAcme(ready, b, a.home)];
+    });
+    for (const r of [...first.value, ...second.value]) if (r.code !== 0) problems.push(`exit ${r.code}: ${tail(r)}`);
+    if (second.events.length !== 1) problems.push(`project B: ${plural(second.events.length, 'event')}, expected 1`);
+    const cell = `A: ${first.events.map((e) => e.query.trigger).join(', ') || 'none'}; B: ${second.events.map((e) => e.query.trigger).join(', ') || 'none'}`;
+    record({ table: 'runtime', row: m.label, col: cols[1]!, status: problems.length ? 'fail' : 'pass', cell, why: problems.join('; ') || undefined });
+  }
+}
+
+// ---- the built bin under each Node version ----
+
+async function nodeCases(acmePkg: Record<string, unknown>): Promise<void> {
+  for (const version of NODE_VERSIONS) {
+    const row = `Node ${version}`;
+    const n = await ensureNode(version);
+    if (!n.ok) {
+      record({ table: 'node', row, col: 'events', status: 'skip', cell: 'skipped', why: n.reason });
+      continue;
+    }
+    const p = newProject(`node-${version}`);
+    const pkgDir = join(p.app, 'node_modules', 'acme-lib');
+    mkdirSync(pkgDir, { recursive: true });
+    writeFileSync(join(pkgDir, 'package.json'), JSON.stringify(acmePkg, null, 2));
+    p.save();
+    // What npm 10 hands a dependency's postinstall.
+    const env = p.env(
+      {
+        INIT_CWD: p.app,
+        npm_lifecycle_event: 'postinstall',
+        npm_package_name: 'acme-lib',
+        npm_package_version: ACME_VERSION,
+        npm_package_json: join(pkgDir, 'package.json'),
+        npm_command: 'install',
+        npm_config_user_agent: `npm/10.9.9 node/v${version} ${process.platform} ${process.arch} workspaces/false`,
+      },
+      [dirname(n.node)],
+    );
+    const sends = Number(version.split('.')[0]) >= 18;
+    const { value: r, events, connections } = await measure(sends ? 1 : 0, () => exec(n.node, [BIN], { cwd: pkgDir, env, timeoutMs: 60_000 }));
+    const problems: string[] = [];
+    if (r.code !== 0) problems.push(`exit ${r.code}: ${tail(r)}`);
+    if (sends) {
+      if (events.length !== 1) problems.push(`${plural(events.length, 'event')}, expected 1`);
+      for (const ev of events) problems.push(...fieldProblems(ev, { pm: 'npm', pmVersion: '10.9.9', install: 'local', node: version }));
+    } else {
+      if (events.length || connections) problems.push(`${plural(events.length, 'event')} and ${plural(connections, 'connection')}, expected none`);
+      if (r.stdout || r.stderr) problems.push(`printed ${JSON.stringify((r.stdout + r.stderr).slice(0, 200))}, expected silence`);
+    }
+    const cell = `${plural(events.length, 'event')}, exit ${r.code}${!r.stdout && !r.stderr ? ', silent' : ''}`;
+    record({ table: 'node', row, col: 'events', status: problems.length ? 'fail' : 'pass', cell, why: problems.join('; ') || undefined });
+  }
+}
+
+// ---- the README table ----
+
+function renderTables(counts: Record<Status, number>): string {
+  const cell = (o: Outcome | undefined) => {
+    if (!o) return 'n/a';
+    if (o.status === 'skip') return `skipped: ${o.why}`;
+    if (o.status === 'fail') return `**FAIL**: ${o.cell} (${o.why})`;
+    return o.cell;
+  };
+  const find = (table: string, row: string, col: string) => outcomes.find((o) => o.table === table && o.row === row && o.col === col);
+  const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const lines: string[] = [];
+  lines.push('| package manager | default settings | scripts allowed | `DO_NOT_TRACK=1` | global install | rebuild of the same install | how the end user allows the postinstall |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const m of MANAGERS) {
+    if (only && !only.test(m.id)) continue;
+    const info = rowInfo.get(m.label);
+    const cols = ['default settings', 'scripts allowed', 'DO_NOT_TRACK=1', 'global install', 'rebuild'].map((c) => esc(cell(find('managers', m.label, c))));
+    lines.push(`| ${m.label}${info ? ` (${info})` : ''} | ${cols.join(' | ')} | ${m.allowHow} |`);
+  }
+  lines.push('');
+  lines.push(`npm situations${rowInfo.get('npm situations') ? ` (${rowInfo.get('npm situations')})` : ''}:`);
+  lines.push('');
+  lines.push('| situation | events |');
+  lines.push('|---|---|');
+  for (const o of outcomes.filter((x) => x.table === 'npm')) lines.push(`| ${o.row} | ${esc(cell(o))} |`);
+  lines.push('');
+  lines.push('The runtime trigger, `reportInstall()` in acme-lib\'s main module, where the postinstall did not run (events from two runs of a program that loads acme-lib):');
+  lines.push('');
+  lines.push('| package manager | scripts blocked: two program runs | pnpm 10 side-effects cache: a second project sharing the store |');
+  lines.push('|---|---|---|');
+  for (const row of [...new Set(outcomes.filter((x) => x.table === 'runtime').map((x) => x.row))]) {
+    const cols = ['scripts blocked: two program runs', 'pnpm 10 side-effects cache: a second project sharing the store'].map((c) => esc(cell(find('runtime', row, c))));
+    lines.push(`| ${row} | ${cols.join(' | ')} |`);
+  }
+  lines.push('');
+  lines.push('The built bin run as a postinstall under each Node.js version:');
+  lines.push('');
+  lines.push('| Node.js | result |');
+  lines.push('|---|---|');
+  for (const o of outcomes.filter((x) => x.table === 'node')) lines.push(`| ${o.row.replace('Node ', '')} | ${esc(cell(o))} |`);
+  lines.push('');
+  lines.push(`Measured on ${process.platform} ${process.arch} by \`npm run test:matrix\` (rewritten by every full run): ${counts.pass} passed, ${counts.fail} failed, ${counts.skip} skipped.`);
+  return lines.join('\n');
+}
+
+function updateReadme(tables: string): void {
+  const text = readFileSync(README, 'utf8');
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a === -1 || b < a) throw new Error(`README.md has no ${START} ... ${END} block`);
+  writeFileSync(README, `${text.slice(0, a + START.length)}\n${tables}\n${text.slice(b)}`);
+}
+
+// ---- main ----
+
+async function main(): Promise<Record<Status, number>> {
+  // Process groups, node-<os>-<arch> binaries and shebang bins: Linux (and probably macOS), not Windows.
+  if (process.platform === 'win32') throw new Error('the matrix runs on Linux (the unit tests run everywhere)');
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first`);
+  console.log(`matrix: work dir ${work}, tool cache ${CACHE}, host Node ${HOST_NODE}`);
+  const selected = MANAGERS.filter((m) => !only || only.test(m.id));
+  const runNpm = !only || only.test('npm-situations');
+  const runNode = !only || only.test('node');
+
+  // Fetch every tool at once (downloads overlap); the cases below wait for what they need.
+  const verdaccio = ensureTool(VERDACCIO.name, VERDACCIO.range, { overrides: VERDACCIO.overrides });
+  for (const m of selected) void ensureTool(m.tool.name, m.tool.range);
+  if (runNode) for (const v of NODE_VERSIONS) void ensureNode(v);
+  else if (selected.some((m) => m.node)) for (const m of selected) if (m.node) void ensureNode(m.node.version);
+
+  collector = await startCollector();
+  const pack = join(work, 'pack');
+  mkdirSync(pack);
+  const installBeacon = { url: `${collector.base}/{name}/{version}/{platform}/{arch}?${TEMPLATE_QUERY}`, delivery: 'inline' };
+  const beaconTgz = packBeacon(pack);
+  // acme-lib also calls reportInstall() from its main module: the runtime cases load it.
+  const acmeTgz = packAcme(pack, { installBeacon, main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n" });
+  const otherTgz = packAcme(pack, { name: 'other-lib', version: ACME_VERSION, installBeacon });
+  const controlTgz = packAcme(pack, { name: 'acme-control', version: ACME_VERSION, postinstall: 'node -e "process.exit(0)"', extra: { dependencies: {} } });
+  const acmePkg = JSON.parse(readFileSync(join(dirname(acmeTgz), 'package.json'), 'utf8')) as Record<string, unknown>;
+
+  const v = await verdaccio;
+  if (!v.ok) throw new Error(`cannot run the local registry: ${v.reason}`);
+  const regNode = await ensureNode('20.20.2');
+  registry = await startRegistry(v.tool, regNode.ok ? regNode.node : process.execPath, join(work, 'registry'));
+  console.log(`matrix: verdaccio ${v.tool.version} on ${registry.url} (pid ${registry.pid}), collector on ${collector.base}`);
+  const publishHome = join(work, 'publish');
+  mkdirSync(publishHome);
+  for (const tgz of [beaconTgz, acmeTgz, otherTgz, controlTgz]) await registry.publish(tgz, publishHome);
+
+  // Cases run one at a time: each owns the collector while it runs, so its event
+  // and connection counts are its own.
+  for (const m of selected) await managerCases(m);
+  if (runNpm) await npmCases(MANAGERS.find((m) => m.id === 'npm11')!, dirname(acmeTgz));
+  for (const m of selected) if (RUNTIME_MANAGERS.includes(m.id)) await runtimeCases(m);
+  if (runNode) await nodeCases(acmePkg);
+
+  const counts: Record<Status, number> = { pass: 0, fail: 0, skip: 0 };
+  for (const o of outcomes) counts[o.status]++;
+  const tables = renderTables(counts);
+  console.log(`\n${tables}\n`);
+  if (writeReadme) {
+    updateReadme(tables);
+    console.log('matrix: README.md compatibility table rewritten');
+  }
+  return counts;
+}
+
+// Places the tools write to when a HOME, prefix or cache setting is missed (yarn 1 as
+// root uses /usr/local/share, for one): none may appear during the run.
+const OUTSIDE = [
+  '/usr/local/share/.config/yarn',
+  '/usr/local/share/.cache/yarn',
+  '/usr/local/lib/node_modules/acme-lib',
+  '/usr/lib/node_modules/acme-lib',
+  ...['.bun', '.local/share/pnpm', '.cache/pnpm', '.yarn', '.yarnrc', '.config/yarn', '.cache/yarn', '.config/install-beacon', '.bunfig.toml'].map((f) => join(homedir(), f)),
+];
+const existedBefore = new Set(OUTSIDE.filter((f) => existsSync(f)));
+
+let counts: Record<Status, number> | undefined;
+try {
+  counts = await main();
+} catch (e) {
+  console.error(`matrix: error: ${(e as Error).stack ?? e}`);
+} finally {
+  await registry?.stop();
+  await collector?.close();
+  cleanup();
+}
+const strays = OUTSIDE.filter((f) => existsSync(f) && !existedBefore.has(f));
+if (strays.length) console.error(`matrix: FAIL: the run wrote outside its temp dir: ${strays.join(', ')}`);
+const total = ((Date.now() - started) / 1000).toFixed(0);
+if (counts) console.log(`matrix: ${counts.pass} passed, ${counts.fail + strays.length} failed, ${counts.skip} skipped in ${total} s`);
+else console.log(`matrix: aborted after ${total} s (see the error above)`);
+process.exit(counts && counts.fail + strays.length === 0 ? 0 : 1);
