@@ -33,7 +33,7 @@ function main(): void {
   }
   // A closed stderr/stdout (EPIPE) must not turn into a crash. Not before the
   // skips: the first touch of process.stdout/stderr loads Node's stream (and,
-  // on the pipes npm gives a script, net) modules, 20 of them, which the skip
+  // on the pipes npm gives a script, net) modules, 24 of them, which the skip
   // paths never write to (see BENCHMARKS.md).
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);
