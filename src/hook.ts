@@ -139,11 +139,20 @@ export async function postinstall(positional: string | undefined, binFile: strin
     process.exit(0);
   };
   for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
-  await sendAndRecord(job, decision.config!.timeoutMs, 0);
+  await sendAndRecord(job, inlineDeadline(decision.config!.timeoutMs, process.uptime() * 1000), 0);
   for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * timeoutMs bounds the whole hook, not only the request: what Node's start and
+ * the decision already took comes off the request's deadline (but the request
+ * always gets at least 100 ms, or a slow machine would never send).
+ */
+export function inlineDeadline(timeoutMs: number, elapsedMs: number): number {
+  return Math.max(100, Math.round(timeoutMs - elapsedMs));
+}
 
 /** The detached sender (`install-beacon __send <job>`): 10 s in all, one retry. */
 export async function backgroundSend(json: string | undefined): Promise<void> {
