@@ -40,9 +40,10 @@ function main(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const cli = require('./cli.cjs') as typeof import('./cli.js');
   cli.run(args, __filename, process.env).then(
-    // Exit now rather than wait on leftovers (a pending DNS lookup past the deadline).
-    (code) => process.exit(postinstallMode ? 0 : code),
-    () => process.exit(postinstallMode ? 0 : 1),
+    // A hook exits now rather than wait on leftovers (a pending DNS lookup past the
+    // deadline). A command lets its output drain first (stdout may be an async pipe).
+    (code) => (postinstallMode ? process.exit(0) : (process.exitCode = code)),
+    () => (postinstallMode ? process.exit(0) : (process.exitCode = 1)),
   );
 }
 
