@@ -71,7 +71,7 @@ export function explain(args: string[]): number {
   if (own && usesBeacon(own)) {
     // In a package that uses install-beacon: evaluate it as if a user installed it.
     mode = 'package';
-    const d = decideHere({ ...host, env: installEnv(host.env) }, cwd, 'postinstall', { positional: positionalFromScripts(own), asDependency: true });
+    const d = decideHere({ ...host, env: installEnv(host.env) }, cwd, 'postinstall', { positional: positionalFromScripts(own), asDependency: true, describeSkips: true });
     results.push(toExplained(cwd, d));
   } else {
     // In a project: every installed package that uses install-beacon, as an install here would see it.
@@ -79,7 +79,7 @@ export function explain(args: string[]): number {
     const root = insideNodeModules(cwd) ? cwd.slice(0, cwd.search(/[\\/]node_modules([\\/]|$)/)) : cwd;
     const env: Env = { ...installEnv(host.env), INIT_CWD: root };
     for (const found of findBeaconPackages(root)) {
-      const d = decideHere({ ...host, env }, found.dir, 'postinstall', { positional: found.positional });
+      const d = decideHere({ ...host, env }, found.dir, 'postinstall', { positional: found.positional, describeSkips: true });
       results.push(toExplained(found.dir, d));
     }
   }
@@ -94,7 +94,7 @@ export function explain(args: string[]): number {
     out(`${printable(r.name)}@${printable(r.version)}  ${path.relative(cwd, r.dir) || '.'}`);
     out(`  ${r.send ? `sends: yes, ${r.delivery} delivery, to ${r.endpoint}` : 'sends: no'}`);
     out(`  why:   ${r.reason} [${r.rule}]`);
-    if (r.url) out(`  URL:   ${r.url}`);
+    if (r.url) out(`  URL:   ${r.url}${r.send ? '' : '  (not sent: the rule above applies)'}`);
     if (r.fields) out(`  fields: ${Object.entries(r.fields).map(([k, v]) => `${k}=${printable(v)}`).join(' ')}`);
     for (const p of r.problems ?? []) out(`  note:  ${p}`);
     out();

@@ -28,6 +28,8 @@ export interface DecideInput {
   beaconVersion: string;
   /** Evaluate as if installed as a dependency (`explain` and `check` in the author's repo). */
   asDependency?: boolean;
+  /** Also render the URL for a skip after the config was read (`explain`: "what would be sent"). */
+  describeSkips?: boolean;
   /** Path of the machine-wide opt-out file, if a config dir is known. */
   machineOptOutFile?: string;
   /** Where markers go when the installed tree is not writable (the user's cache dir). */
@@ -91,30 +93,32 @@ export function decide(input: DecideInput): Decision {
   const parsed = parseConfig(pkg.installBeacon, input.positional);
   if (!parsed.ok) return { send: false, rule: 'config', reason: `invalid configuration: ${parsed.errors[0]}`, name, version, problems: [...parsed.errors, ...parsed.warnings] };
   const config = parsed.config;
+  // For `explain`, a skip still shows the URL an install without that rule would request.
+  const wouldSend = () => (input.describeSkips ? { url: renderTemplate(config.template, contextFacts(input, name, version, config.template.variables).values) } : {});
   const base = { name, version, config, problems: parsed.warnings };
-  if (parsed.disabledByAuthor) return { ...base, send: false, rule: 'config', reason: 'the author set "installBeacon.enabled" to false' };
+  if (parsed.disabledByAuthor) return { ...base, ...wouldSend(), send: false, rule: 'config', reason: 'the author set "installBeacon.enabled" to false' };
 
   // 4. The installing project, then the machine.
   const root = projectRoot(env, pkgDir, input.trigger);
   if (root) {
     const setting = projectOptOut(probes.readJson(`${root}/package.json`));
-    if (setting) return { ...base, send: false, rule: 'project-opt-out', reason: `the project's package.json (${root}) has ${setting}` };
+    if (setting) return { ...base, ...wouldSend(), send: false, rule: 'project-opt-out', reason: `the project's package.json (${root}) has ${setting}` };
   }
   if (input.machineOptOutFile && probes.exists(input.machineOptOutFile)) {
-    return { ...base, send: false, rule: 'machine-opt-out', reason: `this machine opted out (${input.machineOptOutFile}, from "install-beacon disable")` };
+    return { ...base, ...wouldSend(), send: false, rule: 'machine-opt-out', reason: `this machine opted out (${input.machineOptOutFile}, from "install-beacon disable")` };
   }
 
   // 5. npm offline mode.
-  if (TRUE(env.npm_config_offline)) return { ...base, send: false, rule: 'offline', reason: 'npm runs in offline mode (npm_config_offline)' };
+  if (TRUE(env.npm_config_offline)) return { ...base, ...wouldSend(), send: false, rule: 'offline', reason: 'npm runs in offline mode (npm_config_offline)' };
 
   // 6. CI, when the author asked to skip it.
   const { ci, ciName } = detectCI(env);
-  if (ci && !config.ci) return { ...base, send: false, rule: 'ci-disabled', reason: `a CI install${ciName !== 'none' ? ` (${ciName})` : ''} and the author set "ci": false` };
+  if (ci && !config.ci) return { ...base, ...wouldSend(), send: false, rule: 'ci-disabled', reason: `a CI install${ciName !== 'none' ? ` (${ciName})` : ''} and the author set "ci": false` };
 
   // 7. This install already reported.
   const markers = markerLocations(pkgDir, input.marker, () => `${name}@${version}`, input.markerFallbackDir);
   if (isReported(markers, input.marker, input.now)) {
-    return { ...base, markers, send: false, rule: 'already-reported', reason: 'this install already reported; re-runs such as npm rebuild send nothing (a fresh install, e.g. npm ci, reports again)' };
+    return { ...base, ...wouldSend(), markers, send: false, rule: 'already-reported', reason: 'this install already reported; re-runs such as npm rebuild send nothing (a fresh install, e.g. npm ci, reports again)' };
   }
 
   // 8. Send.

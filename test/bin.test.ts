@@ -180,6 +180,11 @@ describe('commands', () => {
     expect(r.stdout).toContain('acme-lib@2.3.4  node_modules/acme-lib');
     expect(r.stdout).toContain('sends: yes, inline delivery');
     expect(r.stdout).toContain(`URL:   ${collector.base}/acme-lib/2.3.4/`);
+    await hook();
+    const reported = await cmd(['explain']);
+    expect(reported.stdout).toContain('[already-reported]');
+    expect(reported.stdout).toMatch(/URL: {3}http:\/\/127\.0\.0\.1:\d+\/acme-lib\/2\.3\.4\/.* {2}\(not sent: the rule above applies\)/);
+    collector.requests.length = 0;
     const optedOut = await cmd(['explain'], app, { DO_NOT_TRACK: '1' });
     expect(optedOut.stdout).toContain('why:   DO_NOT_TRACK=1 is set [env-opt-out]');
     expect(collector.requests).toHaveLength(0);

@@ -79,6 +79,15 @@ describe('decide: each rule', () => {
     expect(run({ [`${PKG}/package.json`]: acme({ url: 'https://e.com/', ci: false }) }, env({ npm_config_offline: 'true', CI: '1' })).rule).toBe('offline');
   });
 
+  it('renders the URL for a skip only when asked (explain), and never for an env opt-out', () => {
+    const project = { '/app/package.json': { installBeacon: { enabled: false } } };
+    expect(run(project).url).toBeUndefined();
+    const explained = run(project, { describeSkips: true });
+    expect(explained.rule).toBe('project-opt-out');
+    expect(explained.url).toMatch(/^https:\/\/e\.com\/acme-lib\/2\.3\.4\?/);
+    expect(run({}, { ...env({ DO_NOT_TRACK: '1' }), describeSkips: true }).url).toBeUndefined();
+  });
+
   it('uses the positional template over package.json', () => {
     const d = run({}, { positional: 'https://other.example/{name}' });
     expect(d.url).toBe('https://other.example/acme-lib');
