@@ -145,7 +145,8 @@ export function contextFacts(
   let container: string | undefined;
   const containerOf = () => (container ??= detectContainer(env, probes));
   let pm = detectPM(env);
-  if (pm.pm === 'unknown' && input.trigger === 'runtime') pm = detectPMFromTree(input.pkgDir, projectRoot(env, input.pkgDir, 'runtime'), probes);
+  // No user agent (the runtime trigger, or explain): the tree's layout and lockfile tell.
+  if (pm.pm === 'unknown') pm = detectPMFromTree(input.pkgDir, projectRoot(env, input.pkgDir, input.trigger), probes);
   const compute: Record<VarName, () => string> = {
     name: () => name,
     version: () => version,
