@@ -144,9 +144,14 @@ export function contextFacts(
   const { ci, ciName } = detectCI(env);
   let container: string | undefined;
   const containerOf = () => (container ??= detectContainer(env, probes));
-  let pm = detectPM(env);
-  // No user agent (the runtime trigger, or explain): the tree's layout and lockfile tell.
-  if (pm.pm === 'unknown') pm = detectPMFromTree(input.pkgDir, projectRoot(env, input.pkgDir, input.trigger), probes);
+  let pm: { pm: string; pmVersion: string } | undefined;
+  const pmOf = () => {
+    if (pm) return pm;
+    const fromAgent = detectPM(env);
+    // No user agent (the runtime trigger, or explain): the tree's layout and lockfile tell.
+    pm = fromAgent.pm !== 'unknown' ? fromAgent : detectPMFromTree(input.pkgDir, projectRoot(env, input.pkgDir, input.trigger), probes);
+    return pm;
+  };
   const compute: Record<VarName, () => string> = {
     name: () => name,
     version: () => version,
@@ -156,8 +161,8 @@ export function contextFacts(
     ci: () => String(ci),
     ci_name: () => ciName,
     container: containerOf,
-    pm: () => pm.pm,
-    pm_version: () => pm.pmVersion,
+    pm: () => pmOf().pm,
+    pm_version: () => pmOf().pmVersion,
     install: () => detectInstall(env, input.pkgDir),
     libc: () => detectLibc(input.platform, probes),
     trigger: () => input.trigger,
