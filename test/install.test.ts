@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
-import { NPM, NPM_LOCAL, packAcme, packBeacon, writeProject } from './support/fixture.js';
-import { baseEnv, run, TempDirs } from './support/process.js';
+import { NPM, npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { TempDirs } from './support/process.js';
 
 // Real `npm install` of packed fixtures: install-beacon as npm pack makes it, and
 // acme-lib wired the way the README tells authors to.
@@ -34,8 +34,7 @@ beforeEach(() => {
   collector.requests.length = 0;
 });
 
-const npm = (cwd: string, args: string[], extra: Record<string, string | undefined> = {}) =>
-  run(NPM, [...args, ...NPM_LOCAL], { cwd, env: baseEnv(home, { npm_config_cache: join(home, 'npm-cache'), ...extra }), timeoutMs: 120_000 });
+const npm = (cwd: string, args: string[], extra: Record<string, string | undefined> = {}) => npmLocal(cwd, args, home, extra);
 
 function project(pkg: Record<string, unknown> = {}): string {
   const dir = join(temps.make('ib-app-'), 'app');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { packageDirOf, pnpArgs } from '../src/runtime.js';
 import { startCollector, type Collector } from './support/collector.js';
-import { NPM, NPM_LOCAL, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
 
 describe('packageDirOf', () => {
@@ -62,7 +62,7 @@ beforeEach(() => {
 });
 
 const env = (extra: Record<string, string | undefined> = {}) => baseEnv(home, { npm_config_cache: join(home, 'npm-cache'), ...extra });
-const npm = (cwd: string, args: string[], extra: Record<string, string | undefined> = {}) => run(NPM, [...args, ...NPM_LOCAL], { cwd, env: env(extra), timeoutMs: 120_000 });
+const npm = (cwd: string, args: string[], extra: Record<string, string | undefined> = {}) => npmLocal(cwd, args, home, extra);
 const node = (cwd: string, code: string, extra: Record<string, string | undefined> = {}) => run(process.execPath, ['-e', code], { cwd, env: env(extra), timeoutMs: 30_000 });
 const settle = () => new Promise((r) => setTimeout(r, 1500)); // time for a (wrongly) started sender to arrive
 

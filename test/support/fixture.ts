@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './process.js';
+import { baseEnv, ROOT, run, type RunResult } from './process.js';
 
 // Packed fixtures: install-beacon itself (npm pack of this repo, built) and
 // acme-lib, a package that uses it, as an author would wire it.
@@ -50,6 +50,11 @@ export function packAcme(dest: string, options: AcmeOptions = {}): string {
 
 /** npm flags for installing local tarballs with no registry at all (a dead loopback port, no retries). */
 export const NPM_LOCAL = ['--no-audit', '--no-fund', '--prefer-offline', '--fetch-retries=0', '--registry=http://127.0.0.1:9/', '--loglevel=error'];
+
+/** Run npm with local tarballs only, a HOME and an npm cache of the test's own. */
+export function npmLocal(cwd: string, args: string[], home: string, extra: Record<string, string | undefined> = {}): Promise<RunResult> {
+  return run(NPM, [...args, ...NPM_LOCAL], { cwd, env: baseEnv(home, { npm_config_cache: join(home, 'npm-cache'), ...extra }), timeoutMs: 120_000 });
+}
 
 export function writeProject(dir: string, pkg: Record<string, unknown> = {}): void {
   mkdirSync(dir, { recursive: true });
