@@ -96,8 +96,22 @@ async function viaNode(target: URL, path: string, headers: Record<string, string
 
 /** An https request tunnelled through a proxy with CONNECT, using undici (loaded only here). */
 async function viaUndici(target: URL, path: string, headers: Record<string, string>, ms: number, proxy: URL): Promise<Head> {
-  const { ProxyAgent } = await import('undici');
-  const agent = new ProxyAgent({ uri: proxy.href, connect: { timeout: ms } });
+  const { Pool, ProxyAgent } = await import('undici');
+  // One connection to the proxy per attempt: undici would otherwise reconnect and
+  // re-send the CONNECT when the proxy closes the socket before it was written.
+  let connections = 0;
+  const agent = new ProxyAgent({
+    uri: proxy.href,
+    connect: { timeout: ms },
+    clientFactory: (origin: URL, options: object) => {
+      const connect = (options as { connect: (o: object, cb: (err: Error | null, socket: unknown) => void) => void }).connect;
+      return new Pool(origin, {
+        ...options,
+        connect: (o: object, cb: (err: Error | null, socket: unknown) => void) =>
+          connections++ === 0 ? connect(o, cb) : cb(new Error('the proxy closed the connection'), null),
+      } as ConstructorParameters<typeof Pool>[1]);
+    },
+  });
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), ms);
   try {
@@ -109,6 +123,10 @@ async function viaUndici(target: URL, path: string, headers: Record<string, stri
       signal: controller.signal,
       headersTimeout: ms,
       bodyTimeout: ms,
+      // undici re-sends an idempotent request on a fresh connection when the first
+      // one closes before an answer: that would be a second attempt our retry
+      // policy does not count (seen with a proxy that closes every connection).
+      idempotent: false,
     });
     res.body.destroy(); // the body is never read
     const location = res.headers.location;
