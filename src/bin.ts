@@ -1,5 +1,5 @@
 import { currentHost, nodeMajor } from './env.js';
-import { envOptOut, insideNodeModules } from './optout.js';
+import { envOptOut, insideNodeModules, isOn } from './optout.js';
 
 // The executable. Kept tiny: the common skip paths (an opt-out, the author's
 // own install, old Node) finish here without loading anything else. Built for
@@ -9,7 +9,7 @@ declare const __filename: string;
 
 const POSTINSTALL_ONLY_SKIPS = (): boolean => {
   const host = currentHost();
-  if (/^(1|true|yes)$/i.test((host.env.INSTALL_BEACON_DEBUG ?? '').trim())) {
+  if (isOn(host.env.INSTALL_BEACON_DEBUG)) {
     // Debug explains every path; the rules (and cli.cjs's syntax) need Node 18, so old Node is explained here.
     if (nodeMajor(host.nodeVersion) >= 18) return false;
     process.stderr.write(`install-beacon: skip [rule: node-version] Node.js ${host.nodeVersion} is older than 18: nothing is sent\n`);
@@ -39,7 +39,7 @@ function main(): void {
   process.stderr.on('error', () => undefined);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const cli = require('./cli.cjs') as typeof import('./cli.js');
-  cli.run(args, __filename, process.env).then(
+  cli.run(args, __filename, currentHost().env).then(
     // A hook exits now rather than wait on leftovers (a pending DNS lookup past the
     // deadline). A command lets its output drain first (stdout may be an async pipe).
     (code) => (postinstallMode ? process.exit(0) : (process.exitCode = code)),

@@ -1,5 +1,7 @@
 import { check, explain, listen, machineSwitch } from './commands.js';
-import { backgroundSend, isOn, postinstall, say } from './hook.js';
+import type { Env } from './env.js';
+import { backgroundSend, postinstall, say } from './hook.js';
+import { isOn } from './optout.js';
 import { VARIABLES } from './template.js';
 import { BEACON_VERSION } from './version.js';
 
@@ -29,7 +31,7 @@ export function isPostinstallMode(args: string[]): boolean {
   return args.length === 0 || isUrl(args[0]);
 }
 
-export async function run(args: string[], binFile: string, env: { npm_lifecycle_event?: string }): Promise<number> {
+export async function run(args: string[], binFile: string, env: Env): Promise<number> {
   const [command, ...rest] = args;
   if (isPostinstallMode(args)) {
     await postinstall(command, binFile);
@@ -61,7 +63,7 @@ export async function run(args: string[], binFile: string, env: { npm_lifecycle_
     default:
       // Inside an install a typo in the author's script must not fail the user's install.
       if (env.npm_lifecycle_event) {
-        if (isOn(process.env.INSTALL_BEACON_DEBUG)) say(`install-beacon: unknown argument "${command}": nothing sent`);
+        if (isOn(env.INSTALL_BEACON_DEBUG)) say(`install-beacon: unknown argument "${command}": nothing sent`);
         return 0;
       }
       say(`install-beacon: unknown command "${command}"\n\n${HELP}`);

@@ -2,7 +2,7 @@ import { parseConfig, projectOptOut, type BeaconConfig } from './config.js';
 import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree, type Probes } from './context.js';
 import type { Env } from './env.js';
 import { claim as claimMarker, isReported, markerLocations, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
-import { envOptOut, insideNodeModules } from './optout.js';
+import { envOptOut, insideNodeModules, isOn } from './optout.js';
 import { renderTemplate, type Values, type VarName } from './template.js';
 
 // The decision, as a pure function of its inputs: environment, file probes,
@@ -64,7 +64,6 @@ export interface Decision {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
-const TRUE = (v: string | undefined) => /^(1|true|yes)$/i.test((v ?? '').trim());
 
 /** The project root for `pkgDir`: INIT_CWD when the package manager sets it, else the folder above node_modules. */
 export function projectRoot(env: Env, pkgDir: string, trigger: Trigger): string | undefined {
@@ -109,7 +108,7 @@ export function decide(input: DecideInput): Decision {
   }
 
   // 5. npm offline mode.
-  if (TRUE(env.npm_config_offline)) return { ...base, ...wouldSend(), send: false, rule: 'offline', reason: 'npm runs in offline mode (npm_config_offline)' };
+  if (isOn(env.npm_config_offline)) return { ...base, ...wouldSend(), send: false, rule: 'offline', reason: 'npm runs in offline mode (npm_config_offline)' };
 
   // 6. CI, when the author asked to skip it.
   const { ci, ciName } = detectCI(env);

@@ -4,14 +4,13 @@ import type { DeliveryResult } from './deliver.js';
 import { currentHost, type Host } from './env.js';
 import { markerFallbackDir, optOutFile } from './machine.js';
 import { finish, retryLater, type MarkerLocation } from './marker.js';
+import { isOn } from './optout.js';
 import { realDir, realMarkerFs, realProbes } from './probes.js';
 import { BEACON_VERSION, USER_AGENT } from './version.js';
 
 // The thin shell around decide(): it gathers the real inputs, prints what the
 // end user should see, claims the marker and starts delivery. Inside an
 // install it never throws and never changes the exit status.
-
-export const isOn = (v: string | undefined): boolean => /^(1|true|yes)$/i.test((v ?? '').trim());
 
 /** Write to stderr, ignoring a closed or broken stream. */
 export function say(line: string): void {

@@ -11,6 +11,9 @@ import type { Env } from './env.js';
 const normalise = (value: string): string => value.trim().toLowerCase();
 const oneOf = (...words: string[]) => (value: string): boolean => words.includes(normalise(value));
 
+/** A switch variable that is on: 1, true or yes (any case, surrounding spaces ignored). */
+export const isOn = (value: string | undefined): boolean => value !== undefined && oneOf('1', 'true', 'yes')(value);
+
 export interface EnvOptOut {
   name: string;
   /** Human description of the values that opt out. */

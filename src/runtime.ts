@@ -2,10 +2,10 @@ const path = require('path') as typeof import('path'); // not `import * as`: see
 import { fileURLToPath } from 'url';
 import { claimInstall } from './decide.js';
 import { currentHost } from './env.js';
-import { decideHere, isOn, printDebug, startSender } from './hook.js';
+import { decideHere, printDebug, startSender } from './hook.js';
 import { markerFallbackDir } from './machine.js';
 import { isReported, markerLocations } from './marker.js';
-import { envOptOut, insideNodeModules } from './optout.js';
+import { envOptOut, insideNodeModules, isOn } from './optout.js';
 import { realMarkerFs, realProbes } from './probes.js';
 
 // The runtime trigger: `reportInstall(__filename)` at the top of a package's

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ENV_OPT_OUTS, envOptOut, insideNodeModules } from '../src/optout.js';
+import { ENV_OPT_OUTS, envOptOut, insideNodeModules, isOn } from '../src/optout.js';
 
 // Every opt-out variable against every interesting value: [variable, value, opts out?]
 const cases: Array<[string, string, boolean]> = [
@@ -68,5 +68,14 @@ describe('insideNodeModules', () => {
     ['/home/me/node_modules2/acme', false],
   ])('%s → %s', (path, expected) => {
     expect(insideNodeModules(path)).toBe(expected);
+  });
+});
+
+describe('isOn (INSTALL_BEACON_DEBUG, npm_config_offline)', () => {
+  it.each([
+    ['1', true], ['true', true], ['TRUE', true], ['yes', true], [' yes ', true],
+    ['0', false], ['false', false], ['no', false], ['', false], ['on', false], [undefined, false],
+  ])('%j → %s', (value, expected) => {
+    expect(isOn(value)).toBe(expected);
   });
 });
