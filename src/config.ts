@@ -22,7 +22,7 @@ export type ConfigResult =
   | { ok: true; config: BeaconConfig; warnings: string[]; disabledByAuthor: boolean }
   | { ok: false; errors: string[]; warnings: string[] };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Validate the config. `raw` is the value of package.json's `installBeacon`

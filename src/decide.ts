@@ -1,4 +1,4 @@
-import { parseConfig, projectOptOut, type BeaconConfig } from './config.js';
+import { isObject, parseConfig, projectOptOut, type BeaconConfig } from './config.js';
 import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree, type Probes } from './context.js';
 import type { Env } from './env.js';
 import { claim as claimMarker, isReported, markerLocations, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
@@ -62,7 +62,6 @@ export interface Decision {
   markers?: MarkerLocation[];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 /** The project root for `pkgDir`: INIT_CWD when the package manager sets it, else the folder above node_modules. */
@@ -121,7 +120,7 @@ export function decide(input: DecideInput): Decision {
   }
 
   // 8. Send.
-  const facts = contextFacts(input, name, version, config.template.variables);
+  const facts = contextFacts(input, name, version, config.template.variables, { ci, ciName });
   // auto: a detached process dies with a CI job or a container, so send in-process there.
   const delivery = config.delivery !== 'auto' ? config.delivery : ci || facts.container() !== 'none' ? 'inline' : 'background';
   const url = renderTemplate(config.template, facts.values);
@@ -138,9 +137,10 @@ export function contextFacts(
   name: string,
   version: string,
   variables: Iterable<VarName>,
+  ciFacts: { ci: boolean; ciName: string } = detectCI(input.env),
 ): { values: Partial<Values>; container: () => string } {
   const { env, probes } = input;
-  const { ci, ciName } = detectCI(env);
+  const { ci, ciName } = ciFacts;
   let container: string | undefined;
   const containerOf = () => (container ??= detectContainer(env, probes));
   let pm: { pm: string; pmVersion: string } | undefined;

@@ -1,5 +1,6 @@
 const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 const path = require('path') as typeof import('path'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
+import { isObject } from './config.js';
 
 // Finding the installed packages that use install-beacon, for `explain`.
 
@@ -10,7 +11,6 @@ export interface Found {
   positional?: string;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The template in `"postinstall": "install-beacon <url>"`, if the script has one. */
 export function positionalFromScripts(pkg: Record<string, unknown>): string | undefined {
