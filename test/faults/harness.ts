@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { expect, it } from 'vitest';
 import { baseEnv, BIN, ROOT } from '../support/process.js';
 import { WIRE } from './servers.js';
@@ -74,6 +74,7 @@ export function makeTree(options: TreeOptions = {}): Tree {
 
 /** Remove every tree made so far (chmod back first: some cases make folders read-only). */
 export function removeTrees(): void {
+  readableBin = undefined;
   for (const d of dirs.splice(0)) {
     spawnSync('chmod', ['-R', 'u+rwX', d]);
     rmSync(d, { recursive: true, force: true });
@@ -119,9 +120,28 @@ export interface RunOptions {
   onSpawn?(pid: number): void;
 }
 
+let readableBin: string | undefined;
+
+/**
+ * The built bin where another UID can read it: a checkout may sit in a folder
+ * only root can enter (`mktemp -d` makes 0700), and a postinstall run by an
+ * unprivileged user would then fail on reading the bin, not on install-beacon.
+ */
+function binFor(wrap: string[] | undefined): string {
+  if (wrap?.[0] !== 'setpriv') return BIN;
+  if (!readableBin) {
+    const dir = mkdtempSync(join(tmpdir(), 'ib-faults-dist-'));
+    dirs.push(dir);
+    cpSync(dirname(BIN), join(dir, 'dist'), { recursive: true });
+    spawnSync('chmod', ['-R', 'a+rX', dir]);
+    readableBin = join(dir, 'dist', basename(BIN));
+  }
+  return readableBin;
+}
+
 /** Spawn the built bin in the tree's package folder, as a postinstall would. */
 export function runHook(tree: Tree, options: RunOptions = {}): Promise<Run> {
-  const argv = [...(options.wrap ?? []), options.node ?? process.execPath, BIN, ...(options.args ?? [])];
+  const argv = [...(options.wrap ?? []), options.node ?? process.execPath, binFor(options.wrap), ...(options.args ?? [])];
   return runCommand(argv, { ...options, cwd: options.cwd ?? tree.pkg, env: options.env ?? hookEnv(tree) });
 }
 
