@@ -1,4 +1,5 @@
-import { check, explain, listen, machineSwitch } from './commands.js';
+import { check, explain, listen, machineSwitch, USAGE_ERROR } from './commands.js';
+import { nearest } from './config.js';
 import type { Env } from './env.js';
 import { backgroundSend, postinstall, say } from './hook.js';
 import { isOn } from './optout.js';
@@ -24,6 +25,8 @@ Opt out: DO_NOT_TRACK=1, SCARF_ANALYTICS=false, SCARF_NO_ANALYTICS=1, INSTALL_BE
   "installBeacon": {"enabled": false} in your project's package.json, or \`install-beacon disable\`.
 Debug: INSTALL_BEACON_DEBUG=1 prints the decision and URL and sends nothing.`;
 
+const COMMANDS = ['explain', 'check', 'disable', 'enable', 'status', 'listen', 'help', '--help', '--version'];
+
 const isUrl = (arg: string | undefined): boolean => !!arg && /^https?:\/\//i.test(arg);
 
 /** True when argv means postinstall mode (no command, or a URL template). */
@@ -48,7 +51,7 @@ export async function run(args: string[], binFile: string, env: Env): Promise<nu
     case 'disable':
     case 'enable':
     case 'status':
-      return machineSwitch(command);
+      return machineSwitch(command, rest);
     case 'listen':
       return listen(rest);
     case '--help':
@@ -66,7 +69,10 @@ export async function run(args: string[], binFile: string, env: Env): Promise<nu
         if (isOn(env.INSTALL_BEACON_DEBUG)) say(`install-beacon: unknown argument "${command}": nothing sent`);
         return 0;
       }
-      say(`install-beacon: unknown command "${command}"\n\n${HELP}`);
-      return 1;
+      {
+        const near = nearest(command ?? '', COMMANDS);
+        say(`install-beacon: unknown command "${command}"${near ? ` (did you mean "${near}"?)` : ''}\n\n${HELP}`);
+      }
+      return USAGE_ERROR;
   }
 }

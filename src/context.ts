@@ -84,9 +84,48 @@ export const TREE_PM_RULES: ReadonlyArray<{ pm: string; test: (pkgDir: string, r
   { pm: 'npm', test: (_d, root, p) => !!root && (p.exists(`${root}/package-lock.json`) || p.exists(`${root}/node_modules/.package-lock.json`)) },
 ];
 
+/** "pnpm@10.34.9+sha512.abc" → { pm: 'pnpm', version: '10.34.9' }. */
+function parsePmSpec(spec: string | undefined): { pm: string; version: string } | undefined {
+  const m = /^(npm|pnpm|yarn|bun)@(\d+\.\d+\.\d+[\w.-]*?)(?:\+.*)?$/.exec((spec ?? '').trim());
+  return m ? { pm: m[1]!, version: m[2]! } : undefined;
+}
+
+// The package manager's version, where the tree records it (npm's and bun's
+// trees do not: their lockfiles hold a format version, not the tool's). Most
+// direct first: what the installing tool wrote, then what the project pins.
+export const TREE_PM_VERSION_RULES: ReadonlyArray<{ source: string; read: (root: string, probes: Probes) => { pm: string; version: string } | undefined }> = [
+  // pnpm writes `packageManager: pnpm@10.34.9` into node_modules/.modules.yaml on every install.
+  { source: 'node_modules/.modules.yaml', read: (root, p) => parsePmSpec(/^packageManager:\s*['"]?([^'"\s]+)/m.exec(p.readText(`${root}/node_modules/.modules.yaml`) ?? '')?.[1]) },
+  // yarn berry runs the release that .yarnrc.yml points at (yarnPath: .yarn/releases/yarn-4.18.1.cjs).
+  { source: '.yarnrc.yml yarnPath', read: (root, p) => {
+    const m = /^yarnPath:\s*['"]?\S*yarn-(\d+\.\d+\.\d+[\w.-]*?)\.c?js/m.exec(p.readText(`${root}/.yarnrc.yml`) ?? '');
+    return m ? { pm: 'yarn', version: m[1]! } : undefined;
+  } },
+  // The project's "packageManager" field (corepack runs exactly that version).
+  { source: 'package.json packageManager', read: (root, p) => {
+    try {
+      const pkg = JSON.parse(p.readText(`${root}/package.json`) ?? '') as { packageManager?: unknown };
+      return typeof pkg.packageManager === 'string' ? parsePmSpec(pkg.packageManager) : undefined;
+    } catch {
+      return undefined; // no or malformed package.json: no version from here
+    }
+  } },
+];
+
 export function detectPMFromTree(pkgDir: string, root: string | undefined, probes: Probes): { pm: string; pmVersion: string } {
   const rule = TREE_PM_RULES.find((r) => r.test(pkgDir, root, probes));
-  return { pm: rule ? rule.pm : 'unknown', pmVersion: 'unknown' };
+  let pm = rule ? rule.pm : 'unknown';
+  let pmVersion = 'unknown';
+  if (root) {
+    for (const source of TREE_PM_VERSION_RULES) {
+      const found = source.read(root, probes);
+      if (!found || (pm !== 'unknown' && found.pm !== pm)) continue;
+      pm = found.pm;
+      pmVersion = found.version;
+      break;
+    }
+  }
+  return { pm, pmVersion };
 }
 
 // ---- Global or local install: a table of signals, any of which means global ----

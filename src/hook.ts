@@ -51,17 +51,23 @@ export function printable(text: string | undefined, max = 100): string {
   return chars.length > max ? `${chars.slice(0, max).join('')}…` : chars.join('');
 }
 
-export function describe(d: Decision): string {
+/**
+ * The decision in words. `trigger`: reportInstall always hands the request to a
+ * detached sender (see runtime.ts), whatever delivery the config would pick for
+ * the hook, so its line says so.
+ */
+export function describe(d: Decision, trigger: Trigger = 'postinstall'): string {
   const what = d.name ? `${printable(d.name)}@${printable(d.version)}` : 'this package';
-  const lines = [`install-beacon: ${what}: ${d.send ? `would send (${d.delivery} delivery)` : 'skip'} [rule: ${d.rule}] ${d.reason}`];
-  if (d.url) lines.push(`install-beacon: URL: ${d.url}`);
+  const how = trigger === 'runtime' ? 'reportInstall: would send (a detached background sender)' : `would send (${d.delivery} delivery)`;
+  const lines = [`install-beacon: ${what}: ${d.send ? how : trigger === 'runtime' ? 'reportInstall: skip' : 'skip'} [rule: ${d.rule}] ${d.reason}`];
+  if (d.url) lines.push(`install-beacon: URL: ${d.url}${d.send ? '' : d.rule === 'already-reported' ? ' (what an install here reports; already sent)' : ' (not sent: the rule above applies)'}`);
   for (const problem of d.problems ?? []) lines.push(`install-beacon: note: ${problem}`);
   return lines.join('\n');
 }
 
 /** INSTALL_BEACON_DEBUG: print the decision and URL; the caller then sends nothing. */
-export function printDebug(d: Decision): void {
-  say(describe(d));
+export function printDebug(d: Decision, trigger: Trigger = 'postinstall'): void {
+  say(describe(d, trigger));
   say('install-beacon: INSTALL_BEACON_DEBUG is set: nothing is sent');
 }
 
@@ -119,7 +125,8 @@ export async function sendAndRecord(job: SendJob, deadlineMs: number, retries: n
 export async function postinstall(positional: string | undefined, binFile: string): Promise<void> {
   const host = currentHost();
   const debug = isOn(host.env.INSTALL_BEACON_DEBUG);
-  const decision = decideHere(host, realDir(host.cwd), 'postinstall', { positional });
+  // With debug on, a skip after the config was read (already reported, CI, an opt-out file) still shows its URL.
+  const decision = decideHere(host, realDir(host.cwd), 'postinstall', { positional, describeSkips: debug });
   if (debug) return printDebug(decision);
   if (!decision.send || !decision.url) return;
 

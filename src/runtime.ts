@@ -2,7 +2,7 @@ const path = require('path') as typeof import('path'); // not `import * as`: see
 import { fileURLToPath } from 'url';
 import { claimInstall } from './decide.js';
 import { currentHost } from './env.js';
-import { decideHere, printDebug, startSender } from './hook.js';
+import { decideHere, printDebug, say, startSender } from './hook.js';
 import { markerFallbackDir } from './machine.js';
 import { isReported, markerLocations } from './marker.js';
 import { envOptOut, insideNodeModules, isOn } from './optout.js';
@@ -51,10 +51,12 @@ export function reportInstall(from: string | URL): void {
     const pkgDir = packageDirOf(file);
     if (!pkgDir || !insideNodeModules(pkgDir)) {
       handled.add(key); // the author's own repo (or not an installed package): never report from here
+      // So an author can confirm the call is wired: one line, only with debug on.
+      if (isOn(host.env.INSTALL_BEACON_DEBUG)) say(`install-beacon: reportInstall(${file}): skip [rule: self-install] not inside node_modules (your own repo): nothing is sent from here; installed as a dependency, it reports once per install`);
       return;
     }
     const markers = markerLocations(pkgDir, realMarkerFs, () => packageId(pkgDir), markerFallbackDir(host.env, host.platform));
-    if (isReported(markers, realMarkerFs, Date.now())) {
+    if (isReported(markers, realMarkerFs, Date.now()) && !isOn(host.env.INSTALL_BEACON_DEBUG)) {
       handled.add(key);
       return;
     }
@@ -78,8 +80,9 @@ function packageId(pkgDir: string): string {
 
 function runtimeSend(pkgDir: string): void {
   const host = currentHost();
-  const decision = decideHere(host, pkgDir, 'runtime');
-  if (isOn(host.env.INSTALL_BEACON_DEBUG)) return printDebug(decision);
+  const debug = isOn(host.env.INSTALL_BEACON_DEBUG);
+  const decision = decideHere(host, pkgDir, 'runtime', { describeSkips: debug });
+  if (debug) return printDebug(decision, 'runtime');
   if (!decision.send || !decision.url) return;
   const claim = claimInstall(decision, realMarkerFs, Date.now());
   // 'taken': another process or thread reports it. 'unwritable': without a

@@ -1,6 +1,7 @@
 const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 const path = require('path') as typeof import('path'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import { isObject } from './config.js';
+import { findInvocations, mentionsBeacon } from './lifecycle.js';
 
 // Finding the installed packages that use install-beacon, for `explain`.
 
@@ -12,23 +13,34 @@ export interface Found {
 }
 
 
-/** The template in `"postinstall": "install-beacon <url>"`, if the script has one. */
+/** The template in `"postinstall": "install-beacon <url>"`, as the shell passes it, if the script has one. */
 export function positionalFromScripts(pkg: Record<string, unknown>): string | undefined {
   const scripts = isObject(pkg.scripts) ? pkg.scripts : {};
-  for (const key of ['preinstall', 'install', 'postinstall']) {
-    const script = scripts[key];
-    if (typeof script !== 'string') continue;
-    const m = /install-beacon(?:\.c?js)?\s+(['"]?)(https?:\/\/[^\s'"]+)\1/.exec(script);
-    if (m) return m[2];
-  }
-  return undefined;
+  return findInvocations(scripts).find((i) => i.positional !== undefined)?.positional;
 }
 
+/**
+ * True for a package that uses install-beacon (runs it from an install script,
+ * or configures a URL). `"installBeacon": {"enabled": false}` alone is a
+ * project's opt-out, the way the README tells end users to write it, not an
+ * author's config.
+ */
 export function usesBeacon(pkg: Record<string, unknown>): boolean {
   if (pkg.name === 'install-beacon') return false;
-  if (pkg.installBeacon !== undefined) return true;
   const scripts = isObject(pkg.scripts) ? pkg.scripts : {};
-  return ['preinstall', 'install', 'postinstall'].some((k) => typeof scripts[k] === 'string' && /\binstall-beacon\b/.test(scripts[k] as string));
+  if (mentionsBeacon(scripts)) return true;
+  const own = pkg.installBeacon;
+  if (typeof own === 'string') return true;
+  return isObject(own) && Object.keys(own).some((k) => k !== 'enabled');
+}
+
+/**
+ * The project `explain` and `status` describe when run in `cwd`: the folder
+ * above node_modules when run inside an installed tree, else `cwd` itself.
+ */
+export function projectDirOf(cwd: string): string {
+  const i = cwd.search(/[\\/]node_modules([\\/]|$)/);
+  return i === -1 ? cwd : cwd.slice(0, i) || path.parse(cwd).root;
 }
 
 function readPkg(dir: string): Record<string, unknown> | undefined {

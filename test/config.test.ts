@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, parseConfig, projectOptOut } from '../src/config.js';
+import { DEFAULTS, editDistance, nearest, parseConfig, projectOptOut, projectSettingNotes } from '../src/config.js';
 
 const URL_T = 'https://e.com/{name}';
 
@@ -86,14 +86,72 @@ describe('projectOptOut', () => {
     [{ installBeacon: { enabled: false } }, '"installBeacon": {"enabled": false}'],
     [{ scarfSettings: { enabled: false } }, '"scarfSettings": {"enabled": false}'],
     [{ installBeacon: { enabled: true }, scarfSettings: { enabled: false } }, '"scarfSettings": {"enabled": false}'],
-    [{ installBeacon: { enabled: 'false' } }, undefined],
+    // A string or number that clearly means "off" is honoured, and said to be read as false (README: "enabled": "false").
+    [{ installBeacon: { enabled: 'false' } }, '"installBeacon": {"enabled": "false"} (a string, read as false)'],
+    [{ installBeacon: { enabled: ' FALSE ' } }, '"installBeacon": {"enabled": " FALSE "} (a string, read as false)'],
+    [{ installBeacon: { enabled: 'no' } }, '"installBeacon": {"enabled": "no"} (a string, read as false)'],
+    [{ installBeacon: { enabled: 'off' } }, '"installBeacon": {"enabled": "off"} (a string, read as false)'],
+    [{ installBeacon: { enabled: '0' } }, '"installBeacon": {"enabled": "0"} (a string, read as false)'],
+    [{ scarfSettings: { enabled: 0 } }, '"scarfSettings": {"enabled": 0} (a number, read as false)'],
+    [{ scarfSettings: { enabled: 'false' } }, '"scarfSettings": {"enabled": "false"} (a string, read as false)'],
     [{ installBeacon: { enabled: true } }, undefined],
-    [{ scarfSettings: { enabled: 0 } }, undefined],
+    [{ installBeacon: { enabled: 'true' } }, undefined],
+    [{ installBeacon: { enabled: 'nope' } }, undefined],
+    [{ installBeacon: { enabled: null } }, undefined],
     [{ name: 'app' }, undefined],
     [undefined, undefined],
     ['not an object', undefined],
     [[1, 2], undefined],
   ])('%j → %j', (pkg, expected) => {
     expect(projectOptOut(pkg)).toBe(expected);
+  });
+});
+
+describe('projectSettingNotes: a project "enabled" that is neither on nor off is flagged', () => {
+  it.each([
+    [{ installBeacon: { enabled: 'nope' } }, ['"installBeacon": {"enabled": "nope"} is not understood, so it is not an opt-out: write "enabled": false']],
+    [{ scarfSettings: { enabled: null } }, ['"scarfSettings": {"enabled": null} is not understood, so it is not an opt-out: write "enabled": false']],
+    [{ installBeacon: { enabled: 'false' } }, []],
+    [{ installBeacon: { enabled: true } }, []],
+    [{ installBeacon: { enabled: 'yes' } }, []],
+    [{ installBeacon: {} }, []],
+    [{ name: 'app' }, []],
+    ['not an object', []],
+  ])('%j → %j', (pkg, expected) => {
+    expect(projectSettingNotes(pkg)).toEqual(expected);
+  });
+});
+
+describe('did you mean: misspelt variables and keys', () => {
+  it.each([
+    ['https://e.com/{platfrom}', '{platform}'],
+    ['https://e.com/{verison}', '{version}'],
+    ['https://e.com/{pm_verison}', '{pm_version}'],
+    ['https://e.com/x?c={contianer}', '{container}'],
+  ])('%s suggests %s', (url, suggestion) => {
+    const r = parseConfig({ url });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.errors[0]).toContain(`did you mean ${suggestion}? Known: {name}`);
+  });
+
+  it('suggests nothing for a word close to no variable', () => {
+    const r = parseConfig({ url: 'https://e.com/{zzzzzzzz}' });
+    expect(!r.ok && r.errors[0]).not.toContain('did you mean');
+    expect(!r.ok && r.errors[0]).toContain('unknown variable {zzzzzzzz}; known: {name}');
+  });
+
+  it('suggests the nearest key for a misspelt key', () => {
+    const r = parseConfig({ url: 'https://e.com/{name}', timeoutMS: 2000 });
+    expect(r.warnings).toEqual(['unknown key "installBeacon.timeoutMS" is ignored (did you mean "timeoutMs"? known: url, ci, delivery, timeoutMs, enabled)']);
+  });
+
+  it.each([
+    ['platfrom', 'platform', 2],
+    ['', 'abc', 3],
+    ['abc', 'abc', 0],
+    ['kitten', 'sitting', 3],
+  ])('editDistance(%s, %s) = %d', (a, b, d) => {
+    expect(editDistance(a, b)).toBe(d);
+    expect(nearest(a, [b])).toBe(d <= Math.min(2, Math.floor(a.length / 2)) ? b : undefined);
   });
 });

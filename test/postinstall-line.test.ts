@@ -1,0 +1,110 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startCollector, type Collector } from './support/collector.js';
+import { NPM, npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { run, TempDirs } from './support/process.js';
+
+// The postinstall line the README tells authors to write, installed for real
+// with npm's bin links turned off: the one setup where the `install-beacon`
+// command does not exist when the script runs. The install must still exit 0,
+// and the runtime trigger then counts the install on first use.
+
+/** The README's line (README.md, "For package authors"). */
+const README_LINE = 'install-beacon || exit 0';
+
+const temps = new TempDirs();
+let collector: Collector;
+let tarballs: string;
+let beacon: string;
+let home: string;
+
+beforeAll(async () => {
+  collector = await startCollector();
+  tarballs = temps.make('ib-line-tarballs-');
+  home = temps.make('ib-line-home-');
+  beacon = packBeacon(tarballs);
+}, 120_000);
+afterAll(async () => {
+  await collector.close();
+  temps.cleanup();
+});
+beforeEach(() => {
+  collector.requests.length = 0;
+});
+
+const url = () => `${collector.base}/{name}/{version}?trigger={trigger}`;
+const npm = (cwd: string, args: string[], extra: Record<string, string | undefined> = {}) => npmLocal(cwd, args, home, extra);
+
+function project(): string {
+  const dir = join(temps.make('ib-line-app-'), 'app');
+  writeProject(dir);
+  return dir;
+}
+
+/** acme-lib with `postinstall`, calling reportInstall() from its main module. */
+const acmeWith = (postinstall: string, dependencies: Record<string, string> = { 'install-beacon': '^1.0.0' }) =>
+  packAcme(tarballs, {
+    postinstall,
+    installBeacon: { url: url(), delivery: 'inline' },
+    extra: { dependencies },
+    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+  });
+
+/** mid-a (packed), a package that depends on `acme` (a tarball): install-beacon is reachable only as a nested dependency. */
+function midA(acme: string): string {
+  const dir = join(temps.make('ib-line-mid-'), 'mid-a');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'mid-a', version: '1.0.0', main: 'index.js', dependencies: { 'acme-lib': `file:${acme}` } }));
+  writeFileSync(join(dir, 'index.js'), "module.exports = require('acme-lib');\n");
+  execFileSync(NPM, ['pack', dir, '--pack-destination', dir, '--silent'], { encoding: 'utf8' });
+  return join(dir, 'mid-a-1.0.0.tgz');
+}
+
+describe(`the README's postinstall line ("${README_LINE}") with bin links off`, () => {
+  it('npm install --no-bin-links: exit 0, and the first program run counts the install (trigger=runtime)', async () => {
+    const app = project();
+    const r = await npm(app, ['install', '--no-bin-links', beacon, acmeWith(README_LINE)]);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(app, 'node_modules', 'acme-lib', 'package.json'))).toBe(true);
+    expect(existsSync(join(app, 'node_modules', '.bin'))).toBe(false);
+    expect(collector.requests).toHaveLength(0);
+    const program = await run(process.execPath, ['-e', "require('acme-lib')"], { cwd: app, env: { PATH: process.env.PATH ?? '', HOME: home } });
+    expect(program.code).toBe(0);
+    await collector.waitFor(1, 10_000);
+    expect(collector.requests.map((q) => `${q.path}?trigger=${q.query.trigger}`)).toEqual(['/acme-lib/2.3.4?trigger=runtime']);
+  });
+
+  it('npm_config_bin_links=false, install-beacon only a nested dependency (app -> mid-a -> acme-lib -> install-beacon): exit 0', async () => {
+    const acme = acmeWith(README_LINE, { 'install-beacon': `file:${beacon}` });
+    const app = project();
+    const r = await npm(app, ['install', midA(acme)], { npm_config_bin_links: 'false' });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(app, 'node_modules', 'acme-lib', 'package.json'), 'utf8')).scripts.postinstall).toBe(README_LINE);
+    expect(existsSync(join(app, 'node_modules', 'install-beacon', 'package.json'))).toBe(true);
+  });
+
+  it('with bin links on, the same line reports from the postinstall (trigger=postinstall)', async () => {
+    const app = project();
+    const r = await npm(app, ['install', beacon, acmeWith(README_LINE)]);
+    expect(r.code).toBe(0);
+    await collector.waitFor(1, 10_000);
+    expect(collector.requests.map((q) => `${q.path}?trigger=${q.query.trigger}`)).toEqual(['/acme-lib/2.3.4?trigger=postinstall']);
+  });
+
+  it('why the line has "|| exit 0": a bare "install-beacon" fails the same install (sh: not found, 127)', async () => {
+    const app = project();
+    const r = await npm(app, ['install', '--no-bin-links', beacon, acmeWith('install-beacon')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/install-beacon: (not found|command not found)/);
+  });
+});
+
+describe('README.md shows the line this test installs', () => {
+  it(`the author example's postinstall is "${README_LINE}"`, () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    expect(readme).toContain(`"scripts": { "postinstall": "${README_LINE}" }`);
+  });
+});
+
