@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 function writeAcme(installBeacon: unknown, extra: Record<string, unknown> = {}): void {
-  writeFileSync(join(pkgDir, 'package.json'), JSON.stringify({ name: 'acme-lib', version: '2.3.4', scripts: { postinstall: 'install-beacon' }, installBeacon, ...extra }));
+  writeFileSync(join(pkgDir, 'package.json'), JSON.stringify({ name: 'acme-lib', version: '2.3.4', scripts: { postinstall: 'install-beacon || exit 0' }, installBeacon, ...extra }));
 }
 
 beforeEach(() => {
@@ -140,10 +140,33 @@ describe('commands', () => {
     expect(h.stdout).toContain('install-beacon explain [--json]');
   });
 
-  it('rejects an unknown command outside an install', async () => {
+  it('rejects an unknown command outside an install (exit 2), suggesting the nearest', async () => {
     const r = await cmd(['frobnicate']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown command "frobnicate"');
+    expect((await cmd(['explian'])).stderr).toContain('unknown command "explian" (did you mean "explain"?)');
+  });
+
+  it.each([
+    [['listen', '--prot', '5'], 'install-beacon: listen: unknown option "--prot" (did you mean --port?); known: --port'],
+    [['explain', '--jsn'], 'install-beacon: explain: unknown option "--jsn" (did you mean --json?); known: --json'],
+    [['check', '--json'], 'install-beacon: check: unknown option "--json"; it takes no options'],
+    [['check', 'a', 'b'], 'install-beacon: check: unexpected argument "b"'],
+    [['status', '--all'], 'install-beacon: status: unknown option "--all"; it takes no options'],
+    [['enable', 'now'], 'install-beacon: enable: unexpected argument "now"'],
+    [['listen', '--port'], 'install-beacon: listen: --port needs a value'],
+  ])('refuses %j with exit 2 and does nothing', async (args, message) => {
+    // Bounded: before, `listen --prot 5` ignored the typo and listened on 7707 until killed.
+    const r = await runBin(args, { cwd: app, env: baseEnv(home), timeoutMs: 10_000 });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n')[0]).toBe(message);
+  });
+
+  it('listen --port=N is understood like --port N', async () => {
+    const r = await cmd(['listen', '--port=abc']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--port needs a number from 0 to 65535, not "abc"');
   });
 
   it('check: a valid config prints the example URL and a Telemetry section', async () => {
@@ -165,7 +188,7 @@ describe('commands', () => {
     expect(r.stderr).toContain('error: "installBeacon.url": http:// is only allowed for loopback hosts');
     expect(r.stderr).toContain('error: "installBeacon.delivery" must be one of');
     expect(r.stderr).toContain('warning: unknown key "installBeacon.extra"');
-    expect(r.stderr).toContain('warning: "install-beacon" is not in "dependencies"');
+    expect(r.stderr).toContain('error: "install-beacon" must be in "dependencies": devDependencies are not installed for your users');
   });
 
   it('check: a missing package.json exits 1', async () => {
@@ -181,9 +204,12 @@ describe('commands', () => {
     expect(r.stdout).toContain('sends: yes, inline delivery');
     expect(r.stdout).toContain(`URL:   ${collector.base}/acme-lib/2.3.4/`);
     await hook();
+    expect(collector.requests).toHaveLength(1);
     const reported = await cmd(['explain']);
+    expect(reported.stdout).toContain('sends: no (already reported: an earlier run of this install sent it, with a URL like the one below)');
     expect(reported.stdout).toContain('[already-reported]');
-    expect(reported.stdout).toMatch(/URL: {3}http:\/\/127\.0\.0\.1:\d+\/acme-lib\/2\.3\.4\/.* {2}\(not sent: the rule above applies\)/);
+    expect(reported.stdout).toMatch(/URL: {3}http:\/\/127\.0\.0\.1:\d+\/acme-lib\/2\.3\.4\/\S+\n/);
+    expect(reported.stdout).not.toContain('not sent');
     collector.requests.length = 0;
     const optedOut = await cmd(['explain'], app, { DO_NOT_TRACK: '1' });
     expect(optedOut.stdout).toContain('why:   DO_NOT_TRACK=1 is set [env-opt-out]');
