@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
-import { NPM, npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
-import { run, TempDirs } from './support/process.js';
+import { NPM, NPM_LOCAL, npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { baseEnv, run, TempDirs } from './support/process.js';
 
 // The postinstall line the README tells authors to write, installed for real
 // with npm's bin links turned off: the one setup where the `install-beacon`
@@ -98,6 +98,43 @@ describe(`the README's postinstall line ("${README_LINE}") with bin links off`, 
     const r = await npm(app, ['install', '--no-bin-links', beacon, acmeWith('install-beacon')]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/install-beacon: (not found|command not found)/);
+  });
+});
+
+const npmMajor = Number(execFileSync(NPM, ['--version'], { encoding: 'utf8' }).trim().split('.')[0]);
+
+describe.skipIf(npmMajor !== 11)(`what npm 11 users see (README "What your users will see"; npm ${npmMajor} here)`, () => {
+  const allow = async (allowed: boolean | undefined) => {
+    const acme = acmeWith(README_LINE);
+    const app = project();
+    // npm keys a tarball dependency by its file: spec (a registry package by its name).
+    if (allowed !== undefined) writeProject(app, { allowScripts: { [`file:${acme}`]: allowed } });
+    // npm's warnings are what is tested here: NPM_LOCAL's --loglevel=error would hide them.
+    const flags = NPM_LOCAL.filter((f) => !f.startsWith('--loglevel'));
+    const r = await run(NPM, ['install', beacon, acme, ...flags, '--loglevel=warn'], { cwd: app, env: baseEnv(home, { npm_config_cache: join(home, 'npm-cache') }), timeoutMs: 120_000 });
+    expect(r.code).toBe(0);
+    return r;
+  };
+
+  it('every install ends with a warning that names the line', async () => {
+    const r = await allow(undefined);
+    expect(r.stderr).toContain('npm warn install-scripts 1 package has install scripts not yet covered by allowScripts:');
+    expect(r.stderr).toContain(`npm warn install-scripts   acme-lib@2.3.4 (postinstall: ${README_LINE})`);
+    await collector.waitFor(1, 10_000);
+    expect(collector.requests.map((q) => q.query.trigger)).toEqual(['postinstall']);
+  });
+
+  it('"allowScripts" false: the script is skipped and the warning stops', async () => {
+    const r = await allow(false);
+    expect(r.stderr).not.toContain('install-scripts');
+    expect(collector.requests).toHaveLength(0);
+  });
+
+  it('"allowScripts" true: the script runs and the warning stops', async () => {
+    const r = await allow(true);
+    expect(r.stderr).not.toContain('install-scripts');
+    await collector.waitFor(1, 10_000);
+    expect(collector.requests.map((q) => q.query.trigger)).toEqual(['postinstall']);
   });
 });
 
