@@ -163,6 +163,8 @@ export function explain(args: string[]): number {
   }
   out('To opt out (any one is enough):');
   for (const line of optOutLines()) out(`  ${line}`);
+  out('A variable covers only the processes that see it: set it where you install and where your programs run (shell profile, CI settings);');
+  out('the package.json setting and `disable` cover both.');
   const active = envOptOut(host.env);
   if (active) out(`Active now: ${active.name}=${active.value}.`);
   return 0;

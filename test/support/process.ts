@@ -48,6 +48,8 @@ export function run(command: string, args: string[], options: SpawnOptions & { t
       clearTimeout(timer);
       resolvePromise({ code, signal, stdout, stderr, ms: Date.now() - started });
     });
+    // A child that exits before reading stdin closes the pipe: EPIPE here is expected, not a test failure.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(options.input ?? '');
   });
 }
