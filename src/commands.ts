@@ -123,7 +123,11 @@ export function explain(args: string[]): number {
     // In a package that uses install-beacon: evaluate it as if a user installed it.
     mode = 'package';
     const d = decideHere({ ...host, env: installEnv(host.env) }, cwd, 'postinstall', { positional: positionalFromScripts(own), asDependency: true, describeSkips: true });
-    results.push(toExplained(cwd, d));
+    const explained = toExplained(cwd, d);
+    // What would break or cut the author's install line (check reports the same as errors).
+    const setup = findInvocations(isObject(own.scripts) ? own.scripts : {}).flatMap((i) => i.errors);
+    if (setup.length) explained.problems = [...(explained.problems ?? []), ...setup];
+    results.push(explained);
   } else {
     // In a project: every installed package that uses install-beacon, as an install here would see it.
     mode = 'project';

@@ -162,6 +162,9 @@ describe('check: a setup that can fail installs is an error (items 1 and 15)', (
     writeAcme({ installBeacon: undefined, scripts: { postinstall: `install-beacon ${collector.base}/{name}?a={ci}&b={pm} || exit 0` } });
     const r = await cmd(['explain']);
     expect(r.stdout).toMatch(/URL: {3}http:\/\/127\.0\.0\.1:\d+\/acme-lib\?a=false\n/);
+    // In the package's own folder, explain also says why.
+    const own = await cmd(['explain'], pkgDir);
+    expect(own.stdout).toContain('note:  "scripts.postinstall": the shell cuts the URL at "&"');
   });
 
   it('check on {platfrom} suggests {platform} (issue 12)', async () => {
