@@ -93,6 +93,12 @@ export function findInvocations(scripts: Record<string, unknown>): Invocation[] 
       if (!('word' in t) || !RUNS_BEACON.test(t.word)) continue;
       // The command's first word may be npx, node or a path; install-beacon is one of the words up to the next operator.
       const errors: string[] = [];
+      // npx and friends fetch a missing package from the registry: a download (or a prompt) in the middle of the user's install.
+      const before = tokens.slice(0, i).reverse();
+      const runner = before.find((b) => 'op' in b || /^(npx|bunx|dlx|exec|pnpx)$/.test(b.word));
+      if (runner && 'word' in runner) {
+        errors.push(`"scripts.${name}": "${runner.word} install-beacon" may download install-beacon from the registry during the user's install; run the installed command: "${name}": "${RECOMMENDED_LINE}"`);
+      }
       let j = i + 1;
       const args: Array<{ word: string; raw: string; singleQuoted: boolean }> = [];
       while (j < tokens.length && 'word' in tokens[j]!) args.push(tokens[j++] as { word: string; raw: string; singleQuoted: boolean });
@@ -113,7 +119,7 @@ export function findInvocations(scripts: Record<string, unknown>): Invocation[] 
       const next = tokens[j];
       const after = tokens[j + 1];
       const exitsZero = next && 'op' in next && next.op === '||' && after && 'word' in after && after.word === 'exit' && tokens[j + 2] && 'word' in tokens[j + 2]! && (tokens[j + 2] as { word: string }).word === '0';
-      if (!exitsZero && errors.length === 0) {
+      if (!exitsZero && !errors.some((e) => e.includes('cuts the URL'))) {
         errors.push(`"scripts.${name}": "${text}" fails the user's whole install where the install-beacon command is missing (npm --no-bin-links, a failed download); end it with "|| exit 0", as in "${name}": "${RECOMMENDED_LINE}"`);
       }
       found.push({ script: name, positional, errors });

@@ -25,7 +25,6 @@ describe('findInvocations: what check calls an error', () => {
     ['node build.js && install-beacon || exit 0'],
     ['install-beacon "https://e.com/{name}?ci={ci}&pm={pm}" || exit 0'],
     ['install-beacon https://e.com/{name}/{version} || exit 0'],
-    ['npx install-beacon || exit 0'],
   ])('%s: no error', (line) => {
     expect(errorsOf(line)).toEqual([]);
   });
@@ -37,6 +36,9 @@ describe('findInvocations: what check calls an error', () => {
     ['install-beacon https://e.com/{name}?ci={ci}&pm={pm} || exit 0', /the shell cuts the URL at "&" \(it passes only https:\/\/e\.com\/\{name\}\?ci=\{ci\}, and runs the hook in the background\)/],
     ['install-beacon https://e.com/{name};x || exit 0', /the shell cuts the URL at ";"/],
     ["install-beacon 'https://e.com/{name}' || exit 0", /single quotes, which Windows cmd\.exe does not treat as quotes/],
+    ['npx install-beacon || exit 0', /"npx install-beacon" may download install-beacon from the registry/],
+    ['npm exec install-beacon || exit 0', /"exec install-beacon" may download/],
+    ['yarn dlx install-beacon || exit 0', /"dlx install-beacon" may download/],
   ])('%s: an error', (line, message) => {
     const errors = errorsOf(line);
     expect(errors).toHaveLength(1);
