@@ -328,10 +328,12 @@ export function telemetrySection(name: string, config: Pick<BeaconConfig, 'templ
     '',
     'To opt out, any one of these is enough:',
     '',
-    ...ENV_OPT_OUTS.map((row) => `- \`${row.name}\` set to ${row.values}${runtime ? ', wherever you install and run your programs (your shell profile, your CI settings)' : ' when you install'}`),
+    ...ENV_OPT_OUTS.map((row) => `- \`${row.name}\` set to ${row.values}`),
     `- in your project's package.json: \`"installBeacon": {"enabled": false}\` (Scarf's \`"scarfSettings": {"enabled": false}\` works too)`,
     '- for every project on your machine: `npx install-beacon disable`',
     '',
+    // With reportInstall, a later program run is a second chance to send: a variable set only for the install does not cover it.
+    ...(runtime ? ['A variable covers only the processes that see it: set it wherever you install and run your programs (your shell profile, your CI settings). The package.json setting and `disable` cover both.', ''] : []),
     'Run `npx install-beacon explain` in your project to see exactly what would be sent, and why.',
   ].join('\n');
 }

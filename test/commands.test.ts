@@ -208,13 +208,15 @@ describe("check's Telemetry section is true for the config it was run on (issue 
   it('with reportInstall: the first load counts, and an env opt-out must be set where programs run', async () => {
     const s = await section({}, "require('install-beacon').reportInstall(__filename);\n");
     expect(s).toContain('or, where install scripts are blocked, the first time it is loaded');
-    expect(s).toContain('- `DO_NOT_TRACK` set to anything but empty, 0, false or no, wherever you install and run your programs (your shell profile, your CI settings)');
+    expect(s).toContain('- `DO_NOT_TRACK` set to anything but empty, 0, false or no\n');
+    expect(s).toContain('A variable covers only the processes that see it: set it wherever you install and run your programs (your shell profile, your CI settings). The package.json setting and `disable` cover both.');
   });
 
-  it('without reportInstall: an env opt-out is needed only when installing', async () => {
+  it('without reportInstall: nothing about programs (an env opt-out at install time is enough)', async () => {
     const s = await section({});
-    expect(s).toContain('- `DO_NOT_TRACK` set to anything but empty, 0, false or no when you install');
+    expect(s).toContain('- `DO_NOT_TRACK` set to anything but empty, 0, false or no\n');
     expect(s).not.toContain('first time it is loaded');
+    expect(s).not.toContain('run your programs');
   });
 });
 
