@@ -94,8 +94,9 @@ function parsePmSpec(spec: string | undefined): { pm: string; version: string } 
 // trees do not: their lockfiles hold a format version, not the tool's). Most
 // direct first: what the installing tool wrote, then what the project pins.
 export const TREE_PM_VERSION_RULES: ReadonlyArray<{ source: string; read: (root: string, probes: Probes) => { pm: string; version: string } | undefined }> = [
-  // pnpm writes `packageManager: pnpm@10.34.9` into node_modules/.modules.yaml on every install.
-  { source: 'node_modules/.modules.yaml', read: (root, p) => parsePmSpec(/^packageManager:\s*['"]?([^'"\s]+)/m.exec(p.readText(`${root}/node_modules/.modules.yaml`) ?? '')?.[1]) },
+  // pnpm records itself in node_modules/.modules.yaml on every install: pnpm 10 writes it as JSON
+  // (`  "packageManager": "pnpm@10.34.9",`), older versions as plain YAML (`packageManager: pnpm@8.15.0`).
+  { source: 'node_modules/.modules.yaml', read: (root, p) => parsePmSpec(/^\s*["']?packageManager["']?\s*:\s*["']?([^"'\s,]+)/m.exec(p.readText(`${root}/node_modules/.modules.yaml`) ?? '')?.[1]) },
   // yarn berry runs the release that .yarnrc.yml points at (yarnPath: .yarn/releases/yarn-4.18.1.cjs).
   { source: '.yarnrc.yml yarnPath', read: (root, p) => {
     const m = /^yarnPath:\s*['"]?\S*yarn-(\d+\.\d+\.\d+[\w.-]*?)\.c?js/m.exec(p.readText(`${root}/.yarnrc.yml`) ?? '');

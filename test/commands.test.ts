@@ -129,7 +129,7 @@ describe('messages that must be true (item 18)', () => {
   });
 
   it('reportInstall sends pm_version from the tree (pnpm\'s node_modules/.modules.yaml)', async () => {
-    writeFileSync(join(app, 'node_modules', '.modules.yaml'), 'layoutVersion: 5\nnodeLinker: hoisted\npackageManager: pnpm@10.34.9\n');
+    writeFileSync(join(app, 'node_modules', '.modules.yaml'), '{\n  "layoutVersion": 5,\n  "nodeLinker": "hoisted",\n  "packageManager": "pnpm@10.34.9",\n  "pendingBuilds": []\n}\n');
     writeFileSync(join(app, 'pnpm-lock.yaml'), '');
     const r = await program(app);
     expect(r.code).toBe(0);

@@ -9,7 +9,9 @@ const PNPM = '/app/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib';
 
 describe('detectPMFromTree: the version, where the tree records it', () => {
   it.each([
-    ['pnpm: node_modules/.modules.yaml', PNPM, { '/app/node_modules/.modules.yaml': "hoistPattern:\n  - '*'\nlayoutVersion: 5\nnodeLinker: isolated\npackageManager: pnpm@10.34.9\npendingBuilds: []\n" }, 'pnpm', '10.34.9'],
+    // As pnpm 10.34.9 writes it (JSON, which is YAML too), cut down from a real install.
+    ['pnpm 10: node_modules/.modules.yaml (JSON)', PNPM, { '/app/node_modules/.modules.yaml': '{\n  "hoistedDependencies": {},\n  "layoutVersion": 5,\n  "nodeLinker": "isolated",\n  "packageManager": "pnpm@10.34.9",\n  "pendingBuilds": []\n}\n' }, 'pnpm', '10.34.9'],
+    ['pnpm: node_modules/.modules.yaml (plain YAML)', PNPM, { '/app/node_modules/.modules.yaml': "hoistPattern:\n  - '*'\nlayoutVersion: 5\nnodeLinker: isolated\npackageManager: pnpm@10.34.9\npendingBuilds: []\n" }, 'pnpm', '10.34.9'],
     ['pnpm: .modules.yaml wins over the packageManager field', PNPM, { '/app/node_modules/.modules.yaml': 'packageManager: pnpm@10.34.9\n', '/app/package.json': '{"packageManager":"pnpm@9.0.0"}' }, 'pnpm', '10.34.9'],
     ['yarn berry: .yarnrc.yml yarnPath', NM, { '/app/yarn.lock': '', '/app/.yarnrc.yml': 'nodeLinker: node-modules\nyarnPath: .yarn/releases/yarn-4.18.1.cjs\n' }, 'yarn', '4.18.1'],
     ['the packageManager field, with a hash', NM, { '/app/yarn.lock': '', '/app/package.json': '{"packageManager":"yarn@4.18.1+sha512.0123abcd"}' }, 'yarn', '4.18.1'],
