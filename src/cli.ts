@@ -1,5 +1,5 @@
 import { check, explain, listen, machineSwitch, USAGE_ERROR } from './commands.js';
-import { nearest } from './config.js';
+import { nearest } from './suggest.js';
 import type { Env } from './env.js';
 import { backgroundSend, postinstall, say } from './hook.js';
 import { isOn } from './optout.js';

@@ -1,6 +1,6 @@
 const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 const path = require('path') as typeof import('path'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
-import { isObject, nearest, parseConfig, projectOptOut, projectSettingNotes, type BeaconConfig } from './config.js';
+import { isObject, parseConfig, projectOptOut, projectSettingNotes, type BeaconConfig } from './config.js';
 import { contextFacts, type Decision } from './decide.js';
 import { currentHost, type Env } from './env.js';
 import { decideHere, printable, say } from './hook.js';
@@ -9,6 +9,7 @@ import { optOutFile } from './machine.js';
 import { markerState } from './marker.js';
 import { ENV_OPT_OUTS, envOptOut } from './optout.js';
 import { realDir, realMarkerFs, realProbes } from './probes.js';
+import { nearest, withSuggestion } from './suggest.js';
 import { findBeaconPackages, positionalFromScripts, projectDirOf, readPkg, usesBeacon } from './scan.js';
 import { renderTemplate, VARIABLE_DOCS, type VarName } from './template.js';
 import { BEACON_VERSION } from './version.js';
@@ -93,7 +94,7 @@ function toExplained(dir: string, d: Decision): Explained {
     delivery: d.delivery,
     endpoint: d.config?.template.host,
     fields: d.values as Record<string, string> | undefined,
-    problems: d.problems && d.problems.length ? [...d.problems] : undefined,
+    problems: d.problems && d.problems.length ? d.problems.map(withSuggestion) : undefined,
     markers: d.markers,
   };
 }
@@ -259,7 +260,7 @@ export function check(args: string[]): number {
   const result = parseConfig(pkg.installBeacon, positional);
   const name = typeof pkg.name === 'string' ? pkg.name : 'unknown';
   const version = typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  const warnings = [...result.warnings];
+  const warnings = result.warnings.map(withSuggestion);
   // A setup that fails or silently breaks a user's install is an error, not a warning.
   const setupErrors = invocations.flatMap((i) => i.errors);
   const section = (key: string) => (isObject(pkg[key]) ? (pkg[key] as Record<string, unknown>) : {});
@@ -271,7 +272,7 @@ export function check(args: string[]): number {
   if (invocations.length === 0) {
     warnings.push(`no install script runs install-beacon, so installs are not reported by the hook${runtime ? ' (only by reportInstall, on first use)' : ''}: add "postinstall": "${RECOMMENDED_LINE}"`);
   }
-  const errors = [...(result.ok ? [] : result.errors), ...setupErrors];
+  const errors = [...(result.ok ? [] : result.errors.map(withSuggestion)), ...setupErrors];
   if (errors.length > 0 || !result.ok) {
     say(`install-beacon: ${name}@${version}: ${result.ok ? 'the configuration is valid, but the setup is not' : 'the configuration is invalid'}:`);
     for (const e of errors) say(`  error: ${e}`);

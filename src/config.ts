@@ -1,4 +1,4 @@
-import { parseTemplate, VARIABLES, type Template } from './template.js';
+import { parseTemplate, type Template } from './template.js';
 
 // The author's `installBeacon` settings in their package.json, validated.
 
@@ -39,10 +39,7 @@ export function parseConfig(raw: unknown, positional?: string): ConfigResult {
   else return { ok: false, errors: ['"installBeacon" must be an object (or a URL string)'], warnings };
 
   for (const key of Object.keys(settings)) {
-    if (!(KNOWN_KEYS as readonly string[]).includes(key)) {
-      const near = nearest(key, KNOWN_KEYS);
-      warnings.push(`unknown key "installBeacon.${key}" is ignored (${near ? `did you mean "${near}"? ` : ''}known: ${KNOWN_KEYS.join(', ')})`);
-    }
+    if (!(KNOWN_KEYS as readonly string[]).includes(key)) warnings.push(`unknown key "installBeacon.${key}" is ignored (known: ${KNOWN_KEYS.join(', ')})`);
   }
 
   const source = positional ?? settings.url;
@@ -51,7 +48,7 @@ export function parseConfig(raw: unknown, positional?: string): ConfigResult {
   else {
     const parsed = parseTemplate(source);
     if (parsed.ok) template = parsed.template;
-    else errors.push(`${positional !== undefined ? 'the URL argument' : '"installBeacon.url"'}: ${withSuggestion(parsed.error)}`);
+    else errors.push(`${positional !== undefined ? 'the URL argument' : '"installBeacon.url"'}: ${parsed.error}`);
   }
 
   const ci = settings.ci ?? DEFAULTS.ci;
@@ -89,35 +86,6 @@ const PROJECT_SETTINGS = [
   { key: 'installBeacon', label: '"installBeacon"' },
   { key: 'scarfSettings', label: '"scarfSettings"' },
 ] as const;
-
-/** Levenshtein distance (small strings only: config keys and variable names). */
-export function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
-}
-
-/** The known word closest to `word`, if it is close enough to be a typo (at most 2 edits, and fewer than half its letters). */
-export function nearest(word: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const d = editDistance(word.toLowerCase(), k.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [k, d];
-  }
-  return bestDistance <= Math.min(2, Math.floor(word.length / 2)) ? best : undefined;
-}
-
-/** "unknown variable {platfrom}; known: ..." → with "did you mean {platform}?" in front of the list. */
-function withSuggestion(error: string): string {
-  const m = /^unknown variable \{([a-z_]+)\}; /.exec(error);
-  const near = m ? nearest(m[1]!, VARIABLES) : undefined;
-  return near ? error.replace('; known:', `; did you mean {${near}}? Known:`) : error;
-}
 
 /** The installing project's opt-out in its root package.json, if any, as a person would write it. */
 export function projectOptOut(rootPkg: unknown): string | undefined {
