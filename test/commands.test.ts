@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, writeFileSync, type Dirent } from 'node:fs';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
 import { baseEnv, ROOT, run, runBin, TempDirs } from './support/process.js';
@@ -92,6 +92,24 @@ describe('a project\'s "enabled": "false" (a string) is an opt-out (item 4)', ()
     const s = await cmd(['status']);
     expect(s.stdout).toContain('install-beacon: project opt-out: off');
     expect(s.stdout).toContain('install-beacon: note: "scarfSettings": {"enabled": "nope"} is not understood');
+  });
+});
+
+describe('where an opt-out must be set (item 17)', () => {
+  /** Every file under `dir`, relative to it. */
+  const files = (dir: string): string[] => (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[]).filter((e) => !e.isDirectory()).map((e) => relative(dir, join(e.parentPath ?? e.path, e.name))).sort();
+
+  it('an environment opt-out is not remembered: the hook and reportInstall write no file, so a later run without it sends', async () => {
+    const treeBefore = files(app);
+    expect(await hook({ DO_NOT_TRACK: '1' })).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect((await program(app, { DO_NOT_TRACK: '1' })).code).toBe(0);
+    expect(files(app)).toEqual(treeBefore);
+    expect(files(home)).toEqual([]);
+    expect(collector.requests).toHaveLength(0);
+    // Why the README says to set it where programs run too: a run without it reports the install.
+    expect((await program(app)).code).toBe(0);
+    await collector.waitFor(1, 10_000);
+    expect(collector.requests.map((q) => q.query.trigger)).toEqual(['runtime']);
   });
 });
 
