@@ -7,7 +7,7 @@ import { decideHere, printable, say } from './hook.js';
 import { optOutFile } from './machine.js';
 import { ENV_OPT_OUTS, envOptOut, insideNodeModules } from './optout.js';
 import { realDir, realProbes } from './probes.js';
-import { findBeaconPackages, positionalFromScripts, readPkg, usesBeacon } from './scan.js';
+import { findBeaconPackages, positionalFromScripts, projectDirOf, readPkg, usesBeacon } from './scan.js';
 import { renderTemplate, VARIABLE_DOCS, type VarName } from './template.js';
 import { BEACON_VERSION } from './version.js';
 
@@ -76,7 +76,7 @@ export function explain(args: string[]): number {
   } else {
     // In a project: every installed package that uses install-beacon, as an install here would see it.
     mode = 'project';
-    const root = insideNodeModules(cwd) ? cwd.slice(0, cwd.search(/[\\/]node_modules([\\/]|$)/)) : cwd;
+    const root = projectDirOf(cwd);
     const env: Env = { ...installEnv(host.env), INIT_CWD: root };
     for (const found of findBeaconPackages(root)) {
       const d = decideHere({ ...host, env }, found.dir, 'postinstall', { positional: found.positional, describeSkips: true });

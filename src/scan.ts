@@ -1,6 +1,8 @@
 const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 const path = require('path') as typeof import('path'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import { isObject } from './config.js';
+import { installTarget } from './layout.js';
+import { realProbes } from './probes.js';
 
 // Finding the installed packages that use install-beacon, for `explain`.
 
@@ -22,6 +24,16 @@ export function positionalFromScripts(pkg: Record<string, unknown>): string | un
     if (m) return m[2];
   }
   return undefined;
+}
+
+/**
+ * The project `explain` and `status` describe when run in `cwd`: the project an
+ * install started there installs into (layout.ts: the nearest folder with a
+ * package.json or node_modules, or the workspace root listing it as a member),
+ * so `explain` in a subfolder or a workspace member agrees with the hook.
+ */
+export function projectDirOf(cwd: string): string {
+  return installTarget(cwd, realProbes);
 }
 
 export function usesBeacon(pkg: Record<string, unknown>): boolean {
