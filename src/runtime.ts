@@ -13,9 +13,10 @@ import { pnpFileFor, readPackageJson, realMarkerFs } from './probes.js';
 // yarn berry and bun block dependency scripts by default; --ignore-scripts).
 //
 // Cost: the first call in a process does the cheap checks synchronously (the
-// environment, then two stats: the package's package.json and the marker) and
-// returns; everything else runs on a later tick. Later calls in the same
-// process are a Map lookup.
+// environment, then one read of the package's package.json, for its name,
+// version and mtime from one open, and one stat of the marker) and returns;
+// everything else runs on a later tick. Later calls in the same process are a
+// Set lookup.
 //
 // Delivery: a detached sender process, as for background delivery in the
 // hook. The host program never waits for it and exits when it would have
