@@ -25,10 +25,12 @@
 // image layer or mounted again (every overlayfs mount has a new st_dev) and
 // stay reported. A real reinstall still counts: npm, yarn and bun extract
 // package.json afresh, so its mtime is the extraction time. A marker covers
-// the copy whose package.json is not newer than the marker; a newer one is a
-// new install of that version ('outdated'), taken over like a stale claim.
-// Checking costs one read of package.json (name, version, mtime from one open)
-// and one stat of the marker.
+// the copy whose package.json is not newer than the marker; a newer one at the
+// path the marker recorded is a new install of that version ('outdated'),
+// taken over like a stale claim, while a newer copy at another path is one
+// more copy of an already reported version in this tree. Checking costs one
+// read of package.json (name, version, mtime from one open) and one stat of
+// the marker (and a read of it only when package.json is the newer).
 //
 // Claiming is an exclusive create (O_EXCL) of an empty file, atomic on local
 // file systems, so of many processes starting at once exactly one wins. The
@@ -103,17 +105,32 @@ export function markerLocation(site: { markerDir: string; treeRoot?: string; pkg
 
 export type MarkerState = 'none' | 'reported' | 'in-flight' | 'stale' | 'outdated';
 
-function stateOf(st: { size: number; mtimeMs: number } | undefined, now: number, pkgMtimeMs: number): MarkerState {
+function stateOf(st: { size: number; mtimeMs: number } | undefined, now: number, pkgMtimeMs: number, recordedElsewhere: () => boolean): MarkerState {
   if (!st) return 'none';
-  // A package.json newer than the marker: this version was installed again after it reported.
-  if (pkgMtimeMs > st.mtimeMs) return 'outdated';
+  // A package.json newer than the marker: this version was installed again after
+  // it reported, unless the marker was recorded by a copy at another path (a
+  // second copy of an already reported version, added to the tree later).
+  if (pkgMtimeMs > st.mtimeMs && !(st.size > 0 && recordedElsewhere())) return 'outdated';
   if (st.size > 0) return 'reported';
   return now - st.mtimeMs < RETRY_AFTER_MS ? 'in-flight' : 'stale';
 }
 
+/** Was the marker's report recorded by a copy at another path in the tree? Read only when its package.json is newer than the marker. */
+function recordedElsewhere(location: MarkerLocation, fs: MarkerFs): () => boolean {
+  return () => {
+    if (!location.path) return false;
+    try {
+      const recorded = (JSON.parse(fs.read(location.file) ?? '') as { path?: unknown } | null)?.path;
+      return typeof recorded === 'string' && recorded !== location.path;
+    } catch {
+      return false; // unreadable or not ours: judge by the times alone
+    }
+  };
+}
+
 /** The marker's state for a copy whose package.json has mtime `pkgMtimeMs`. */
 export function markerState(location: MarkerLocation, fs: MarkerFs, now: number, pkgMtimeMs: number): MarkerState {
-  return stateOf(fs.stat(location.file), now, pkgMtimeMs);
+  return stateOf(fs.stat(location.file), now, pkgMtimeMs, recordedElsewhere(location, fs));
 }
 
 /** Reported, or being reported right now: either way, not this caller's job. */
@@ -137,7 +154,7 @@ export function claim(location: MarkerLocation | undefined, fs: MarkerFs, now: n
   if (result === 'failed') return { result: 'unwritable' };
   // It exists: take it over only if it is stale or outdated, and only if this caller wins the takeover.
   const seen = fs.stat(location.file);
-  const state = stateOf(seen, now, pkgMtimeMs);
+  const state = stateOf(seen, now, pkgMtimeMs, recordedElsewhere(location, fs));
   if (!seen || (state !== 'stale' && state !== 'outdated')) return { result: 'taken' };
   const lock = `${location.file}.${Math.round(seen.mtimeMs)}-${seen.size}.takeover`;
   const locked = fs.createExclusive(lock, '');

@@ -148,6 +148,19 @@ describe('one event per package version per installed tree (issue 9, items 9 and
     expect(collector.requests.map((q) => q.segments.join('@')).sort()).toEqual(['acme-lib@2.3.4', 'acme-lib@2.3.5']);
   });
 
+  it('a second nested copy of an already reported version, added to the tree by a later install: no new event', async () => {
+    const acme234 = packAcme(tarballs, { version: '2.3.4', installBeacon: { url: url(collector.base), delivery: 'inline' } });
+    const acme235 = packAcme(tarballs, { version: '2.3.5', installBeacon: { url: url(collector.base), delivery: 'inline' } });
+    const mid = (name: string) => packAcme(tarballs, { name, version: '1.0.0', postinstall: 'node -e 0', extra: { dependencies: { 'acme-lib': `file:${acme234}`, 'install-beacon': `file:${beacon}` } } });
+    const app = temps.make('ib-lay-nested-later-');
+    writeProject(app);
+    await ok(npm(app, ['install', beacon, acme235, mid('mid-a')]));
+    expect(collector.requests.map((q) => q.segments.join('@')).sort()).toEqual(['acme-lib@2.3.4', 'acme-lib@2.3.5']);
+    await ok(npm(app, ['install', mid('mid-b')]));
+    expect(JSON.parse(readFileSync(join(app, 'node_modules', 'mid-b', 'node_modules', 'acme-lib', 'package.json'), 'utf8')).version).toBe('2.3.4');
+    expect(collector.requests).toHaveLength(2);
+  });
+
   it('uninstall then install the same version again is a new install (one more event); npm rebuild is not', async () => {
     const app = temps.make('ib-lay-reinstall-');
     writeProject(app);

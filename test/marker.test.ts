@@ -96,6 +96,18 @@ describe('claim, finish, retryLater', () => {
     expect(claim(primary, m, 5000, 4000)).toEqual({ result: 'taken' });
   });
 
+  it('a newer copy at another path in the tree (a nested copy added later) is covered; the reporting path reinstalled is not', () => {
+    const fs = new MemFs();
+    const m = fs.markerFs();
+    claim(primary, m, 0, 0);
+    finish(primary, m, { trigger: 'postinstall', status: 204, at: 0 });
+    const nested = { ...primary, path: 'node_modules/mid-b/node_modules/a' };
+    expect(markerState(nested, m, 5000, 4000)).toBe('reported');
+    expect(claim(nested, m, 5000, 4000)).toEqual({ result: 'taken' });
+    expect(markerState(primary, m, 5000, 4000)).toBe('outdated');
+    expect(markerState({ ...primary, path: undefined }, m, 5000, 4000)).toBe('outdated');
+  });
+
   it('retryLater restarts the clock', () => {
     const fs = new MemFs();
     const m = fs.markerFs();
