@@ -113,24 +113,17 @@ export const realMarkerFs: MarkerFs = {
   },
 };
 
-/** A package.json's name, version and mtime, from one open (the runtime skip path); undefined when unreadable. */
+/**
+ * A package.json's name, version and mtime (the runtime skip path); undefined
+ * when unreadable. By path, not by descriptor: under Yarn PnP a package in a
+ * zip has a virtual descriptor that readFileSync(fd) cannot read (EBADF).
+ */
 export function readPackageJson(file: string): { name: string; version: string; mtimeMs: number } | undefined {
-  let fd: number | undefined;
   try {
-    fd = fs.openSync(file, 'r');
-    const mtimeMs = fs.fstatSync(fd).mtimeMs;
-    const pkg = JSON.parse(fs.readFileSync(fd, 'utf8')) as { name?: unknown; version?: unknown } | null;
-    return { name: str(pkg?.name) ?? 'unknown', version: str(pkg?.version) ?? 'unknown', mtimeMs };
+    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown } | null;
+    return { name: str(pkg?.name) ?? 'unknown', version: str(pkg?.version) ?? 'unknown', mtimeMs: fs.statSync(file).mtimeMs };
   } catch {
     return undefined; // missing, unreadable or malformed: not a package this can report
-  } finally {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // Nothing to recover.
-      }
-    }
   }
 }
 
