@@ -1,5 +1,5 @@
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../support/collector.js';
@@ -104,5 +104,51 @@ describe('an image layer mounted again (issue 9, item 9)', () => {
     expect(readdirSync(join(work, 'u2'))).toEqual([]);
     const [marker] = readdirSync(join(app, 'node_modules', '.install-beacon'));
     expect(JSON.parse(readFileSync(join(app, 'node_modules', '.install-beacon', marker!), 'utf8'))).toMatchObject({ trigger: 'runtime', status: 204 });
+  });
+});
+
+// yarn 4 with its defaults keeps packages in a global cache (~/.yarn/berry/cache),
+// whose paths name no project. The yarn CLI comes from the matrix's tool cache
+// (npm run test:matrix installs it); without it this case is skipped and says so.
+const MATRIX_CACHE = process.env.INSTALL_BEACON_MATRIX_CACHE || join(homedir(), '.cache', 'install-beacon-matrix');
+const yarnDir = existsSync(MATRIX_CACHE) ? readdirSync(MATRIX_CACHE).find((d) => /^@yarnpkg\+cli-dist@4\.\d+\.\d+$/.test(d)) : undefined;
+const YARN = yarnDir && join(MATRIX_CACHE, yarnDir, 'node_modules', '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
+const noYarn = YARN && existsSync(YARN) ? undefined : `yarn 4 is not in ${MATRIX_CACHE} (npm run test:matrix installs it)`;
+
+describe('yarn 4 with its defaults: the global cache (issue 9, item 11)', () => {
+  function yarnProject(yarnHome: string, extra: Record<string, unknown> = {}): { app: string; env: Record<string, string> } {
+    const app = join(temps.make('ib-fl-yarn-'), 'app');
+    // Local tarballs only: no registry is needed (a dead loopback port in case yarn asks).
+    writeProject(app, { dependencies: { 'acme-lib': `file:${acme}` }, resolutions: { 'install-beacon': `file:${beacon}` }, ...extra });
+    writeFileSync(join(app, '.yarnrc.yml'), 'enableTelemetry: false\nnpmRegistryServer: "http://127.0.0.1:9"\n');
+    writeFileSync(join(app, 'yarn.lock'), '');
+    return { app, env: baseEnv(yarnHome, { YARN_ENABLE_TELEMETRY: '0' }) };
+  }
+
+  it.skipIf(skipReason('yarn 4 global cache', noYarn))('3 program starts: 1 event, the marker in the project (not the zip), the sender loads; a second project opted out and sharing the cache: 0', async () => {
+    const yarnHome = temps.make('ib-fl-yarn-home-');
+    const a = yarnProject(yarnHome);
+    const inst = await run(process.execPath, [YARN!, 'install'], { cwd: a.app, env: a.env, timeoutMs: 120_000 });
+    expect(inst.code, inst.stdout + inst.stderr).toBe(0);
+    const cache = join(yarnHome, '.yarn', 'berry', 'cache');
+    expect(readdirSync(cache).some((f) => f.startsWith('acme-lib-')), 'the package is in the global cache').toBe(true);
+    expect(collector.requests, 'dependency scripts are blocked by default').toHaveLength(0);
+    for (let i = 0; i < 3; i++) {
+      expect(await run(process.execPath, ['-r', join(a.app, '.pnp.cjs'), '-e', "require('acme-lib')"], { cwd: a.app, env: a.env, timeoutMs: 30_000 })).toMatchObject({ code: 0, stderr: '' });
+      await sendersDone(String(collector.port));
+    }
+    expect(collector.requests.map((q) => q.query.trigger)).toEqual(['runtime']);
+    const markerDir = join(a.app, '.yarn', '.install-beacon');
+    const [marker] = readdirSync(markerDir);
+    expect(JSON.parse(readFileSync(join(markerDir, marker!), 'utf8'))).toMatchObject({ trigger: 'runtime', status: 204 });
+    expect(readdirSync(cache).every((f) => f.endsWith('.zip')), 'nothing but zips in the cache').toBe(true);
+
+    // Same cache (so the same zip path), another project, which opted out.
+    const b = yarnProject(yarnHome, { installBeacon: { enabled: false } });
+    expect((await run(process.execPath, [YARN!, 'install'], { cwd: b.app, env: b.env, timeoutMs: 120_000 })).code).toBe(0);
+    expect(await run(process.execPath, ['-r', join(b.app, '.pnp.cjs'), '-e', "require('acme-lib')"], { cwd: b.app, env: b.env, timeoutMs: 30_000 })).toMatchObject({ code: 0, stderr: '' });
+    await sendersDone(String(collector.port));
+    expect(collector.requests).toHaveLength(1);
+    expect(existsSync(join(b.app, '.yarn', '.install-beacon'))).toBe(false);
   });
 });
