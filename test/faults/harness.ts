@@ -232,13 +232,6 @@ export function expectOnlyMarkerWritten(tree: Tree, before: Set<string>, markers
   if (markers !== 'any') expect(added.filter((p) => inside(p, markerRel)).length).toBe(markers);
 }
 
-/** The folders between `top` (exclusive) and `dir` (inclusive), e.g. home/.cache, home/.cache/install-beacon. */
-function ancestors(dir: string, top: string): string[] {
-  const out: string[] = [];
-  for (let d = dir; d.length > top.length && d.startsWith(top); d = dirname(d)) out.push(d);
-  return out;
-}
-
 // ---- Events: the tally behind the README's totals ----
 
 export const tally = { expected: 0, received: 0, lost: 0, doubled: 0 };
