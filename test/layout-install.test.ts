@@ -54,6 +54,13 @@ async function ok(p: Promise<{ code: number | null; stderr: string }>): Promise<
   expect(r.code, r.stderr).toBe(0);
 }
 
+/** A program run in `cwd` that loads acme-lib (which calls reportInstall); waits for any sender it started. */
+async function programRun(cwd: string): Promise<void> {
+  const r = await run(process.execPath, ['-e', "require('acme-lib')"], { cwd, env: baseEnv(home), timeoutMs: 30_000 });
+  expect(r).toMatchObject({ code: 0, stderr: '' });
+  await sendersDone(String(collector.port));
+}
+
 /** explain --json in `cwd`: what it says about acme-lib. */
 async function explained(cwd: string): Promise<{ send: boolean; rule: string } | undefined> {
   const r = await run(process.execPath, [BIN, 'explain', '--json'], { cwd, env: baseEnv(home), timeoutMs: 30_000 });
@@ -71,6 +78,8 @@ describe('the project opt-out follows where npm installs, not where npm was star
     expect(readdirSync(join(proj, 'node_modules'))).toContain('acme-lib'); // npm installed into the project, not src/
     expect(collector.requests).toHaveLength(0);
     expect(await explained(join(proj, 'src'))).toMatchObject({ send: false, rule: 'project-opt-out' });
+    await programRun(join(proj, 'src'));
+    expect(collector.requests, 'reportInstall agrees').toHaveLength(0);
   });
 
   it('npm install --prefix <opted-out project> from elsewhere: no event', async () => {
@@ -90,6 +99,8 @@ describe('the project opt-out follows where npm installs, not where npm was star
     await ok(npm(join(mono, 'packages', 'app'), ['install', beacon, acme]));
     expect(collector.requests).toHaveLength(0);
     expect(await explained(join(mono, 'packages', 'app'))).toMatchObject({ send: false, rule: 'project-opt-out' });
+    await programRun(join(mono, 'packages', 'app'));
+    expect(collector.requests, 'reportInstall agrees').toHaveLength(0);
   });
 
   it('control: the same install into a project without an opt-out sends one event, started from a subfolder', async () => {
