@@ -60,12 +60,15 @@ describe('a tree that cannot hold a marker: a program start is never an install 
     const app = await installed();
     for (let i = 0; i < 3; i++) {
       const fresh = mkdtempSync(join(tmpdir(), 'ib-fl-fresh-home-'));
-      chownSync(fresh, NOBODY_UID, NOBODY_UID);
-      const r = await requireAcme(app, baseEnv(fresh), AS_NOBODY);
-      expect(r).toMatchObject({ code: 0, stdout: '', stderr: '' });
-      await sendersDone(String(collector.port));
-      expect(readdirSync(fresh), 'nothing written in HOME').toEqual([]);
-      rmSync(fresh, { recursive: true, force: true });
+      try {
+        chownSync(fresh, NOBODY_UID, NOBODY_UID);
+        const r = await requireAcme(app, baseEnv(fresh), AS_NOBODY);
+        expect(r).toMatchObject({ code: 0, stdout: '', stderr: '' });
+        await sendersDone(String(collector.port));
+        expect(readdirSync(fresh), 'nothing written in HOME').toEqual([]);
+      } finally {
+        rmSync(fresh, { recursive: true, force: true });
+      }
     }
     expect(collector.requests).toHaveLength(0);
     expect(existsSync(join(app, 'node_modules', '.install-beacon')), 'no marker could be written').toBe(false);
