@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
-import { NPM, npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { npmArgv, npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
 import { TempDirs } from './support/process.js';
 
 // Real `npm install` of packed fixtures: install-beacon as npm pack makes it, and
@@ -15,7 +15,7 @@ let tarballs: string;
 let beacon: string;
 let acme: string;
 let home: string;
-const npmVersion = execFileSync(NPM, ['--version'], { encoding: 'utf8' }).trim();
+const npmVersion = execFileSync(...npmArgv(['--version']), { encoding: 'utf8' }).trim();
 
 beforeAll(async () => {
   collector = await startCollector();
