@@ -10,14 +10,8 @@ const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 
 export default defineConfig({
   define: { __BEACON_VERSION__: JSON.stringify(pkg.version) },
   test: {
-    include: [
-      'test/config.test.ts',
-      'test/optout.test.ts',
-      'test/template.test.ts',
-      'test/context.test.ts',
-      'test/context-global.test.ts',
-      'test/decide.test.ts',
-      'test/marker.test.ts',
-    ],
+    // Every unit test file named after a core module (config.test.ts,
+    // config-messages.test.ts, template-edges.test.ts, ...).
+    include: ['test/{config,optout,template,context,decide,marker}*.test.ts'],
   },
 });
