@@ -335,21 +335,26 @@ export function wireText(): string {
 
 /**
  * Percent-decode at the byte level (%XX → that byte), returned as latin1 and
- * as UTF-8 text. A '%' not followed by two hex digits throws: whatever it
- * hides could not be read, so the check fails rather than skip it.
+ * as UTF-8 text. With `strict`, a '%' not followed by two hex digits throws:
+ * what it hides could not be read, so the check fails rather than skip it.
  */
-export function percentDecoded(text: string): string[] {
+export function percentDecoded(text: string, strict = true): string[] {
   const bad = /%(?![0-9a-f]{2})/i.exec(text);
-  if (bad) throw new Error(`a malformed percent escape at byte ${bad.index}: ${JSON.stringify(text.slice(Math.max(0, bad.index - 20), bad.index + 20))}`);
+  if (strict && bad) throw new Error(`a malformed percent escape at byte ${bad.index}: ${JSON.stringify(text.slice(Math.max(0, bad.index - 20), bad.index + 20))}`);
   const bytes = Buffer.from(text.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
   return [bytes.toString('latin1'), bytes.toString('utf8')];
 }
 
-/** `text` and every percent-decoding of it, down to a text with no escape left (double encoding included). */
+/**
+ * `text` and every percent-decoding of it, down to a text with no escape left
+ * (double encoding included). What was received must be well-formed (strict);
+ * a '%' that only appears once decoded is a literal one in the data (a name
+ * holding "%zz" is sent as "%25zz"), so later rounds decode what they can.
+ */
 export function decodings(text: string): string[] {
   const out = [text];
   for (let round = 0, t = text; round < 4 && t.includes('%'); round++) {
-    const [latin1, utf8] = percentDecoded(t);
+    const [latin1, utf8] = percentDecoded(t, round === 0);
     out.push(latin1!, utf8!);
     t = latin1!;
   }
