@@ -145,6 +145,9 @@ export function runHook(tree: Tree, options: RunOptions = {}): Promise<Run> {
   return runCommand(argv, { ...options, cwd: options.cwd ?? tree.pkg, env: options.env ?? hookEnv(tree) });
 }
 
+/** How long a process's pipes may stay open after it exits (its output still draining): the slack. */
+const PIPES_MS = SLACK_MS;
+
 export function runCommand(argv: string[], options: RunOptions & { cwd: string; env: Record<string, string> }): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
@@ -161,12 +164,18 @@ export function runCommand(argv: string[], options: RunOptions & { cwd: string; 
       clearTimeout(timer);
       reject(e);
     });
-    // 'exit', not 'close': a detached grandchild must not hold the measurement open.
+    // Blocking time is measured at 'exit': a detached grandchild must not hold the measurement open.
     child.on('exit', (code, signal) => {
       const ms = Date.now() - started;
       clearTimeout(timer);
-      // Let the pipes drain what was written before exit.
-      setTimeout(() => resolve({ code, signal, stdout, stderr, ms, pid: child.pid ?? 0 }), 20);
+      // Then the output is read to its end: 'close' comes once every pipe is
+      // closed. A descendant still holding them (a sender that inherited the
+      // hook's stdio) would keep npm waiting on the script: that fails the case.
+      const held = setTimeout(() => reject(new Error(`pid ${child.pid}: stdout/stderr still open ${PIPES_MS} ms after exit (a descendant holds them)`)), PIPES_MS);
+      child.once('close', () => {
+        clearTimeout(held);
+        resolve({ code, signal, stdout, stderr, ms, pid: child.pid ?? 0 });
+      });
     });
   });
 }
