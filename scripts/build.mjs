@@ -2,7 +2,6 @@
 //   bin.cjs      the executable: opt-out and self-install checks (Node 12 syntax, so old Node exits 0 cleanly)
 //   cli.cjs      decision, commands, delivery decision (loaded when something may be sent, or for a command)
 //   deliver.cjs  the HTTP request (loaded only when sending)
-//   undici.cjs   undici's ProxyAgent (loaded only when sending through a proxy)
 //   index.cjs / index.mjs / types/   the library entry (reportInstall); browser.mjs is its no-op browser twin
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -16,11 +15,11 @@ const dist = join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 
 // Imports of these modules become a require() of the separate dist file instead of being inlined.
-const SPLIT = { './cli.js': './cli.cjs', './cli.cjs': './cli.cjs', './deliver.js': './deliver.cjs', undici: './undici.cjs' };
+const SPLIT = { './cli.js': './cli.cjs', './cli.cjs': './cli.cjs', './deliver.js': './deliver.cjs' };
 const splitFiles = (self) => ({
   name: 'split-files',
   setup(b) {
-    b.onResolve({ filter: /^(\.\/(cli|deliver)\.c?js|undici)$/ }, (args) =>
+    b.onResolve({ filter: /^\.\/(cli|deliver)\.c?js$/ }, (args) =>
       args.path === self ? undefined : { path: SPLIT[args.path], external: true },
     );
     // Node 12 to 14.17 cannot require('node:fs'); bundled dependencies use that form.
@@ -53,7 +52,6 @@ await Promise.all([
   cjs('src/bin.ts', 'bin.cjs', 'node12', './bin.js', { banner: { js: '#!/usr/bin/env node' } }),
   cjs('src/cli.ts', 'cli.cjs', 'node18', './cli.js'),
   cjs('src/deliver.ts', 'deliver.cjs', 'node18', './deliver.js'),
-  cjs('src/vendor-undici.ts', 'undici.cjs', 'node18', 'undici'),
   cjs('src/index.ts', 'index.cjs', 'node18', 'none'),
   build({ ...common, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.mjs'), format: 'esm', target: 'node18', plugins: [splitFiles('none')],
     // dist/*.cjs chunks are loaded from ESM through require()
