@@ -1,5 +1,4 @@
-// The library entry of install-beacon (Node). Browsers get dist/browser.mjs, a no-op.
+// The public API of install-beacon: reportInstall, and nothing else. Bundled
+// into dist/cli.cjs (which holds the decision code anyway), so the code is
+// shipped once; Node loads it through src/entry.ts.
 export { reportInstall } from './runtime.js';
-export { parseConfig, type BeaconConfig, type ConfigResult } from './config.js';
-export { ENV_OPT_OUTS } from './optout.js';
-export { VARIABLES, VARIABLE_DOCS, type VarName } from './template.js';
