@@ -81,11 +81,12 @@ function runtimeSend(pkgDir: string): void {
   const decision = decideHere(host, pkgDir, 'runtime');
   if (isOn(host.env.INSTALL_BEACON_DEBUG)) return printDebug(decision);
   if (!decision.send || !decision.url) return;
+  const bin = senderBin(pkgDir);
+  if (!bin) return; // nothing could send it: claim nothing, a later start may find it
   const claim = claimInstall(decision, realMarkerFs, Date.now());
   // 'taken': another process or thread reports it. 'unwritable': without a
   // marker every process start would send, so send nothing.
   if (claim.result !== 'claimed') return;
-  const bin = path.join(distDir(), 'bin.cjs');
   startSender(host.execPath, bin, { url: decision.url, trigger: 'runtime', marker: claim.location }, pkgDir, pnpArgs(bin));
 }
 
@@ -99,6 +100,22 @@ export function pnpArgs(bin: string): string[] {
   if (!m) return [];
   const pnp = path.join(m[1] ?? '', '.pnp.cjs');
   return realProbes.exists(pnp) ? ['--require', pnp] : [];
+}
+
+/**
+ * The sender: dist/bin.cjs beside this file, or, when a bundler copied this
+ * code into another package's file, install-beacon's own bin.cjs as Node
+ * would resolve it from the package folder (an author who bundles
+ * install-beacon still lists it as a dependency, for the postinstall hook).
+ */
+function senderBin(pkgDir: string): string | undefined {
+  const beside = path.join(distDir(), 'bin.cjs');
+  if (realProbes.exists(beside)) return beside;
+  try {
+    return path.join(path.dirname(require.resolve('install-beacon/package.json', { paths: [pkgDir] })), 'dist', 'bin.cjs');
+  } catch {
+    return undefined; // an ESM bundle (no require) or no install-beacon installed
+  }
 }
 
 /** The folder holding this file in dist/ (bin.cjs lives beside it). */
