@@ -344,10 +344,34 @@ export function renderSvg(r: Results): string {
     }
     y += 14;
   }
+  const axisY = y;
+  // The download size, on its own linear scale under the time axis.
+  const p = r.size.packages;
+  const sizeParts: string[] = [];
+  if (p) {
+    let sy = axisY + 40;
+    sizeParts.push(`<text x="12" y="${sy + 4}" class="group">Download size, kB (npm pack; linear scale, lower is better)</text>`);
+    sy += 12;
+    const top = Math.max(p.ib.unpacked, p.scarf.unpacked);
+    const bars: Bar[] = [
+      { label: 'install-beacon, packed', value: p.ib.packed, who: 'ib' },
+      { label: '@scarf/scarf, packed', value: p.scarf.packed, who: 'scarf' },
+      { label: 'install-beacon, unpacked', value: p.ib.unpacked, who: 'ib' },
+      { label: '@scarf/scarf, unpacked', value: p.scarf.unpacked, who: 'scarf' },
+    ];
+    for (const b of bars) {
+      const w = Math.max(2, (b.value / top) * plotW);
+      sizeParts.push(`<text x="${left - 8}" y="${sy + barH - 5}" class="label" text-anchor="end">${esc(b.label)}</text>`);
+      sizeParts.push(`<rect x="${left}" y="${sy}" width="${w.toFixed(1)}" height="${barH}" fill="${colors[b.who]}" rx="2"/>`);
+      sizeParts.push(`<text x="${(left + w + 6).toFixed(1)}" y="${sy + barH - 5}" class="value">${(b.value / 1000).toFixed(1)} kB</text>`);
+      sy += barH + gap;
+    }
+    y = sy;
+  }
   const height = y + 30;
   const ticks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].filter((t) => t <= top);
   const grid = ticks
-    .map((t) => `<line x1="${xOf(t).toFixed(1)}" y1="60" x2="${xOf(t).toFixed(1)}" y2="${y - 10}" class="${t === 1 ? 'one' : 'grid'}"/><text x="${xOf(t).toFixed(1)}" y="${y + 6}" class="tick" text-anchor="middle">${t}×</text>`)
+    .map((t) => `<line x1="${xOf(t).toFixed(1)}" y1="60" x2="${xOf(t).toFixed(1)}" y2="${axisY - 10}" class="${t === 1 ? 'one' : 'grid'}"/><text x="${xOf(t).toFixed(1)}" y="${axisY + 6}" class="tick" text-anchor="middle">${t}×</text>`)
     .join('');
   const hookRounds = r.rounds.hook;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif">
@@ -363,6 +387,7 @@ export function renderSvg(r: Results): string {
 <rect x="${left + 130}" y="48" width="12" height="10" fill="${colors.scarf}"/><text x="${left + 146}" y="57" class="label">@scarf/scarf 1.4.0</text>
 ${grid}
 ${parts.join('\n')}
+${sizeParts.join('\n')}
 </svg>
 `;
 }
