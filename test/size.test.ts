@@ -65,6 +65,23 @@ describe('the opt-out path stays within its size budget', () => {
   }
 });
 
+describe('the library entry loads the decision code only when reportInstall is called', () => {
+  const INDEX = join(ROOT, 'dist/index.cjs');
+  const { root } = project();
+
+  it('require of dist/index.cjs loads that one file, at most 1024 bytes, and no Node built-in an empty script does not', async () => {
+    const script = join(temp.make('ib-size-entry-'), 'main.cjs');
+    writeFileSync(script, `require(${JSON.stringify(INDEX)});\n`);
+    const empty = join(temp.make('ib-size-empty-'), 'empty.cjs');
+    writeFileSync(empty, '');
+    const loaded = await probe(script, root, {});
+    expect(loaded.files.filter((f) => f !== script)).toEqual([INDEX]);
+    expect(statSync(INDEX).size).toBeLessThanOrEqual(1024);
+    const baseline = new Set((await probe(empty, root, {})).builtins);
+    expect(loaded.builtins.filter((m) => !baseline.has(m))).toEqual([]);
+  });
+});
+
 // The package's own weight (issue 12): what `npm pack` of this repo produces,
 // measured from npm's own report, not from a list of files chosen here.
 
