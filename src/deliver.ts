@@ -115,7 +115,8 @@ async function viaTunnel(target: URL, path: string, headers: Record<string, stri
       done = true;
       clearTimeout(timer);
       for (const s of open) s.destroy();
-      error ? reject(error) : resolve(head!);
+      if (error) reject(error);
+      else resolve(head!);
     };
     const timer = setTimeout(() => finish(new Error('deadline reached')), ms);
     const connect = mod.request({
@@ -129,13 +130,10 @@ async function viaTunnel(target: URL, path: string, headers: Record<string, stri
     });
     open.push(connect);
     connect.on('error', (error) => finish(error));
-    connect.on('response', (res) => {
-      // A proxy that answers CONNECT with a normal response refused the tunnel.
-      res.destroy();
-      finish(new Error(`proxy answered CONNECT with ${res.statusCode}`));
-    });
+    // Node hands every answer to a CONNECT (a 407 as much as a 200) to 'connect'.
     connect.on('connect', (res, socket) => {
       open.push(socket);
+      socket.on('error', (error) => finish(error));
       if (res.statusCode !== 200) return finish(new Error(`proxy answered CONNECT with ${res.statusCode}`));
       const secure = tls.connect({ socket, host, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'] });
       open.push(secure);
