@@ -1,4 +1,7 @@
 import { rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import * as net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { proxyFor } from '../src/proxy.js';
@@ -126,6 +129,37 @@ describe.skipIf(!tls)('deliver through a CONNECT tunnel (dist/deliver.cjs)', () 
     const proxy = await proxyServer('blackhole');
     const r = await deliverIn(`${target.base}/e/acme`, { HTTPS_PROXY: proxy.base }, trust);
     expect(r).toMatchObject({ ok: false, attempts: 1, error: 'deadline reached' });
+  });
+
+  it('an https:// proxy: TLS to the proxy (its certificate verified too), then the tunnel', async () => {
+    const target = await httpServer(undefined, tls);
+    const connects: string[] = [];
+    const proxy = createHttpsServer({ key: tls!.key, cert: tls!.cert });
+    proxy.on('connect', (req: IncomingMessage, client: net.Socket) => {
+      connects.push(req.url ?? '');
+      const upstream = net.connect(target.port, '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as net.AddressInfo).port;
+    try {
+      const r = await deliverIn(`${target.base}/e/acme`, { HTTPS_PROXY: `https://localhost:${port}` }, trust);
+      expect(r).toMatchObject({ ok: true, status: 204, attempts: 1 });
+      expect(connects).toEqual([`localhost:${target.port}`]);
+      expect(target.requests.length).toBe(1);
+      // Without the CA, the proxy's own certificate is refused before any CONNECT.
+      const refused = await deliverIn(`${target.base}/e/acme`, { HTTPS_PROXY: `https://localhost:${port}` });
+      expect(refused.ok).toBe(false);
+      expect(connects).toHaveLength(1);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('NO_PROXY: straight to the target, the proxy never hears of it', async () => {
