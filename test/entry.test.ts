@@ -46,8 +46,7 @@ async function installed(...packages: string[]): Promise<string> {
   const app = join(temps.make('ib-entry-app-'), 'app');
   writeProject(app);
   const r = await npmLocal(app, ['install', '--ignore-scripts', beacon, ...packages], home);
-  expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
+  expect(r.code, r.stderr).toBe(0);
   return app;
 }
 
