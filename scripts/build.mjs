@@ -1,10 +1,11 @@
 // Bundles install-beacon into dist/, minified. Each file is loaded only by the path that needs it:
 //   bin.cjs      the executable: opt-out and self-install checks (Node 12 syntax, so old Node exits 0 cleanly)
-//   cli.cjs      decision, commands, delivery decision, and reportInstall (src/index.ts): loaded when
-//                something may be sent, for a command, or on the first reportInstall call on Node 18+
+//   index.cjs    src/entry.ts: the library entry (reportInstall: a no-op below Node 18) and the code bin.cjs
+//                loads when something may be sent or for a command (decision, commands, delivery decision).
+//                One file, so the decision code is shipped once and each path loads one file; Node 12 syntax,
+//                so `require('install-beacon')` loads on every Node that `engines` admits
 //   deliver.cjs  the HTTP request, direct or through a proxy (loaded only when sending)
-//   index.cjs    the library entry (src/entry.ts, Node 12 syntax): a no-op below Node 18, else cli.cjs's reportInstall
-//   index.mjs    the same for `import`: re-exports index.cjs (no createRequire, so a CommonJS bundle of an app runs)
+//   index.mjs    `import`: re-exports index.cjs (no createRequire, so a CommonJS bundle of an app runs)
 //   browser.mjs  reportInstall as a no-op, for browser bundles
 //   index.d.cts / index.d.mts   the public API's declarations (reportInstall only), one per module format
 import { build } from 'esbuild';
@@ -18,7 +19,7 @@ const dist = join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 
 // Imports of these modules become a require() of the separate dist file instead of being inlined.
-const SPLIT = { './cli.js': './cli.cjs', './cli.cjs': './cli.cjs', './deliver.js': './deliver.cjs' };
+const SPLIT = { './cli.js': './index.cjs', './cli.cjs': './index.cjs', './deliver.js': './deliver.cjs' };
 const splitFiles = (self) => ({
   name: 'split-files',
   setup(b) {
@@ -60,13 +61,11 @@ const cjs = (entry, out, target, self, extra = {}) =>
 
 await Promise.all([
   cjs('src/bin.ts', 'bin.cjs', 'node12', './bin.js', { banner: { js: '#!/usr/bin/env node' } }),
-  // cli.cjs also exports reportInstall: the decision code is shipped once, not once per entry.
-  cjs('src/cli.ts', 'cli.cjs', 'node18', './cli.js', {
-    entryPoints: undefined,
-    stdin: { contents: "export * from './cli.js';\nexport * from './index.js';\n", resolveDir: join(root, 'src'), sourcefile: 'cli-chunk.ts', loader: 'ts' },
+  cjs('src/entry.ts', 'index.cjs', 'node12', './cli.js', {
+    // `run` is for bin.cjs: kept off the enumerable API (require('install-beacon') shows reportInstall only).
+    footer: { js: 'module.exports=Object.defineProperty({reportInstall:module.exports.reportInstall},"run",{value:module.exports.run});' },
   }),
   cjs('src/deliver.ts', 'deliver.cjs', 'node18', './deliver.js'),
-  cjs('src/entry.ts', 'index.cjs', 'node12', 'none'),
   build({ ...common, entryPoints: [join(root, 'src/browser.ts')], outfile: join(dist, 'browser.mjs'), format: 'esm', target: 'es2020', platform: 'neutral' }),
 ]);
 
