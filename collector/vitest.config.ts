@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  define: { __COLLECTOR_VERSION__: JSON.stringify('test') },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    // Tests start real servers and databases: keep the 2-core machine from thrashing.
+    maxWorkers: 2,
+  },
+});
