@@ -80,8 +80,7 @@ export function openPostgres(url: string): Storage {
       });
     },
     async insertBatch(input) {
-      // Sorted by event_id: concurrent instances take the unique index's locks in one order.
-      const events = uniqueInBatch(input).sort((a, b) => ((a.eventId ?? '') < (b.eventId ?? '') ? -1 : 1));
+      const events = uniqueInBatch(input);
       if (events.length === 0) return 0;
       return tx(async (c) => {
         const r = await c.query<{ event_id: string | null }>(

@@ -79,8 +79,15 @@ export function rollup(events: readonly NewEvent[]): Array<[string, string, stri
     });
 }
 
-/** Drop repeats of an event_id inside one batch (the first stays). */
+/**
+ * Drop repeats of an event_id inside one batch (the first stays), and sort by
+ * event_id (events without one first, in arrival order): concurrent writers
+ * then take the unique index's locks in one order, and both databases store a
+ * batch in the same order.
+ */
 export function uniqueInBatch(events: readonly NewEvent[]): NewEvent[] {
   const seen = new Set<string>();
-  return events.filter((e) => e.eventId === null || (!seen.has(e.eventId) && (seen.add(e.eventId), true)));
+  return events
+    .filter((e) => e.eventId === null || (!seen.has(e.eventId) && (seen.add(e.eventId), true)))
+    .sort((a, b) => ((a.eventId ?? '') < (b.eventId ?? '') ? -1 : (a.eventId ?? '') > (b.eventId ?? '') ? 1 : 0));
 }
