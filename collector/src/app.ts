@@ -92,10 +92,12 @@ export function createApp(o: AppOptions): App {
     res.end();
   }
 
-  function authorized(req: IncomingMessage): boolean {
+  /** The bearer token; the start page (the dashboard's place) also takes ?token= as printed at start. */
+  function authorized(req: IncomingMessage, queryToken: string | null): boolean {
     if (tokenDigest === undefined) return true;
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    return m !== null && timingSafeEqual(digest(m[1]!), tokenDigest);
+    const given = m ? m[1]! : queryToken;
+    return given !== null && timingSafeEqual(digest(given), tokenDigest);
   }
 
   const today = () => utcDay(now());
@@ -135,7 +137,7 @@ export function createApp(o: AppOptions): App {
       res.end(req.method === 'HEAD' ? undefined : svg);
       return;
     }
-    if (!authorized(req)) return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
+    if (!authorized(req, path === '/' ? query.get('token') : null)) return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
 
     let m: RegExpExecArray | null;
     const withPeriod = async (periodText: string, rest: string, answer: (pkg: string, p: Period) => Promise<unknown>) => {
