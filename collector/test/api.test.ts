@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { start, type Running } from '../src/main.js';
 import { request, waitUntil } from './support/http.js';
-import { startPostgres, type Postgres } from './support/postgres.js';
+import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
 
 // The HTTP surface on a real server (127.0.0.1, port 0) over a real database.
 
@@ -168,7 +168,7 @@ describe('--public, a generated token, and the rate limit', () => {
   });
 });
 
-describe('PostgreSQL: the database going away and coming back', () => {
+describe.skipIf(postgresSkipped)('PostgreSQL: the database going away and coming back', () => {
   let server: Postgres;
   beforeAll(async () => {
     server = await startPostgres();

@@ -6,7 +6,7 @@ import { npmLocal, NPM, packAcme, packBeacon, writeProject } from '../../test/su
 import { baseEnv, TempDirs } from '../../test/support/process.js';
 import { BIN, killAll, startBin, type Proc } from './support/bin.js';
 import { request, waitUntil } from './support/http.js';
-import { startPostgres, type Postgres } from './support/postgres.js';
+import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
 
 // The built collector as a real process, fed by real `npm install`s of a packed
 // package that uses install-beacon, and read back through its API.
@@ -97,7 +97,7 @@ describe('https with a self-signed certificate', () => {
   });
 });
 
-describe('two instances on one PostgreSQL', () => {
+describe.skipIf(postgresSkipped)('two instances on one PostgreSQL', () => {
   let server: Postgres;
   beforeAll(async () => {
     server = await startPostgres();
