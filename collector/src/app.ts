@@ -42,6 +42,11 @@ export function createApp(o: AppOptions): App {
 
   // Per-address fixed window of one minute; addresses live in memory only.
   let window = { start: now(), counts: new Map<string, number>() };
+  // Addresses are forgotten within a minute even when no request comes to roll the window.
+  const forget = setInterval(() => {
+    if (now() - window.start >= 60_000) window = { start: now(), counts: new Map() };
+  }, 60_000);
+  forget.unref();
   function limited(req: IncomingMessage): boolean {
     if (o.rateLimit === 0) return false;
     const t = now();
@@ -204,6 +209,9 @@ export function createApp(o: AppOptions): App {
     handle,
     batcher,
     rejected,
-    close: () => batcher.close(),
+    close: () => {
+      clearInterval(forget);
+      return batcher.close();
+    },
   };
 }

@@ -47,6 +47,9 @@ export function openPostgres(url: string): Storage {
 
   async function tx<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await pool.connect();
+    // A connection lost mid-transaction (the server stopped) fails the query; its 'error' event must not crash the process.
+    const ignore = () => {};
+    c.on('error', ignore);
     let broken = false;
     try {
       await c.query('BEGIN');
@@ -59,6 +62,7 @@ export function openPostgres(url: string): Storage {
       });
       throw e;
     } finally {
+      c.off('error', ignore);
       c.release(broken);
     }
   }
