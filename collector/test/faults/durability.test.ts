@@ -141,3 +141,23 @@ describe('hostile input under load', () => {
     }
   });
 });
+
+describe('slow and stuck clients', () => {
+  it('a client that sends half a request head is disconnected (408), and others are served meanwhile', async () => {
+    const { connect } = await import('node:net');
+    const c = await startBin(['--port', '0', '--db', join(tmp(), 's.db')], env());
+    try {
+      const u = new URL(c.url);
+      const sock = connect(Number(u.port), u.hostname);
+      let got = '';
+      sock.on('data', (d) => (got += d));
+      const closed = new Promise<void>((resolve) => sock.on('close', () => resolve()));
+      sock.write('GET /load-lib/1.0.0/linux/x64 HTTP/1.1\r\nHost: x\r\n'); // never finished
+      expect((await request(c.url, '/load-lib/1.0.0/linux/x64?event_id=served')).status).toBe(200);
+      await Promise.race([closed, new Promise((_, no) => setTimeout(() => no(new Error('the stuck client was not disconnected within 30 s')), 30_000))]);
+      expect(got).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      await c.stop();
+    }
+  });
+});
