@@ -20,7 +20,7 @@ export interface AppOptions {
   now?: () => number;
   /** An unacknowledged request gets 503 after this long (the database hangs). */
   ackTimeoutMs?: number;
-  batch?: { maxBatch?: number; lingerMs?: number; maxQueue?: number };
+  batch?: { maxBatch?: number; lingerMs?: number; maxQueue?: number; concurrency?: number };
 }
 
 export interface App {
@@ -36,7 +36,8 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 export function createApp(o: AppOptions): App {
   const now = o.now ?? Date.now;
   const ackTimeoutMs = o.ackTimeoutMs ?? 1000;
-  const batcher = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), ...o.batch });
+  // SQLite has one writer; PostgreSQL commits from several pooled connections at once.
+  const batcher = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), concurrency: o.storage.kind === 'postgres' ? 3 : 1, ...o.batch });
   const rejected: Record<string, number> = {};
   const tokenDigest = o.token === undefined ? undefined : digest(o.token);
 

@@ -11,6 +11,8 @@ export interface BatcherOptions<T> {
   lingerMs?: number;
   /** Events waiting beyond this are refused at once (the database is slow or down). */
   maxQueue?: number;
+  /** Commits in flight at once (1 for SQLite's single writer; more for PostgreSQL's connection pool). */
+  concurrency?: number;
 }
 
 export class QueueFullError extends Error {
@@ -32,12 +34,13 @@ interface Waiting<T> {
 
 export class Batcher<T> {
   private queue: Waiting<T>[] = [];
-  private inFlight: Promise<void> | undefined;
+  private active = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   readonly maxBatch: number;
   readonly lingerMs: number;
   readonly maxQueue: number;
+  readonly concurrency: number;
   /** Commits run, and events in them (for tests and the benchmark). */
   readonly stats = { commits: 0, failures: 0, items: 0 };
 
@@ -45,6 +48,7 @@ export class Batcher<T> {
     this.maxBatch = options.maxBatch ?? 1000;
     this.lingerMs = options.lingerMs ?? 2;
     this.maxQueue = options.maxQueue ?? 20_000;
+    this.concurrency = options.concurrency ?? 1;
   }
 
   /** Resolves once the item is committed; rejects if its commit failed or the queue is full. */
@@ -62,7 +66,7 @@ export class Batcher<T> {
   }
 
   private schedule(): void {
-    if (this.inFlight) return; // the commit in flight flushes again when it ends
+    if (this.active.size >= this.concurrency) return; // a commit in flight flushes again when it ends
     if (this.queue.length >= this.maxBatch) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
   }
@@ -70,9 +74,9 @@ export class Batcher<T> {
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.inFlight || this.queue.length === 0) return;
+    if (this.active.size >= this.concurrency || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
-    this.inFlight = (async () => {
+    const done: Promise<void> = (async () => {
       try {
         await this.options.commit(batch.map((w) => w.item));
         this.stats.commits++;
@@ -83,18 +87,21 @@ export class Batcher<T> {
         for (const w of batch) w.reject(e);
       }
     })().finally(() => {
-      this.inFlight = undefined;
+      this.active.delete(done);
       // Events that queued meanwhile have waited a whole commit already: go at once.
       if (this.queue.length > 0) this.flush();
     });
+    this.active.add(done);
+    // Room for another commit and a full batch waiting: start it too.
+    if (this.queue.length >= this.maxBatch) this.flush();
   }
 
   /** Stop taking events, commit everything queued, and wait for it. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.inFlight || this.queue.length > 0) {
-      if (!this.inFlight) this.flush();
-      await this.inFlight;
+    while (this.active.size > 0 || this.queue.length > 0) {
+      this.flush();
+      await Promise.race(this.active);
     }
   }
 }

@@ -1,6 +1,8 @@
 // install-beacon-collector: the receiving end for install-beacon's events.
+import { isMainThread, workerData } from 'node:worker_threads';
 import { parseConfig, USAGE } from './config.js';
 import { start } from './main.js';
+import { serveSqliteWorker, WORKER_FLAG } from './storage/sqlite-worker.js';
 
 declare const __COLLECTOR_VERSION__: string;
 
@@ -17,7 +19,7 @@ async function main(): Promise<void> {
   }
   let running;
   try {
-    running = await start(parsed.config, (line) => process.stdout.write(line + '\n'));
+    running = await start(parsed.config, (line) => process.stdout.write(line + '\n'), __filename);
   } catch (e) {
     process.stderr.write(`install-beacon-collector: ${(e as Error).message}\n`);
     process.exitCode = 1;
@@ -34,4 +36,5 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-void main();
+if (!isMainThread && workerData?.[WORKER_FLAG]) serveSqliteWorker(workerData[WORKER_FLAG] as string);
+else void main();

@@ -9,6 +9,7 @@ import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
 import { openPostgres } from './storage/postgres.js';
 import { openSqlite } from './storage/sqlite.js';
+import { openSqliteInWorker } from './storage/sqlite-worker.js';
 import type { Storage } from './storage/types.js';
 
 export interface Running {
@@ -20,8 +21,17 @@ export interface Running {
 
 const HOUR = 3_600_000;
 
-export async function start(config: Config, print: (line: string) => void): Promise<Running> {
-  const storage = config.database.kind === 'sqlite' ? openSqlite(config.database.file) : openPostgres(config.database.url);
+/**
+ * `sqliteWorker`: the script that runs SQLite in a worker thread (the built bundle itself);
+ * without one (in-process tests of the TypeScript source) SQLite runs on the main thread.
+ */
+export async function start(config: Config, print: (line: string) => void, sqliteWorker?: string): Promise<Running> {
+  const storage =
+    config.database.kind === 'postgres'
+      ? openPostgres(config.database.url)
+      : sqliteWorker
+        ? openSqliteInWorker(config.database.file, sqliteWorker)
+        : openSqlite(config.database.file);
   try {
     await storage.migrate();
   } catch (e) {

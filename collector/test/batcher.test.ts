@@ -73,6 +73,20 @@ describe('Batcher (group commit)', () => {
     await Promise.all(next);
   });
 
+  it('concurrency: up to that many commits in flight at once; the next waits for one to end', async () => {
+    const g = gate();
+    const b = new Batcher({ commit: g.commit, maxBatch: 1, concurrency: 2 });
+    const acks = [1, 2, 3].map((i) => b.add(i));
+    await g.started(2);
+    expect(g.batches).toEqual([[1], [2]]);
+    g.pending[1]!.open();
+    await g.started(3);
+    expect(g.batches[2]).toEqual([3]);
+    g.pending[0]!.open();
+    g.pending[2]!.open();
+    await Promise.all(acks);
+  });
+
   it('a failed commit rejects every event in it; the next batch commits (recovery)', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 2, lingerMs: 1 });

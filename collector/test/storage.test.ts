@@ -6,6 +6,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres } from '../src/storage/postgres.js';
 import { openSqlite } from '../src/storage/sqlite.js';
+import { openSqliteInWorker } from '../src/storage/sqlite-worker.js';
+import { BIN } from './support/bin.js';
 import { SCHEMA_VERSION, type NewEvent, type Storage } from '../src/storage/types.js';
 import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
 
@@ -37,6 +39,21 @@ const backends: Backend[] = [
       const file = join(dir, `db-${++n}.db`);
       return {
         open: () => openSqlite(file),
+        async raw(sql) {
+          const db = new Database(file);
+          db.exec(sql);
+          db.close();
+        },
+      };
+    },
+  },
+  {
+    // What the built collector runs: the same SQLite code in a worker thread (the bundle is the worker script).
+    name: 'SQLite in a worker thread',
+    async fresh() {
+      const file = join(dir, `db-${++n}.db`);
+      return {
+        open: () => openSqliteInWorker(file, BIN),
         async raw(sql) {
           const db = new Database(file);
           db.exec(sql);
