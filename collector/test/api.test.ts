@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
+import { openSqlite } from '../src/storage/sqlite.js';
 import { start, type Running } from '../src/main.js';
 import { request, waitUntil } from './support/http.js';
 import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
@@ -165,6 +166,28 @@ describe('--public, a generated token, and the rate limit', () => {
     expect(flood).toEqual([200, 200, 200, 429, 429, 429]);
     expect((await from('198.51.100.7', 0)).status).toBe(200);
     expect(JSON.parse((await request(c.url, '/api/downloads/point/last-day/acme')).body).downloads).toBe(4);
+  });
+});
+
+describe('--retention-days', () => {
+  it('raw events older than the retention period are deleted at start; their daily counts stay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ibc-retention-'));
+    dirs.push(dir);
+    const file = join(dir, 'r.db');
+    const s = openSqlite(file);
+    await s.migrate();
+    const old = Date.now() - 3 * 86_400_000;
+    await s.insertBatch([1, 2, 3].map((i) => ({ package: 'old-lib', eventId: `old-${i}`, receivedAt: old, vars: { version: '1.0.0' } })));
+    await s.insertBatch([{ package: 'old-lib', eventId: 'new-1', receivedAt: Date.now(), vars: { version: '1.0.0' } }]);
+    await s.close();
+    const c = await collector(['--db', file, '--retention-days', '2', '--public'], {});
+    const ids = async () => (await request(c.url, '/api/events.ndjson?package=old-lib')).body.trim().split('\n').map((l) => JSON.parse(l).event_id);
+    await waitUntil('the old raw events to be deleted', async () => (await ids()).length === 1);
+    expect(await ids()).toEqual(['new-1']);
+    expect(JSON.parse((await request(c.url, '/api/downloads/point/last-week/old-lib')).body).downloads).toBe(4);
+    // Within the retention period an event_id is still de-duplicated.
+    expect((await request(c.url, '/old-lib/1.0.0/linux/x64?event_id=new-1')).status).toBe(200);
+    expect(JSON.parse((await request(c.url, '/api/downloads/point/last-week/old-lib')).body).downloads).toBe(4);
   });
 });
 

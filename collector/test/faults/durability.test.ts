@@ -142,6 +142,45 @@ describe('hostile input under load', () => {
   });
 });
 
+describe('a flood from one address', () => {
+  it('is limited (429) while another address is still served, under load', async () => {
+    const c = await startBin(['--port', '0', '--db', join(tmp(), 'f.db'), '--rate-limit', '300', '--trust-proxy'], env());
+    try {
+      const { Agent, request: raw } = await import('node:http');
+      const u = new URL(c.url);
+      const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+      const send = (ip: string, id: string) =>
+        new Promise<number>((resolve) => {
+          const req = raw({ host: u.hostname, port: u.port, agent, path: `/load-lib/1.0.0/linux/x64?event_id=${id}`, headers: { 'x-forwarded-for': ip } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', () => resolve(0));
+          req.end();
+        });
+      let stop = false;
+      const flood: Record<number, number> = {};
+      const flooders = Array.from({ length: 12 }, async (_, w) => {
+        for (let i = 0; !stop; i++) {
+          const st = await send('203.0.113.66', `flood-${w}-${i}`);
+          flood[st] = (flood[st] ?? 0) + 1;
+        }
+      });
+      await waitUntil('the flood to be limited', () => (flood[429] ?? 0) > 100);
+      const other: number[] = [];
+      for (let i = 0; i < 50; i++) other.push(await send('198.51.100.23', `other-${i}`));
+      stop = true;
+      await Promise.all(flooders);
+      agent.destroy();
+      expect(other).toEqual(Array(50).fill(200));
+      expect(flood[200]).toBe(300);
+      expect(c.child.exitCode).toBe(null);
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
 describe('slow and stuck clients', () => {
   it('a client that sends half a request head is disconnected (408), and others are served meanwhile', async () => {
     const { connect } = await import('node:net');
