@@ -2,7 +2,7 @@
 // transaction per batch; event_id de-duplication by a unique index with
 // ON CONFLICT DO NOTHING, so two instances store a replayed event once.
 import pg from 'pg';
-import { NewerSchemaError, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, type Storage, type StoredEvent } from './types.js';
+import { NewerSchemaError, SCHEMA_VERSION, TOTAL, uniqueInBatch, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -86,26 +86,28 @@ export function openPostgres(url: string): Storage {
     async insertBatch(input) {
       const events = uniqueInBatch(input);
       if (events.length === 0) return 0;
-      return tx(async (c) => {
-        const r = await c.query<{ event_id: string | null }>(
-          `INSERT INTO events (event_id, package, received_at, vars)
+      // One statement, one round trip, its own transaction: the events that are new
+      // (ON CONFLICT DO NOTHING leaves out a known event_id) and their rollups, in key
+      // order so that concurrent writers take row locks in one order.
+      const r = await pool.query<{ fresh: string }>(
+        `WITH ins AS (
+           INSERT INTO events (event_id, package, received_at, vars)
            SELECT e, p, r, v FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS t(e, p, r, v)
-           ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-          [events.map((e) => e.eventId), events.map((e) => e.package), events.map((e) => e.receivedAt), events.map((e) => JSON.stringify(e.vars))],
-        );
-        const stored = new Set(r.rows.map((row) => row.event_id));
-        const fresh = events.filter((e) => e.eventId === null || stored.has(e.eventId));
-        const rows = rollup(fresh);
-        if (rows.length) {
-          await c.query(
-            `INSERT INTO daily (package, day, field, value, count)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-             ON CONFLICT (package, field, day, value) DO UPDATE SET count = daily.count + EXCLUDED.count`,
-            [0, 1, 2, 3, 4].map((i) => rows.map((row) => row[i])),
-          );
-        }
-        return fresh.length;
-      });
+           ON CONFLICT (event_id) DO NOTHING
+           RETURNING package, vars, to_char(to_timestamp(received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+         ), keys AS (
+           SELECT package, day, $5::text AS field, $5::text AS value FROM ins
+           UNION ALL
+           SELECT ins.package, ins.day, kv.key, kv.value FROM ins, jsonb_each_text(ins.vars::jsonb) AS kv
+         ), up AS (
+           INSERT INTO daily (package, day, field, value, count)
+           SELECT package, day, field, value, count(*) FROM keys GROUP BY package, day, field, value ORDER BY package, field, day, value
+           ON CONFLICT (package, field, day, value) DO UPDATE SET count = daily.count + EXCLUDED.count
+         )
+         SELECT count(*) AS fresh FROM ins`,
+        [events.map((e) => e.eventId), events.map((e) => e.package), events.map((e) => e.receivedAt), events.map((e) => JSON.stringify(e.vars)), TOTAL],
+      );
+      return Number(r.rows[0]!.fresh);
     },
     async daily(pkg, start, end) {
       const r = await pool.query<{ day: string; count: string }>('SELECT day, count FROM daily WHERE package = $1 AND field = $2 AND value = $2 AND day BETWEEN $3 AND $4', [pkg, TOTAL, start, end]);
