@@ -3,7 +3,7 @@
 // depends on nothing unpublished; its runtime dependencies (better-sqlite3, pg)
 // stay external and are installed from the registry.
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,3 +25,6 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+// Executable, so the workspace's node_modules/.bin link (made by npm ci before the build) runs it.
+chmodSync(join(dist, 'bin.cjs'), 0o755);
