@@ -18,6 +18,9 @@ const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split
 const CONNECTIONS = Number(args.get('connections') ?? 50);
 const SECONDS = Number(args.get('seconds') ?? 10);
 const SIZES = (args.get('sizes') ?? '10000,100000,1000000').split(',').map(Number);
+// --only=reads skips the ingest runs; --backends=SQLite measures one database.
+const ONLY = args.get('only');
+const BACKENDS = (args.get('backends') ?? 'SQLite,PostgreSQL').split(',');
 const TOKEN = 'bench-token-0123456789abcdef';
 const work = mkdtempSync(join(tmpdir(), 'ibc-bench-'));
 const env = { ...process.env, INSTALL_BEACON_TOKEN: TOKEN, DATABASE_URL: '' } as Record<string, string>;
@@ -87,6 +90,7 @@ async function main(): Promise<void> {
     ];
     const ingest: Record<string, unknown> = {};
     for (const [name, dbArgs] of backends) {
+      if (ONLY === 'reads' || !BACKENDS.includes(name)) continue;
       // Bare server and collector measured back to back, per backend, so both see the same machine load.
       const base = await cannon(b.url, 'bare');
       const c = await startBin(['--port', '0', '--rate-limit', '0', ...dbArgs], env);
@@ -101,7 +105,7 @@ async function main(): Promise<void> {
     b.child.kill();
 
     const reads: Record<string, Record<string, unknown>> = {};
-    for (const name of ['SQLite', 'PostgreSQL']) {
+    for (const name of BACKENDS) {
       const target = name === 'SQLite' ? join(work, 'q.db') : await pg.createDatabase('q');
       const s = name === 'SQLite' ? openSqlite(target) : openPostgres(target);
       await s.migrate();
