@@ -73,9 +73,9 @@ describe('pathInTree', () => {
 });
 
 describe('markerState: which copies a marker covers', () => {
-  // Computed in each test, not while the file is collected: StrykerJS 9 never
-  // activates a mutant in code that ran during collection (a "static" mutant),
-  // so a location built here would hide every mutant in markerLocation.
+  // Computed in each test, not while the file is collected: code run during
+  // collection makes its mutants "static" for StrykerJS, which then runs every
+  // test against each of them instead of only the tests that reach them.
   const loc = () => markerLocation(SITE, 'acme-lib', '2.3.4');
   const at = (clock: number, content: string) => {
     const fs = new MemFs();
