@@ -42,6 +42,8 @@ export interface FaultServer {
   base: string;
   requests: Request[];
   connections: number;
+  /** Everything received, as one string (latin1, so every byte maps to one char). */
+  received(): string;
   /** Wait until `n` requests arrived; throws after `ms`. */
   waitFor(n: number, ms: number): Promise<number>;
   /**
@@ -103,6 +105,7 @@ function wrap(name: string, server: net.Server, port: number, base: string, requ
     get connections() {
       return state.connections;
     },
+    received: () => Buffer.concat(bytes).toString('latin1'),
     async waitFor(n, ms) {
       const end = Date.now() + ms;
       while (requests.length < n) {
