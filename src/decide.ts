@@ -1,6 +1,7 @@
 import { isObject, parseConfig, projectOptOut, type BeaconConfig } from './config.js';
 import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree, type Probes } from './context.js';
 import type { Env } from './env.js';
+import { detectLibcVersion } from './libc.js';
 import { claim as claimMarker, isReported, markerLocations, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
 import { envOptOut, insideNodeModules, isOn } from './optout.js';
 import { renderTemplate, type Values, type VarName } from './template.js';
@@ -25,6 +26,8 @@ export interface DecideInput {
   platform: string;
   arch: string;
   nodeVersion: string;
+  /** Node's executable: its ELF interpreter names the C library in use ({libc}, {libc_version}). */
+  execPath?: string;
   beaconVersion: string;
   /** Evaluate as if installed as a dependency (`explain` and `check` in the author's repo). */
   asDependency?: boolean;
@@ -133,7 +136,7 @@ export function decide(input: DecideInput): Decision {
  * computed), plus the container check that delivery needs.
  */
 export function contextFacts(
-  input: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'platform' | 'arch' | 'nodeVersion' | 'beaconVersion' | 'probes' | 'newId'>,
+  input: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'platform' | 'arch' | 'nodeVersion' | 'execPath' | 'beaconVersion' | 'probes' | 'newId'>,
   name: string,
   version: string,
   variables: Iterable<VarName>,
@@ -163,7 +166,8 @@ export function contextFacts(
     pm: () => pmOf().pm,
     pm_version: () => pmOf().pmVersion,
     install: () => detectInstall(env, input.pkgDir),
-    libc: () => detectLibc(input.platform, probes),
+    libc: () => detectLibc(input.platform, probes, input.execPath),
+    libc_version: () => detectLibcVersion(input.platform, input.execPath, probes),
     trigger: () => input.trigger,
     event_id: () => input.newId(),
     beacon_version: () => input.beaconVersion,

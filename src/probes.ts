@@ -29,6 +29,22 @@ export const realProbes: DecideProbes = {
       return undefined; // missing, a directory, or malformed: the caller treats it as absent
     }
   },
+  readBytes(path, max) {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(path, 'r');
+      const buffer = Buffer.alloc(Math.min(max, fs.fstatSync(fd).size));
+      return buffer.subarray(0, fs.readSync(fd, buffer, 0, buffer.length, 0));
+    } catch {
+      return undefined;
+    } finally {
+      try {
+        if (fd !== undefined) fs.closeSync(fd);
+      } catch {
+        // The bytes are read; a failed close leaks nothing this short-lived process keeps.
+      }
+    }
+  },
   listDir(path) {
     try {
       return fs.readdirSync(path);

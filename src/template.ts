@@ -4,7 +4,7 @@
 
 export const VARIABLES = [
   'name', 'version', 'platform', 'arch', 'node', 'ci', 'ci_name', 'container',
-  'pm', 'pm_version', 'install', 'libc', 'trigger', 'event_id', 'beacon_version',
+  'pm', 'pm_version', 'install', 'libc', 'libc_version', 'trigger', 'event_id', 'beacon_version',
 ] as const;
 
 export type VarName = (typeof VARIABLES)[number];
@@ -24,6 +24,7 @@ export const VARIABLE_DOCS: Record<VarName, string> = {
   pm_version: "the package manager's version",
   install: 'local or global install',
   libc: 'glibc, musl or none',
+  libc_version: "the C library's version on Linux (e.g. 2.36 for glibc, 1.2.4 for musl), none elsewhere",
   trigger: 'postinstall or runtime',
   event_id: 'a random UUID for this event, for de-duplication',
   beacon_version: 'the version of install-beacon',

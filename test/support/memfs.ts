@@ -36,6 +36,11 @@ export class MemFs {
           return undefined;
         }
       },
+      readBytes: (p, max) => {
+        this.calls.push(`readBytes ${p}`);
+        const text = this.files.get(p);
+        return text === undefined ? undefined : Buffer.from(text, 'latin1').subarray(0, max);
+      },
       listDir: (p) => (this.calls.push(`listDir ${p}`), [...this.files.keys()].filter((f) => f.startsWith(`${p}/`)).map((f) => f.slice(p.length + 1).split('/')[0]!)),
       isDocker: () => (this.calls.push('isDocker'), docker),
     };
