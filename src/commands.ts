@@ -79,7 +79,8 @@ interface Explained {
   problems?: string[];
   /** Set for an install that already reported: what its marker says. */
   reported?: string;
-  markers?: Decision['markers'];
+  marker?: Decision['marker'];
+  pkgMtimeMs?: number;
 }
 
 function toExplained(dir: string, d: Decision): Explained {
@@ -95,7 +96,8 @@ function toExplained(dir: string, d: Decision): Explained {
     endpoint: d.config?.template.host,
     fields: d.values as Record<string, string> | undefined,
     problems: d.problems && d.problems.length ? d.problems.map(withSuggestion) : undefined,
-    markers: d.markers,
+    marker: d.marker,
+    pkgMtimeMs: d.pkgMtimeMs,
   };
 }
 
@@ -148,7 +150,7 @@ export function explain(args: string[]): number {
     }
   }
   if (json) {
-    out(JSON.stringify({ beaconVersion: BEACON_VERSION, mode, cwd, ...(project ? { project } : {}), packages: results.map(({ markers: _markers, ...r }) => r) }, null, 2));
+    out(JSON.stringify({ beaconVersion: BEACON_VERSION, mode, cwd, ...(project ? { project } : {}), packages: results.map(({ marker: _marker, pkgMtimeMs: _mtime, ...r }) => r) }, null, 2));
     return 0;
   }
   out(`install-beacon ${BEACON_VERSION}: explain (${mode === 'package' ? 'this package, as if installed as a dependency' : `installed packages under ${project!.dir}`})`);
@@ -178,7 +180,7 @@ export function explain(args: string[]): number {
 /** For an install that already reported: the state of its marker, in words. */
 function reportState(r: Explained): string {
   try {
-    const state = r.markers ? markerState(r.markers, realMarkerFs, Date.now()) : 'reported';
+    const state = r.marker ? markerState(r.marker, realMarkerFs, Date.now(), r.pkgMtimeMs ?? 0) : 'reported';
     if (state === 'in-flight') return 'being reported now, or a failed send waits for its retry after 10 minutes';
   } catch {
     // An unreadable marker: fall back to what decide() concluded.

@@ -1,8 +1,9 @@
 import { isObject, parseConfig, projectOptOut, type BeaconConfig } from './config.js';
 import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree, type Probes } from './context.js';
 import type { Env } from './env.js';
+import { enclosingWorkspaceRoot, installSite, type InstallSite, type LayoutProbes } from './layout.js';
 import { detectLibcVersion } from './libc.js';
-import { claim as claimMarker, isReported, markerLocations, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
+import { claim as claimMarker, isReported, markerLocation, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
 import { envOptOut, insideNodeModules, isOn } from './optout.js';
 import { renderTemplate, type Values, type VarName } from './template.js';
 
@@ -11,7 +12,7 @@ import { renderTemplate, type Values, type VarName } from './template.js';
 
 export type Trigger = 'postinstall' | 'runtime';
 
-export interface DecideProbes extends Probes {
+export interface DecideProbes extends Probes, LayoutProbes {
   /** Parsed JSON, or undefined when missing or malformed (never throws). */
   readJson(path: string): unknown;
 }
@@ -35,8 +36,6 @@ export interface DecideInput {
   describeSkips?: boolean;
   /** Path of the machine-wide opt-out file, if a config dir is known. */
   machineOptOutFile?: string;
-  /** Where markers go when the installed tree is not writable (the user's cache dir). */
-  markerFallbackDir?: string;
   probes: DecideProbes;
   marker: MarkerFs;
   newId(): string;
@@ -61,18 +60,33 @@ export interface Decision {
   url?: string;
   values?: Partial<Values>;
   delivery?: 'inline' | 'background';
-  /** Where this install's marker is or would be (primary, then fallback). */
-  markers?: MarkerLocation[];
+  /** Where the package was installed (layout.ts). */
+  site?: InstallSite;
+  /** Where this install's marker is or would be (none when the package is in no installed tree). */
+  marker?: MarkerLocation;
+  /** The mtime of the package's package.json (a newer one than the marker's is a new install). */
+  pkgMtimeMs?: number;
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
-/** The project root for `pkgDir`: INIT_CWD when the package manager sets it, else the folder above node_modules. */
-export function projectRoot(env: Env, pkgDir: string, trigger: Trigger): string | undefined {
-  if (trigger === 'postinstall' && str(env.INIT_CWD)) return env.INIT_CWD;
-  const m = /^(.*?)[\\/](?:node_modules|\.yarn)(?:[\\/]|$)/.exec(pkgDir);
-  return m ? m[1] || '/' : undefined;
+/**
+ * The project folders whose package.json opt-out covers an install in `site`:
+ * the project installed into, then the workspace root that lists it as a
+ * member (a member's copies that npm could not hoist stay in its own
+ * node_modules; the monorepo's opt-out still covers them).
+ */
+export function projectRoots(site: InstallSite | undefined, readJson: (path: string) => unknown): string[] {
+  if (!site) return [];
+  const roots = [site.projectRoot];
+  if (site.kind === 'node_modules') {
+    const ws = enclosingWorkspaceRoot(site.projectRoot, readJson);
+    if (ws) roots.push(ws);
+  }
+  return roots;
 }
+
+const pkgJsonOf = (root: string): string => `${root.replace(/[\\/]$/, '')}/package.json`;
 
 export function decide(input: DecideInput): Decision {
   const { env, pkgDir, probes } = input;
@@ -99,11 +113,13 @@ export function decide(input: DecideInput): Decision {
   const base = { name, version, config, problems: parsed.warnings };
   if (parsed.disabledByAuthor) return { ...base, ...wouldSend(), send: false, rule: 'config', reason: 'the author set "installBeacon.enabled" to false' };
 
-  // 4. The installing project, then the machine.
-  const root = projectRoot(env, pkgDir, input.trigger);
-  if (root) {
-    const setting = projectOptOut(probes.readJson(`${root}/package.json`));
-    if (setting) return { ...base, ...wouldSend(), send: false, rule: 'project-opt-out', reason: `the project's package.json (${root}) has ${setting}` };
+  // 4. The project installed into (from where the package is, never from where
+  // the package manager was started: INIT_CWD is a subfolder for `cd src && npm
+  // install`, and elsewhere for `npm install --prefix`), then the machine.
+  const site = installSite(pkgDir, probes);
+  for (const root of projectRoots(site, probes.readJson)) {
+    const setting = projectOptOut(probes.readJson(pkgJsonOf(root)));
+    if (setting) return { ...base, ...wouldSend(), site, send: false, rule: 'project-opt-out', reason: `the project's package.json (${root}) has ${setting}` };
   }
   if (input.machineOptOutFile && probes.exists(input.machineOptOutFile)) {
     return { ...base, ...wouldSend(), send: false, rule: 'machine-opt-out', reason: `this machine opted out (${input.machineOptOutFile}, from "install-beacon disable")` };
@@ -117,9 +133,11 @@ export function decide(input: DecideInput): Decision {
   if (ci && !config.ci) return { ...base, ...wouldSend(), send: false, rule: 'ci-disabled', reason: `a CI install${ciName !== 'none' ? ` (${ciName})` : ''} and the author set "ci": false` };
 
   // 7. This install already reported.
-  const markers = markerLocations(pkgDir, input.marker, () => `${name}@${version}`, input.markerFallbackDir);
-  if (isReported(markers, input.marker, input.now)) {
-    return { ...base, ...wouldSend(), markers, send: false, rule: 'already-reported', reason: 'this install already reported; re-runs such as npm rebuild send nothing (a fresh install, e.g. npm ci, reports again)' };
+  // One marker per name@version per tree: nested copies of one version are one install.
+  const marker = site && markerLocation(site, name, version);
+  const pkgMtimeMs = input.marker.stat(`${pkgDir}/package.json`)?.mtimeMs ?? 0;
+  if (marker && isReported(marker, input.marker, input.now, pkgMtimeMs)) {
+    return { ...base, ...wouldSend(), site, marker, pkgMtimeMs, send: false, rule: 'already-reported', reason: 'this install already reported; re-runs such as npm rebuild send nothing (a fresh install, e.g. npm ci, reports again)' };
   }
 
   // 8. Send.
@@ -128,7 +146,7 @@ export function decide(input: DecideInput): Decision {
   const delivery = config.delivery !== 'auto' ? config.delivery : ci || facts.container() !== 'none' ? 'inline' : 'background';
   const url = renderTemplate(config.template, facts.values);
   const values = facts.values;
-  return { ...base, markers, send: true, rule: 'send', reason: 'no opt-out or skip rule applies', url, values, delivery };
+  return { ...base, site, marker, pkgMtimeMs, send: true, rule: 'send', reason: 'no opt-out or skip rule applies', url, values, delivery };
 }
 
 /**
@@ -151,7 +169,7 @@ export function contextFacts(
     if (pm) return pm;
     const fromAgent = detectPM(env);
     // No user agent (the runtime trigger, or explain): the tree's layout and lockfile tell.
-    pm = fromAgent.pm !== 'unknown' ? fromAgent : detectPMFromTree(input.pkgDir, projectRoot(env, input.pkgDir, input.trigger), probes);
+    pm = fromAgent.pm !== 'unknown' ? fromAgent : detectPMFromTree(input.pkgDir, installSite(input.pkgDir, probes)?.projectRoot, probes);
     return pm;
   };
   const compute: Record<VarName, () => string> = {
@@ -179,5 +197,5 @@ export function contextFacts(
 
 /** Claim the install before sending (see marker.ts); 'unwritable' when no marker can be kept. */
 export function claimInstall(decision: Decision, fs: MarkerFs, now: number): Claim {
-  return claimMarker(decision.markers ?? [], fs, now);
+  return claimMarker(decision.marker, fs, now, decision.pkgMtimeMs ?? 0);
 }

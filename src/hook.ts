@@ -2,8 +2,8 @@ import { parse as parsePath } from 'path';
 import { claimInstall, decide, type Decision, type DecideInput, type Trigger } from './decide.js';
 import type { DeliveryResult } from './deliver.js';
 import { currentHost, type Host } from './env.js';
-import { markerFallbackDir, optOutFile } from './machine.js';
-import { finish, retryLater, type MarkerLocation } from './marker.js';
+import { optOutFile } from './machine.js';
+import { finish, pruneGone, retryLater, type MarkerLocation } from './marker.js';
 import { isOn } from './optout.js';
 import { realDir, realMarkerFs, realProbes } from './probes.js';
 import { BEACON_VERSION, USER_AGENT } from './version.js';
@@ -32,7 +32,6 @@ export function decideHere(host: Host, pkgDir: string, trigger: Trigger, extra: 
     execPath: host.execPath,
     beaconVersion: BEACON_VERSION,
     machineOptOutFile: optOutFile(host.env, host.platform),
-    markerFallbackDir: markerFallbackDir(host.env, host.platform),
     probes: realProbes,
     marker: realMarkerFs,
     // crypto (35 Node modules) is loaded only when the template asks for {event_id}.
@@ -116,8 +115,11 @@ export async function sendAndRecord(job: SendJob, deadlineMs: number, retries: n
   }
   if (job.marker) {
     // Delivered, or refused for good (a 4xx): done. A network fault or 5xx: try again later.
-    if (result.ok || !result.retryable) finish(job.marker, realMarkerFs, { trigger: job.trigger, status: result.status, at: Date.now() });
-    else retryLater(job.marker, realMarkerFs);
+    if (result.ok || !result.retryable) {
+      finish(job.marker, realMarkerFs, { trigger: job.trigger, status: result.status, at: Date.now() });
+      // Markers of packages since removed from this tree (npm uninstall -g): cheap here, never on the skip path.
+      pruneGone(job.marker, realMarkerFs, realProbes.exists);
+    } else retryLater(job.marker, realMarkerFs);
   }
   return result;
 }

@@ -14,17 +14,3 @@ export function optOutFile(env: Env, platform: string): string | undefined {
   const dir = configDir(env, platform);
   return dir ? `${dir}/install-beacon/disabled` : undefined;
 }
-
-/** The user's cache dir: %LOCALAPPDATA%, XDG_CACHE_HOME or ~/.cache. */
-export function cacheDir(env: Env, platform: string): string | undefined {
-  if (platform === 'win32') return env.LOCALAPPDATA || undefined;
-  const xdg = env.XDG_CACHE_HOME;
-  if (xdg && xdg.startsWith('/')) return xdg;
-  return env.HOME ? `${env.HOME}/.cache` : undefined;
-}
-
-/** Where install markers go when the installed tree is not writable. */
-export function markerFallbackDir(env: Env, platform: string): string | undefined {
-  const dir = cacheDir(env, platform);
-  return dir ? `${dir}/install-beacon/markers` : undefined;
-}

@@ -1,7 +1,8 @@
 // The install marker: how install-beacon knows that *this install* has already
 // reported, so a re-run (`npm rebuild`, a second postinstall, `reportInstall()`
-// in a later process, a worker thread, eight test workers starting at once)
-// does not count it twice.
+// in a later process, a worker thread, eight test workers starting at once,
+// a container started from an image built with the install) does not count
+// it twice.
 //
 // Design note: where the marker lives.
 // - Not in the package folder. pnpm 10's side-effects cache copies files that a
@@ -9,45 +10,55 @@
 //   projects, so a marker there would silence installs it never saw; under yarn
 //   PnP the package lives in a read-only zip; global and read-only package
 //   folders are common.
-// - In the installing tree's own node_modules: `<root>/node_modules/.install-beacon/`
-//   (`<root>` is everything before the first node_modules segment, so npm, yarn,
-//   bun, nested copies, pnpm's .pnpm store and global prefixes all have one
-//   folder per tree). `npm ci`, or deleting node_modules, removes it with the
-//   install: the next install is a new one. Under yarn PnP the tree is
-//   `<root>/.yarn`, so the marker is `<root>/.yarn/.install-beacon/`.
-// - When that tree is not writable (a read-only image run by another user), a
-//   fallback in the user's cache dir (`~/.cache/install-beacon/markers/`). When
-//   neither can be written, the runtime trigger does not send: better one
-//   install uncounted than one event per process start.
-// - The file name holds a hash of the package folder's path and a signature of
-//   its package.json (device, inode, birth time, mtime, size): uninstalling and
-//   installing again creates a new file, hence a new install; `npm rebuild`
-//   keeps it, hence "already reported". Both come from one stat, so checking the
-//   marker costs two stats in all. Under PnP the folder differs between the
-//   postinstall (unplugged) and runtime (zip) paths, so the key is the project
-//   root plus name@version instead.
-// - Claiming is an exclusive create (O_EXCL) of an empty file, atomic on local
-//   file systems, so of many processes starting at once exactly one wins. The
-//   winner writes the outcome into the file once the server has answered; an
-//   empty file is therefore a send in flight, or one that failed for a
-//   reason worth retrying. An empty marker older than RETRY_AFTER_MS (the
-//   sender died, or the network was down) may be taken over, with an atomic
-//   rename, by the next trigger: a lost event is retried, never doubled, and a
-//   machine without network does not retry on every process start.
+// - In the installed tree's own marker folder (layout.ts: `<tree>/node_modules/.install-beacon/`,
+//   under Yarn PnP `<project>/.yarn/.install-beacon/`). `npm ci`, or deleting
+//   node_modules, removes it with the install: the next install is a new one.
+// - Nowhere else. When the tree cannot hold a marker (a read-only image run by
+//   another user), the runtime trigger sends nothing: a program start is never
+//   an install, and without a marker every start would count. Nothing is ever
+//   written in HOME.
+//
+// What the marker identifies: one package name@version in one tree. Several
+// copies of the same version in one install (nested under two parents) are one
+// event; the file name holds no path, device, inode or birth time, so the tree
+// can be moved, copied with its metadata (`cp -a`, `docker cp`), baked into an
+// image layer or mounted again (every overlayfs mount has a new st_dev) and
+// stay reported. A real reinstall still counts: npm, yarn and bun extract
+// package.json afresh, so its mtime is the extraction time. A marker covers
+// the copy whose package.json is not newer than the marker; a newer one at the
+// path the marker recorded is a new install of that version ('outdated'),
+// taken over like a stale claim, while a newer copy at another path is one
+// more copy of an already reported version in this tree. Checking costs one
+// read of package.json (name, version, mtime from one open) and one stat of
+// the marker (and a read of it only when package.json is the newer).
+//
+// Claiming is an exclusive create (O_EXCL) of an empty file, atomic on local
+// file systems, so of many processes starting at once exactly one wins. The
+// winner writes the outcome into the file once the server has answered; an
+// empty file is therefore a send in flight, or one that failed for a reason
+// worth retrying. An empty marker older than RETRY_AFTER_MS (the sender died,
+// or the network was down) may be taken over by the next trigger, and so may
+// an outdated one. A takeover is guarded by a lock file named after the state
+// the taker saw (the marker's mtime and size): of the processes that saw the
+// same state exactly one creates that lock; the winner then checks that the
+// marker is still in that state before rewriting it, so a process that saw an
+// older state (and wins its lock after the first taker removed it) loses. A
+// lost event is retried, never doubled, and a machine without network does not
+// retry on every process start.
 
 export interface MarkerFs {
-  /** A string that changes when the file is recreated, or undefined if it cannot be statted. */
-  signature(file: string): string | undefined;
   /** mkdir -p; false if it could not be created. */
   mkdirp(dir: string): boolean;
   /** Create the file only if it does not exist. */
   createExclusive(file: string, content: string): 'created' | 'exists' | 'failed';
   stat(file: string): { size: number; mtimeMs: number } | undefined;
+  /** The file's text, or undefined if unreadable. */
+  read(file: string): string | undefined;
   /** Replace the file's content (and so its mtime); false on failure. */
   write(file: string, content: string): boolean;
-  /** Atomic rename; false if `from` is gone or the rename failed. */
-  rename(from: string, to: string): boolean;
   remove(file: string): void;
+  /** Names in a folder, or [] if unreadable. */
+  list(dir: string): string[];
 }
 
 /** How long an empty marker (a send in flight, or one that failed) blocks another try. */
@@ -56,6 +67,9 @@ export const RETRY_AFTER_MS = 10 * 60 * 1000;
 export interface MarkerLocation {
   dir: string;
   file: string;
+  /** The tree the marker belongs to, and the package folder relative to it (recorded in the marker, for pruning). */
+  tree?: string;
+  path?: string;
 }
 
 /** 32-bit FNV-1a, hex: keeps file names short and safe for any input. */
@@ -68,56 +82,60 @@ export function fnv1a(text: string): string {
   return hash.toString(16).padStart(8, '0');
 }
 
-/** The tree `pkgDir` was installed into, and its marker folder. */
-export function markerDir(pkgDir: string): { root: string; dir: string; pnp: boolean } | undefined {
-  const yarn = /^(.*?)[\\/]\.yarn[\\/](?:unplugged|cache|__virtual__)[\\/]/.exec(pkgDir);
-  if (yarn) return { root: yarn[1] ?? '', dir: `${yarn[1]}/.yarn/.install-beacon`, pnp: true };
-  const nm = /^(.*?[\\/]node_modules)(?:[\\/]|$)/.exec(pkgDir);
-  if (nm) return { root: nm[1] ?? '', dir: `${nm[1]}/.install-beacon`, pnp: false };
-  return undefined;
+const safe = (text: string): string => text.replace(/[^a-zA-Z0-9._@-]+/g, '_').slice(0, 80);
+
+/** The package's path inside its tree, with `/` (recorded for pruning; absent when outside the tree, e.g. yarn's global cache). */
+export function pathInTree(tree: string, pkgDir: string): string | undefined {
+  const t = tree.replace(/\\/g, '/').replace(/\/+$/, '');
+  const p = pkgDir.replace(/\\/g, '/');
+  return p.startsWith(`${t}/`) ? p.slice(t.length + 1) : undefined;
 }
 
-const safe = (text: string): string => text.replace(/[^a-zA-Z0-9._-]+/g, '_').slice(0, 60);
-
-/**
- * Where the marker for the install in `pkgDir` is (primary first, then the
- * fallback). `pkgId` (name@version) is read only under PnP. Empty when the
- * package is not in an installed tree or cannot be statted.
- */
-export function markerLocations(pkgDir: string, fs: MarkerFs, pkgId: () => string, fallbackDir?: string): MarkerLocation[] {
-  const where = markerDir(pkgDir);
-  if (!where) return [];
-  let key: string;
-  if (where.pnp) {
-    const id = pkgId();
-    key = `${safe(id)}-${fnv1a(`${where.root}\0${id}`)}-pnp`;
-  } else {
-    const signature = fs.signature(`${pkgDir}/package.json`);
-    if (!signature) return [];
-    const label = pkgDir.split(/[\\/]/).slice(-2).join('+').replace(/^.*?node_modules\+/, '');
-    key = `${safe(label)}-${fnv1a(pkgDir)}-${signature.replace(/[^a-zA-Z0-9.]/g, '_')}`;
+/** The marker of `name@version` in the tree whose marker folder is `dir`. */
+export function markerLocation(site: { markerDir: string; treeRoot?: string; pkgDir?: string }, name: string, version: string): MarkerLocation {
+  const id = `${name}@${version}`;
+  const location: MarkerLocation = { dir: site.markerDir, file: `${site.markerDir}/${safe(id)}-${fnv1a(id)}.json` };
+  if (site.treeRoot !== undefined && site.pkgDir !== undefined) {
+    location.tree = site.treeRoot;
+    const rel = pathInTree(site.treeRoot, site.pkgDir);
+    if (rel) location.path = rel;
   }
-  const locations = [{ dir: where.dir, file: `${where.dir}/${key}.json` }];
-  if (fallbackDir) locations.push({ dir: fallbackDir, file: `${fallbackDir}/${key}.json` });
-  return locations;
+  return location;
 }
 
-export type MarkerState = 'none' | 'reported' | 'in-flight' | 'stale';
+export type MarkerState = 'none' | 'reported' | 'in-flight' | 'stale' | 'outdated';
 
-/** The state of the first marker that exists. */
-export function markerState(locations: MarkerLocation[], fs: MarkerFs, now: number): MarkerState {
-  for (const location of locations) {
-    const st = fs.stat(location.file);
-    if (!st) continue;
-    if (st.size > 0) return 'reported';
-    return now - st.mtimeMs < RETRY_AFTER_MS ? 'in-flight' : 'stale';
-  }
-  return 'none';
+function stateOf(st: { size: number; mtimeMs: number } | undefined, now: number, pkgMtimeMs: number, recordedElsewhere: () => boolean): MarkerState {
+  if (!st) return 'none';
+  // A package.json newer than the marker: this version was installed again after
+  // it reported, unless the marker was recorded by a copy at another path (a
+  // second copy of an already reported version, added to the tree later).
+  if (pkgMtimeMs > st.mtimeMs && !(st.size > 0 && recordedElsewhere())) return 'outdated';
+  if (st.size > 0) return 'reported';
+  return now - st.mtimeMs < RETRY_AFTER_MS ? 'in-flight' : 'stale';
+}
+
+/** Was the marker's report recorded by a copy at another path in the tree? Read only when its package.json is newer than the marker. */
+function recordedElsewhere(location: MarkerLocation, fs: MarkerFs): () => boolean {
+  return () => {
+    if (!location.path) return false;
+    try {
+      const recorded = (JSON.parse(fs.read(location.file) ?? '') as { path?: unknown } | null)?.path;
+      return typeof recorded === 'string' && recorded !== location.path;
+    } catch {
+      return false; // unreadable or not ours: judge by the times alone
+    }
+  };
+}
+
+/** The marker's state for a copy whose package.json has mtime `pkgMtimeMs`. */
+export function markerState(location: MarkerLocation, fs: MarkerFs, now: number, pkgMtimeMs: number): MarkerState {
+  return stateOf(fs.stat(location.file), now, pkgMtimeMs, recordedElsewhere(location, fs));
 }
 
 /** Reported, or being reported right now: either way, not this caller's job. */
-export function isReported(locations: MarkerLocation[], fs: MarkerFs, now: number): boolean {
-  const state = markerState(locations, fs, now);
+export function isReported(location: MarkerLocation, fs: MarkerFs, now: number, pkgMtimeMs: number): boolean {
+  const state = markerState(location, fs, now, pkgMtimeMs);
   return state === 'reported' || state === 'in-flight';
 }
 
@@ -126,31 +144,68 @@ export type Claim = { result: 'claimed'; location: MarkerLocation } | { result: 
 /**
  * Claim the right to report this install. 'claimed': the caller sends, then
  * calls finish() or retryLater(); 'taken': someone already did (or is doing
- * it); 'unwritable': no marker can be kept anywhere.
+ * it); 'unwritable': no marker can be kept in this tree.
  */
-export function claim(locations: MarkerLocation[], fs: MarkerFs, now: number): Claim {
-  for (const location of locations) {
-    let result = fs.createExclusive(location.file, '');
-    if (result === 'failed' && fs.mkdirp(location.dir)) result = fs.createExclusive(location.file, '');
-    if (result === 'created') return { result: 'claimed', location };
-    if (result === 'failed') continue;
-    // It exists: take it over only if it is a stale empty marker, and only if our rename wins.
-    const st = fs.stat(location.file);
-    if (!st || st.size > 0 || now - st.mtimeMs < RETRY_AFTER_MS) return { result: 'taken' };
-    const aside = `${location.file}.${now}-${Math.random().toString(36).slice(2)}.stale`;
-    if (!fs.rename(location.file, aside)) return { result: 'taken' };
-    fs.remove(aside);
-    return fs.createExclusive(location.file, '') === 'created' ? { result: 'claimed', location } : { result: 'taken' };
+export function claim(location: MarkerLocation | undefined, fs: MarkerFs, now: number, pkgMtimeMs: number): Claim {
+  if (!location) return { result: 'unwritable' };
+  let result = fs.createExclusive(location.file, '');
+  if (result === 'failed' && fs.mkdirp(location.dir)) result = fs.createExclusive(location.file, '');
+  if (result === 'created') return { result: 'claimed', location };
+  if (result === 'failed') return { result: 'unwritable' };
+  // It exists: take it over only if it is stale or outdated, and only if this caller wins the takeover.
+  const seen = fs.stat(location.file);
+  const state = stateOf(seen, now, pkgMtimeMs, recordedElsewhere(location, fs));
+  if (!seen || (state !== 'stale' && state !== 'outdated')) return { result: 'taken' };
+  const lock = `${location.file}.${Math.round(seen.mtimeMs)}-${seen.size}.takeover`;
+  const locked = fs.createExclusive(lock, '');
+  if (locked !== 'created') return { result: locked === 'exists' ? 'taken' : 'unwritable' };
+  try {
+    // Won the lock for the state this caller saw: is the marker still in that state?
+    const now2 = fs.stat(location.file);
+    if (!now2 || now2.mtimeMs !== seen.mtimeMs || now2.size !== seen.size) return { result: 'taken' };
+    return fs.write(location.file, '') ? { result: 'claimed', location } : { result: 'unwritable' };
+  } finally {
+    fs.remove(lock);
   }
-  return { result: 'unwritable' };
 }
 
 /** Record the outcome: the install counts as reported from now on. */
 export function finish(location: MarkerLocation, fs: MarkerFs, outcome: { trigger: string; status?: number; at: number }): void {
-  fs.write(location.file, JSON.stringify({ trigger: outcome.trigger, status: outcome.status, at: new Date(outcome.at).toISOString() }) + '\n');
+  const record: Record<string, unknown> = { trigger: outcome.trigger, status: outcome.status, at: new Date(outcome.at).toISOString() };
+  if (location.path) record.path = location.path;
+  fs.write(location.file, JSON.stringify(record) + '\n');
 }
 
 /** Not delivered, worth another try: keep the claim empty and restart its clock, so the next try waits RETRY_AFTER_MS. */
 export function retryLater(location: MarkerLocation, fs: MarkerFs): void {
   fs.write(location.file, '');
+}
+
+/**
+ * Remove the markers of packages that are gone from this tree (`npm uninstall
+ * -g` leaves its marker behind): each reported marker records its package's
+ * path in the tree; when no package.json is there any more, the marker goes.
+ * Called after a send, never on the skip path. `exists` is a file probe.
+ */
+export function pruneGone(location: MarkerLocation, fs: MarkerFs, exists: (path: string) => boolean): number {
+  if (!location.tree) return 0;
+  let removed = 0;
+  for (const name of fs.list(location.dir)) {
+    if (!name.endsWith('.json')) continue;
+    const file = `${location.dir}/${name}`;
+    if (file === location.file) continue;
+    let recorded: unknown;
+    try {
+      recorded = JSON.parse(fs.read(file) ?? '');
+    } catch {
+      continue; // empty (in flight) or not ours to judge
+    }
+    const rel = (recorded as { path?: unknown } | null)?.path;
+    if (typeof rel !== 'string' || rel.split('/').includes('..')) continue;
+    if (!exists(`${location.tree.replace(/[\\/]$/, '')}/${rel}/package.json`)) {
+      fs.remove(file);
+      removed++;
+    }
+  }
+  return removed;
 }

@@ -59,17 +59,10 @@ export const realProbes: DecideProbes = {
       return false;
     }
   },
+  pnpFileFor,
 };
 
 export const realMarkerFs: MarkerFs = {
-  signature(file) {
-    try {
-      const st = fs.statSync(file);
-      return `${st.dev}.${st.ino}.${Math.round(st.birthtimeMs || 0)}.${Math.round(st.mtimeMs)}.${st.size}`;
-    } catch {
-      return undefined;
-    }
-  },
   mkdirp(dir) {
     try {
       fs.mkdirSync(dir, { recursive: true });
@@ -105,17 +98,16 @@ export const realMarkerFs: MarkerFs = {
       return undefined;
     }
   },
+  read(file) {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
   write(file, content) {
     try {
       fs.writeFileSync(file, content);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  rename(from, to) {
-    try {
-      fs.renameSync(from, to);
       return true;
     } catch {
       return false;
@@ -128,7 +120,47 @@ export const realMarkerFs: MarkerFs = {
       // Already gone, or not ours to remove: either way nothing more to do.
     }
   },
+  list(dir) {
+    try {
+      return fs.readdirSync(dir);
+    } catch {
+      return [];
+    }
+  },
 };
+
+/**
+ * A package.json's name, version and mtime (the runtime skip path); undefined
+ * when unreadable. By path, not by descriptor: under Yarn PnP a package in a
+ * zip has a virtual descriptor that readFileSync(fd) cannot read (EBADF).
+ */
+export function readPackageJson(file: string): { name: string; version: string; mtimeMs: number } | undefined {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown } | null;
+    return { name: str(pkg?.name) ?? 'unknown', version: str(pkg?.version) ?? 'unknown', mtimeMs: fs.statSync(file).mtimeMs };
+  } catch {
+    return undefined; // missing, unreadable or malformed: not a package this can report
+  }
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+/**
+ * Under Yarn PnP, the .pnp.cjs that serves `path` in this process: PnP's
+ * runtime adds findPnpApi to the module builtin, and its resolution of the
+ * request "pnpapi" is that file (https://yarnpkg.com/advanced/pnpapi). Packages
+ * in yarn 4's global cache (~/.yarn/berry/cache, the default) name no project
+ * in their path; this is how their project is found.
+ */
+export function pnpFileFor(path: string): string | undefined {
+  try {
+    if (!process.versions.pnp) return undefined;
+    const api = (require('module') as { findPnpApi?: (p: string) => { resolveToUnqualified(r: string, issuer: string): string | null } | null }).findPnpApi?.(path);
+    return api?.resolveToUnqualified('pnpapi', `${path}/`) ?? undefined;
+  } catch {
+    return undefined; // not under PnP, or an API this version does not have: no project known
+  }
+}
 
 /** realpath, or the path itself when it cannot be resolved. */
 export function realDir(path: string): string {

@@ -3,19 +3,20 @@ import { fileURLToPath } from 'url';
 import { claimInstall } from './decide.js';
 import { currentHost } from './env.js';
 import { decideHere, printDebug, say, startSender } from './hook.js';
-import { markerFallbackDir } from './machine.js';
-import { isReported, markerLocations } from './marker.js';
+import { installSite, packageDirOf, type InstallSite } from './layout.js';
+import { isReported, markerLocation } from './marker.js';
 import { envOptOut, insideNodeModules, isOn } from './optout.js';
-import { realMarkerFs, realProbes } from './probes.js';
+import { pnpFileFor, readPackageJson, realMarkerFs } from './probes.js';
 
 // The runtime trigger: `reportInstall(__filename)` at the top of a package's
 // main module counts installs whose postinstall never ran (npm 12, pnpm 10+,
 // yarn berry and bun block dependency scripts by default; --ignore-scripts).
 //
 // Cost: the first call in a process does the cheap checks synchronously (the
-// environment, then two stats: the package's package.json and the marker) and
-// returns; everything else runs on a later tick. Later calls in the same
-// process are a Map lookup.
+// environment, then one read of the package's package.json, for its name,
+// version and mtime from one open, and one stat of the marker) and returns;
+// everything else runs on a later tick. Later calls in the same process are a
+// Set lookup.
 //
 // Delivery: a detached sender process, as for background delivery in the
 // hook. The host program never waits for it and exits when it would have
@@ -27,21 +28,28 @@ import { realMarkerFs, realProbes } from './probes.js';
 /** Calls already handled in this process (reported, skipped for good, or in progress). */
 const handled = new Set<string>();
 
-/** The package folder for a file or folder inside an installed package: the path up to `node_modules/<name>` or `node_modules/@scope/<name>`. */
-export function packageDirOf(file: string): string | undefined {
-  const m = /^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)(?:[\\/]|$)/.exec(file);
-  return m ? m[1] : undefined;
-}
+export { packageDirOf };
 
 function toPath(from: string | URL): string {
   const text = String(from);
   return text.startsWith('file:') ? fileURLToPath(text) : text;
 }
 
+/**
+ * Where reportInstall can run at all. Not in a browser; not in Bun or Deno
+ * (not verified there: do nothing rather than guess); not in Electron, where
+ * process.execPath is the app itself, so starting the sender would launch a
+ * second copy of the app.
+ */
+export function runtimeSupported(versions: Record<string, string | undefined> | undefined, hasDeno: boolean): boolean {
+  if (!versions || !versions.node) return false;
+  if (versions.bun || versions.electron || hasDeno) return false;
+  return true;
+}
+
 export function reportInstall(from: string | URL): void {
   try {
-    if (typeof process === 'undefined' || !process.versions || !process.versions.node) return; // a browser
-    if (process.versions.bun || 'Deno' in globalThis) return; // not verified there: do nothing rather than guess
+    if (typeof process === 'undefined' || !runtimeSupported(process.versions, 'Deno' in globalThis)) return;
     const key = String(from);
     if (handled.has(key)) return;
     const host = currentHost();
@@ -49,21 +57,22 @@ export function reportInstall(from: string | URL): void {
     if (envOptOut(host.env)) return;
     const file = toPath(from);
     const pkgDir = packageDirOf(file);
-    if (!pkgDir || !insideNodeModules(pkgDir)) {
-      handled.add(key); // the author's own repo (or not an installed package): never report from here
-      // So an author can confirm the call is wired: one line, only with debug on.
-      if (isOn(host.env.INSTALL_BEACON_DEBUG)) say(`install-beacon: reportInstall(${file}): skip [rule: self-install] not inside node_modules (your own repo): nothing is sent from here; installed as a dependency, it reports once per install`);
-      return;
-    }
-    const markers = markerLocations(pkgDir, realMarkerFs, () => packageId(pkgDir), markerFallbackDir(host.env, host.platform));
-    if (isReported(markers, realMarkerFs, Date.now()) && !isOn(host.env.INSTALL_BEACON_DEBUG)) {
+    const site = pkgDir && insideNodeModules(pkgDir) ? installSite(pkgDir, { pnpFileFor }) : undefined;
+    // The author's own repo, a package in no installed tree, or a PnP cache no
+    // loaded runtime serves: no marker can be kept, and a program start is
+    // never an install, so never report from here.
+    const pkg = site && readPackageJson(`${site.pkgDir}/package.json`);
+    if (!site || !pkg) {
       handled.add(key);
+      // So an author can confirm the call is wired: one line, only with debug on.
+      if (isOn(host.env.INSTALL_BEACON_DEBUG) && !(pkgDir && insideNodeModules(pkgDir))) say(`install-beacon: reportInstall(${file}): skip [rule: self-install] not inside node_modules (your own repo): nothing is sent from here; installed as a dependency, it reports once per install`);
       return;
     }
     handled.add(key);
+    if (isReported(markerLocation(site, pkg.name, pkg.version), realMarkerFs, Date.now(), pkg.mtimeMs) && !isOn(host.env.INSTALL_BEACON_DEBUG)) return;
     setImmediate(() => {
       try {
-        runtimeSend(pkgDir);
+        runtimeSend(site);
       } catch {
         // Never let a failure reach the host program.
       }
@@ -73,35 +82,28 @@ export function reportInstall(from: string | URL): void {
   }
 }
 
-function packageId(pkgDir: string): string {
-  const pkg = realProbes.readJson(`${pkgDir}/package.json`) as { name?: unknown; version?: unknown } | undefined;
-  return `${String(pkg?.name ?? 'unknown')}@${String(pkg?.version ?? 'unknown')}`;
-}
-
-function runtimeSend(pkgDir: string): void {
+function runtimeSend(site: InstallSite): void {
   const host = currentHost();
   const debug = isOn(host.env.INSTALL_BEACON_DEBUG);
-  const decision = decideHere(host, pkgDir, 'runtime', { describeSkips: debug });
+  const decision = decideHere(host, site.pkgDir, 'runtime', { describeSkips: debug });
   if (debug) return printDebug(decision, 'runtime');
   if (!decision.send || !decision.url) return;
   const claim = claimInstall(decision, realMarkerFs, Date.now());
-  // 'taken': another process or thread reports it. 'unwritable': without a
-  // marker every process start would send, so send nothing.
+  // 'taken': another process or thread reports it. 'unwritable': the tree
+  // cannot hold a marker, and without one every process start would send, so
+  // send nothing.
   if (claim.result !== 'claimed') return;
   const bin = path.join(distDir(), 'bin.cjs');
-  startSender(host.execPath, bin, { url: decision.url, trigger: 'runtime', marker: claim.location }, pkgDir, pnpArgs(bin));
+  startSender(host.execPath, bin, { url: decision.url, trigger: 'runtime', marker: claim.location }, site.pkgDir, pnpArgs(site));
 }
 
 /**
- * Under Yarn PnP, install-beacon itself lives in a zip that only a process with
- * PnP's runtime can read: start the sender with the project's .pnp.cjs loaded
- * (the host may have had it from `-r`, which children do not inherit).
+ * Under Yarn PnP, install-beacon itself may live in a zip that only a process
+ * with PnP's runtime can read: start the sender with the project's .pnp.cjs
+ * loaded (the host may have had it from `-r`, which children do not inherit).
  */
-export function pnpArgs(bin: string): string[] {
-  const m = /^(.*?)[\\/]\.yarn[\\/](?:cache|__virtual__)[\\/].*\.zip[\\/]/.exec(bin);
-  if (!m) return [];
-  const pnp = path.join(m[1] ?? '', '.pnp.cjs');
-  return realProbes.exists(pnp) ? ['--require', pnp] : [];
+export function pnpArgs(site: Pick<InstallSite, 'pnpFile'>, exists: (path: string) => boolean = (p) => realMarkerFs.stat(p) !== undefined): string[] {
+  return site.pnpFile && exists(site.pnpFile) ? ['--require', site.pnpFile] : [];
 }
 
 /** The folder holding this file in dist/ (bin.cjs lives beside it). */

@@ -2,6 +2,8 @@ const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMES
 const path = require('path') as typeof import('path'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import { isObject } from './config.js';
 import { findInvocations, mentionsBeacon } from './lifecycle.js';
+import { installTarget } from './layout.js';
+import { realProbes } from './probes.js';
 
 // Finding the installed packages that use install-beacon, for `explain`.
 
@@ -35,12 +37,13 @@ export function usesBeacon(pkg: Record<string, unknown>): boolean {
 }
 
 /**
- * The project `explain` and `status` describe when run in `cwd`: the folder
- * above node_modules when run inside an installed tree, else `cwd` itself.
+ * The project `explain` and `status` describe when run in `cwd`: the project an
+ * install started there installs into (layout.ts: the nearest folder with a
+ * package.json or node_modules, or the workspace root listing it as a member),
+ * so `explain` in a subfolder or a workspace member agrees with the hook.
  */
 export function projectDirOf(cwd: string): string {
-  const i = cwd.search(/[\\/]node_modules([\\/]|$)/);
-  return i === -1 ? cwd : cwd.slice(0, i) || path.parse(cwd).root;
+  return installTarget(cwd, realProbes);
 }
 
 function readPkg(dir: string): Record<string, unknown> | undefined {

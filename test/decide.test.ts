@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decide, projectRoot, type DecideInput } from '../src/decide.js';
+import { decide, projectRoots, type DecideInput } from '../src/decide.js';
+import { installSite } from '../src/layout.js';
 import { claim } from '../src/marker.js';
 import { VARIABLES } from '../src/template.js';
 import { MemFs } from './support/memfs.js';
@@ -63,7 +64,7 @@ describe('decide: each rule', () => {
     const { fs, input } = setup();
     const first = decide(input);
     expect(first.send).toBe(true);
-    expect(claim(first.markers!, fs.markerFs(), 0).result).toBe('claimed');
+    expect(claim(first.marker, fs.markerFs(), 0, first.pkgMtimeMs!).result).toBe('claimed');
     expect(decide(input).rule).toBe('already-reported');
   });
 
@@ -144,15 +145,66 @@ describe('decide: the event', () => {
   });
 });
 
-describe('projectRoot', () => {
+describe('the project opt-out: from where the package was installed, never from INIT_CWD', () => {
+  const OFF = { installBeacon: { enabled: false } };
   it.each([
-    [{ INIT_CWD: '/app' }, '/app/node_modules/a', 'postinstall', '/app'],
-    [{}, '/app/node_modules/a', 'postinstall', '/app'],
-    [{ INIT_CWD: '/elsewhere' }, '/app/node_modules/a', 'runtime', '/app'],
-    [{}, '/app/.yarn/unplugged/a/node_modules/a', 'runtime', '/app'],
-    [{}, '/node_modules/a', 'runtime', '/'],
-    [{}, '/src/a', 'runtime', undefined],
-  ] as const)('%j %s %s → %s', (e, dir, trigger, expected) => {
-    expect(projectRoot(e, dir, trigger)).toBe(expected);
+    ['npm started in a subfolder (INIT_CWD=/app/src)', { '/app/package.json': OFF }, { env: { INIT_CWD: '/app/src' } }, 'project-opt-out'],
+    ['npm install --prefix /app from elsewhere', { '/app/package.json': OFF }, { env: { INIT_CWD: '/home/u' } }, 'project-opt-out'],
+    ['INIT_CWD names an opted-out project the package was not installed into', { '/other/package.json': OFF }, { env: { INIT_CWD: '/other' } }, 'send'],
+    ['a workspace member: hoisted into the root', { '/app/package.json': { workspaces: ['packages/*'], ...OFF }, '/app/packages/web/package.json': {} }, { env: { INIT_CWD: '/app/packages/web' } }, 'project-opt-out'],
+    [
+      "a workspace member's own node_modules (not hoistable): the root's opt-out covers it",
+      { '/app/package.json': { workspaces: ['packages/*'], ...OFF }, '/app/packages/web/package.json': {}, '/app/packages/web/node_modules/acme-lib/package.json': acme() },
+      { pkgDir: '/app/packages/web/node_modules/acme-lib', env: { INIT_CWD: '/app/packages/web' } },
+      'project-opt-out',
+    ],
+    [
+      'a folder inside a monorepo that is not a member: only its own package.json counts',
+      { '/app/package.json': { workspaces: ['packages/*'], ...OFF }, '/app/tools/x/package.json': {}, '/app/tools/x/node_modules/acme-lib/package.json': acme() },
+      { pkgDir: '/app/tools/x/node_modules/acme-lib' },
+      'send',
+    ],
+    ['a global prefix (no package.json): no project opt-out, whatever the cwd', { '/usr/lib/node_modules/acme-lib/package.json': acme(), '/home/u/package.json': OFF }, { pkgDir: '/usr/lib/node_modules/acme-lib', env: { INIT_CWD: '/home/u' } }, 'send'],
+    [
+      'yarn PnP, unplugged',
+      { '/app/package.json': OFF, '/app/.yarn/unplugged/acme-lib-npm-2.3.4-x/node_modules/acme-lib/package.json': acme() },
+      { pkgDir: '/app/.yarn/unplugged/acme-lib-npm-2.3.4-x/node_modules/acme-lib', env: {} },
+      'project-opt-out',
+    ],
+  ] as const)('%s → %s', (_n, files, overrides, rule) => {
+    expect(run(files as unknown as Record<string, unknown>, overrides as Partial<DecideInput>).rule).toBe(rule);
+  });
+
+  it('yarn 4 global cache: the project is the one whose .pnp.cjs serves the package, not HOME', () => {
+    const pkgDir = '/home/u/.yarn/berry/cache/acme-lib-npm-2.3.4-x-10c0.zip/node_modules/acme-lib';
+    const files = { [`${pkgDir}/package.json`]: acme(), '/home/u/package.json': {}, '/work/app/package.json': OFF };
+    const { fs, input } = setup(files, { pkgDir, env: { INIT_CWD: '/home/u' } });
+    const probes = { ...fs.probes(), pnpFileFor: (p: string) => (p === pkgDir ? '/work/app/.pnp.cjs' : undefined) };
+    const d = decide({ ...input, probes });
+    expect(d.rule).toBe('project-opt-out');
+    expect(fs.calls).not.toContain('readJson /home/u/package.json');
+    fs.files.set('/work/app/package.json', '{}');
+    const sent = decide({ ...input, probes });
+    expect(sent.rule).toBe('send');
+    expect(sent.marker!.dir).toBe('/work/app/.yarn/.install-beacon');
+  });
+
+  it('projectRoots: the project, then the workspace root listing it', () => {
+    const read = (p: string) => (p === '/m/package.json' ? { workspaces: { packages: ['apps/**'] } } : undefined);
+    expect(projectRoots(installSite('/m/apps/web/node_modules/a'), read)).toEqual(['/m/apps/web', '/m']);
+    expect(projectRoots(installSite('/m/node_modules/a'), read)).toEqual(['/m']);
+    expect(projectRoots(undefined, read)).toEqual([]);
+  });
+});
+
+describe('decide: one event per name@version per tree', () => {
+  it('a second copy of the same version elsewhere in the tree is already reported; another version is not', () => {
+    const nested = '/app/node_modules/mid-a/node_modules/acme-lib';
+    const other = '/app/node_modules/mid-b/node_modules/acme-lib';
+    const { fs, input } = setup({ [`${nested}/package.json`]: acme(), [`${other}/package.json`]: { ...acme(), version: '2.3.5' } });
+    const first = decide({ ...input, pkgDir: nested });
+    expect(claim(first.marker, fs.markerFs(), 0, first.pkgMtimeMs!).result).toBe('claimed');
+    expect(decide(input).rule).toBe('already-reported');
+    expect(decide({ ...input, pkgDir: other }).rule).toBe('send');
   });
 });

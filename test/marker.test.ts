@@ -1,160 +1,223 @@
 import { describe, expect, it } from 'vitest';
-import { claim, finish, isReported, markerDir, markerLocations, markerState, RETRY_AFTER_MS, retryLater } from '../src/marker.js';
+import { claim, finish, isReported, markerLocation, markerState, pruneGone, RETRY_AFTER_MS, retryLater, type MarkerFs } from '../src/marker.js';
 import { MemFs } from './support/memfs.js';
 
-describe('markerDir', () => {
-  it.each([
-    ['/app/node_modules/acme-lib', '/app/node_modules/.install-beacon', false],
-    ['/app/node_modules/a/node_modules/acme-lib', '/app/node_modules/.install-beacon', false],
-    ['/app/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib', '/app/node_modules/.install-beacon', false],
-    ['/app/node_modules/@acme/lib', '/app/node_modules/.install-beacon', false],
-    ['/usr/local/lib/node_modules/acme-lib', '/usr/local/lib/node_modules/.install-beacon', false],
-    ['/app/.yarn/unplugged/acme-lib-npm-2.3.4-abc/node_modules/acme-lib', '/app/.yarn/.install-beacon', true],
-    ['/app/.yarn/cache/acme-lib-npm-2.3.4-abc-1a.zip/node_modules/acme-lib', '/app/.yarn/.install-beacon', true],
-    ['/app/.yarn/__virtual__/acme-lib-virtual-1/0/cache/x.zip/node_modules/acme-lib', '/app/.yarn/.install-beacon', true],
-  ])('%s → %s', (pkgDir, dir, pnp) => {
-    expect(markerDir(pkgDir)).toMatchObject({ dir, pnp });
+const SITE = { markerDir: '/app/node_modules/.install-beacon', treeRoot: '/app', pkgDir: '/app/node_modules/acme-lib' };
+
+describe('markerLocation', () => {
+  it('names the file after name@version only: one marker per version per tree, wherever the copy is', () => {
+    const top = markerLocation(SITE, 'acme-lib', '2.3.4');
+    const nested = markerLocation({ ...SITE, pkgDir: '/app/node_modules/mid-a/node_modules/acme-lib' }, 'acme-lib', '2.3.4');
+    expect(top.file).toMatch(/^\/app\/node_modules\/\.install-beacon\/acme-lib@2\.3\.4-[0-9a-f]{8}\.json$/);
+    expect(nested.file).toBe(top.file);
+    expect(markerLocation(SITE, 'acme-lib', '2.3.5').file).not.toBe(top.file);
   });
 
-  it('has no place outside an installed tree', () => {
-    expect(markerDir('/home/me/acme-lib')).toBeUndefined();
+  it('records the package path inside the tree (for pruning), and nothing for a package outside it', () => {
+    expect(markerLocation(SITE, 'a', '1')).toMatchObject({ tree: '/app', path: 'node_modules/acme-lib' });
+    expect(markerLocation({ markerDir: '/app/.yarn/.install-beacon', treeRoot: '/app', pkgDir: '/home/u/.yarn/berry/cache/a.zip/node_modules/a' }, 'a', '1').path).toBeUndefined();
+  });
+
+  it('has no path in its name (the tree can be moved) and keeps hostile ids inside the folder', () => {
+    const a = markerLocation({ markerDir: '/x/node_modules/.install-beacon' }, 'acme-lib', '2.3.4');
+    const b = markerLocation({ markerDir: '/y/node_modules/.install-beacon' }, 'acme-lib', '2.3.4');
+    expect(a.file.split('/').pop()).toBe(b.file.split('/').pop());
+    const hostile = markerLocation(SITE, '../../etc/passwd', '1/../..');
+    expect(hostile.file.slice(`${SITE.markerDir}/`.length)).not.toMatch(/[/\\]/);
+    expect(markerLocation(SITE, '@acme/lib', '1.0.0').file).toMatch(/\/@acme_lib@1\.0\.0-[0-9a-f]{8}\.json$/);
   });
 });
 
-describe('markerLocations', () => {
-  const PKG = '/app/node_modules/acme-lib';
-  const id = () => 'acme-lib@2.3.4';
-  const withSig = (sig: string, dir = PKG) => {
+describe('markerState: which copies a marker covers', () => {
+  const loc = markerLocation(SITE, 'acme-lib', '2.3.4');
+  const at = (clock: number, content: string) => {
     const fs = new MemFs();
-    fs.signatures.set(`${dir}/package.json`, sig);
-    return fs;
+    fs.clock = clock;
+    fs.write(loc.file, content);
+    return fs.markerFs();
   };
-
-  it("names the file after the folder and its package.json's identity, primary then fallback", () => {
-    const locs = markerLocations(PKG, withSig('66.1234.99.1.42').markerFs(), id, '/home/u/.cache/install-beacon/markers');
-    expect(locs).toHaveLength(2);
-    expect(locs[0]!.dir).toBe('/app/node_modules/.install-beacon');
-    expect(locs[0]!.file).toMatch(/^\/app\/node_modules\/\.install-beacon\/acme-lib-[0-9a-f]{8}-66\.1234\.99\.1\.42\.json$/);
-    expect(locs[1]!.file).toBe(`/home/u/.cache/install-beacon/markers/${locs[0]!.file.split('/').pop()}`);
-  });
-
-  it('differs when the package is installed again (a new package.json), and per folder', () => {
-    const a = markerLocations(PKG, withSig('66.1.1.1.1').markerFs(), id)[0]!.file;
-    const b = markerLocations(PKG, withSig('66.2.1.1.1').markerFs(), id)[0]!.file;
-    const other = '/app/node_modules/x/node_modules/acme-lib';
-    const c = markerLocations(other, withSig('66.1.1.1.1', other).markerFs(), id)[0]!.file;
-    expect(new Set([a, b, c]).size).toBe(3);
-  });
-
-  it('reads only one stat outside PnP (name@version is not needed)', () => {
-    const fs = withSig('1.1.1.1.1');
-    let asked = 0;
-    markerLocations(PKG, fs.markerFs(), () => (asked++, 'x@1'));
-    expect(asked).toBe(0);
-    expect(fs.calls).toEqual([`sig ${PKG}/package.json`]);
-  });
-
-  it('labels scoped packages with scope and name, and keeps hostile ids inside the folder', () => {
-    const scoped = '/app/node_modules/@acme/lib';
-    expect(markerLocations(scoped, withSig('1', scoped).markerFs(), id)[0]!.file).toMatch(/\/\.install-beacon\/_acme_lib-/);
-    const pnp = markerLocations('/app/.yarn/cache/x.zip/node_modules/y', new MemFs().markerFs(), () => '../../etc/passwd@1/../..');
-    expect(pnp[0]!.file.slice('/app/.yarn/.install-beacon/'.length)).not.toMatch(/[/\\]/);
-  });
-
-  it('under Yarn PnP, keys by project and name@version so the unplugged and zip paths agree', () => {
-    const a = markerLocations('/app/.yarn/unplugged/acme-lib-npm-2.3.4-abc/node_modules/acme-lib', new MemFs().markerFs(), id);
-    const b = markerLocations('/app/.yarn/cache/acme-lib-npm-2.3.4-abc-1a.zip/node_modules/acme-lib', new MemFs().markerFs(), id);
-    expect(a[0]!.file).toBe(b[0]!.file);
-    expect(a[0]!.file).toMatch(/-pnp\.json$/);
-    const otherProject = markerLocations('/other/.yarn/cache/acme-lib-npm-2.3.4-abc-1a.zip/node_modules/acme-lib', new MemFs().markerFs(), id);
-    expect(otherProject[0]!.file.split('/').pop()).not.toBe(a[0]!.file.split('/').pop());
-  });
-
-  it('is empty outside an installed tree or when package.json cannot be statted', () => {
-    expect(markerLocations('/src/acme-lib', withSig('1', '/src/acme-lib').markerFs(), id)).toEqual([]);
-    expect(markerLocations(PKG, new MemFs().markerFs(), id)).toEqual([]);
+  it.each([
+    ['no marker: none', undefined, 0, 0, 'none'],
+    ['reported; package.json older (npm rebuild, a container from the image): reported', '{"status":204}', 1000, 500, 'reported'],
+    ['reported; package.json as old as the marker (coarse mtimes): reported', '{"status":204}', 1000, 1000, 'reported'],
+    ['reported; package.json newer (this version was installed again): outdated', '{"status":204}', 1000, 1001, 'outdated'],
+    ['empty, young: a send in flight: in-flight', '', 1000, 500, 'in-flight'],
+    ['empty, older than RETRY_AFTER_MS: a failed send: stale', '', 1000 - RETRY_AFTER_MS, 0 - RETRY_AFTER_MS, 'stale'],
+    ['empty, package.json newer: outdated', '', 1000, 2000, 'outdated'],
+  ] as const)('%s', (_n, content, mtime, pkgMtime, expected) => {
+    const fs = content === undefined ? new MemFs().markerFs() : at(mtime, content);
+    expect(markerState(loc, fs, 1000, pkgMtime)).toBe(expected);
+    expect(isReported(loc, fs, 1000, pkgMtime)).toBe(expected === 'reported' || expected === 'in-flight');
   });
 });
 
 describe('claim, finish, retryLater', () => {
-  const primary = { dir: '/app/node_modules/.install-beacon', file: '/app/node_modules/.install-beacon/a.json' };
-  const fallback = { dir: '/home/u/.cache/install-beacon/markers', file: '/home/u/.cache/install-beacon/markers/a.json' };
+  const primary = { dir: '/app/node_modules/.install-beacon', file: '/app/node_modules/.install-beacon/a.json', tree: '/app', path: 'node_modules/a' };
 
   it('claims once: the first caller wins, everyone after sees it taken', () => {
     const fs = new MemFs();
     const m = fs.markerFs();
-    expect(markerState([primary], m, 0)).toBe('none');
-    expect(claim([primary], m, 0)).toEqual({ result: 'claimed', location: primary });
-    expect(markerState([primary], m, 0)).toBe('in-flight');
-    expect(isReported([primary], m, 0)).toBe(true);
-    for (let i = 0; i < 8; i++) expect(claim([primary], m, 0)).toEqual({ result: 'taken' });
+    expect(markerState(primary, m, 0, 0)).toBe('none');
+    expect(claim(primary, m, 0, 0)).toEqual({ result: 'claimed', location: primary });
+    expect(markerState(primary, m, 0, 0)).toBe('in-flight');
+    for (let i = 0; i < 8; i++) expect(claim(primary, m, 0, 0)).toEqual({ result: 'taken' });
   });
 
-  it('finish records the outcome: reported for good, whatever the clock says', () => {
+  it('finish records the outcome (trigger, status, time, path): reported for good, whatever the clock says', () => {
     const fs = new MemFs();
     const m = fs.markerFs();
-    claim([primary], m, 0);
+    claim(primary, m, 0, 0);
     finish(primary, m, { trigger: 'postinstall', status: 204, at: 0 });
-    expect(JSON.parse(fs.files.get(primary.file)!)).toEqual({ trigger: 'postinstall', status: 204, at: '1970-01-01T00:00:00.000Z' });
-    expect(markerState([primary], m, RETRY_AFTER_MS * 100)).toBe('reported');
-    expect(claim([primary], m, RETRY_AFTER_MS * 100)).toEqual({ result: 'taken' });
+    expect(JSON.parse(fs.files.get(primary.file)!)).toEqual({ trigger: 'postinstall', status: 204, at: '1970-01-01T00:00:00.000Z', path: 'node_modules/a' });
+    expect(markerState(primary, m, RETRY_AFTER_MS * 100, 0)).toBe('reported');
+    expect(claim(primary, m, RETRY_AFTER_MS * 100, 0)).toEqual({ result: 'taken' });
   });
 
-  it('an empty marker blocks others until RETRY_AFTER_MS, then exactly one caller takes it over', () => {
+  it('an empty marker blocks others until RETRY_AFTER_MS, then exactly one caller takes it over and no lock is left', () => {
     const fs = new MemFs();
     const m = fs.markerFs();
-    claim([primary], m, 0);
-    expect(claim([primary], m, RETRY_AFTER_MS - 1)).toEqual({ result: 'taken' });
-    expect(markerState([primary], m, RETRY_AFTER_MS)).toBe('stale');
-    expect(isReported([primary], m, RETRY_AFTER_MS)).toBe(false);
+    claim(primary, m, 0, 0);
+    expect(claim(primary, m, RETRY_AFTER_MS - 1, 0)).toEqual({ result: 'taken' });
+    expect(markerState(primary, m, RETRY_AFTER_MS, 0)).toBe('stale');
     fs.clock = RETRY_AFTER_MS;
-    expect(claim([primary], m, RETRY_AFTER_MS)).toEqual({ result: 'claimed', location: primary });
-    expect(claim([primary], m, RETRY_AFTER_MS)).toEqual({ result: 'taken' });
-    expect([...fs.files.keys()].filter((f) => f.endsWith('.stale'))).toEqual([]);
+    expect(claim(primary, m, RETRY_AFTER_MS, 0)).toEqual({ result: 'claimed', location: primary });
+    expect(claim(primary, m, RETRY_AFTER_MS, 0)).toEqual({ result: 'taken' });
+    expect([...fs.files.keys()]).toEqual([primary.file]);
   });
 
-  it('a takeover loses if another caller renamed the stale marker first', () => {
+  it('a reinstall (package.json newer than a reported marker) is claimed again, once', () => {
     const fs = new MemFs();
     const m = fs.markerFs();
-    claim([primary], m, 0);
-    const racing = { ...m, rename: () => false };
-    expect(claim([primary], racing, RETRY_AFTER_MS)).toEqual({ result: 'taken' });
+    claim(primary, m, 0, 0);
+    finish(primary, m, { trigger: 'postinstall', status: 204, at: 0 });
+    fs.clock = 5000;
+    expect(claim(primary, m, 5000, 4000)).toEqual({ result: 'claimed', location: primary });
+    expect(fs.files.get(primary.file)).toBe('');
+    expect(claim(primary, m, 5000, 4000)).toEqual({ result: 'taken' });
+  });
+
+  it('a newer copy at another path in the tree (a nested copy added later) is covered; the reporting path reinstalled is not', () => {
+    const fs = new MemFs();
+    const m = fs.markerFs();
+    claim(primary, m, 0, 0);
+    finish(primary, m, { trigger: 'postinstall', status: 204, at: 0 });
+    const nested = { ...primary, path: 'node_modules/mid-b/node_modules/a' };
+    expect(markerState(nested, m, 5000, 4000)).toBe('reported');
+    expect(claim(nested, m, 5000, 4000)).toEqual({ result: 'taken' });
+    expect(markerState(primary, m, 5000, 4000)).toBe('outdated');
+    expect(markerState({ ...primary, path: undefined }, m, 5000, 4000)).toBe('outdated');
   });
 
   it('retryLater restarts the clock', () => {
     const fs = new MemFs();
     const m = fs.markerFs();
-    claim([primary], m, 0);
+    claim(primary, m, 0, 0);
     fs.clock = 5000;
     retryLater(primary, m);
-    expect(markerState([primary], m, RETRY_AFTER_MS + 1000)).toBe('in-flight');
-    expect(markerState([primary], m, RETRY_AFTER_MS + 5000)).toBe('stale');
+    expect(markerState(primary, m, RETRY_AFTER_MS + 1000, 0)).toBe('in-flight');
+    expect(markerState(primary, m, RETRY_AFTER_MS + 5000, 0)).toBe('stale');
   });
 
   it('creates the marker folder only when the first create fails', () => {
     const fs = new MemFs();
-    claim([primary], fs.markerFs(), 0);
+    claim(primary, fs.markerFs(), 0, 0);
     expect(fs.calls).toEqual([`create ${primary.file}`, `mkdirp ${primary.dir}`, `create ${primary.file}`]);
     fs.calls = [];
     const other = { ...primary, file: `${primary.dir}/b.json` };
-    claim([other], fs.markerFs(), 0);
+    claim(other, fs.markerFs(), 0, 0);
     expect(fs.calls).toEqual([`create ${other.file}`]);
   });
 
-  it('falls back to the cache dir when the tree is read-only, and sees that claim afterwards', () => {
+  it('is unwritable when the tree is read-only or there is no marker place; nothing is tried anywhere else', () => {
     const fs = new MemFs();
     fs.readOnly.add('/app');
-    const m = fs.markerFs();
-    expect(claim([primary, fallback], m, 0)).toEqual({ result: 'claimed', location: fallback });
-    expect(isReported([primary, fallback], m, 0)).toBe(true);
-    expect(claim([primary, fallback], m, 0)).toEqual({ result: 'taken' });
+    expect(claim(primary, fs.markerFs(), 0, 0)).toEqual({ result: 'unwritable' });
+    expect(claim(undefined, fs.markerFs(), 0, 0)).toEqual({ result: 'unwritable' });
+    expect(fs.calls.every((c) => c.includes('/app/'))).toBe(true);
+    expect(fs.files.size).toBe(0);
+  });
+});
+
+describe('stale takeover: two processes never both take over one marker', () => {
+  const loc = { dir: '/app/node_modules/.install-beacon', file: '/app/node_modules/.install-beacon/a.json' };
+  const T = RETRY_AFTER_MS + 1;
+
+  /** A marker fs that runs `interrupt` once, right after the call matching `at` (a scheduler point in the other process). */
+  function interleaved(fs: MemFs, at: (call: string) => boolean, interrupt: () => void): MarkerFs {
+    const inner = fs.markerFs();
+    let fired = false;
+    const wrap = <K extends keyof MarkerFs>(key: K): MarkerFs[K] =>
+      ((...args: unknown[]) => {
+        const result = (inner[key] as (...a: unknown[]) => unknown)(...args);
+        if (!fired && at(fs.calls[fs.calls.length - 1]!)) {
+          fired = true;
+          interrupt();
+        }
+        return result;
+      }) as MarkerFs[K];
+    return { mkdirp: wrap('mkdirp'), createExclusive: wrap('createExclusive'), stat: wrap('stat'), read: wrap('read'), write: wrap('write'), remove: wrap('remove'), list: wrap('list') };
+  }
+
+  const staleFs = () => {
+    const fs = new MemFs();
+    fs.write(loc.file, ''); // a claim whose sender died, at clock 0
+    fs.clock = T;
+    return fs;
+  };
+
+  // Each point of B's takeover at which A may run its whole takeover (and send, and finish).
+  const points: [string, (c: string) => boolean][] = [
+    ["after B's create found the marker", (c) => c === `create ${loc.file}`],
+    ["after B's first stat", (c) => c === `stat ${loc.file}`],
+    ["after B created its lock", (c) => c.startsWith('create') && c.endsWith('.takeover')],
+  ];
+  for (const [name, at] of points) {
+    it(`A runs its whole takeover (and finishes) ${name}: exactly one claimed`, () => {
+      const fs = staleFs();
+      let a: string | undefined;
+      const b = claim(loc, interleaved(fs, at, () => {
+        a = claim(loc, fs.markerFs(), T, 0).result;
+        if (a === 'claimed') finish(loc, fs.markerFs(), { trigger: 'runtime', status: 204, at: T });
+      }), T, 0).result;
+      expect([a, b].filter((r) => r === 'claimed')).toHaveLength(1);
+      expect([...fs.files.keys()].filter((f) => f.endsWith('.takeover'))).toEqual([]);
+    });
+  }
+
+  it("A's takeover runs between B's stat and B's lock, and A removes its lock: B's re-check still loses", () => {
+    const fs = staleFs();
+    let a: string | undefined;
+    const b = claim(loc, interleaved(fs, (c) => c === `stat ${loc.file}`, () => {
+      fs.clock = T + 1; // A rewrites the marker a moment later: a new mtime
+      a = claim(loc, fs.markerFs(), T + 1, 0).result;
+    }), T, 0).result;
+    expect(a).toBe('claimed');
+    expect(b).toBe('taken');
   });
 
-  it('reports unwritable when no location can be written', () => {
-    const fs = new MemFs();
-    fs.readOnly.add('/app');
-    fs.readOnly.add('/home');
-    expect(claim([primary, fallback], fs.markerFs(), 0)).toEqual({ result: 'unwritable' });
-    expect(claim([], fs.markerFs(), 0)).toEqual({ result: 'unwritable' });
+  it('a lock left by a takeover that is in progress makes the other caller lose', () => {
+    const fs = staleFs();
+    const st = fs.markerFs().stat(loc.file)!;
+    fs.write(`${loc.file}.${st.mtimeMs}-${st.size}.takeover`, '');
+    expect(claim(loc, fs.markerFs(), T, 0)).toEqual({ result: 'taken' });
+  });
+});
+
+describe('pruneGone', () => {
+  it('removes reported markers whose package is gone, keeps the rest (present, in flight, unknown, outside the tree)', () => {
+    const dir = '/g/lib/node_modules/.install-beacon';
+    const fs = new MemFs({
+      '/g/lib/node_modules/kept/package.json': '{}',
+      [`${dir}/kept.json`]: { status: 204, path: 'node_modules/kept' },
+      [`${dir}/gone.json`]: { status: 204, path: 'node_modules/gone' },
+      [`${dir}/inflight.json`]: '',
+      [`${dir}/old-format.json`]: { status: 204 },
+      [`${dir}/escape.json`]: { status: 204, path: '../../etc' },
+      [`${dir}/new.json`]: '',
+    });
+    const probes = fs.probes();
+    const removed = pruneGone({ dir, file: `${dir}/new.json`, tree: '/g/lib', path: 'node_modules/new' }, fs.markerFs(), probes.exists);
+    expect(removed).toBe(1);
+    expect([...fs.files.keys()].filter((f) => f.startsWith(dir)).sort()).toEqual([`${dir}/escape.json`, `${dir}/inflight.json`, `${dir}/kept.json`, `${dir}/new.json`, `${dir}/old-format.json`]);
   });
 });

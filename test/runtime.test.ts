@@ -23,15 +23,14 @@ describe('packageDirOf', () => {
 });
 
 describe('pnpArgs', () => {
-  it('loads nothing extra outside a PnP zip', () => {
-    expect(pnpArgs('/app/node_modules/install-beacon/dist/bin.cjs')).toEqual([]);
-    expect(pnpArgs('/app/.yarn/unplugged/install-beacon-npm-1.0.0-x/node_modules/install-beacon/dist/bin.cjs')).toEqual([]);
+  it('loads nothing extra outside Yarn PnP', () => {
+    expect(pnpArgs({})).toEqual([]);
   });
-  it("loads the project's .pnp.cjs for a bin inside a zip, when it exists", () => {
+  it("loads the project's .pnp.cjs for a PnP install, when it exists", () => {
     const dir = temps.make('ib-pnp-');
     writeFileSync(join(dir, '.pnp.cjs'), '');
-    expect(pnpArgs(`${dir}/.yarn/cache/install-beacon-npm-1.0.0-x.zip/node_modules/install-beacon/dist/bin.cjs`)).toEqual(['--require', join(dir, '.pnp.cjs')]);
-    expect(pnpArgs('/nowhere/.yarn/cache/x.zip/node_modules/install-beacon/dist/bin.cjs')).toEqual([]);
+    expect(pnpArgs({ pnpFile: join(dir, '.pnp.cjs') })).toEqual(['--require', join(dir, '.pnp.cjs')]);
+    expect(pnpArgs({ pnpFile: '/nowhere/.pnp.cjs' })).toEqual([]);
   });
 });
 

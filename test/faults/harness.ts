@@ -219,26 +219,17 @@ export function expectRetryLater(tree: Tree): void {
   expect(readFileSync(join(tree.markerDir, files[0]!), 'utf8'), 'the marker is empty: not reported yet').toBe('');
 }
 
-/** The only places the design writes: <project>/node_modules/.install-beacon/<marker>.json, or the fallback in the user's cache dir. */
+/** The only place the design writes: <project>/node_modules/.install-beacon/<marker>.json (never HOME). */
 export function expectOnlyMarkerWritten(tree: Tree, before: Set<string>, markers: 0 | 1 | 'any' = 'any'): void {
   const after = snapshot(tree.root);
   const added = [...after].filter((p) => !before.has(p));
   const markerRel = relative(tree.root, tree.markerDir);
-  const fallbackRel = relative(tree.root, join(tree.home, '.cache', 'install-beacon', 'markers'));
-  const allowedDirs = [markerRel, fallbackRel, ...ancestors(fallbackRel, relative(tree.root, tree.home))];
   const inside = (p: string, dir: string) => p.startsWith(`${dir}/`) && p.endsWith('.json') && !p.slice(dir.length + 1).includes('/');
-  const stray = added.filter((p) => !allowedDirs.includes(p) && !inside(p, markerRel) && !inside(p, fallbackRel));
+  const stray = added.filter((p) => p !== markerRel && !inside(p, markerRel));
   expect(stray, 'files written outside node_modules/.install-beacon/').toEqual([]);
   const removed = [...before].filter((p) => !after.has(p));
   expect(removed, 'files removed').toEqual([]);
-  if (markers !== 'any') expect(added.filter((p) => inside(p, markerRel) || inside(p, fallbackRel)).length).toBe(markers);
-}
-
-/** The folders between `top` (exclusive) and `dir` (inclusive), e.g. home/.cache, home/.cache/install-beacon. */
-function ancestors(dir: string, top: string): string[] {
-  const out: string[] = [];
-  for (let d = dir; d.length > top.length && d.startsWith(top); d = dirname(d)) out.push(d);
-  return out;
+  if (markers !== 'any') expect(added.filter((p) => inside(p, markerRel)).length).toBe(markers);
 }
 
 // ---- Events: the tally behind the README's totals ----

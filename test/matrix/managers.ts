@@ -139,7 +139,6 @@ const berry = (linker: 'node-modules' | 'pnp'): Manager => ({
         'npmMinimalAgeGate: 0',
         `nodeLinker: ${linker}`,
         'enableTelemetry: false',
-        'enableGlobalCache: false',
         '',
       ].join('\n'),
     );

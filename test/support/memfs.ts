@@ -7,7 +7,6 @@ export class MemFs {
   dirs = new Set<string>();
   readOnly = new Set<string>();
   calls: string[] = [];
-  signatures = new Map<string, string>();
   mtimes = new Map<string, number>();
   /** The fake clock: the mtime given to files written from now on. */
   clock = 0;
@@ -48,7 +47,6 @@ export class MemFs {
 
   markerFs(): MarkerFs {
     return {
-      signature: (file) => (this.calls.push(`sig ${file}`), this.signatures.get(file) ?? (this.files.has(file) ? '1.2.3' : undefined)),
       mkdirp: (dir) => {
         this.calls.push(`mkdirp ${dir}`);
         if ([...this.readOnly].some((r) => dir.startsWith(r))) return false;
@@ -71,17 +69,14 @@ export class MemFs {
       write: (file, content) => {
         this.calls.push(`write ${file}`);
         if (!this.files.has(file) && !this.dirs.has(file.slice(0, file.lastIndexOf('/')))) return false;
+        if ([...this.readOnly].some((r) => file.startsWith(r))) return false;
         this.write(file, content);
         return true;
       },
-      rename: (from, to) => {
-        this.calls.push(`rename ${from}`);
-        const content = this.files.get(from);
-        if (content === undefined) return false;
-        this.files.delete(from);
-        this.write(to, content);
-        this.mtimes.set(to, this.mtimes.get(from) ?? 0);
-        return true;
+      read: (file) => (this.calls.push(`read ${file}`), this.files.get(file)),
+      list: (dir) => {
+        this.calls.push(`list ${dir}`);
+        return [...this.files.keys()].filter((f) => f.startsWith(`${dir}/`) && !f.slice(dir.length + 1).includes('/')).map((f) => f.slice(dir.length + 1));
       },
       remove: (file) => {
         this.calls.push(`remove ${file}`);

@@ -1,0 +1,142 @@
+// Where was this package installed, into which tree, for which project?
+//
+// One answer for the hook, reportInstall and explain, computed from the
+// package's real path (plus, under Yarn PnP's global cache, the PnP runtime
+// the process loaded). Nothing here touches the file system: the one fact a
+// path cannot tell is asked of an injected probe.
+//
+// Layouts (`<P>` is the project, the folder whose package.json holds its opt-out):
+// - npm, yarn 1, yarn node-modules, bun, hoisted or nested:  <P>/node_modules/[a/node_modules/]x
+// - pnpm:                           <P>/node_modules/.pnpm/x@1.0.0/node_modules/x
+// - global prefixes, npx:           <prefix>/lib/node_modules/x, ~/.npm/_npx/<id>/node_modules/x
+//   (the prefix is the "project": it has no package.json, hence no project opt-out)
+// - yarn PnP, project cache:        <P>/.yarn/cache/x-npm-1.0.0-<hash>.zip/node_modules/x
+//   unplugged, virtual:             <P>/.yarn/unplugged/..., <P>/.yarn/__virtual__/...
+// - yarn PnP, global cache (yarn 4's default): ~/.yarn/berry/cache/x-npm-1.0.0-<hash>.zip/node_modules/x
+//   The path names no project: the .pnp.cjs that serves it does (its folder is the project).
+// The tree root is everything before the FIRST node_modules (or .yarn) segment,
+// so every copy in one install, however deeply nested, has one tree and one
+// marker folder. An npm/yarn workspace member's dependencies are hoisted into
+// the workspace root's node_modules, so their project is the workspace root;
+// copies that could not be hoisted stay in the member's own node_modules, and
+// decide() also honours the opt-out of an enclosing workspace root for them.
+
+export type LayoutKind = 'node_modules' | 'pnpm' | 'yarn-pnp' | 'yarn-global-cache';
+
+export interface InstallSite {
+  kind: LayoutKind;
+  /** The package folder. */
+  pkgDir: string;
+  /** The folder holding the node_modules (or .yarn) the package was installed into. */
+  treeRoot: string;
+  /** The project installed into: its package.json holds the project opt-out. */
+  projectRoot: string;
+  /** Where this tree's install markers live (see marker.ts). */
+  markerDir: string;
+  /** Yarn PnP: the runtime a child process must load to read the package (and install-beacon). */
+  pnpFile?: string;
+}
+
+export interface LayoutProbes {
+  /** The .pnp.cjs of the Yarn PnP runtime loaded in this process that serves `path`, if any. */
+  pnpFileFor?(path: string): string | undefined;
+}
+
+const SEP = /[\\/]/;
+
+/** The folder above `file`'s last path segment. */
+export function parentOf(file: string): string {
+  const i = Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\'));
+  return i <= 0 ? file.slice(0, i + 1) || '/' : file.slice(0, i);
+}
+
+/** The package folder for a file or folder inside an installed package: the path up to `node_modules/<name>` or `node_modules/@scope/<name>`. */
+export function packageDirOf(file: string): string | undefined {
+  const m = /^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)(?:[\\/]|$)/.exec(file);
+  return m ? m[1] : undefined;
+}
+
+/** Where the package in `pkgDir` was installed; undefined outside an installed tree, or under a PnP cache no loaded runtime serves. */
+export function installSite(pkgDir: string, probes: LayoutProbes = {}): InstallSite | undefined {
+  // Yarn PnP inside the project: unplugged folders, the project's own cache, virtual paths.
+  const yarn = /^(.*?)[\\/]\.yarn[\\/](?:unplugged|cache|__virtual__)[\\/]/.exec(pkgDir);
+  if (yarn) {
+    const root = yarn[1] || '/';
+    return { kind: 'yarn-pnp', pkgDir, treeRoot: root, projectRoot: root, markerDir: `${yarn[1]}/.yarn/.install-beacon`, pnpFile: probes.pnpFileFor?.(pkgDir) ?? `${yarn[1]}/.pnp.cjs` };
+  }
+  // A zip outside any project (yarn's global cache, or a custom cacheFolder): only the PnP runtime knows the project.
+  if (/\.zip[\\/]node_modules[\\/]/.test(pkgDir)) {
+    const pnpFile = probes.pnpFileFor?.(pkgDir);
+    if (!pnpFile) return undefined;
+    const root = parentOf(pnpFile);
+    return { kind: 'yarn-global-cache', pkgDir, treeRoot: root, projectRoot: root, markerDir: `${root.replace(/[\\/]$/, '')}/.yarn/.install-beacon`, pnpFile };
+  }
+  const nm = /^(.*?)[\\/]node_modules(?:[\\/]|$)/.exec(pkgDir);
+  if (!nm) return undefined;
+  const root = nm[1] || '/';
+  const kind: LayoutKind = /[\\/]node_modules[\\/]\.pnpm[\\/]/.test(pkgDir) ? 'pnpm' : 'node_modules';
+  return { kind, pkgDir, treeRoot: root, projectRoot: root, markerDir: `${nm[1]}/node_modules/.install-beacon` };
+}
+
+/** The ancestors of `dir`, nearest first (not `dir` itself). */
+export function ancestors(dir: string): string[] {
+  const out: string[] = [];
+  let current = dir.replace(/[\\/]+$/, '');
+  while (SEP.test(current)) {
+    const up = parentOf(current);
+    if (up === current) break;
+    out.push(up);
+    if (up === '/' || /^[A-Za-z]:[\\/]?$/.test(up)) break;
+    current = up;
+  }
+  return out;
+}
+
+/** The workspace patterns a package.json declares (npm, yarn, bun): an array, or yarn 1's {packages: [...]}. */
+export function workspacePatterns(pkg: unknown): string[] {
+  if (typeof pkg !== 'object' || pkg === null) return [];
+  const ws = (pkg as { workspaces?: unknown }).workspaces;
+  const list = Array.isArray(ws) ? ws : typeof ws === 'object' && ws !== null ? (ws as { packages?: unknown }).packages : undefined;
+  return Array.isArray(list) ? list.filter((p): p is string => typeof p === 'string') : [];
+}
+
+/** Does the relative path `rel` (with `/`) match a workspace glob (`packages/*`, `apps/**`, `tools/cli`)? */
+export function matchesWorkspace(rel: string, pattern: string): boolean {
+  const clean = pattern.replace(/^\.\//, '').replace(/\/+$/, '');
+  const re = clean.split('/').map((part) => (part === '**' ? '.*' : part.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*'))).join('/');
+  return new RegExp(`^${re}$`).test(rel);
+}
+
+/** The nearest folder above `dir` whose package.json declares `dir` as one of its workspaces. */
+export function enclosingWorkspaceRoot(dir: string, readJson: (path: string) => unknown): string | undefined {
+  const norm = dir.replace(/\\/g, '/').replace(/\/+$/, '');
+  for (const up of ancestors(dir)) {
+    const patterns = workspacePatterns(readJson(`${up.replace(/[\\/]$/, '')}/package.json`));
+    if (patterns.length === 0) continue;
+    const upNorm = up.replace(/\\/g, '/').replace(/\/+$/, '');
+    const rel = norm.slice(upNorm.length + 1);
+    if (patterns.some((p) => matchesWorkspace(rel, p))) return up;
+  }
+  return undefined;
+}
+
+/**
+ * The project an install started in `cwd` installs into, as npm finds it: the
+ * nearest folder (cwd or above) with a package.json or node_modules, or the
+ * workspace root that lists it as a member. Inside node_modules, the tree it
+ * belongs to. For `explain`, so that it describes what an install started here
+ * would do, as the hook will see it.
+ */
+export function installTarget(cwd: string, probes: { exists(path: string): boolean; readJson(path: string): unknown }): string {
+  const inTree = /^(.*?)[\\/]node_modules(?:[\\/]|$)/.exec(cwd);
+  if (inTree) return inTree[1] || '/';
+  let found = cwd;
+  for (const dir of [cwd, ...ancestors(cwd)]) {
+    const base = dir.replace(/[\\/]$/, '');
+    if (probes.exists(`${base}/package.json`) || probes.exists(`${base}/node_modules`)) {
+      found = dir;
+      break;
+    }
+  }
+  return enclosingWorkspaceRoot(found, probes.readJson) ?? found;
+}

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { ancestors, enclosingWorkspaceRoot, installSite, installTarget, matchesWorkspace, packageDirOf, type InstallSite } from '../src/layout.js';
+import { MemFs } from './support/memfs.js';
+
+// Where was this package installed? One table, every layout the package
+// managers produce (paths as measured with npm 11, pnpm 10, yarn 1, yarn 4.18
+// PnP and node-modules, bun 1.4; see shared research).
+
+const GLOBAL_CACHE_PNP = '/work/app/.pnp.cjs';
+const pnpFileFor = (p: string) => (p.startsWith('/root/.yarn/berry/cache/') || p.startsWith('/custom-cache/') ? GLOBAL_CACHE_PNP : undefined);
+
+type Row = [string, string, Partial<InstallSite> | undefined];
+const rows: Row[] = [
+  ['npm/yarn 1/bun, hoisted', '/app/node_modules/acme-lib', { kind: 'node_modules', treeRoot: '/app', projectRoot: '/app', markerDir: '/app/node_modules/.install-beacon' }],
+  ['scoped', '/app/node_modules/@acme/lib', { treeRoot: '/app', markerDir: '/app/node_modules/.install-beacon' }],
+  ['nested under a parent', '/app/node_modules/mid-a/node_modules/acme-lib', { treeRoot: '/app', projectRoot: '/app', markerDir: '/app/node_modules/.install-beacon' }],
+  ['nested twice, scoped parent', '/app/node_modules/@x/mid/node_modules/y/node_modules/acme-lib', { treeRoot: '/app' }],
+  ['pnpm store', '/app/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib', { kind: 'pnpm', treeRoot: '/app', projectRoot: '/app', markerDir: '/app/node_modules/.install-beacon' }],
+  ['pnpm store, scoped with peers', '/app/node_modules/.pnpm/@acme+lib@1.0.0_react@18.0.0/node_modules/@acme/lib', { kind: 'pnpm', treeRoot: '/app' }],
+  ['npm -g prefix', '/usr/local/lib/node_modules/acme-lib', { treeRoot: '/usr/local/lib', projectRoot: '/usr/local/lib', markerDir: '/usr/local/lib/node_modules/.install-beacon' }],
+  ['npx cache', '/root/.npm/_npx/1a2b/node_modules/acme-lib', { treeRoot: '/root/.npm/_npx/1a2b' }],
+  ['pnpm -g', '/root/.local/share/pnpm/global/5/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib', { kind: 'pnpm', treeRoot: '/root/.local/share/pnpm/global/5' }],
+  ['yarn 1 global', '/root/.config/yarn/global/node_modules/acme-lib', { treeRoot: '/root/.config/yarn/global' }],
+  ['bun -g', '/root/.bun/install/global/node_modules/acme-lib', { treeRoot: '/root/.bun/install/global' }],
+  ['an npm workspace member (hoisted into the root)', '/mono/node_modules/acme-lib', { treeRoot: '/mono', projectRoot: '/mono' }],
+  ["a workspace member's own node_modules", '/mono/packages/web/node_modules/acme-lib', { treeRoot: '/mono/packages/web', projectRoot: '/mono/packages/web' }],
+  ['node_modules at the file-system root', '/node_modules/acme-lib', { treeRoot: '/', projectRoot: '/', markerDir: '/node_modules/.install-beacon' }],
+  ['Windows', 'C:\\app\\node_modules\\acme-lib', { treeRoot: 'C:\\app', markerDir: 'C:\\app/node_modules/.install-beacon' }],
+  [
+    'yarn PnP, unplugged',
+    '/app/.yarn/unplugged/acme-lib-npm-2.3.4-abc/node_modules/acme-lib',
+    { kind: 'yarn-pnp', treeRoot: '/app', projectRoot: '/app', markerDir: '/app/.yarn/.install-beacon', pnpFile: '/app/.pnp.cjs' },
+  ],
+  ['yarn PnP, project cache zip', '/app/.yarn/cache/acme-lib-npm-2.3.4-abc-1a.zip/node_modules/acme-lib', { kind: 'yarn-pnp', projectRoot: '/app', markerDir: '/app/.yarn/.install-beacon', pnpFile: '/app/.pnp.cjs' }],
+  ['yarn PnP, virtual', '/app/.yarn/__virtual__/acme-lib-virtual-1/0/cache/x.zip/node_modules/acme-lib', { kind: 'yarn-pnp', projectRoot: '/app', markerDir: '/app/.yarn/.install-beacon' }],
+  [
+    'yarn PnP, yarn 4 global cache (the default): the project from the loaded .pnp.cjs',
+    '/root/.yarn/berry/cache/acme-lib-npm-2.3.4-abc-10c0.zip/node_modules/acme-lib',
+    { kind: 'yarn-global-cache', treeRoot: '/work/app', projectRoot: '/work/app', markerDir: '/work/app/.yarn/.install-beacon', pnpFile: GLOBAL_CACHE_PNP },
+  ],
+  ['yarn PnP, a custom cacheFolder outside the project', '/custom-cache/acme-lib-npm-2.3.4-abc-10c0.zip/node_modules/acme-lib', { kind: 'yarn-global-cache', projectRoot: '/work/app' }],
+  ['a global-cache zip no loaded PnP runtime serves: no site (nothing is kept, nothing sent)', '/nowhere/.yarn/berry/cache/x.zip/node_modules/acme-lib', undefined],
+  ["the author's own checkout", '/home/me/acme-lib', undefined],
+];
+
+describe('installSite: every layout', () => {
+  it.each(rows)('%s: %s', (_name, pkgDir, expected) => {
+    const site = installSite(pkgDir, { pnpFileFor });
+    if (expected === undefined) expect(site).toBeUndefined();
+    else expect(site).toMatchObject({ pkgDir, ...expected });
+  });
+
+  it('without a PnP probe, a global-cache zip has no site (HOME is never taken as the project)', () => {
+    expect(installSite('/root/.yarn/berry/cache/x.zip/node_modules/acme-lib')).toBeUndefined();
+  });
+
+  it('every copy in one tree shares one marker folder', () => {
+    const dirs = new Set(rows.slice(0, 4).map(([, p]) => installSite(p)!.markerDir));
+    expect(dirs).toEqual(new Set(['/app/node_modules/.install-beacon']));
+  });
+});
+
+describe('packageDirOf', () => {
+  it.each([
+    ['/app/node_modules/acme-lib/index.js', '/app/node_modules/acme-lib'],
+    ['/app/node_modules/acme-lib/dist/esm/index.mjs', '/app/node_modules/acme-lib'],
+    ['/app/node_modules/@acme/lib/lib/index.js', '/app/node_modules/@acme/lib'],
+    ['/app/node_modules/a/node_modules/acme-lib/index.js', '/app/node_modules/a/node_modules/acme-lib'],
+    ['/root/.yarn/berry/cache/acme-lib-npm-2.3.4-x-10c0.zip/node_modules/acme-lib/index.js', '/root/.yarn/berry/cache/acme-lib-npm-2.3.4-x-10c0.zip/node_modules/acme-lib'],
+    ['/src/acme-lib/index.js', undefined],
+  ])('%s → %s', (file, dir) => {
+    expect(packageDirOf(file)).toBe(dir);
+  });
+});
+
+describe('workspaces', () => {
+  it.each([
+    ['packages/web', 'packages/*', true],
+    ['packages/web', './packages/*', true],
+    ['packages/web/inner', 'packages/*', false],
+    ['apps/a/b', 'apps/**', true],
+    ['tools/cli', 'tools/cli', true],
+    ['tools/cli2', 'tools/cli', false],
+    ['packagesX/web', 'packages/*', false],
+  ] as const)('%s matches %s: %s', (rel, pattern, expected) => {
+    expect(matchesWorkspace(rel, pattern)).toBe(expected);
+  });
+
+  it('finds the nearest root that lists the folder as a member', () => {
+    const fs = new MemFs({ '/m/package.json': { workspaces: ['packages/*'] }, '/m/packages/web/package.json': {} });
+    const read = fs.probes().readJson;
+    expect(enclosingWorkspaceRoot('/m/packages/web', read)).toBe('/m');
+    expect(enclosingWorkspaceRoot('/m/other', read)).toBeUndefined();
+    expect(enclosingWorkspaceRoot('/m', read)).toBeUndefined();
+  });
+
+  it('ancestors stop at the root', () => {
+    expect(ancestors('/a/b/c')).toEqual(['/a/b', '/a', '/']);
+    expect(ancestors('C:\\a\\b')).toEqual(['C:\\a', 'C:']);
+  });
+});
+
+describe('installTarget: where an install started in cwd goes (explain agrees with the hook)', () => {
+  const fs = new MemFs({
+    '/proj/package.json': {},
+    '/proj/src/index.js': '',
+    '/mono/package.json': { workspaces: ['packages/*'] },
+    '/mono/packages/app/package.json': {},
+    '/mono/packages/app/src/x.js': '',
+    '/loose/node_modules/acme-lib/package.json': {},
+  });
+  it.each([
+    ['the project folder', '/proj', '/proj'],
+    ['a subfolder without package.json', '/proj/src', '/proj'],
+    ['a workspace member', '/mono/packages/app', '/mono'],
+    ["a subfolder of a workspace member", '/mono/packages/app/src', '/mono'],
+    ['a folder with only node_modules', '/loose', '/loose'],
+    ['inside node_modules', '/proj/node_modules/acme-lib', '/proj'],
+    ['nowhere: the folder itself', '/empty/dir', '/empty/dir'],
+  ])('%s: %s → %s', (_n, cwd, expected) => {
+    expect(installTarget(cwd, fs.probes())).toBe(expected);
+  });
+});
