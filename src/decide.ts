@@ -1,6 +1,7 @@
 import { isObject, parseConfig, projectOptOut, type BeaconConfig } from './config.js';
 import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree, type Probes } from './context.js';
 import type { Env } from './env.js';
+import { detectDirect, type DirectProbes } from './direct.js';
 import { enclosingWorkspaceRoot, installSite, type InstallSite, type LayoutProbes } from './layout.js';
 import { detectLibcVersion } from './libc.js';
 import { claim as claimMarker, isReported, markerLocation, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
@@ -12,7 +13,7 @@ import { renderTemplate, type Values, type VarName } from './template.js';
 
 export type Trigger = 'postinstall' | 'runtime';
 
-export interface DecideProbes extends Probes, LayoutProbes {
+export interface DecideProbes extends Probes, LayoutProbes, DirectProbes {
   /** Parsed JSON, or undefined when missing or malformed (never throws). */
   readJson(path: string): unknown;
 }
@@ -184,6 +185,7 @@ export function contextFacts(
     pm: () => pmOf().pm,
     pm_version: () => pmOf().pmVersion,
     install: () => detectInstall(env, input.pkgDir),
+    direct: () => detectDirect(installSite(input.pkgDir, probes), name, detectInstall(env, input.pkgDir) === 'global', probes),
     libc: () => detectLibc(input.platform, probes, input.execPath),
     libc_version: () => detectLibcVersion(input.platform, input.execPath, probes),
     trigger: () => input.trigger,

@@ -4,7 +4,7 @@
 
 export const VARIABLES = [
   'name', 'version', 'platform', 'arch', 'node', 'ci', 'ci_name', 'container',
-  'pm', 'pm_version', 'install', 'libc', 'libc_version', 'trigger', 'event_id', 'beacon_version',
+  'pm', 'pm_version', 'install', 'direct', 'libc', 'libc_version', 'trigger', 'event_id', 'beacon_version',
 ] as const;
 
 export type VarName = (typeof VARIABLES)[number];
@@ -23,6 +23,7 @@ export const VARIABLE_DOCS: Record<VarName, string> = {
   pm: 'package manager (npm, pnpm, yarn, bun or unknown)',
   pm_version: "the package manager's version",
   install: 'local or global install',
+  direct: 'true if the installing project asked for this package (lists it in its package.json, or a global install), false if another package pulled it in, unknown if the project cannot be read',
   libc: 'glibc, musl or none',
   libc_version: "the C library's version on Linux (e.g. 2.36 for glibc, 1.2.4 for musl), none elsewhere",
   trigger: 'postinstall or runtime',
