@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
 import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
-import { baseEnv, run, TempDirs } from './support/process.js';
+import { baseEnv, BIN, run, TempDirs } from './support/process.js';
 import { sendersDone } from './support/senders.js';
 
 // {direct} and {libc_version} on real `npm install` runs of packed fixtures,
@@ -68,6 +68,11 @@ describe('{direct} on real npm installs', () => {
     await ok(npm(proj, ['install', beacon, acme]));
     expect(events()).toEqual([{ direct: 'true', trigger: 'postinstall' }]);
     if (process.platform === 'linux') expect(collector.requests[0]!.query).toMatchObject({ libc: 'glibc', libc_version: glibc() });
+    // explain in the project: the URL an install here reports, and that both fields identify no one.
+    const r = await run(process.execPath, [BIN, 'explain'], { cwd: proj, env: baseEnv(home), timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/URL: +http:\/\/127\.0\.0\.1:\d+\/acme-lib\/2\.3\.4\?direct=true&libc=\w+&libc_version=[\w.]+&trigger=postinstall/);
+    expect(r.stdout).toContain('note:  {direct} and {libc_version} identify no one: direct is true/false/unknown (whether the project installed into asked for this package; not its name, path or other dependencies)');
   });
 
   it('npm install mid-a: acme-lib is pulled in', async () => {

@@ -18,7 +18,7 @@ const trees: Tree[] = [];
 let collector: FaultServer;
 let work: string;
 
-const ALL = ['name', 'version', 'platform', 'arch', 'node', 'ci', 'ci_name', 'container', 'pm', 'pm_version', 'install', 'libc', 'libc_version', 'trigger', 'event_id', 'beacon_version'];
+const ALL = ['name', 'version', 'platform', 'arch', 'node', 'ci', 'ci_name', 'container', 'pm', 'pm_version', 'install', 'direct', 'libc', 'libc_version', 'trigger', 'event_id', 'beacon_version'];
 const TEMPLATE = (base: string) => `${base}/e/{name}/{version}?${ALL.map((v) => `${v}={${v}}`).join('&')}`;
 
 /** What each documented field may hold. */
@@ -34,6 +34,7 @@ const FIELD: Record<string, RegExp> = {
   pm: /^(npm|pnpm|yarn|bun|unknown)$/,
   pm_version: /^(\d[\w.+-]*|unknown)$/,
   install: /^(local|global)$/,
+  direct: /^(true|false|unknown)$/,
   libc: /^(glibc|musl|none)$/,
   libc_version: /^(\d+\.\d+(\.\d+)?|none|unknown)$/,
   trigger: /^postinstall$/,
