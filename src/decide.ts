@@ -185,7 +185,8 @@ export function contextFacts(
     pm: () => pmOf().pm,
     pm_version: () => pmOf().pmVersion,
     install: () => detectInstall(env, input.pkgDir),
-    direct: () => detectDirect(installSite(input.pkgDir, probes), name, detectInstall(env, input.pkgDir) === 'global', probes),
+    // npm ci and rebuilds install nothing that package.json does not already list.
+    direct: () => detectDirect(installSite(input.pkgDir, probes), name, detectInstall(env, input.pkgDir) === 'global', probes, input.trigger === 'postinstall' && !['ci', 'rebuild'].includes(env.npm_command ?? '')),
     libc: () => detectLibc(input.platform, probes, input.execPath),
     libc_version: () => detectLibcVersion(input.platform, input.execPath, probes),
     trigger: () => input.trigger,

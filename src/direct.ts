@@ -15,10 +15,11 @@ import { ancestors, matchesWorkspace, workspacePatterns, type InstallSite } from
 // 2. Not listed: `npm install x`, `pnpm add x`, `bun add x` run x's install
 //    scripts BEFORE they write x into package.json (checked with npm 11: the
 //    project's package.json has no "dependencies" while x's postinstall runs).
-//    So an unlisted copy is a request exactly when no other installed package
-//    depends on it: a copy nested under another package, or one another
-//    package's store folder links to, or a top-level one another top-level
-//    package lists, was pulled in.
+//    So in a postinstall an unlisted copy is a request exactly when no other
+//    installed package depends on it: a copy nested under another package, or
+//    one another package's store folder links to, or a top-level one another
+//    top-level package lists, was pulled in. After the install (reportInstall)
+//    and in `npm ci`, package.json is complete: unlisted is pulled in.
 // 3. Yarn PnP: the PnP runtime (loaded in every process yarn starts) knows
 //    every workspace's resolved dependencies, including ones `yarn add` has not
 //    yet written to package.json: a request iff a workspace depends on this
@@ -160,7 +161,14 @@ function pnpDirect(api: PnpApi, pkgDir: string): Direct {
   return 'false';
 }
 
-export function detectDirect(site: InstallSite | undefined, pkgName: string | undefined, global: boolean, probes: DirectProbes): Direct {
+/**
+ * `unsaved`: package.json may not list this install's new packages yet (the
+ * postinstall of a command that can add some; not `npm ci` or a rebuild, and
+ * never a program run after the install). Only then is an unlisted top-level
+ * copy looked up among the other packages (a read of each top-level
+ * package.json); otherwise unlisted means pulled in.
+ */
+export function detectDirect(site: InstallSite | undefined, pkgName: string | undefined, global: boolean, probes: DirectProbes, unsaved = true): Direct {
   if (!site) return 'unknown';
   const name = installedName(site.pkgDir) ?? pkgName;
   if (!name) return 'unknown';
@@ -187,6 +195,6 @@ export function detectDirect(site: InstallSite | undefined, pkgName: string | un
     }
   }
   // Listed, but that name resolves to another copy: this one is another package's.
-  if (listed) return 'false';
+  if (listed || (!unsaved && !global)) return 'false';
   return hasDependent(site, name, real, probes) ? 'false' : 'true';
 }

@@ -61,10 +61,9 @@ export function elfInterpreter(head: Uint8Array): string | undefined {
   return undefined;
 }
 
+/** Bytes as Latin-1 text (one character per byte, so offsets and ASCII strings survive), decoded natively without a copy. */
 function latin1(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 8192) out += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  return out;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 /** The family a loader's file name means: ld-musl-<arch>.so.1 is musl; ld-linux*, ld64.so.*, ld.so.1 are glibc's. */
@@ -77,8 +76,12 @@ export function loaderFamily(path: string): LibcFamily | undefined {
 
 /** The version a loader's contents state: glibc's "release version 2.36", or musl's lone NUL-terminated "1.2.4". */
 export function versionInLoader(family: LibcFamily, contents: Uint8Array): string | undefined {
+  const bytes = Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength);
+  if (family === 'glibc') {
+    const at = bytes.indexOf('release version ');
+    return at === -1 ? undefined : /^release version (\d+\.\d+(?:\.\d+)?)/.exec(bytes.toString('latin1', at, at + 40))?.[1];
+  }
   const text = latin1(contents);
-  if (family === 'glibc') return /release version (\d+\.\d+(?:\.\d+)?)/.exec(text)?.[1];
   if (!text.includes('musl libc')) return undefined;
   // musl keeps its version (src/internal/version.c) as a string of its own; if
   // more than one string looks like a version, there is no telling which.

@@ -197,6 +197,30 @@ describe('detectDirect: every layout', () => {
   });
 });
 
+describe('after the install (reportInstall) and in npm ci, package.json is complete: no scan of other packages', () => {
+  const tree = { '/app/package.json': pkg('app', { 'mid-a': '1' }), '/app/node_modules/mid-a/package.json': pkg('mid-a'), [`${NPM}/package.json`]: lib() };
+  it.each([
+    ['unlisted, in a postinstall (may be a new `npm install acme-lib`)', tree, NPM, false, true, 'true'],
+    ['unlisted, package.json complete: pulled in, without reading mid-a', tree, NPM, false, false, 'false'],
+    ['npm -g, package.json-less prefix: still the top of the global tree', { '/usr/local/lib/node_modules/acme-lib/package.json': lib() }, '/usr/local/lib/node_modules/acme-lib', true, false, 'true'],
+  ] as const)('%s', (_name, files, pkgDir, global, unsaved, expected) => {
+    const fs = new MemFs(files);
+    expect(detectDirect(installSite(pkgDir), 'acme-lib', global, fs.probes(), unsaved)).toBe(expected);
+    if (!unsaved && !global) expect(fs.calls).not.toContain('readJson /app/node_modules/mid-a/package.json');
+  });
+
+  it.each([
+    ['postinstall', {}, 'true'],
+    ['postinstall', { npm_command: 'ci' }, 'false'],
+    ['postinstall', { npm_command: 'rebuild' }, 'false'],
+    ['runtime', {}, 'false'],
+  ] as const)('decide: %s with %j → direct=%s', (trigger, env, expected) => {
+    const fs = new MemFs({ ...tree, [`${NPM}/package.json`]: { ...lib(), installBeacon: { url: 'https://e.com/{name}?direct={direct}' } } });
+    const d = decide({ env, pkgDir: NPM, trigger, platform: 'linux', arch: 'x64', nodeVersion: '20.20.2', beaconVersion: '1.0.0', probes: fs.probes(), marker: fs.markerFs(), newId: () => 'id', now: 0 });
+    expect(d.url).toBe(`https://e.com/acme-lib?direct=${expected}`);
+  });
+});
+
 describe('the pieces', () => {
   it.each([
     ['/app/node_modules/acme-lib', 'acme-lib'],
