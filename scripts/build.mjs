@@ -1,12 +1,15 @@
-// Bundles install-beacon into dist/. Each file is loaded only by the path that needs it:
+// Bundles install-beacon into dist/, minified. Each file is loaded only by the path that needs it:
 //   bin.cjs      the executable: opt-out and self-install checks (Node 12 syntax, so old Node exits 0 cleanly)
-//   cli.cjs      decision, commands, delivery decision (loaded when something may be sent, or for a command)
-//   deliver.cjs  the HTTP request (loaded only when sending)
-//   undici.cjs   undici's ProxyAgent (loaded only when sending through a proxy)
-//   index.cjs / index.mjs / types/   the library entry (reportInstall); browser.mjs is its no-op browser twin
+//   index.cjs    src/entry.ts: the library entry (reportInstall: a no-op below Node 18) and the code bin.cjs
+//                loads when something may be sent or for a command (decision, commands, delivery decision).
+//                One file, so the decision code is shipped once and each path loads one file; Node 12 syntax,
+//                so `require('install-beacon')` loads on every Node that `engines` admits
+//   deliver.cjs  the HTTP request, direct or through a proxy (loaded only when sending)
+//   index.mjs    `import`: re-exports index.cjs (no createRequire, so a CommonJS bundle of an app runs)
+//   browser.mjs  reportInstall as a no-op, for browser bundles
+//   index.d.cts / index.d.mts   the public API's declarations (reportInstall only), one per module format
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,15 +19,21 @@ const dist = join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 
 // Imports of these modules become a require() of the separate dist file instead of being inlined.
-const SPLIT = { './cli.js': './cli.cjs', './cli.cjs': './cli.cjs', './deliver.js': './deliver.cjs', undici: './undici.cjs' };
+const SPLIT = { './cli.js': './index.cjs', './cli.cjs': './index.cjs', './deliver.js': './deliver.cjs' };
 const splitFiles = (self) => ({
   name: 'split-files',
   setup(b) {
-    b.onResolve({ filter: /^(\.\/(cli|deliver)\.c?js|undici)$/ }, (args) =>
+    b.onResolve({ filter: /^\.\/(cli|deliver)\.c?js$/ }, (args) =>
       args.path === self ? undefined : { path: SPLIT[args.path], external: true },
     );
     // Node 12 to 14.17 cannot require('node:fs'); bundled dependencies use that form.
     b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path.slice(5), external: true }));
+    // ci-info's vendor table, with only the fields src/context.ts reads (each row
+    // also has a display name and a pull-request rule: 2.2 kB of 4.7 kB).
+    b.onLoad({ filter: /[\\/]ci-info[\\/]vendors\.json$/ }, (args) => ({
+      contents: JSON.stringify(JSON.parse(readFileSync(args.path, 'utf8')).map(({ constant, env }) => ({ constant, env }))),
+      loader: 'json',
+    }));
   },
 });
 
@@ -34,6 +43,7 @@ const common = {
   logLevel: 'warning',
   define: { __BEACON_VERSION__: JSON.stringify(pkg.version) },
   legalComments: 'none',
+  minify: true,
 };
 
 // NAMESPACE_COPY: src/ loads Node built-ins with `const fs = require('fs')`, not
@@ -51,15 +61,29 @@ const cjs = (entry, out, target, self, extra = {}) =>
 
 await Promise.all([
   cjs('src/bin.ts', 'bin.cjs', 'node12', './bin.js', { banner: { js: '#!/usr/bin/env node' } }),
-  cjs('src/cli.ts', 'cli.cjs', 'node18', './cli.js'),
+  cjs('src/entry.ts', 'index.cjs', 'node12', './cli.js', {
+    // `run` is for bin.cjs: kept off the enumerable API (require('install-beacon') shows reportInstall only).
+    footer: { js: 'module.exports=Object.defineProperty({reportInstall:module.exports.reportInstall},"run",{value:module.exports.run});' },
+  }),
   cjs('src/deliver.ts', 'deliver.cjs', 'node18', './deliver.js'),
-  cjs('src/vendor-undici.ts', 'undici.cjs', 'node18', 'undici'),
-  cjs('src/index.ts', 'index.cjs', 'node18', 'none'),
-  build({ ...common, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.mjs'), format: 'esm', target: 'node18', plugins: [splitFiles('none')],
-    // dist/*.cjs chunks are loaded from ESM through require()
-    banner: { js: "import { createRequire as __ibCreateRequire } from 'node:module'; import { dirname as __ibDirname } from 'node:path'; import { fileURLToPath as __ibFileURLToPath } from 'node:url'; const require = __ibCreateRequire(import.meta.url); const __dirname = __ibDirname(__ibFileURLToPath(import.meta.url));" } }),
   build({ ...common, entryPoints: [join(root, 'src/browser.ts')], outfile: join(dist, 'browser.mjs'), format: 'esm', target: 'es2020', platform: 'neutral' }),
 ]);
 
-// Type declarations for the library entry.
-execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.types.json')], { stdio: 'inherit' });
+// The ESM entry: Node's own CommonJS interop, nothing evaluated at load that
+// needs import.meta (a bundler may turn this file into CommonJS).
+writeFileSync(join(dist, 'index.mjs'), "import m from './index.cjs';\nexport const reportInstall = m.reportInstall;\n");
+
+// Declarations of the public API only, one per module format (node16 resolution
+// reads index.d.cts for require and index.d.mts for import).
+const DECLARATION = `/**
+ * Count this install of the calling package once, for installs whose postinstall
+ * never ran. Call it at the top of the package's main module. Returns at once,
+ * never throws, never sends from the author's own repository, honours every
+ * opt-out; does nothing in browsers and on Node.js older than 18.
+ * @param from \`__filename\` (CommonJS) or \`import.meta.url\` (ESM) of a module inside the package.
+ */
+export declare function reportInstall(from: string | URL): void;
+`;
+mkdirSync(dist, { recursive: true });
+writeFileSync(join(dist, 'index.d.cts'), DECLARATION);
+writeFileSync(join(dist, 'index.d.mts'), DECLARATION);

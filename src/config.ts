@@ -56,6 +56,8 @@ export function parseConfig(raw: unknown, positional?: string): ConfigResult {
   const delivery = settings.delivery ?? DEFAULTS.delivery;
   if (!DELIVERIES.includes(delivery as Delivery)) errors.push(`"installBeacon.delivery" must be one of ${DELIVERIES.map((d) => `"${d}"`).join(', ')}`);
   const timeoutMs = settings.timeoutMs ?? DEFAULTS.timeoutMs;
+  // Equivalent mutant: the typeof test set to false (Number.isInteger is false for
+  // every non-number already); it stays as the type guard for the comparisons.
   if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < TIMEOUT_RANGE.min || timeoutMs > TIMEOUT_RANGE.max) {
     errors.push(`"installBeacon.timeoutMs" must be a whole number of milliseconds from ${TIMEOUT_RANGE.min} to ${TIMEOUT_RANGE.max}`);
   }

@@ -21,6 +21,10 @@ export interface Probes extends LibcProbes {
 type EnvRule = string | { env: string; includes: string } | { any: string[] } | Record<string, string>;
 interface Vendor { name: string; constant: string; env: EnvRule | EnvRule[] }
 
+// Equivalent mutants (npm run test:mutation) for every rule in ci-info's
+// vendors.json: `&&` → `||` in the shape tests (an {env, includes} rule always
+// has both keys, an {any} rule always an array), `every` → `some` (each
+// {KEY: value} rule has one key), and the `?? ''` fallback text.
 function matchesRule(env: Env, rule: EnvRule): boolean {
   if (typeof rule === 'string') return !!env[rule];
   if ('env' in rule && 'includes' in rule) return (env[rule.env as string] ?? '').includes(rule.includes as string);
@@ -65,6 +69,10 @@ export function detectContainer(env: Env, probes: Probes): Container {
 
 const KNOWN_PMS = ['npm', 'pnpm', 'yarn', 'bun'];
 
+// Equivalent mutants: the fallback texts and `/\s/` for `/\s+/` on the first
+// line (only the first token is read, after trim), and any change to how a
+// token without "/" gets its version on the fourth (that version would be the
+// manager's name, never a version, so "unknown" either way).
 export function detectPM(env: Env): { pm: string; pmVersion: string } {
   const first = (env.npm_config_user_agent ?? '').trim().split(/\s+/)[0] ?? '';
   const slash = first.indexOf('/');
@@ -132,6 +140,9 @@ export function detectPMFromTree(pkgDir: string, root: string | undefined, probe
 
 // ---- Global or local install: a table of signals, any of which means global ----
 
+// Equivalent mutants: the typeof test, the `?.` and the catch body. A non-string
+// first word never equals 'global', and a missing `original` throws into the
+// catch, which returns undefined as an empty block would.
 function yarnClassicArgv(env: Env): string | undefined {
   try {
     const parsed = JSON.parse(env.npm_config_argv ?? '') as { original?: unknown[] };
@@ -149,6 +160,7 @@ export const GLOBAL_RULES: ReadonlyArray<{ why: string; test: (env: Env, pkgDir:
   { why: "pnpm add -g (pnpm's global dir)", test: (_env, dir) => /[\\/]pnpm[\\/]global[\\/]/.test(dir) },
   // pnpm 11+ builds global packages in its global virtual store (<PNPM_HOME>/store/v11/links/...),
   // so only INIT_CWD (<PNPM_HOME>/global/v11/<id>) still names the global dir.
+  // (Equivalent mutant: any fallback text for a missing INIT_CWD that is not a path.)
   { why: "pnpm 11+ add -g (INIT_CWD in pnpm's global dir)", test: (env) => /[\\/]pnpm[\\/]global[\\/]/.test(env.INIT_CWD ?? '') },
   { why: "yarn global add (yarn's global dir)", test: (_env, dir) => /[\\/]yarn[\\/]global[\\/]node_modules[\\/]/.test(dir) },
 ];

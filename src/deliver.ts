@@ -78,6 +78,7 @@ async function viaNode(target: URL, path: string, headers: Record<string, string
       method: 'GET',
       headers: proxy ? { ...headers, host: target.host, ...proxyAuth(proxy) } : headers,
       agent: false,
+      rejectUnauthorized: true, // whatever NODE_TLS_REJECT_UNAUTHORIZED says
     });
     const timer = setTimeout(() => req.destroy(new Error('deadline reached')), ms);
     req.on('response', (res) => {
@@ -94,55 +95,67 @@ async function viaNode(target: URL, path: string, headers: Record<string, string
   });
 }
 
-/** An https request tunnelled through a proxy with CONNECT, using undici (loaded only here). */
-async function viaUndici(target: URL, path: string, headers: Record<string, string>, ms: number, proxy: URL): Promise<Head> {
-  const { Pool, ProxyAgent } = await import('undici');
-  // One connection to the proxy per attempt: undici would otherwise reconnect and
-  // re-send the CONNECT when the proxy closes the socket before it was written.
-  let connections = 0;
-  const agent = new ProxyAgent({
-    uri: proxy.href,
-    connect: { timeout: ms },
-    clientFactory: (origin: URL, options: object) => {
-      const connect = (options as { connect: (o: object, cb: (err: Error | null, socket: unknown) => void) => void }).connect;
-      return new Pool(origin, {
-        ...options,
-        connect: (o: object, cb: (err: Error | null, socket: unknown) => void) =>
-          connections++ === 0 ? connect(o, cb) : cb(new Error('the proxy closed the connection'), null),
-      } as ConstructorParameters<typeof Pool>[1]);
-    },
+/**
+ * An https request tunnelled through a proxy with CONNECT, on node:http and
+ * node:tls. One connection to the proxy per attempt; the proxy credentials go
+ * only into the CONNECT request, never through the tunnel; the target's
+ * certificate is always verified (against the target's name, not the proxy's).
+ */
+async function viaTunnel(target: URL, path: string, headers: Record<string, string>, ms: number, proxy: URL): Promise<Head> {
+  const tls = await import('tls');
+  const net = await import('net');
+  const mod = proxy.protocol === 'https:' ? await import('https') : http;
+  const host = hostnameOf(target);
+  const authority = `${target.hostname}:${target.port || 443}`;
+  return new Promise((resolve, reject) => {
+    const open: { destroy(error?: Error): void }[] = [];
+    let done = false;
+    const finish = (error: Error | null, head?: Head) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      for (const s of open) s.destroy();
+      if (error) reject(error);
+      else resolve(head!);
+    };
+    const timer = setTimeout(() => finish(new Error('deadline reached')), ms);
+    const connect = mod.request({
+      hostname: hostnameOf(proxy),
+      port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80),
+      method: 'CONNECT',
+      path: authority,
+      headers: { host: authority, 'user-agent': headers['user-agent'] ?? '', ...proxyAuth(proxy) },
+      agent: false,
+      rejectUnauthorized: true,
+    });
+    open.push(connect);
+    connect.on('error', (error) => finish(error));
+    // Node hands every answer to a CONNECT (a 407 as much as a 200) to 'connect'.
+    connect.on('connect', (res, socket) => {
+      open.push(socket);
+      socket.on('error', (error) => finish(error));
+      if (res.statusCode !== 200) return finish(new Error(`proxy answered CONNECT with ${res.statusCode}`));
+      const secure = tls.connect({ socket, host, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'] });
+      open.push(secure);
+      secure.on('error', (error) => finish(error));
+      const req = http.request({ host, port: target.port || 443, path, method: 'GET', headers: { ...headers, host: target.host }, createConnection: () => secure });
+      open.push(req);
+      req.on('error', (error) => finish(error));
+      req.on('response', (r) => {
+        const location = r.headers.location;
+        r.destroy(); // the body is never read
+        finish(null, { status: r.statusCode ?? 0, location: typeof location === 'string' ? location : undefined });
+      });
+      req.end();
+    });
+    connect.end();
   });
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), ms);
-  try {
-    const res = await agent.request({
-      origin: target.origin,
-      path,
-      method: 'GET',
-      headers,
-      signal: controller.signal,
-      headersTimeout: ms,
-      bodyTimeout: ms,
-      // undici re-sends an idempotent request on a fresh connection when the first
-      // one closes before an answer: that would be a second attempt our retry
-      // policy does not count (seen with a proxy that closes every connection).
-      idempotent: false,
-    });
-    res.body.destroy(); // the body is never read
-    const location = res.headers.location;
-    return { status: res.statusCode, location: typeof location === 'string' ? location : undefined };
-  } finally {
-    clearTimeout(timer);
-    agent.destroy().catch(() => {
-      // Closing a tunnel that already failed: nothing left to clean up.
-    });
-  }
 }
 
 function request(target: URL, path: string, options: DeliverOptions, ms: number): Promise<Head> {
   const headers = { 'user-agent': options.userAgent, accept: '*/*' };
   const proxy = proxyFor(target, options.env);
-  if (proxy && target.protocol === 'https:') return viaUndici(target, path, headers, ms, proxy);
+  if (proxy && target.protocol === 'https:') return viaTunnel(target, path, headers, ms, proxy);
   return viaNode(target, path, headers, ms, proxy);
 }
 

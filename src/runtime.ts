@@ -88,12 +88,13 @@ function runtimeSend(site: InstallSite): void {
   const decision = decideHere(host, site.pkgDir, 'runtime', { describeSkips: debug });
   if (debug) return printDebug(decision, 'runtime');
   if (!decision.send || !decision.url) return;
+  const bin = senderBin(site.pkgDir);
+  if (!bin) return; // nothing could send it: claim nothing, a later start may find it
   const claim = claimInstall(decision, realMarkerFs, Date.now());
   // 'taken': another process or thread reports it. 'unwritable': the tree
   // cannot hold a marker, and without one every process start would send, so
   // send nothing.
   if (claim.result !== 'claimed') return;
-  const bin = path.join(distDir(), 'bin.cjs');
   startSender(host.execPath, bin, { url: decision.url, trigger: 'runtime', marker: claim.location }, site.pkgDir, pnpArgs(site));
 }
 
@@ -104,6 +105,22 @@ function runtimeSend(site: InstallSite): void {
  */
 export function pnpArgs(site: Pick<InstallSite, 'pnpFile'>, exists: (path: string) => boolean = (p) => realMarkerFs.stat(p) !== undefined): string[] {
   return site.pnpFile && exists(site.pnpFile) ? ['--require', site.pnpFile] : [];
+}
+
+/**
+ * The sender: dist/bin.cjs beside this file, or, when a bundler copied this
+ * code into another package's file, install-beacon's own bin.cjs as Node
+ * would resolve it from the package folder (an author who bundles
+ * install-beacon still lists it as a dependency, for the postinstall hook).
+ */
+function senderBin(pkgDir: string): string | undefined {
+  const beside = path.join(distDir(), 'bin.cjs');
+  if (realMarkerFs.stat(beside)) return beside;
+  try {
+    return path.join(path.dirname(require.resolve('install-beacon/package.json', { paths: [pkgDir] })), 'dist', 'bin.cjs');
+  } catch {
+    return undefined; // an ESM bundle (no require) or no install-beacon installed
+  }
 }
 
 /** The folder holding this file in dist/ (bin.cjs lives beside it). */

@@ -79,6 +79,9 @@ export function parseTemplate(source: unknown): ParseResult {
       continue;
     }
     const close = source.indexOf('}', i);
+    // Equivalent mutants (npm run test:mutation): `close === -1` is tested twice, and
+    // either test alone refuses an unclosed "{" (an empty name fails the pattern),
+    // so turning one of them off, or the '' into any non-name, changes nothing.
     const name = close === -1 ? '' : source.slice(i + 1, close);
     if (close === -1 || !/^[a-z_]+$/.test(name)) return { ok: false, error: `unexpected "{" at position ${i + 1}` };
     if (!VARIABLE_SET.has(name)) return { ok: false, error: `unknown variable {${name}}; known: ${VARIABLES.map((v) => `{${v}}`).join(' ')}` };
@@ -96,12 +99,17 @@ export function parseTemplate(source: unknown): ParseResult {
   } catch {
     return { ok: false, error: `the URL template's host "${authority}" is not valid` };
   }
+  // Equivalent mutants: unreachable for http(s), whose URLs cannot parse with an
+  // empty hostname (the authority is non-empty here); kept as a guard.
   if (!parsed.hostname) return { ok: false, error: 'the URL template has no host' };
   if (parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname)) {
     return { ok: false, error: `http:// is only allowed for loopback hosts (localhost, 127.0.0.1, [::1]); use https://${authority}` };
   }
   // Non-ASCII text after the host is sent as UTF-8 percent escapes, as a browser
   // would: Node refuses to send some of it raw and sends the rest as Latin-1 bytes.
+  // Equivalent mutant: `part.variable.length - 2` below. Only the first text part
+  // can hold the host (no variable may stand in it), so every part after a
+  // variable starts past hostEnd however a variable's length is counted.
   const hostEnd = scheme[0].length + authority.length;
   let offset = 0;
   for (const part of parts) {
@@ -133,6 +141,7 @@ export function encodeValue(raw: string): string {
   let value = fixSurrogates(raw);
   if (value.length === 0) value = 'unknown';
   const chars = Array.from(value);
+  // Equivalent mutants: `true` and `>=` here (cutting a value of 200 or fewer characters to 200 changes nothing).
   if (chars.length > MAX_VALUE) value = chars.slice(0, MAX_VALUE).join('');
   const encoded = encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
   return /^\.+$/.test(encoded) ? encoded.replace(/\./g, '%2E') : encoded;
@@ -140,6 +149,7 @@ export function encodeValue(raw: string): string {
 
 export function renderTemplate(template: Template, values: Partial<Values>): string {
   let out = '';
+  // Equivalent mutant: 'unknown' → '' below (encodeValue sends an empty value as "unknown" anyway).
   for (const part of template.parts) {
     out += 'text' in part ? part.text : encodeValue(values[part.variable] ?? 'unknown');
   }

@@ -79,18 +79,25 @@ describe('deliver', () => {
     expect(c.requests).toHaveLength(1);
   });
 
-  it('ends at the deadline against a black hole (accepts, never answers)', async () => {
+  it('ends at the deadline against a black hole (accepts, never answers): no retry starts past it, the connection is given up', async () => {
     const sockets: net.Socket[] = [];
-    const hole = track(net.createServer((s) => sockets.push(s)));
+    const closedByClient: Array<Promise<void>> = [];
+    const hole = track(
+      net.createServer((s) => {
+        sockets.push(s);
+        closedByClient.push(new Promise((r) => s.on('close', () => r())));
+        s.on('error', () => undefined);
+        s.resume(); // read (and drop) the request, so the client's FIN is seen
+      }),
+    );
     await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
     const port = (hole.address() as net.AddressInfo).port;
-    const started = Date.now();
+    // A retry is allowed, so only the deadline can explain a single attempt.
     const r = await deliver(`http://127.0.0.1:${port}/x`, opts({ deadlineMs: 300, retries: 1 }));
-    const elapsed = Date.now() - started;
-    sockets.forEach((s) => s.destroy());
-    expect(r).toMatchObject({ ok: false, error: 'deadline reached', attempts: 1, retryable: true });
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(300 + 2000); // a generous bound: the deadline is honoured, speed is the benchmark's business
+    expect(r).toEqual({ ok: false, error: 'deadline reached', attempts: 1, retryable: true, status: undefined });
+    expect(sockets, 'connections: the one attempt').toHaveLength(1);
+    // The request was abandoned, not left open: the client side closed the socket (vitest's timeout bounds the wait).
+    await Promise.all(closedByClient);
   });
 
   it('returns an error (never throws) when the connection is refused, and retries once', async () => {

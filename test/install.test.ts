@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
-import { NPM, npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { npmArgv, npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
 import { TempDirs } from './support/process.js';
 
 // Real `npm install` of packed fixtures: install-beacon as npm pack makes it, and
@@ -15,7 +15,7 @@ let tarballs: string;
 let beacon: string;
 let acme: string;
 let home: string;
-const npmVersion = execFileSync(NPM, ['--version'], { encoding: 'utf8' }).trim();
+const npmVersion = execFileSync(...npmArgv(['--version']), { encoding: 'utf8' }).trim();
 
 beforeAll(async () => {
   collector = await startCollector();
@@ -72,14 +72,14 @@ describe('npm install of a package that uses install-beacon', () => {
     const r = await npm(app, ['install', beacon, acme], { DO_NOT_TRACK: '1' });
     expect(r.code).toBe(0);
     expect(existsSync(join(app, 'node_modules', 'acme-lib', 'package.json'))).toBe(true);
-    await new Promise((res) => setTimeout(res, 300));
+    await collector.settled();
     expect(collector.connections).toBe(before);
   });
 
   it('a project that opted out in its package.json sends nothing', async () => {
     const app = project({ installBeacon: { enabled: false } });
     expect((await npm(app, ['install', beacon, acme])).code).toBe(0);
-    await new Promise((res) => setTimeout(res, 300));
+    await collector.settled();
     expect(collector.requests).toHaveLength(0);
   });
 
@@ -114,7 +114,7 @@ describe('npm install of a package that uses install-beacon', () => {
     const r = await npm(repo, ['install', '--foreground-scripts']);
     expect(r.code).toBe(0);
     expect(r.stdout + r.stderr).not.toContain('install-beacon:');
-    await new Promise((res) => setTimeout(res, 300));
+    await collector.settled();
     expect(collector.requests).toHaveLength(0);
   });
 });

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { packageDirOf, pnpArgs } from '../src/runtime.js';
 import { startCollector, type Collector } from './support/collector.js';
@@ -63,7 +64,8 @@ beforeEach(() => {
 const env = (extra: Record<string, string | undefined> = {}) => baseEnv(home, { npm_config_cache: join(home, 'npm-cache'), ...extra });
 const npm = (cwd: string, args: string[], extra: Record<string, string | undefined> = {}) => npmLocal(cwd, args, home, extra);
 const node = (cwd: string, code: string, extra: Record<string, string | undefined> = {}) => run(process.execPath, ['-e', code], { cwd, env: env(extra), timeoutMs: 30_000 });
-const settle = () => new Promise((r) => setTimeout(r, 1500)); // time for a (wrongly) started sender to arrive
+// Nothing more can arrive once every sender started for the collector has exited.
+const settle = () => collector.settled();
 
 async function installed(scripts: boolean): Promise<string> {
   const app = join(temps.make('ib-rt-app-'), 'app');
@@ -137,12 +139,17 @@ describe('reportInstall in real processes', () => {
     expect(collector.requests).toHaveLength(1);
   });
 
-  it('from ESM with import.meta.url', async () => {
+  it('from ESM with import.meta.url (a file: URL)', async () => {
     const app = await installed(false);
-    writeFileSync(join(app, 'main.mjs'), "import { reportInstall } from 'install-beacon';\nimport { createRequire } from 'node:module';\nreportInstall(createRequire(import.meta.url).resolve('acme-lib').replace(/index\\.js$/, 'esm.mjs'));\n");
+    // An ES module of the installed package reports with its own import.meta.url.
+    const esm = join(app, 'node_modules', 'acme-lib', 'esm.mjs');
+    writeFileSync(esm, "import { reportInstall } from 'install-beacon';\nexport const seen = import.meta.url;\nreportInstall(import.meta.url);\n");
+    writeFileSync(join(app, 'main.mjs'), "import { seen } from 'acme-lib/esm.mjs';\nconsole.log(seen);\n");
     const r = await run(process.execPath, ['main.mjs'], { cwd: app, env: env(), timeoutMs: 30_000 });
     expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout.trim()).toBe(pathToFileURL(esm).href);
     await collector.waitFor(1);
+    await settle();
     expect(collector.requests.map((q) => q.segments)).toEqual([['acme-lib', '2.3.4']]);
   });
 

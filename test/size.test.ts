@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NPM } from './support/fixture.js';
 import { baseEnv, BIN, ROOT, run, TempDirs } from './support/process.js';
 
 // The opt-out path's size budget, checked on the built dist (npm test builds
@@ -61,4 +63,55 @@ describe('the opt-out path stays within its size budget', () => {
       expect(extra).toEqual([]);
     });
   }
+});
+
+describe("the library entry's load cost", () => {
+  const INDEX = join(ROOT, 'dist/index.cjs');
+  const { root } = project();
+
+  it('require of dist/index.cjs loads that one file and no Node built-in an empty script does not', async () => {
+    const script = join(temp.make('ib-size-entry-'), 'main.cjs');
+    writeFileSync(script, `require(${JSON.stringify(INDEX)});\n`);
+    const empty = join(temp.make('ib-size-empty-'), 'empty.cjs');
+    writeFileSync(empty, '');
+    const loaded = await probe(script, root, {});
+    expect(loaded.files.filter((f) => f !== script)).toEqual([INDEX]);
+    const baseline = new Set((await probe(empty, root, {})).builtins);
+    expect(loaded.builtins.filter((m) => !baseline.has(m))).toEqual([]);
+  });
+});
+
+// The package's own weight (issue 12): what `npm pack` of this repo produces,
+// measured from npm's own report, not from a list of files chosen here.
+
+const PACKED_BUDGET_BYTES = 30_000;
+const UNPACKED_BUDGET_BYTES = 100_000;
+
+interface PackReport {
+  size: number;
+  unpackedSize: number;
+  files: { path: string; size: number }[];
+}
+
+describe('npm pack stays within the footprint budget', () => {
+  let report: PackReport;
+  beforeAll(() => {
+    // --ignore-scripts: prepack would rebuild dist/ under the other test files' feet (npm test built it already).
+    const out = execFileSync(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
+    report = (JSON.parse(out) as PackReport[])[0]!;
+  });
+
+  it(`packed at most ${PACKED_BUDGET_BYTES} bytes, unpacked at most ${UNPACKED_BUDGET_BYTES} bytes`, () => {
+    expect(report.size, 'packed bytes').toBeLessThanOrEqual(PACKED_BUDGET_BYTES);
+    expect(report.unpackedSize, 'unpacked bytes').toBeLessThanOrEqual(UNPACKED_BUDGET_BYTES);
+  });
+
+  it('ships every file a feature needs (the budget is not met by leaving one out)', () => {
+    expect(report.files.map((f) => f.path).sort()).toEqual([
+      'LICENSE', 'README.md',
+      'dist/bin.cjs', 'dist/browser.mjs', 'dist/deliver.cjs',
+      'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.mts', 'dist/index.mjs',
+      'package.json',
+    ]);
+  });
 });

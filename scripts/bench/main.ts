@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +7,8 @@ import { NPM, NPM_LOCAL, writeProject } from '../../test/support/fixture.js';
 import { ROOT } from '../../test/support/process.js';
 import { makeFixtures, TIMEOUT_MS, type Fixtures } from './fixtures.js';
 import { median, quantile, settleTagged, startBlackHole, timeSpawn, type BlackHole, type Timed } from './measure.js';
-import { writeReport, type Results, type Row } from './report.js';
-import { runtimeTrigger } from './runtime.js';
+import { writeReport, type PackSize, type Results, type Row } from './report.js';
+import { runtimeLoads, runtimeTrigger } from './runtime.js';
 
 // `npm run bench`: install-beacon's cost against a bare Node start and against
 // @scarf/scarf 1.4.0, measured side by side in one run. Subjects are
@@ -235,6 +236,13 @@ async function probeSubjects(subjects: Subject[], fx: Fixtures, runs: number): P
   return out;
 }
 
+/** npm's own figures for a tarball, as `npm pack` reports them (and a package-size site shows them). */
+function packSize(tgz: string, fx: Fixtures): PackSize {
+  const out = execFileSync(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts', tgz], { cwd: fx.root, env: fx.installEnv(), encoding: 'utf8' });
+  const [report] = JSON.parse(out) as { size: number; unpackedSize: number; entryCount: number }[];
+  return { packed: report!.size, unpacked: report!.unpackedSize, files: report!.entryCount };
+}
+
 function bytesOf(files: string[]): number {
   return files.filter((f) => /\.(c|m)?js$/.test(f)).reduce((sum, f) => sum + statSync(f).size, 0);
 }
@@ -267,6 +275,7 @@ async function main(): Promise<void> {
     // ---- runtime trigger
     log('runtime trigger');
     const runtime = await runtimeTrigger(fx, collector);
+    const runtimeLoaded = runtime.available ? await runtimeLoads(fx) : [];
 
     // ---- memory and what is loaded (separate runs: the probe itself costs a little)
     log('peak RSS and loaded files');
@@ -324,6 +333,8 @@ async function main(): Promise<void> {
       size: {
         dist: distFiles.map((f) => ({ file: f.slice(ROOT.length + 1), bytes: statSync(f).size })),
         scarfReport: statSync(join(fx.tree, 'node_modules/@scarf/scarf/report.js')).size,
+        packages: { ib: packSize(fx.beaconTgz, fx), scarf: packSize(fx.scarfTgz, fx) },
+        runtime: runtimeLoaded,
       },
     };
     writeFileSync(join(ROOT, '.bench/results.json'), JSON.stringify(results, null, 2));

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RuntimeResult } from './runtime.js';
+import type { LoadResult, RuntimeResult } from './runtime.js';
 
 // Turns one run's results into BENCHMARKS.md and docs/bench.svg.
 
@@ -40,7 +40,14 @@ export interface Results {
   runtime: RuntimeResult;
   timeoutMs: number;
   memory: { id: string; maxRssMb: number; cpuMs: number; files: string[]; jsBytes: number; builtins: number }[];
-  size: { dist: { file: string; bytes: number }[]; scarfReport: number };
+  size: {
+    dist: { file: string; bytes: number }[];
+    scarfReport: number;
+    /** `npm pack --dry-run --json` of each package's tarball (absent in runs before 2026-11-26). */
+    packages?: { ib: PackSize; scarf: PackSize };
+    /** What reportInstall's host process loads (absent in runs before 2026-11-26). */
+    runtime?: LoadResult[];
+  };
 }
 
 const WHAT: Record<string, string> = {
@@ -69,6 +76,12 @@ const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 
 const x = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'n/a' : `${v.toFixed(v < 10 ? 2 : 1)}×`);
 const signed = (v: number) => (v < 0 ? `−${ms(-v)}` : `+${ms(v)}`);
 const kb = (bytes: number) => `${bytes.toLocaleString('en-US')} B`;
+
+export interface PackSize {
+  packed: number;
+  unpacked: number;
+  files: number;
+}
 
 export interface Verdict {
   target: string;
@@ -167,13 +180,43 @@ function runtimeSection(rt: RuntimeResult): string {
   ].join('\n');
 }
 
+const LOADS: Record<string, string> = {
+  'ib.optout': "install-beacon's hook, opt-out",
+  'ib.skip': "install-beacon's hook, self-install skip",
+  'ib.bg.local': "install-beacon's hook, background send (the hook process; its detached sender also loads `dist/deliver.cjs`)",
+  'ib.inline.local': "install-beacon's hook, inline send",
+  'runtime.first': '`reportInstall` on a fresh install (claims it, starts the sender)',
+  'runtime.reported': '`reportInstall` once the install has reported',
+  'scarf.optout': "@scarf/scarf's hook, opt-out",
+  'scarf.send': "@scarf/scarf's hook, send (besides its `npm ls` child)",
+};
+
 function sizeSection(r: Results): string {
-  const total = r.size.dist.reduce((s, f) => s + f.bytes, 0);
-  const optOut = r.memory.find((m) => m.id === 'ib.optout');
-  const lines = ['| what | bytes |', '|---|---:|'];
-  if (optOut) lines.push(`| JavaScript loaded on install-beacon's opt-out path (${optOut.files.map((f) => `\`${f.replace(/^.*\/dist\//, 'dist/')}\``).join(', ')}) | ${kb(optOut.jsBytes)} |`);
+  const lines: string[] = [];
+  const p = r.size.packages;
+  if (p) {
+    const kB = (b: number) => `${(b / 1000).toFixed(1)} kB`;
+    lines.push('What every user who installs a package using it downloads, as `npm pack --dry-run --json` reports each tarball:', '');
+    lines.push('| | install-beacon | @scarf/scarf 1.4.0 |', '|---|---:|---:|');
+    lines.push(`| tarball (packed) | ${kB(p.ib.packed)} | ${kB(p.scarf.packed)} |`);
+    lines.push(`| unpacked | ${kB(p.ib.unpacked)} | ${kB(p.scarf.unpacked)} |`);
+    lines.push(`| files | ${p.ib.files} | ${p.scarf.files} |`, '');
+  }
+  lines.push('JavaScript each path loads (files in `require.cache` under the load probe, the fixture packages\' own `index.js` aside for reportInstall):', '');
+  lines.push('| path | files | bytes |', '|---|---|---:|');
+  const short = (f: string) => f.replace(/^.*\/node_modules\//, '').replace(/^.*\/dist\//, 'install-beacon/dist/');
+  for (const id of Object.keys(LOADS)) {
+    const probe = r.memory.find((m) => m.id === id);
+    const rt = r.size.runtime?.find((l) => l.id === id);
+    if (probe) lines.push(`| ${LOADS[id]} | ${probe.files.map((f) => `\`${short(f)}\``).join(', ')} | ${kb(probe.jsBytes)} |`);
+    else if (rt) {
+      const files = rt.files.filter((f) => !/acme-runtime/.test(f.file));
+      lines.push(`| ${LOADS[id]} | ${files.map((f) => `\`${short(f.file)}\``).join(', ')} | ${kb(files.reduce((s, f) => s + f.bytes, 0))} |`);
+    }
+  }
+  lines.push('', '| file | bytes |', '|---|---:|');
   for (const f of r.size.dist) lines.push(`| \`${f.file}\` | ${kb(f.bytes)} |`);
-  lines.push(`| all of install-beacon's dist JavaScript | ${kb(total)} |`);
+  lines.push(`| all of install-beacon's dist JavaScript | ${kb(r.size.dist.reduce((s, f) => s + f.bytes, 0))} |`);
   lines.push(`| @scarf/scarf 1.4.0 \`report.js\` (all it loads besides its package.json files) | ${kb(r.size.scarfReport)} |`);
   return lines.join('\n');
 }
@@ -301,10 +344,34 @@ export function renderSvg(r: Results): string {
     }
     y += 14;
   }
+  const axisY = y;
+  // The download size, on its own linear scale under the time axis.
+  const p = r.size.packages;
+  const sizeParts: string[] = [];
+  if (p) {
+    let sy = axisY + 40;
+    sizeParts.push(`<text x="12" y="${sy + 4}" class="group">Download size, kB (npm pack; linear scale, lower is better)</text>`);
+    sy += 12;
+    const top = Math.max(p.ib.unpacked, p.scarf.unpacked);
+    const bars: Bar[] = [
+      { label: 'install-beacon, packed', value: p.ib.packed, who: 'ib' },
+      { label: '@scarf/scarf, packed', value: p.scarf.packed, who: 'scarf' },
+      { label: 'install-beacon, unpacked', value: p.ib.unpacked, who: 'ib' },
+      { label: '@scarf/scarf, unpacked', value: p.scarf.unpacked, who: 'scarf' },
+    ];
+    for (const b of bars) {
+      const w = Math.max(2, (b.value / top) * plotW);
+      sizeParts.push(`<text x="${left - 8}" y="${sy + barH - 5}" class="label" text-anchor="end">${esc(b.label)}</text>`);
+      sizeParts.push(`<rect x="${left}" y="${sy}" width="${w.toFixed(1)}" height="${barH}" fill="${colors[b.who]}" rx="2"/>`);
+      sizeParts.push(`<text x="${(left + w + 6).toFixed(1)}" y="${sy + barH - 5}" class="value">${(b.value / 1000).toFixed(1)} kB</text>`);
+      sy += barH + gap;
+    }
+    y = sy;
+  }
   const height = y + 30;
   const ticks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].filter((t) => t <= top);
   const grid = ticks
-    .map((t) => `<line x1="${xOf(t).toFixed(1)}" y1="60" x2="${xOf(t).toFixed(1)}" y2="${y - 10}" class="${t === 1 ? 'one' : 'grid'}"/><text x="${xOf(t).toFixed(1)}" y="${y + 6}" class="tick" text-anchor="middle">${t}×</text>`)
+    .map((t) => `<line x1="${xOf(t).toFixed(1)}" y1="60" x2="${xOf(t).toFixed(1)}" y2="${axisY - 10}" class="${t === 1 ? 'one' : 'grid'}"/><text x="${xOf(t).toFixed(1)}" y="${axisY + 6}" class="tick" text-anchor="middle">${t}×</text>`)
     .join('');
   const hookRounds = r.rounds.hook;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif">
@@ -320,6 +387,7 @@ export function renderSvg(r: Results): string {
 <rect x="${left + 130}" y="48" width="12" height="10" fill="${colors.scarf}"/><text x="${left + 146}" y="57" class="label">@scarf/scarf 1.4.0</text>
 ${grid}
 ${parts.join('\n')}
+${sizeParts.join('\n')}
 </svg>
 `;
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ROOT } from '../../test/support/process.js';
 import type { Collector } from '../../test/support/collector.js';
 import type { Fixtures } from './fixtures.js';
 import { median, settleTagged } from './measure.js';
@@ -95,6 +96,40 @@ export async function runtimeTrigger(fx: Fixtures, collector: Collector, runs = 
     runs,
     events,
   };
+}
+
+export interface LoadResult {
+  id: 'runtime.first' | 'runtime.reported';
+  /** JavaScript files the host process loaded besides its own script (require.cache), with their bytes. */
+  files: { file: string; bytes: number }[];
+  jsBytes: number;
+}
+
+/**
+ * What a program that requires acme-runtime loads for install-beacon, under
+ * scripts/bench/load-probe.cjs: on a fresh install (the call claims the
+ * install and starts the sender) and once the install has reported.
+ */
+export async function runtimeLoads(fx: Fixtures): Promise<LoadResult[]> {
+  const pkg = join(fx.tree, 'node_modules/acme-runtime');
+  const markerDir = join(fx.tree, 'node_modules/.install-beacon');
+  const dir = join(fx.root, 'runtime-probe');
+  const out: LoadResult[] = [];
+  rmSync(markerDir, { recursive: true, force: true });
+  for (const id of ['runtime.first', 'runtime.reported'] as const) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    // The sender inherits LOAD_PROBE_DIR but not --require: only the host process reports.
+    await spawnOut(process.execPath, ['--require', join(ROOT, 'scripts/bench/load-probe.cjs'), '-e', `require(${JSON.stringify(pkg)})`], fx.tree, { ...fx.installEnv(), LOAD_PROBE_DIR: dir });
+    await settleTagged(fx.tree, 5000);
+    const reports = readdirSync(dir);
+    if (reports.length !== 1) throw new Error(`${id}: expected one load report, found ${reports.length}`);
+    const probe = JSON.parse(readFileSync(join(dir, reports[0]!), 'utf8')) as { files: string[] };
+    const files = probe.files.filter((f) => /\.(c|m)?js$/.test(f)).map((f) => ({ file: f.replace(fx.tree, '<tree>'), bytes: statSync(f).size }));
+    out.push({ id, files, jsBytes: files.reduce((sum, f) => sum + f.bytes, 0) });
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return out;
 }
 
 /** Spawn, wait, return stdout. */

@@ -1,9 +1,10 @@
-import { chmodSync, chownSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AS_NOBODY, bound, config, expectClean, expectEvents, privacyCase, expectOnlyMarkerWritten, hookEnv, makeTree,
-  NOBODY_UID, removeTrees, runCommand, runHook, setprivUnavailable, settle, skipReason, SKIP_BOUND, snapshot, writeResults,
+  NOBODY_UID, removeTrees, runCommand, runHook, setprivUnavailable, quiet, skipReason, SKIP_BOUND, snapshot, writeResults,
   type Tree, type TreeOptions, BIN,
 } from './harness.js';
 import { closeAll, httpServer, type FaultServer } from './servers.js';
@@ -53,7 +54,7 @@ async function check(t: Tree, sends: boolean, env: Record<string, string | undef
   const before = snapshot(t.root);
   const r = await runHook(t, { env: hookEnv(t, env), wrap });
   expectClean(r, sends ? bound(TIMEOUT) : SKIP_BOUND, sends ? 'notice' : 'silent');
-  await settle(100);
+  await quiet(collector);
   expectEvents(collector.requests.length, sends ? 1 : 0);
   expectOnlyMarkerWritten(t, before, markers);
   return r;
@@ -87,7 +88,7 @@ describe('home, config and temp dirs', () => {
       env: hookEnv(t, { XDG_CONFIG_HOME: join(file, 'config'), XDG_CACHE_HOME: join(file, 'cache'), XDG_DATA_HOME: join(file, 'data'), XDG_STATE_HOME: join(file, 'state'), XDG_RUNTIME_DIR: join(file, 'run') }),
     });
     expectClean(r, bound(TIMEOUT), 'notice');
-    await settle(100);
+    await quiet(collector);
     expectEvents(collector.requests.length, 1);
     expectOnlyMarkerWritten(t, before, 1);
   });
@@ -214,31 +215,78 @@ describe("the author's package.json", () => {
   });
 });
 
-describe('closed stdout and stderr', () => {
-  it('stdout and stderr are pipes whose reader has gone (EPIPE)', async () => {
-    const t = tree();
-    const before = snapshot(t.root);
-    // The reader exits at once; the hook starts 0.2 s later, so its notice hits EPIPE. bash reports the hook's status.
-    const r = await runCommand(['bash', '-c', '( sleep 0.2; exec "$0" "$1" ) 2>&1 | exit 0; echo "status=${PIPESTATUS[0]}"', process.execPath, BIN], {
-      cwd: t.pkg,
-      env: hookEnv(t),
+describe('stdout and stderr that cannot be written', () => {
+  // Each output below fails every write, the same way every time. A control
+  // process proves the write error before the hook runs with that output; a
+  // process that does not handle it exits 1 (checked by hand: Node 20).
+  for (const kind of ['a pipe whose reader is gone', 'a read-only descriptor', '/dev/full'] as const) {
+    it(`stdout and stderr are ${kind} (${BROKEN_CODE[kind]} on every write): exit 0, the event sent and recorded`, async () => {
+      const t = tree();
+      const out = brokenOutput(kind, t.tmp);
+      try {
+        expect(await writeError(out.fd, t), 'the write error this output gives').toBe(BROKEN_CODE[kind]);
+        const before = snapshot(t.root);
+        const r = await runHook(t, { stdio: ['ignore', out.fd, out.fd] });
+        expectClean(r, bound(TIMEOUT), 'silent');
+        await quiet(collector);
+        expectEvents(collector.requests.length, 1);
+        expectOnlyMarkerWritten(t, before, 1);
+      } finally {
+        closeSync(out.fd);
+      }
     });
-    expect(r.stdout.trim()).toBe('status=0');
-    expect(r.ms).toBeLessThanOrEqual(bound(TIMEOUT) + 200);
-    await settle(100);
-    expectEvents(collector.requests.length, 1);
-    expectOnlyMarkerWritten(t, before, 1);
-  });
+  }
 
-  it('stdout and stderr closed file descriptors', async () => {
+  it('stdout and stderr closed (>&- 2>&-): Node reopens fds 1 and 2 on /dev/null, so this is the /dev/null case', async () => {
     const t = tree();
+    const seen = join(t.tmp, 'fd2');
+    const control = await runCommand(['bash', '-c', 'exec "$0" -e "require(\'fs\').writeFileSync(process.argv[1], require(\'fs\').readlinkSync(\'/proc/self/fd/2\'))" "$1" >&- 2>&-', process.execPath, seen], { cwd: t.pkg, env: hookEnv(t) });
+    expect(control.code).toBe(0);
+    expect(readFileSync(seen, 'utf8'), 'what fd 2 is in a Node started with it closed').toBe('/dev/null');
     const before = snapshot(t.root);
     const r = await runCommand(['bash', '-c', 'exec "$0" "$1" >&- 2>&-', process.execPath, BIN], { cwd: t.pkg, env: hookEnv(t) });
     expectClean(r, bound(TIMEOUT), 'silent');
-    await settle(100);
+    await quiet(collector);
     expectEvents(collector.requests.length, 1);
     expectOnlyMarkerWritten(t, before, 1);
   });
 });
+
+type Broken = 'a pipe whose reader is gone' | 'a read-only descriptor' | '/dev/full';
+const BROKEN_CODE: Record<Broken, string> = { 'a pipe whose reader is gone': 'EPIPE', 'a read-only descriptor': 'EBADF', '/dev/full': 'ENOSPC' };
+
+/**
+ * An output descriptor every write to which fails. The pipe is a FIFO: opened
+ * read-write (Linux allows it), then write-only, then the read-write end is
+ * closed, so the write end has no reader before any process starts: EPIPE on
+ * the first write, no race.
+ */
+function brokenOutput(kind: Broken, dir: string): { fd: number } {
+  if (kind === 'a read-only descriptor') {
+    const file = join(dir, 'read-only');
+    writeFileSync(file, '');
+    return { fd: openSync(file, 'r') };
+  }
+  if (kind === '/dev/full') return { fd: openSync('/dev/full', 'w') };
+  const fifo = join(dir, 'fifo');
+  const made = spawnSync('mkfifo', [fifo]);
+  expect(made.status, 'mkfifo').toBe(0);
+  const reader = openSync(fifo, 'r+');
+  const fd = openSync(fifo, 'w');
+  closeSync(reader);
+  return { fd };
+}
+
+/** The error code a Node process gets writing to stderr on `fd` (thrown or emitted). */
+async function writeError(fd: number, t: Tree): Promise<string> {
+  const file = join(t.tmp, `write-error-${fd}`);
+  const code = `const fs = require('fs');
+    const rec = (e) => e && fs.writeFileSync(process.argv[1], String(e.code));
+    process.stderr.on('error', rec);
+    try { process.stderr.write('x\\n', rec); } catch (e) { rec(e); }`;
+  const r = await runCommand([process.execPath, '-e', code, file], { cwd: t.tmp, env: hookEnv(t), stdio: ['ignore', fd, fd] });
+  expect(r.code).toBe(0);
+  return readFileSync(file, 'utf8');
+}
 
 privacyCase(trees);

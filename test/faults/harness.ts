@@ -5,7 +5,7 @@ import { hostname, tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { expect, it } from 'vitest';
 import { baseEnv, BIN, ROOT } from '../support/process.js';
-import { WIRE } from './servers.js';
+import { TLS_TARGETS, WIRE } from './servers.js';
 
 // The fault suite's harness: a fake installed tree per case, the real built
 // bin spawned in it, and the checks every case shares (exit 0, a blocking-time
@@ -145,6 +145,9 @@ export function runHook(tree: Tree, options: RunOptions = {}): Promise<Run> {
   return runCommand(argv, { ...options, cwd: options.cwd ?? tree.pkg, env: options.env ?? hookEnv(tree) });
 }
 
+/** How long a process's pipes may stay open after it exits (its output still draining): the slack. */
+const PIPES_MS = SLACK_MS;
+
 export function runCommand(argv: string[], options: RunOptions & { cwd: string; env: Record<string, string> }): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
@@ -161,12 +164,18 @@ export function runCommand(argv: string[], options: RunOptions & { cwd: string; 
       clearTimeout(timer);
       reject(e);
     });
-    // 'exit', not 'close': a detached grandchild must not hold the measurement open.
+    // Blocking time is measured at 'exit': a detached grandchild must not hold the measurement open.
     child.on('exit', (code, signal) => {
       const ms = Date.now() - started;
       clearTimeout(timer);
-      // Let the pipes drain what was written before exit.
-      setTimeout(() => resolve({ code, signal, stdout, stderr, ms, pid: child.pid ?? 0 }), 20);
+      // Then the output is read to its end: 'close' comes once every pipe is
+      // closed. A descendant still holding them (a sender that inherited the
+      // hook's stdio) would keep npm waiting on the script: that fails the case.
+      const held = setTimeout(() => reject(new Error(`pid ${child.pid}: stdout/stderr still open ${PIPES_MS} ms after exit (a descendant holds them)`)), PIPES_MS);
+      child.once('close', () => {
+        clearTimeout(held);
+        resolve({ code, signal, stdout, stderr, ms, pid: child.pid ?? 0 });
+      });
     });
   });
 }
@@ -245,8 +254,20 @@ export function expectEvents(seen: number, n: number): void {
   expect(seen, 'events at the collector').toBe(n);
 }
 
-/** Wait a short, fixed settle time, then read a count (used where "no more requests" is the claim). */
-export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Before counting "exactly n, nothing more": wait until nothing more can
+ * arrive. Every background sender that names a server's port has exited
+ * (waited for by PID, bounded by the sender's own 10 s deadline plus slack;
+ * one still running is killed and fails the case), then each server has
+ * drained: its accept queue is empty and every connection is closed, so each
+ * byte sent to it has been read and each request counted. The hook itself has
+ * exited before this is called. No fixed sleep: a late event is counted, not
+ * missed.
+ */
+export async function quiet(...servers: Array<{ port: number; drained(ms?: number): Promise<void> }>): Promise<void> {
+  for (const s of servers) expect(await reapSenders(String(s.port), 12_000), `background senders for port ${s.port} still running after 12 s`).toEqual([]);
+  for (const s of servers) await s.drained();
+}
 
 // ---- Background senders: found by PID, waited for, killed if left over ----
 
@@ -307,25 +328,60 @@ export function forbiddenValues(trees: Tree[]): string[] {
   return values.filter((v) => v.length >= 4);
 }
 
+/** All plaintext captured in this worker (latin1: one char per byte). */
 export function wireText(): string {
-  return WIRE.map((w) => Buffer.concat(w.bytes).toString('latin1')).join('\n');
+  return WIRE.filter((w) => w.kind === 'plain').map((w) => Buffer.concat(w.bytes).toString('latin1')).join('\n');
 }
 
-/** Assert that no forbidden value appears in any byte received, raw or percent-decoded. */
+/**
+ * Percent-decode at the byte level (%XX → that byte), returned as latin1 and
+ * as UTF-8 text. With `strict`, a '%' not followed by two hex digits throws:
+ * what it hides could not be read, so the check fails rather than skip it.
+ */
+export function percentDecoded(text: string, strict = true): string[] {
+  const bad = /%(?![0-9a-f]{2})/i.exec(text);
+  if (strict && bad) throw new Error(`a malformed percent escape at byte ${bad.index}: ${JSON.stringify(text.slice(Math.max(0, bad.index - 20), bad.index + 20))}`);
+  const bytes = Buffer.from(text.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  return [bytes.toString('latin1'), bytes.toString('utf8')];
+}
+
+/**
+ * `text` and every percent-decoding of it, down to a text with no escape left
+ * (double encoding included). What was received must be well-formed (strict);
+ * a '%' that only appears once decoded is a literal one in the data (a name
+ * holding "%zz" is sent as "%25zz"), so later rounds decode what they can.
+ */
+export function decodings(text: string): string[] {
+  const out = [text];
+  for (let round = 0, t = text; round < 4 && t.includes('%'); round++) {
+    const [latin1, utf8] = percentDecoded(t, round === 0);
+    out.push(latin1!, utf8!);
+    t = latin1!;
+  }
+  return out;
+}
+
+/**
+ * Assert that no forbidden value appears in any byte received: plaintext raw
+ * and percent-decoded; CONNECT tunnels (TLS ciphertext) raw, since a
+ * ClientHello carries the server name in clear, and only to a TLS server of
+ * this suite, whose decrypted side is in WIRE as plaintext.
+ */
 export function expectNothingPrivate(values: string[]): void {
-  const raw = wireText();
-  let decoded = raw;
-  try {
-    decoded = decodeURIComponent(raw.replace(/%(?![0-9a-f]{2})/gi, '%25'));
-  } catch {
-    // malformed escapes (binary TLS bytes never get here: servers record decrypted text): raw only
+  expect(values.length, 'values to look for').toBeGreaterThan(0);
+  for (const w of WIRE) {
+    const raw = Buffer.concat(w.bytes).toString('latin1');
+    if (w.kind === 'tunnel') {
+      expect(TLS_TARGETS.has(w.target ?? ''), `a CONNECT tunnel to ${w.target}, which is not a recorded TLS server`).toBe(true);
+      if (raw.length > 0) expect(raw.charCodeAt(0), 'tunnel bytes start with a TLS handshake record').toBe(0x16);
+    }
+    const texts = w.kind === 'tunnel' ? [raw] : decodings(raw);
+    for (const text of texts) {
+      for (const value of values) expect(text.includes(value), `${w.server} (${w.kind}) bytes contain ${JSON.stringify(value)}`).toBe(false);
+      // Any absolute path under a few well-known roots.
+      if (w.kind === 'plain') expect(text).not.toMatch(/\/(tmp|root|home|work|usr|etc|var)\//);
+    }
   }
-  for (const value of values) {
-    expect(raw.includes(value), `sent bytes contain ${JSON.stringify(value)}`).toBe(false);
-    expect(decoded.includes(value), `sent bytes (decoded) contain ${JSON.stringify(value)}`).toBe(false);
-  }
-  // Any absolute path under a few well-known roots.
-  expect(decoded).not.toMatch(/\/(tmp|root|home|work|usr|etc|var)\//);
 }
 
 export const exists = existsSync;

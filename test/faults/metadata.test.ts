@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bound, config, expectClean, expectEvents, privacyCase, expectOnlyMarkerWritten, hookEnv, makeTree,
-  removeTrees, runHook, settle, SKIP_BOUND, snapshot, writeResults, type Tree,
+  removeTrees, runHook, quiet, SKIP_BOUND, snapshot, writeResults, type Tree,
 } from './harness.js';
 import { closeAll, httpServer, type FaultServer } from './servers.js';
 
@@ -65,7 +65,7 @@ describe('hostile names and versions', () => {
       const before = snapshot(t.root);
       const r = await runHook(t, { env: hookEnv(t) });
       expectClean(r, bound(TIMEOUT), 'notice');
-      await settle(100);
+      await quiet(collector);
       expectEvents(collector.requests.length, 1);
       const req = collector.requests[0]!;
 
@@ -106,7 +106,7 @@ describe("the author's URL template", () => {
     const before = snapshot(t.root);
     const r = await runHook(t, { env: hookEnv(t) });
     expectClean(r, bound(TIMEOUT), 'notice');
-    await settle(100);
+    await quiet(collector);
     expectEvents(collector.requests.length, 1);
     const requestLine = collector.requests[0]!.head.split('\r\n')[0]!;
     expect(requestLine).toMatch(/^GET [\x21-\x7e]+ HTTP\/1\.1$/);
@@ -124,7 +124,7 @@ describe("the author's URL template", () => {
       expectClean(r, SKIP_BOUND, 'silent');
       expectOnlyMarkerWritten(t, before, 0);
     }
-    await settle(100);
+    await quiet(collector);
     expectEvents(collector.requests.length, 0);
   });
 });

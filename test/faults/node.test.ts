@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NPM } from '../support/fixture.js';
 import {
-  config, expectClean, expectEvents, expectOnlyMarkerWritten, hookEnv, makeTree, privacyCase, removeTrees, runHook, settle,
+  config, expectClean, expectEvents, expectOnlyMarkerWritten, hookEnv, makeTree, privacyCase, removeTrees, runHook, quiet,
   skipReason, SKIP_BOUND, snapshot, writeResults, type Tree,
 } from './harness.js';
 import { closeAll, httpServer, type FaultServer } from './servers.js';
@@ -65,7 +65,7 @@ describe('the built bin on old Node', () => {
           r.stderr = '';
         }
         expectClean(r, SKIP_BOUND, 'silent');
-        await settle(300);
+        await quiet(collector);
         expect(collector.connections, 'TCP connections to the collector').toBe(0);
         expectEvents(collector.requests.length, 0);
         expectOnlyMarkerWritten(t, before, 0);
@@ -78,7 +78,7 @@ describe('the built bin on old Node', () => {
     trees.push(t);
     const r = await runHook(t);
     expectClean(r, 2000, 'notice');
-    await settle(100);
+    await quiet(collector);
     expectEvents(collector.requests.length, 1);
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NPM, NPM_LOCAL, packAcme, packBeacon } from '../support/fixture.js';
 import {
   alive, BIN, bound, config, expectClean, expectEvents, privacyCase, hookEnv, makeTree, notes, reapSenders,
-  removeTrees, runCommand, runHook, settle, skipReason, SKIP_BOUND, snapshot, expectOnlyMarkerWritten,
+  removeTrees, runCommand, runHook, quiet, skipReason, SKIP_BOUND, snapshot, expectOnlyMarkerWritten,
   unshareUnavailable, writeResults, type Tree,
 } from './harness.js';
 import { closeAll, httpServer, tcpServer, type FaultServer } from './servers.js';
@@ -136,11 +136,11 @@ describe('the parent killed mid-send', () => {
       const before = endpoint.requests.length;
       const again = await runCommand(npmInstall(tgz), { cwd: t.app, env: npmEnv(t) });
       expect(again.code, again.stderr).toBe(0);
-      await settle(200);
+      await quiet(endpoint);
       expectEvents(endpoint.requests.length - before, 1);
       const rebuild = await runCommand([NPM, 'rebuild', '--loglevel=error'], { cwd: t.app, env: npmEnv(t) });
       expect(rebuild.code).toBe(0);
-      await settle(200);
+      await quiet(endpoint);
       expect(endpoint.requests.length - before, 'no second event from npm rebuild').toBe(1);
     });
   }
@@ -197,7 +197,7 @@ describe.skipIf(skipReason('container teardown', noPidNs))('container teardown: 
       return runCommand(['unshare', '--pid', '--fork', '--mount-proc', ...npmInstall(tgz)], { cwd: t.app, env: npmEnv(t, containerEnv), killAfterMs: 60_000 });
     });
     mode.latencyMs = 0;
-    await settle(300);
+    await quiet(endpoint);
     expect(results.map((r) => r.code)).toEqual(results.map(() => 0));
     const received = endpoint.requests.length - from;
     const ids = new Set(eventIds(from));
@@ -220,7 +220,8 @@ describe.skipIf(skipReason('container teardown', noPidNs))('container teardown: 
       return runHook(one, { wrap: ['unshare', '--pid', '--fork', '--mount-proc'] });
     });
     for (const r of results) expectClean(r, SKIP_BOUND, 'notice');
-    await settle(1000);
+    // Each namespace's processes died with its init (the hook): nothing is left to send.
+    await quiet(slow);
     notes.push(`container teardown with forced background delivery: ${slow.requests.length}/10 events delivered`);
     // The claim: background delivery cannot promise delivery in a teardown; auto must not pick it there.
     expect(slow.requests.length).toBeLessThan(10);
@@ -234,7 +235,7 @@ describe('many installs at once', () => {
     const from = endpoint.requests.length;
     const projects = Array.from({ length: 100 }, () => project());
     const results = await pool(100, 4, (i) => runCommand(npmInstall(tgz), { cwd: projects[i]!.app, env: npmEnv(projects[i]!), killAfterMs: 120_000 }));
-    await settle(500);
+    await quiet(endpoint);
     expect(results.filter((r) => r.code !== 0).map((r) => r.stderr)).toEqual([]);
     const ids = eventIds(from);
     expect(new Set(ids).size, 'distinct event ids').toBe(ids.length);
@@ -258,7 +259,7 @@ describe('many installs at once', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => runHook(t)));
     for (const r of results) expect({ code: r.code, signal: r.signal }).toEqual({ code: 0, signal: null });
     expect(results.filter((r) => r.stderr !== '').length, 'one run printed the notice').toBe(1);
-    await settle(300);
+    await quiet(s);
     expectEvents(s.requests.length, 1);
     expectOnlyMarkerWritten(t, before, 1);
   });

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   bound, config, expectClean, expectEvents, privacyCase, expectOnlyMarkerWritten, hookEnv, makeTree,
-  removeTrees, runHook, settle, skipReason, snapshot, writeResults, type Tree,
+  removeTrees, runHook, quiet, skipReason, snapshot, writeResults, type Tree,
 } from './harness.js';
 import { closeAll, deadPort, httpServer, makeTls, proxyServer } from './servers.js';
 
@@ -39,7 +39,7 @@ describe.skipIf(noTls)('https target through a CONNECT proxy', () => {
       const target = await httpServer(undefined, tls);
       const proxy = await proxyServer();
       await hook(`${target.base}/e/{name}`, { [key]: proxy.base });
-      await settle(100);
+      await quiet(target, proxy);
       expect(proxy.connects).toEqual([`localhost:${target.port}`]);
       expectEvents(target.requests.length, 1);
     });
@@ -50,7 +50,7 @@ describe.skipIf(noTls)('https target through a CONNECT proxy', () => {
       const target = await httpServer(undefined, tls);
       const proxy = await proxyServer();
       await hook(`${target.base}/e/{name}`, { HTTPS_PROXY: proxy.base, [key]: value });
-      await settle(100);
+      await quiet(target, proxy);
       expect(proxy.connections, 'connections to the proxy').toBe(0);
       expectEvents(target.requests.length, 1);
     });
@@ -59,6 +59,8 @@ describe.skipIf(noTls)('https target through a CONNECT proxy', () => {
   it('a proxy that refuses: no event, within the deadline', async () => {
     const target = await httpServer(undefined, tls);
     await hook(`${target.base}/e/{name}`, { HTTPS_PROXY: `http://127.0.0.1:${await deadPort()}` });
+    await quiet(target);
+    expect(target.connections, 'connections to the target').toBe(0);
     expectEvents(target.requests.length, 0);
   });
 
@@ -66,7 +68,9 @@ describe.skipIf(noTls)('https target through a CONNECT proxy', () => {
     const target = await httpServer(undefined, tls);
     const proxy = await proxyServer('refuse');
     await hook(`${target.base}/e/{name}`, { HTTPS_PROXY: proxy.base });
+    await quiet(target, proxy);
     expect(proxy.connections).toBe(1);
+    expect(target.connections, 'connections to the target').toBe(0);
     expectEvents(target.requests.length, 0);
   });
 
@@ -74,7 +78,9 @@ describe.skipIf(noTls)('https target through a CONNECT proxy', () => {
     const target = await httpServer(undefined, tls);
     const proxy = await proxyServer('blackhole');
     await hook(`${target.base}/e/{name}`, { HTTPS_PROXY: proxy.base });
+    await quiet(target, proxy);
     expect(proxy.connects).toEqual([`localhost:${target.port}`]);
+    expect(target.connections, 'connections to the target').toBe(0);
     expectEvents(target.requests.length, 0);
   });
 });
@@ -85,7 +91,7 @@ describe('http (loopback) target through a plain HTTP proxy', () => {
       const target = await httpServer();
       const proxy = await proxyServer();
       await hook(`${target.base}/e/{name}`, { [key]: proxy.base });
-      await settle(100);
+      await quiet(target, proxy);
       expect(proxy.requests.map((r) => r.url)).toEqual([`${target.base}/e/acme-lib`]);
       expectEvents(target.requests.length, 1);
     });
@@ -95,7 +101,7 @@ describe('http (loopback) target through a plain HTTP proxy', () => {
     const target = await httpServer();
     const proxy = await proxyServer();
     await hook(`${target.base}/e/{name}`, { HTTP_PROXY: `127.0.0.1:${proxy.port}` });
-    await settle(100);
+    await quiet(target, proxy);
     expect(proxy.requests.length).toBe(1);
     expectEvents(target.requests.length, 1);
   });
@@ -104,7 +110,7 @@ describe('http (loopback) target through a plain HTTP proxy', () => {
     const target = await httpServer();
     const proxy = await proxyServer();
     await hook(`${target.base}/e/{name}`, { HTTPS_PROXY: proxy.base });
-    await settle(100);
+    await quiet(target, proxy);
     expect(proxy.connections).toBe(0);
     expectEvents(target.requests.length, 1);
   });
@@ -114,7 +120,7 @@ describe('http (loopback) target through a plain HTTP proxy', () => {
       const target = await httpServer();
       const proxy = await proxyServer();
       await hook(`${target.base}/e/{name}`, { HTTP_PROXY: proxy.base, [key]: value });
-      await settle(100);
+      await quiet(target, proxy);
       expect(proxy.connections).toBe(0);
       expectEvents(target.requests.length, 1);
     });
@@ -124,7 +130,7 @@ describe('http (loopback) target through a plain HTTP proxy', () => {
     const target = await httpServer();
     const proxy = await proxyServer();
     await hook(`${target.base}/e/{name}`, { HTTP_PROXY: proxy.base, NO_PROXY: `127.0.0.1:${target.port + 1}` });
-    await settle(100);
+    await quiet(target, proxy);
     expect(proxy.requests.length).toBe(1);
     expectEvents(target.requests.length, 1);
   });
@@ -136,13 +142,16 @@ describe('http (loopback) target through a plain HTTP proxy', () => {
     await hook(`${target.base}/e/{name}`, { HTTP_PROXY: closing.base });
     const hole = await proxyServer('blackhole');
     await hook(`${target.base}/e/{name}`, { HTTP_PROXY: hole.base });
-    expect(hole.requests.length).toBe(1);
+    await quiet(target, closing, hole);
+    expect([closing.connections, hole.requests.length]).toEqual([1, 1]);
+    expect(target.connections, 'connections to the target').toBe(0);
     expectEvents(target.requests.length, 0);
   });
 
   it('a malformed proxy value is ignored (direct)', async () => {
     const target = await httpServer();
     await hook(`${target.base}/e/{name}`, { HTTP_PROXY: 'http://[not a url' });
+    await quiet(target);
     expectEvents(target.requests.length, 1);
   });
 });

@@ -7,12 +7,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 // Local servers for the fault suite, all on 127.0.0.1 port 0. Every one of
-// them records every byte it receives (plain TCP bytes, or the decrypted bytes
-// of a TLS connection) into WIRE, so the privacy check can read the suite's
-// whole traffic.
+// them records every byte it receives into WIRE, so the privacy check can read
+// the suite's whole traffic: plain TCP bytes, or the decrypted bytes of a TLS
+// connection. The one place ciphertext is received is a CONNECT proxy's
+// tunnel: it is recorded apart (kind 'tunnel', with the target it went to),
+// never mixed with plaintext, and the privacy check requires that target to be
+// one of these servers, whose decrypted side is recorded in full.
 
-/** Every byte any fault server received in this worker, per server. */
-export const WIRE: Array<{ server: string; bytes: Buffer[] }> = [];
+export interface Capture {
+  server: string;
+  /** 'plain': bytes as sent (HTTP, or TLS after decryption); 'tunnel': CONNECT tunnel bytes (TLS ciphertext). */
+  kind: 'plain' | 'tunnel';
+  bytes: Buffer[];
+  /** For a tunnel: the host:port the CONNECT asked for. */
+  target?: string;
+}
+
+/** Every byte any fault server received in this worker, per server (and per CONNECT tunnel). */
+export const WIRE: Capture[] = [];
+/** The host:port of every TLS server started in this worker (the only valid tunnel targets). */
+export const TLS_TARGETS = new Set<string>();
 
 export interface Request {
   method: string;
@@ -30,8 +44,15 @@ export interface FaultServer {
   connections: number;
   /** Everything received, as one string (latin1, so every byte maps to one char). */
   received(): string;
-  /** Wait until `n` requests arrived, or `ms` passed. */
+  /** Wait until `n` requests arrived; throws after `ms`. */
   waitFor(n: number, ms: number): Promise<number>;
+  /**
+   * Wait until this server has taken in everything sent to it: no connection
+   * left in the kernel's accept queue and every accepted one closed, so every
+   * byte was read and every request counted. Call it once the clients are gone
+   * (the hook exited, senders reaped); throws after `ms`.
+   */
+  drained(ms?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,15 +65,39 @@ export async function closeAll(): Promise<void> {
   await Promise.all([...open].map((s) => s.close()));
 }
 
-function record(name: string, socket: net.Socket, state: { connections: number; sockets: Set<net.Socket> }, bytes: Buffer[]): void {
+interface State {
+  connections: number;
+  sockets: Set<net.Socket>;
+}
+
+/** Count a TCP connection and keep it until it closes (for `drained` and `close`). */
+function track(socket: net.Socket, state: State): void {
   state.connections++;
   state.sockets.add(socket);
-  socket.on('data', (d: Buffer) => bytes.push(Buffer.from(d)));
   socket.on('close', () => state.sockets.delete(socket));
   socket.on('error', () => undefined); // a client that resets is one of the faults under test
 }
 
-function wrap(name: string, server: net.Server, port: number, base: string, requests: Request[], state: { connections: number; sockets: Set<net.Socket> }, bytes: Buffer[]): FaultServer {
+/** Keep every byte read from `socket` (a plain socket, or a TLS socket's decrypted side). */
+function capture(socket: net.Socket, bytes: Buffer[]): void {
+  socket.on('data', (d: Buffer) => bytes.push(Buffer.from(d)));
+  socket.on('error', () => undefined);
+}
+
+/**
+ * Connections waiting in the kernel's accept queue of the listener on
+ * 127.0.0.1:`port` (Linux: /proc/net/tcp shows it as rx_queue on the LISTEN line).
+ */
+export function acceptQueue(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === local && f[3] === '0A') return parseInt(f[4]!.split(':')[1]!, 16);
+  }
+  throw new Error(`no listener on 127.0.0.1:${port} in /proc/net/tcp`);
+}
+
+function wrap(name: string, server: net.Server, port: number, base: string, requests: Request[], state: State, bytes: Buffer[]): FaultServer {
   const self: FaultServer = {
     port,
     base,
@@ -63,8 +108,18 @@ function wrap(name: string, server: net.Server, port: number, base: string, requ
     received: () => Buffer.concat(bytes).toString('latin1'),
     async waitFor(n, ms) {
       const end = Date.now() + ms;
-      while (requests.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      while (requests.length < n) {
+        if (Date.now() > end) throw new Error(`${name} server: ${requests.length} of ${n} requests after ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
       return requests.length;
+    },
+    async drained(ms = 5000) {
+      const end = Date.now() + ms;
+      while (acceptQueue(port) > 0 || state.sockets.size > 0) {
+        if (Date.now() > end) throw new Error(`${name} server not drained after ${ms} ms: ${acceptQueue(port)} queued, ${state.sockets.size} open`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -74,7 +129,7 @@ function wrap(name: string, server: net.Server, port: number, base: string, requ
       }),
   };
   open.add(self);
-  WIRE.push({ server: name, bytes });
+  WIRE.push({ server: name, kind: 'plain', bytes });
   return self;
 }
 
@@ -91,7 +146,7 @@ function headOf(req: http.IncomingMessage): string {
 export async function httpServer(respond?: Respond, tls?: Tls): Promise<FaultServer> {
   const requests: Request[] = [];
   const bytes: Buffer[] = [];
-  const state = { connections: 0, sockets: new Set<net.Socket>() };
+  const state: State = { connections: 0, sockets: new Set<net.Socket>() };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const index = requests.length;
     requests.push({ method: req.method ?? '', url: req.url ?? '', head: headOf(req), headers: req.headers });
@@ -103,9 +158,16 @@ export async function httpServer(respond?: Respond, tls?: Tls): Promise<FaultSer
     }
   };
   const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
-  server.on(tls ? 'secureConnection' : 'connection', (socket: net.Socket) => record('http', socket, state, bytes));
+  // Counted at TCP accept (a TLS handshake that never completes is still a
+  // connection); recorded after decryption for TLS.
+  server.on('connection', (socket: net.Socket) => {
+    track(socket, state);
+    if (!tls) capture(socket, bytes);
+  });
+  if (tls) server.on('secureConnection', (socket: net.Socket) => capture(socket, bytes));
   server.on('clientError', (_e, socket) => socket.destroy());
   const port = await listen(server);
+  if (tls) TLS_TARGETS.add(`localhost:${port}`).add(`127.0.0.1:${port}`);
   return wrap(tls ? 'https' : 'http', server, port, tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`, requests, state, bytes);
 }
 
@@ -113,9 +175,10 @@ export async function httpServer(respond?: Respond, tls?: Tls): Promise<FaultSer
 export async function tcpServer(onConnection: (socket: net.Socket) => void): Promise<FaultServer> {
   const requests: Request[] = [];
   const bytes: Buffer[] = [];
-  const state = { connections: 0, sockets: new Set<net.Socket>() };
+  const state: State = { connections: 0, sockets: new Set<net.Socket>() };
   const server = net.createServer((socket) => {
-    record('tcp', socket, state, bytes);
+    track(socket, state);
+    capture(socket, bytes);
     let seen = '';
     socket.on('data', (d: Buffer) => {
       // Count one request per complete head, so "events" mean the same as for httpServer.
@@ -150,7 +213,7 @@ export async function proxyServer(mode: 'forward' | 'blackhole' | 'refuse' = 'fo
   const requests: Request[] = [];
   const connects: string[] = [];
   const bytes: Buffer[] = [];
-  const state = { connections: 0, sockets: new Set<net.Socket>() };
+  const state: State = { connections: 0, sockets: new Set<net.Socket>() };
   const server = http.createServer((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', head: headOf(req), headers: req.headers });
     if (mode === 'blackhole') return;
@@ -164,14 +227,35 @@ export async function proxyServer(mode: 'forward' | 'blackhole' | 'refuse' = 'fo
     out.on('error', () => res.destroy());
     out.end();
   });
+  // The proxy's own plaintext (request heads, CONNECT lines) is recorded up
+  // to a CONNECT; what follows on that socket is the tunnel, recorded apart.
   server.on('connection', (socket: net.Socket) => {
-    record('proxy', socket, state, bytes);
+    track(socket, state);
+    const mine: Buffer[] = [];
+    WIRE.push({ server: 'proxy', kind: 'plain', bytes: mine });
+    const own = (d: Buffer) => mine.push(Buffer.from(d));
+    // First in line: the HTTP parser (the next listener) emits 'connect' while handling this very chunk.
+    socket.prependListener('data', own);
+    socket.once('ib-tunnel', (head: Buffer) => {
+      socket.off('data', own);
+      // Tunnel bytes that came in the same read as the CONNECT head are not the proxy's plaintext.
+      const all = Buffer.concat(mine);
+      if (head.length === 0) return;
+      if (!all.subarray(all.length - head.length).equals(head)) throw new Error('proxy capture: the tunnel head is not at the end of what was read');
+      mine.splice(0, mine.length, all.subarray(0, all.length - head.length));
+    });
     if (mode === 'refuse') socket.destroy();
   });
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     requests.push({ method: 'CONNECT', url: req.url ?? '', head: headOf(req), headers: req.headers });
     connects.push(req.url ?? '');
-    if (mode === 'blackhole') return;
+    client.emit('ib-tunnel', head);
+    const tunnel: Capture = { server: 'proxy', kind: 'tunnel', bytes: head.length ? [Buffer.from(head)] : [], target: req.url ?? '' };
+    WIRE.push(tunnel);
+    client.on('data', (d: Buffer) => tunnel.bytes.push(Buffer.from(d)));
+    // A black hole answers nothing, but hangs up when the client does (the HTTP
+    // server's sockets allow half-open, and after CONNECT nothing else closes it).
+    if (mode === 'blackhole') return void client.on('end', () => client.destroy());
     const [host = '', port = ''] = (req.url ?? '').split(/:(?=\d+$)/);
     const upstream = net.connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');

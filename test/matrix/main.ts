@@ -7,18 +7,19 @@ import { baseEnv, BIN, ROOT } from '../support/process.js';
 import { MANAGERS, type Manager, type Project } from './managers.js';
 import { exec, killAll, type Result } from './procs.js';
 import { startRegistry, type Registry } from './registry.js';
+import { runPassed, tableDrift } from './verdict.js';
 import { CACHE, ensureNode, ensureTool, type Installed } from './tools.js';
 
 // npm run test:matrix: real installs of acme-lib (a package whose postinstall is
 // install-beacon) with every package manager, from a local verdaccio registry,
 // counting the events a real collector on 127.0.0.1 receives. Writes the
-// README's compatibility table from what it measured. See README "Compatibility".
+// compatibility tables (docs/compatibility.md) from what it measured. See README "Compatibility".
 
 const NODE_VERSIONS = ['14.21.3', '16.20.2', '18.20.8', '20.20.2', '22.23.3', '24.21.0'];
 const VERDACCIO = { name: 'verdaccio', range: '6.7.4', overrides: { 'node-fetch@cjs': '2.7.0', 'verdaccio-audit': { 'node-fetch': '2.7.0' } } };
 const ACME_VERSION = '2.3.4';
 const HOST_NODE = process.versions.node;
-const README = join(ROOT, 'README.md');
+const README = join(ROOT, 'docs', 'compatibility.md');
 const START = '<!-- matrix:start -->';
 const END = '<!-- matrix:end -->';
 
@@ -26,6 +27,8 @@ const args = process.argv.slice(2);
 const onlyArg = args.find((a) => a.startsWith('--only='));
 const only = onlyArg ? new RegExp(onlyArg.slice('--only='.length)) : undefined;
 const writeReadme = !only && !args.includes('--no-readme');
+/** A full run (no --only) checks the README's table against what it measured. */
+const checkReadme = !only;
 
 type Status = 'pass' | 'fail' | 'skip';
 interface Outcome {
@@ -503,17 +506,23 @@ function renderTables(counts: Record<Status, number>): string {
   return lines.join('\n');
 }
 
-function updateReadme(tables: string): void {
+/** The README's committed table block and where it sits. */
+function readmeBlock(): { text: string; a: number; b: number; block: string } {
   const text = readFileSync(README, 'utf8');
   const a = text.indexOf(START);
   const b = text.indexOf(END);
-  if (a === -1 || b < a) throw new Error(`README.md has no ${START} ... ${END} block`);
+  if (a === -1 || b < a) throw new Error(`docs/compatibility.md has no ${START} ... ${END} block`);
+  return { text, a, b, block: text.slice(a + START.length, b).trim() };
+}
+
+function updateReadme(tables: string): void {
+  const { text, a, b } = readmeBlock();
   writeFileSync(README, `${text.slice(0, a + START.length)}\n${tables}\n${text.slice(b)}`);
 }
 
 // ---- main ----
 
-async function main(): Promise<Record<Status, number>> {
+async function main(): Promise<Record<Status, number> & { drift: number }> {
   // Process groups, node-<os>-<arch> binaries and shebang bins: Linux (and probably macOS), not Windows.
   if (process.platform === 'win32') throw new Error('the matrix runs on Linux (the unit tests run everywhere)');
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first`);
@@ -559,11 +568,15 @@ async function main(): Promise<Record<Status, number>> {
   for (const o of outcomes) counts[o.status]++;
   const tables = renderTables(counts);
   console.log(`\n${tables}\n`);
+  // The README's table is a claim: a full run whose results differ from it fails
+  // (the table is rewritten, so the difference shows in git diff, to review and commit).
+  const drift = checkReadme ? tableDrift(readmeBlock().block, tables) : [];
+  if (drift.length) console.error(`matrix: FAIL: docs/compatibility.md's tables differ from this run's results:\n${drift.join('\n')}`);
   if (writeReadme) {
     updateReadme(tables);
-    console.log('matrix: README.md compatibility table rewritten');
+    console.log('matrix: docs/compatibility.md rewritten');
   }
-  return counts;
+  return { ...counts, drift: drift.length };
 }
 
 // Places the tools write to when a HOME, prefix or cache setting is missed (yarn 1 as
@@ -577,7 +590,7 @@ const OUTSIDE = [
 ];
 const existedBefore = new Set(OUTSIDE.filter((f) => existsSync(f)));
 
-let counts: Record<Status, number> | undefined;
+let counts: (Record<Status, number> & { drift: number }) | undefined;
 try {
   counts = await main();
 } catch (e) {
@@ -590,6 +603,9 @@ try {
 const strays = OUTSIDE.filter((f) => existsSync(f) && !existedBefore.has(f));
 if (strays.length) console.error(`matrix: FAIL: the run wrote outside its temp dir: ${strays.join(', ')}`);
 const total = ((Date.now() - started) / 1000).toFixed(0);
-if (counts) console.log(`matrix: ${counts.pass} passed, ${counts.fail + strays.length} failed, ${counts.skip} skipped in ${total} s`);
+// A skipped row is a row nobody checked (its tool could not be installed or run
+// here): it fails the run as a failed row does, or a broken download would pass.
+if (counts?.skip) console.error(`matrix: FAIL: ${counts.skip} cells skipped (see "skipped:" in the table): a row that cannot run fails the run`);
+if (counts) console.log(`matrix: ${counts.pass} passed, ${counts.fail + strays.length} failed, ${counts.skip} skipped, README drift ${counts.drift ? 'yes' : 'none'} in ${total} s`);
 else console.log(`matrix: aborted after ${total} s (see the error above)`);
-process.exit(counts && counts.fail + strays.length === 0 ? 0 : 1);
+process.exit(counts && runPassed({ ...counts, strays: strays.length }) ? 0 : 1);

@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sendersDone } from './process.js';
 
 // A real HTTP collector on 127.0.0.1, port 0. Records every request with its
 // raw head bytes, so tests can assert on exactly what was sent.
@@ -20,8 +21,15 @@ export interface Collector {
   requests: Received[];
   /** Number of TCP connections accepted (0 proves nothing even connected). */
   connections: number;
-  /** Wait until `n` requests have arrived, or `ms` passed. */
+  /** Wait until `n` requests have arrived; throws after `ms`. */
   waitFor(n: number, ms?: number): Promise<Received[]>;
+  /**
+   * Wait until nothing more can arrive: every background sender that names
+   * this collector has exited (by PID; a sender exits once answered or past
+   * its deadline, so whatever it sent is counted). Inline hooks and the
+   * programs under test have exited before this is called. Throws after `ms`.
+   */
+  settled(ms?: number): Promise<Received[]>;
   close(): Promise<void>;
 }
 
@@ -65,7 +73,14 @@ export async function startCollector(respond?: Responder): Promise<Collector> {
     },
     async waitFor(n, ms = 15_000) {
       const end = Date.now() + ms;
-      while (requests.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+      while (requests.length < n) {
+        if (Date.now() > end) throw new Error(`collector: ${requests.length} of ${n} requests after ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return requests;
+    },
+    async settled(ms = 15_000) {
+      await sendersDone(`127.0.0.1:${port}`, ms);
       return requests;
     },
     close: () =>

@@ -1,16 +1,40 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { baseEnv, ROOT, run, type RunResult } from './process.js';
 
 // Packed fixtures: install-beacon itself (npm pack of this repo, built) and
 // acme-lib, a package that uses it, as an author would wire it.
 
-const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+/**
+ * How to start npm, as [file, ...leading args]. On Windows npm is npm.cmd, a
+ * batch file, which Node 18.20.2+ and 20.12.2+ refuse to spawn without a shell
+ * (EINVAL: the CVE-2024-27980 fix), and handing arguments to `shell: true` is
+ * deprecated (DEP0190: they are not escaped). So on Windows this Node runs
+ * npm's own JavaScript entry, npm-cli.js, with the arguments passed as they
+ * are: the one npm runs this test (npm_execpath, set by `npm test`), else the
+ * one installed next to node.exe.
+ */
+export const NPM_COMMAND: readonly [string, ...string[]] = (() => {
+  if (process.platform !== 'win32') return ['npm'] as const;
+  const cli = [process.env.npm_execpath, join(dirname(process.execPath), 'node_modules', 'npm', 'bin', 'npm-cli.js')].find(
+    (c): c is string => !!c && /[\\/]npm-cli\.js$/.test(c) && existsSync(c),
+  );
+  if (!cli) throw new Error('npm-cli.js not found (neither npm_execpath nor next to node.exe): cannot start npm without a shell');
+  return [process.execPath, cli] as const;
+})();
+
+/** [file, args] to spawn npm with `args`, on every OS, without a shell. */
+export function npmArgv(args: string[]): [string, string[]] {
+  return [NPM_COMMAND[0], [...NPM_COMMAND.slice(1), ...args]];
+}
+
+/** The npm command on Linux and macOS (the fault suite and matrix, which run there); elsewhere use npmArgv. */
+const NPM = 'npm';
 
 /** npm pack this repo into `dest`; returns the tarball path. */
 export function packBeacon(dest: string): string {
-  const out = execFileSync(NPM, ['pack', ROOT, '--pack-destination', dest, '--ignore-scripts', '--silent'], { encoding: 'utf8' });
+  const out = execFileSync(...npmArgv(['pack', ROOT, '--pack-destination', dest, '--ignore-scripts', '--silent']), { encoding: 'utf8' });
   return join(dest, out.trim().split('\n').pop()!.trim());
 }
 
@@ -42,7 +66,7 @@ export function packAcme(dest: string, options: AcmeOptions = {}): string {
   writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
   writeFileSync(join(dir, 'index.js'), options.main ?? 'module.exports = 42;\n');
   // Pack into the fixture's own folder: every call gets its own tarball path.
-  execFileSync(NPM, ['pack', dir, '--pack-destination', dir, '--silent'], { encoding: 'utf8' });
+  execFileSync(...npmArgv(['pack', dir, '--pack-destination', dir, '--silent']), { encoding: 'utf8' });
   const made = readdirSync(dir).find((f) => f.endsWith('.tgz'));
   if (!made) throw new Error(`npm pack of ${name} produced no tarball`);
   return join(dir, made);
@@ -53,7 +77,7 @@ export const NPM_LOCAL = ['--no-audit', '--no-fund', '--prefer-offline', '--fetc
 
 /** Run npm with local tarballs only, a HOME and an npm cache of the test's own. */
 export function npmLocal(cwd: string, args: string[], home: string, extra: Record<string, string | undefined> = {}): Promise<RunResult> {
-  return run(NPM, [...args, ...NPM_LOCAL], { cwd, env: baseEnv(home, { npm_config_cache: join(home, 'npm-cache'), ...extra }), timeoutMs: 120_000 });
+  return run(...npmArgv([...args, ...NPM_LOCAL]), { cwd, env: baseEnv(home, { npm_config_cache: join(home, 'npm-cache'), ...extra }), timeoutMs: 120_000 });
 }
 
 export function writeProject(dir: string, pkg: Record<string, unknown> = {}): void {

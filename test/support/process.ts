@@ -1,5 +1,5 @@
-import { spawn, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,4 +70,55 @@ export class TempDirs {
   cleanup(): void {
     for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * PIDs of running install-beacon background senders (`bin.cjs __send <job>`)
+ * whose command line contains `needle` (e.g. a collector's host:port). Linux
+ * reads /proc; macOS asks ps; Windows asks CIM for each command line.
+ */
+export function senderPids(needle: string): number[] {
+  const lines: Array<[number, string]> = [];
+  if (existsSync('/proc/self/cmdline')) {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        lines.push([Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'latin1')]);
+      } catch {
+        // exited while we looked
+      }
+    }
+  } else {
+    const out =
+      process.platform === 'win32'
+        ? execFileSync('powershell.exe', ['-NoProfile', '-Command', 'Get-CimInstance Win32_Process | ForEach-Object { "$($_.ProcessId) $($_.CommandLine)" }'], { encoding: 'utf8' })
+        : execFileSync('ps', ['-Aww', '-o', 'pid=,command='], { encoding: 'utf8' });
+    for (const line of out.split(/\r?\n/)) {
+      const m = /^\s*(\d+)\s(.*)$/.exec(line);
+      if (m) lines.push([Number(m[1]), m[2]!]);
+    }
+  }
+  return lines.filter(([pid, cmd]) => pid !== process.pid && cmd.includes('__send') && cmd.includes(needle)).map(([pid]) => pid);
+}
+
+/**
+ * Wait until every background sender naming `needle` has exited (a sender
+ * exits once it has its answer or its 10 s deadline passed). Throws after
+ * `ms`, killing (by PID) any still running.
+ */
+export async function sendersDone(needle: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  let left = senderPids(needle);
+  while (left.length > 0 && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = senderPids(needle);
+  }
+  for (const pid of left) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (left.length > 0) throw new Error(`background senders for ${needle} still running after ${ms} ms: ${left.join(', ')}`);
 }
