@@ -84,7 +84,7 @@ interface Explained {
 }
 
 /** Said wherever a template names a field whose name could worry a reader. */
-const LOW_ENTROPY_NOTE = '{direct} and {libc_version} identify no one: direct is true/false/unknown (whether the project installed into asked for this package; not its name, path or other dependencies), libc_version a C library version number such as 2.36';
+const LOW_ENTROPY_NOTE = '{direct} (true/false/unknown: did the project ask for this package) and {libc_version} (e.g. 2.36) identify no one';
 
 function toExplained(dir: string, d: Decision): Explained {
   const vars = d.config?.template.variables;
@@ -154,7 +154,7 @@ export function explain(args: string[]): number {
       (r.problems ??= []).push('{pm_version} is "unknown" here: an install sends the installing package manager\'s version, from its user agent (npm_config_user_agent)');
     }
     if (r.fields?.direct === 'unknown' && mode === 'package') {
-      (r.problems ??= []).push('{direct} is "unknown" here (your own checkout): installed as a dependency, it is true when the installing project lists the package, false when another package pulled it in');
+      (r.problems ??= []).push('{direct} is "unknown" in your own checkout; installed, it is true or false');
     }
   }
   if (json) {

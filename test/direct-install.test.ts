@@ -72,7 +72,7 @@ describe('{direct} on real npm installs', () => {
     const r = await run(process.execPath, [BIN, 'explain'], { cwd: proj, env: baseEnv(home), timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/URL: +http:\/\/127\.0\.0\.1:\d+\/acme-lib\/2\.3\.4\?direct=true&libc=\w+&libc_version=[\w.]+&trigger=postinstall/);
-    expect(r.stdout).toContain('note:  {direct} and {libc_version} identify no one: direct is true/false/unknown (whether the project installed into asked for this package; not its name, path or other dependencies)');
+    expect(r.stdout).toContain('note:  {direct} (true/false/unknown: did the project ask for this package) and {libc_version} (e.g. 2.36) identify no one');
   });
 
   it('npm install mid-a: acme-lib is pulled in', async () => {
