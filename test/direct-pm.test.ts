@@ -16,6 +16,7 @@ import { sendersDone } from './support/senders.js';
 const CACHE = process.env.INSTALL_BEACON_MATRIX_CACHE || join(homedir(), '.cache', 'install-beacon-matrix');
 const PNPM = join(CACHE, 'pnpm@10.34.9', 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
 const YARN = join(CACHE, '@yarnpkg+cli-dist@4.18.1', 'node_modules', '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
+const BUN = join(CACHE, 'bun@1.4.5', 'node_modules', '.bin', 'bun');
 const DEAD = 'http://127.0.0.1:9/';
 
 const temps = new TempDirs();
@@ -26,7 +27,7 @@ let midA: string;
 let acme1: string;
 
 beforeAll(async () => {
-  if (!existsSync(PNPM) && !existsSync(YARN)) return;
+  if (!existsSync(PNPM) && !existsSync(YARN) && !existsSync(BUN)) return;
   collector = await startCollector();
   tarballs = temps.make('ib-dpm-tarballs-');
   const beacon = packBeacon(tarballs);
@@ -138,5 +139,19 @@ describe.skipIf(!existsSync(YARN))('{direct} with yarn 4 PnP (its defaults: the 
     await programRun(asked.dir, asked.home, 'acme-lib', true);
     await programRun(pulled.dir, pulled.home, 'mid-a', true);
     expect(events()).toEqual(['yarn runtime direct=true', 'yarn runtime direct=false']);
+  });
+});
+
+describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
+  const bun = (dir: string, home: string, args: string[]) => run(BUN, [...args, `--registry=${DEAD}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
+
+  it('bun add acme-lib (trusted): asked for, by its postinstall; bun add mid-a: pulled in, by reportInstall on a program run', async () => {
+    const asked = project('ib-dpm-ba-', { trustedDependencies: ['acme-lib'] });
+    ok(await bun(asked.dir, asked.home, ['add', acme]));
+    const pulled = project('ib-dpm-bp-', {});
+    ok(await bun(pulled.dir, pulled.home, ['add', midA]));
+    expect(events()).toEqual(['bun postinstall direct=true']);
+    await programRun(pulled.dir, pulled.home, 'mid-a');
+    expect(events()).toEqual(['bun postinstall direct=true', 'bun runtime direct=false']);
   });
 });
