@@ -7,8 +7,8 @@ import { packAcme, packBeacon } from './support/fixture.js';
 import { baseEnv, run, TempDirs, type RunResult } from './support/process.js';
 import { sendersDone } from './support/senders.js';
 
-// {direct} with pnpm 10 (its .pnpm store) and yarn 4 PnP (its defaults: the
-// global cache), for both triggers. They use the real tools the matrix caches
+// {direct} with pnpm 10 (its .pnpm store), yarn 4 PnP (its defaults: the
+// global cache), yarn 1 and bun 1.4. They use the real tools the matrix caches
 // (~/.cache/install-beacon-matrix, filled by `npm run test:matrix`); without
 // them these cases are skipped and say so. Packages come from local tarballs
 // (file: specs); the registry is a dead loopback port.
@@ -16,6 +16,7 @@ import { sendersDone } from './support/senders.js';
 const CACHE = process.env.INSTALL_BEACON_MATRIX_CACHE || join(homedir(), '.cache', 'install-beacon-matrix');
 const PNPM = join(CACHE, 'pnpm@10.34.9', 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
 const YARN = join(CACHE, '@yarnpkg+cli-dist@4.18.1', 'node_modules', '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
+const YARN1 = join(CACHE, 'yarn@1.22.22', 'node_modules', 'yarn', 'bin', 'yarn.js');
 const BUN = join(CACHE, 'bun@1.4.5', 'node_modules', '.bin', 'bun');
 const DEAD = 'http://127.0.0.1:9/';
 
@@ -27,7 +28,7 @@ let midA: string;
 let acme1: string;
 
 beforeAll(async () => {
-  if (!existsSync(PNPM) && !existsSync(YARN) && !existsSync(BUN)) return;
+  if (![PNPM, YARN, YARN1, BUN].some((tool) => existsSync(tool))) return;
   collector = await startCollector();
   tarballs = temps.make('ib-dpm-tarballs-');
   const beacon = packBeacon(tarballs);
@@ -153,5 +154,24 @@ describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
     expect(events()).toEqual(['bun postinstall direct=true']);
     await programRun(pulled.dir, pulled.home, 'mid-a');
     expect(events()).toEqual(['bun postinstall direct=true', 'bun runtime direct=false']);
+  });
+});
+
+describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
+  const yarn1 = (dir: string, home: string, args: string[]) =>
+    run(process.execPath, [YARN1, ...args, '--registry', DEAD, '--cache-folder', join(home, 'yarn-cache')], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
+
+  it('yarn add: asked for, and pulled in, by the postinstall and by reportInstall', async () => {
+    for (const scripts of [[], ['--ignore-scripts']]) {
+      const asked = project('ib-dpm-1a-', {});
+      ok(await yarn1(asked.dir, asked.home, ['add', `file:${acme}`, ...scripts]));
+      const pulled = project('ib-dpm-1p-', {});
+      ok(await yarn1(pulled.dir, pulled.home, ['add', `file:${midA}`, ...scripts]));
+      if (scripts.length) {
+        await programRun(asked.dir, asked.home, 'acme-lib');
+        await programRun(pulled.dir, pulled.home, 'mid-a');
+      }
+    }
+    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false', 'yarn runtime direct=true', 'yarn runtime direct=false']);
   });
 });
