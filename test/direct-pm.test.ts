@@ -112,7 +112,7 @@ describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', ()
   });
 });
 
-describe.skipIf(!existsSync(YARN))('{direct} with yarn 4 PnP (its defaults: the global cache)', () => {
+describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults (the global cache), and node-modules', () => {
   const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
   const yarn = (dir: string, home: string, args: string[]) => run(process.execPath, [YARN, ...args], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
   const yarnProject = (prefix: string, deps: Record<string, string>, built: boolean) =>
@@ -129,6 +129,19 @@ describe.skipIf(!existsSync(YARN))('{direct} with yarn 4 PnP (its defaults: the 
     const both = yarnProject('ib-dpm-yb-', { 'acme-lib': `file:${acme1}`, 'mid-a': `file:${midA}` }, true);
     ok(await yarn(both.dir, both.home, ['install']));
     expect(events().sort()).toEqual(['yarn postinstall 1.0.0 direct=true', 'yarn postinstall direct=false']);
+  });
+
+  it('nodeLinker node-modules, yarn add (built): asked for, and pulled in; then reportInstall after a skip-build install', async () => {
+    const nm = yarnrc.replace('nodeLinker: pnp', 'nodeLinker: node-modules');
+    const asked = project('ib-dpm-yna-', { dependenciesMeta: { 'acme-lib': { built: true } } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
+    ok(await yarn(asked.dir, asked.home, ['add', `acme-lib@file:${acme}`]));
+    const pulled = project('ib-dpm-ynp-', { dependenciesMeta: { 'acme-lib': { built: true } } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
+    ok(await yarn(pulled.dir, pulled.home, ['add', `mid-a@file:${midA}`]));
+    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false']);
+    const later = project('ib-dpm-ynr-', { dependencies: { 'mid-a': `file:${midA}` } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
+    ok(await yarn(later.dir, later.home, ['install', '--mode=skip-build']));
+    await programRun(later.dir, later.home, 'mid-a');
+    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false', 'yarn runtime direct=false']);
   });
 
   it('reportInstall (yarn node): asked for, and pulled in', async () => {
