@@ -186,7 +186,13 @@ export function contextFacts(
     pm_version: () => pmOf().pmVersion,
     install: () => detectInstall(env, input.pkgDir),
     // npm ci and rebuilds install nothing that package.json does not already list.
-    direct: () => detectDirect(installSite(input.pkgDir, probes), name, detectInstall(env, input.pkgDir) === 'global', probes, input.trigger === 'postinstall' && !['ci', 'rebuild'].includes(env.npm_command ?? '')),
+    direct: () =>
+      detectDirect(
+        installSite(input.pkgDir, probes), name, detectInstall(env, input.pkgDir) === 'global', probes,
+        input.trigger === 'postinstall' && !['ci', 'rebuild'].includes(env.npm_command ?? ''),
+        // pnpm 11+ global installs run in <PNPM_HOME>/global/v11/<id> (see GLOBAL_RULES).
+        input.trigger === 'postinstall' && /[\\/]pnpm[\\/]global[\\/]/.test(env.INIT_CWD ?? '') ? env.INIT_CWD : undefined,
+      ),
     libc: () => detectLibc(input.platform, probes, input.execPath),
     libc_version: () => detectLibcVersion(input.platform, input.execPath, probes),
     trigger: () => input.trigger,

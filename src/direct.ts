@@ -168,10 +168,17 @@ function pnpDirect(api: PnpApi, pkgDir: string): Direct {
  * copy looked up among the other packages (a read of each top-level
  * package.json); otherwise unlisted means pulled in.
  */
-export function detectDirect(site: InstallSite | undefined, pkgName: string | undefined, global: boolean, probes: DirectProbes, unsaved = true): Direct {
+export function detectDirect(site: InstallSite | undefined, pkgName: string | undefined, global: boolean, probes: DirectProbes, unsaved = true, globalDir?: string): Direct {
   if (!site) return 'unknown';
   const name = installedName(site.pkgDir) ?? pkgName;
   if (!name) return 'unknown';
+  // pnpm 11+ builds global packages in its global virtual store (<PNPM_HOME>/store/v11/links/...), whose
+  // path names no project; the global dir the install runs in (INIT_CWD) links exactly what was asked for.
+  if (globalDir && !site.pkgDir.startsWith(globalDir)) {
+    const real = probes.realpath(site.pkgDir) ?? site.pkgDir;
+    const names = [name, ...namesAskingFor(probes.readJson(join(globalDir, 'package.json')), pkgName, name)];
+    return names.some((n) => probes.realpath(join(globalDir, `node_modules/${n}`)) === real) ? 'true' : 'false';
+  }
   if (site.kind === 'yarn-pnp' || site.kind === 'yarn-global-cache') {
     const api = probes.pnpApiFor?.(site.pkgDir);
     if (api) return pnpDirect(api, site.pkgDir);

@@ -221,6 +221,34 @@ describe('after the install (reportInstall) and in npm ci, package.json is compl
   });
 });
 
+describe("pnpm 11+ global installs: the global virtual store's path names no project; the global dir (INIT_CWD) links what was asked for", () => {
+  const G = '/root/.local/share/pnpm/global/v11/55d0-0';
+  const LINKS = '/root/.local/share/pnpm/store/v11/links/@';
+  const files = {
+    [`${G}/package.json`]: pkg('', { 'mid-a': '1' }),
+    [`${LINKS}/mid-a/1.0.0/h1/node_modules/mid-a/package.json`]: pkg('mid-a', { 'acme-lib': '2' }),
+    [`${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib/package.json`]: lib(),
+    [`${LINKS}/other/1.0.0/h3/node_modules/other/package.json`]: pkg('other'),
+  };
+  const links = { [`${G}/node_modules/mid-a`]: `${LINKS}/mid-a/1.0.0/h1/node_modules/mid-a`, [`${LINKS}/mid-a/1.0.0/h1/node_modules/acme-lib`]: `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib` };
+  it.each([
+    ['the package asked for (pnpm add -g mid-a)', `${LINKS}/mid-a/1.0.0/h1/node_modules/mid-a`, G, 'true'],
+    ["a global package's dependency", `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, G, 'false'],
+    ['without the global dir, the store folder looks like a tree of its own (what INIT_CWD fixes)', `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, undefined, 'true'],
+  ])('%s', (_name, pkgDir, globalDir, expected) => {
+    const fs = new MemFs(files);
+    for (const [from, to] of Object.entries(links)) fs.links.set(from, to);
+    expect(detectDirect(installSite(pkgDir), pkgDir.includes('mid-a') ? 'mid-a' : 'acme-lib', true, fs.probes(), true, globalDir)).toBe(expected);
+  });
+
+  it('decide passes INIT_CWD as the global dir only for a postinstall in pnpm\'s global dir', () => {
+    const fs = new MemFs({ ...files, [`${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib/package.json`]: { ...lib(), installBeacon: { url: 'https://e.com/{name}?direct={direct}' } } });
+    for (const [from, to] of Object.entries(links)) fs.links.set(from, to);
+    const at = (trigger: 'postinstall' | 'runtime') => decide({ env: { INIT_CWD: G }, pkgDir: `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, trigger, platform: 'linux', arch: 'x64', nodeVersion: '20.20.2', beaconVersion: '1.0.0', probes: fs.probes(), marker: fs.markerFs(), newId: () => 'id', now: 0 }).url;
+    expect(at('postinstall')).toBe('https://e.com/acme-lib?direct=false');
+  });
+});
+
 describe('the pieces', () => {
   it.each([
     ['/app/node_modules/acme-lib', 'acme-lib'],
