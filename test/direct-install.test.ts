@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
 import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
-import { baseEnv, BIN, run, TempDirs } from './support/process.js';
-import { sendersDone } from './support/senders.js';
+import { baseEnv, BIN, run, sendersDone, TempDirs } from './support/process.js';
 
 // {direct} and {libc_version} on real `npm install` runs of packed fixtures,
 // for both triggers: the postinstall hook (inline delivery, so every event has

@@ -4,8 +4,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
 import { packAcme, packBeacon } from './support/fixture.js';
-import { baseEnv, run, TempDirs, type RunResult } from './support/process.js';
-import { sendersDone } from './support/senders.js';
+import { baseEnv, run, type RunResult, sendersDone, TempDirs } from './support/process.js';
 
 // {direct} with pnpm 10 (its .pnpm store), yarn 4 PnP (its defaults: the
 // global cache), yarn 1 and bun 1.4. They use the real tools the matrix caches
