@@ -1,10 +1,11 @@
 import vendors from 'ci-info/vendors.json';
 import type { Env } from './env.js';
+import { detectLibcFamily, type LibcProbes } from './libc.js';
 
 // Facts about the install's context, each computed from an injected `env` and
 // injected file probes. Nothing here touches process.* or the file system.
 
-export interface Probes {
+export interface Probes extends LibcProbes {
   /** True if the path exists (never throws). */
   exists(path: string): boolean;
   /** The file's text, or undefined if unreadable (never throws). */
@@ -179,10 +180,8 @@ export function detectInstall(env: Env, pkgDir: string): 'local' | 'global' {
   return GLOBAL_RULES.some((rule) => rule.test(env, pkgDir)) ? 'global' : 'local';
 }
 
-// ---- libc (Linux only): musl ships a dynamic loader named ld-musl-<arch>.so.1 ----
+// ---- libc (Linux only): the C library the running Node uses (see libc.ts) ----
 
-export function detectLibc(platform: string, probes: Probes): 'glibc' | 'musl' | 'none' {
-  if (platform !== 'linux') return 'none';
-  if (probes.listDir('/lib').some((f) => f.startsWith('ld-musl-'))) return 'musl';
-  return 'glibc';
+export function detectLibc(platform: string, probes: Probes, execPath?: string): 'glibc' | 'musl' | 'none' {
+  return detectLibcFamily(platform, execPath, probes);
 }

@@ -139,7 +139,7 @@ describe('decide: the event', () => {
     const d = run({}, env({ GITHUB_ACTIONS: 'true', CI: 'true', npm_config_user_agent: 'pnpm/10.34.9 npm/? node/v20.20.2 linux x64' }), true);
     expect(d.values).toEqual({
       name: 'acme-lib', version: '2.3.4', platform: 'linux', arch: 'x64', node: '20.20.2', ci: 'true', ci_name: 'github-actions',
-      container: 'docker', pm: 'pnpm', pm_version: '10.34.9', install: 'local', libc: 'glibc', trigger: 'postinstall', event_id: 'id-1', beacon_version: '1.0.0',
+      container: 'docker', pm: 'pnpm', pm_version: '10.34.9', install: 'local', direct: 'true', libc: 'glibc', libc_version: 'unknown', trigger: 'postinstall', event_id: 'id-1', beacon_version: '1.0.0',
     });
     expect(d.url).toBe(`https://e.com/acme-lib/2.3.4?${VARIABLES.map((v) => `${v}=${encodeURIComponent(d.values![v]!)}`).join('&')}`);
   });
