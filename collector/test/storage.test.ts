@@ -135,6 +135,44 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     expect((await s.events({ package: '@scope/lib', since: 0, afterId: 0, limit: 100 })).map((e) => e.eventId)).toEqual(['s1']);
   });
 
+  it('cube(): per (day, field, value) from the rollups unfiltered, from the raw events with filters (=, != and a missing field); packages() lists them', async () => {
+    const own = await backend.fresh();
+    const st = own.open();
+    opened.push(st);
+    await st.migrate();
+    expect(await st.packages()).toEqual([]);
+    await st.insertBatch([
+      ev('d1', 0, { ci: 'false', direct: 'true' }, 'dash'),
+      ev('d2', 0, { ci: 'true', direct: 'false' }, 'dash'),
+      ev('d3', 1, { ci: 'false', direct: 'unknown', version: '2.0.0' }, 'dash'),
+      ev('d4', 1, { ci: 'false', direct: 'true', version: '2.0.0' }, 'dash'),
+      ev('d5', 1, {}, 'dash'),
+      ev('d6', 1, { ci: 'false' }, '@other/pkg'),
+    ]);
+    expect(await st.packages()).toEqual(['@other/pkg', 'dash']);
+    const sortRows = (rows: Array<[string, string, string, number]>) => rows.map((r) => r.join('|')).sort();
+    const all = [
+      ['2026-11-20', '', '', 2], ['2026-11-20', 'version', '1.0.0', 2], ['2026-11-20', 'ci', 'false', 1], ['2026-11-20', 'ci', 'true', 1], ['2026-11-20', 'direct', 'true', 1], ['2026-11-20', 'direct', 'false', 1],
+      ['2026-11-21', '', '', 3], ['2026-11-21', 'version', '2.0.0', 2], ['2026-11-21', 'version', '1.0.0', 1], ['2026-11-21', 'ci', 'false', 2], ['2026-11-21', 'direct', 'unknown', 1], ['2026-11-21', 'direct', 'true', 1],
+    ] as Array<[string, string, string, number]>;
+    expect(sortRows(await st.cube('dash', '2026-11-01', '2026-11-30', []))).toEqual(sortRows(all));
+    expect(sortRows(await st.cube('dash', '2026-11-21', '2026-11-21', []))).toEqual(sortRows(all.filter((r) => r[0] === '2026-11-21')));
+    expect(sortRows(await st.cube('dash', '2026-11-01', '2026-11-30', [{ field: 'ci', op: '=', value: 'false' }]))).toEqual(
+      sortRows([
+        ['2026-11-20', '', '', 1], ['2026-11-20', 'version', '1.0.0', 1], ['2026-11-20', 'ci', 'false', 1], ['2026-11-20', 'direct', 'true', 1],
+        ['2026-11-21', '', '', 2], ['2026-11-21', 'version', '2.0.0', 2], ['2026-11-21', 'ci', 'false', 2], ['2026-11-21', 'direct', 'unknown', 1], ['2026-11-21', 'direct', 'true', 1],
+      ]),
+    );
+    // != counts the event that has no ci at all; two filters must both hold; the range bounds the raw scan.
+    expect(sortRows(await st.cube('dash', '2026-11-21', '2026-11-21', [{ field: 'ci', op: '!=', value: 'false' }]))).toEqual(sortRows([['2026-11-21', '', '', 1], ['2026-11-21', 'version', '1.0.0', 1]]));
+    expect(sortRows(await st.cube('dash', '2026-11-01', '2026-11-30', [{ field: 'ci', op: '=', value: 'false' }, { field: 'direct', op: '!=', value: 'true' }]))).toEqual(
+      sortRows([['2026-11-21', '', '', 1], ['2026-11-21', 'version', '2.0.0', 1], ['2026-11-21', 'ci', 'false', 1], ['2026-11-21', 'direct', 'unknown', 1]]),
+    );
+    // A value that is SQL or a JSON path is only ever a value.
+    expect(await st.cube('dash', '2026-11-01', '2026-11-30', [{ field: 'ci', op: '=', value: "x' OR '1'='1" }])).toEqual([]);
+    await expect(st.cube('dash', '2026-11-01', '2026-11-30', [{ field: "ci') OR 1=1 --", op: '=', value: 'x' }])).rejects.toThrow(/not a field name/);
+  });
+
   it('deleteBefore drops raw events only: the daily counts stay; de-duplication holds for what is kept', async () => {
     expect(await s.deleteBefore(T0 + DAY / 2)).toBe(5);
     expect((await s.events({ since: 0, afterId: 0, limit: 100 })).map((e) => e.eventId)).toEqual(['c']);

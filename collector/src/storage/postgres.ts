@@ -2,7 +2,7 @@
 // transaction per batch; event_id de-duplication by a unique index with
 // ON CONFLICT DO NOTHING, so two instances store a replayed event once.
 import pg from 'pg';
-import { NewerSchemaError, SCHEMA_VERSION, TOTAL, uniqueInBatch, type Storage, type StoredEvent } from './types.js';
+import { FIELD_NAME, NewerSchemaError, SCHEMA_VERSION, TOTAL, uniqueInBatch, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -116,6 +116,33 @@ export function openPostgres(url: string): Storage {
     async breakdown(pkg, field, start, end) {
       const r = await pool.query<{ value: string; count: string }>('SELECT value, SUM(count) AS count FROM daily WHERE package = $1 AND field = $2 AND day BETWEEN $3 AND $4 GROUP BY value', [pkg, field, start, end]);
       return Object.fromEntries(r.rows.map((row) => [row.value, Number(row.count)]));
+    },
+    async packages() {
+      const r = await pool.query<{ package: string }>('SELECT DISTINCT package FROM daily WHERE field = $1 ORDER BY package', [TOTAL]);
+      return r.rows.map((row) => row.package);
+    },
+    async cube(pkg, start, end, filters) {
+      if (filters.length === 0) {
+        const r = await pool.query<{ day: string; field: string; value: string; count: string }>('SELECT day, field, value, count FROM daily WHERE package = $1 AND day BETWEEN $2 AND $3', [pkg, start, end]);
+        return r.rows.map((row) => [row.day, row.field, row.value, Number(row.count)]);
+      }
+      // Filtered counts from the raw events: one scan of the range, every variable of each matching event.
+      const args: unknown[] = [pkg, Date.parse(`${start}T00:00:00Z`), Date.parse(`${end}T00:00:00Z`) + 86_400_000];
+      const where = ['e.package = $1', 'e.received_at >= $2', 'e.received_at < $3'];
+      for (const f of filters) {
+        if (!FIELD_NAME.test(f.field)) throw new Error(`not a field name: ${f.field}`);
+        args.push(f.field, f.value);
+        const [k, v] = [`$${args.length - 1}`, `$${args.length}`];
+        where.push(f.op === '=' ? `(e.vars::jsonb ->> ${k}::text) = ${v}::text` : `COALESCE(e.vars::jsonb ->> ${k}::text, '') <> ${v}::text`);
+      }
+      const day = "to_char(to_timestamp(e.received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+      const cond = where.join(' AND ');
+      const r = await pool.query<{ day: string; field: string; value: string; count: string }>(
+        `SELECT ${day} AS day, kv.key AS field, kv.value AS value, count(*) AS count FROM events e, jsonb_each_text(e.vars::jsonb) AS kv WHERE ${cond} GROUP BY 1, 2, 3
+         UNION ALL SELECT ${day} AS day, '' AS field, '' AS value, count(*) AS count FROM events e WHERE ${cond} GROUP BY 1`,
+        args,
+      );
+      return r.rows.map((row) => [row.day, row.field, row.value, Number(row.count)]);
     },
     async hasPackage(pkg) {
       const r = await pool.query('SELECT 1 FROM daily WHERE package = $1 AND field = $2 LIMIT 1', [pkg, TOTAL]);

@@ -2,7 +2,7 @@
 // committed batch survives a crash of the process and of the machine.
 // Prepared statements, one transaction per batch (better-sqlite3's own advice).
 import Database from 'better-sqlite3';
-import { NewerSchemaError, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, type NewEvent, type Storage, type StoredEvent } from './types.js';
+import { FIELD_NAME, NewerSchemaError, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, type CubeRow, type Filter, type NewEvent, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -38,6 +38,8 @@ export function openSqlite(file: string): Storage {
     bump: db.prepare('INSERT INTO daily (package, day, field, value, count) VALUES (?, ?, ?, ?, ?) ON CONFLICT (package, field, day, value) DO UPDATE SET count = count + excluded.count'),
     daily: db.prepare<[string, string, string, string, string], { day: string; count: number }>('SELECT day, count FROM daily WHERE package = ? AND field = ? AND value = ? AND day BETWEEN ? AND ?'),
     breakdown: db.prepare<[string, string, string, string], { value: string; count: number }>('SELECT value, SUM(count) AS count FROM daily WHERE package = ? AND field = ? AND day BETWEEN ? AND ? GROUP BY value'),
+    packages: db.prepare<[string], { package: string }>('SELECT DISTINCT package FROM daily WHERE field = ? ORDER BY package'),
+    cube: db.prepare<[string, string, string], { day: string; field: string; value: string; count: number }>('SELECT day, field, value, count FROM daily WHERE package = ? AND day BETWEEN ? AND ?'),
     has: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM daily WHERE package = ? AND field = ? LIMIT 1'),
     eventsAll: db.prepare<[number, number, number], EventRow>('SELECT * FROM events WHERE id > ? AND received_at >= ? ORDER BY id LIMIT ?'),
     eventsOf: db.prepare<[number, number, string, number], EventRow>('SELECT * FROM events WHERE id > ? AND received_at >= ? AND package = ? ORDER BY id LIMIT ?'),
@@ -54,6 +56,28 @@ export function openSqlite(file: string): Storage {
   });
 
   const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, eventId: r.event_id, package: r.package, receivedAt: r.received_at, vars: JSON.parse(r.vars) as Record<string, string> });
+
+  /** Filtered counts from the raw events: one scan of the range, every variable of each matching event. */
+  function filteredCube(pkg: string, start: string, end: string, filters: readonly Filter[]): CubeRow[] {
+    const from = Date.parse(`${start}T00:00:00Z`);
+    const to = Date.parse(`${end}T00:00:00Z`) + 86_400_000;
+    const where: string[] = ['e.package = ?', 'e.received_at >= ?', 'e.received_at < ?'];
+    const args: unknown[] = [pkg, from, to];
+    for (const f of filters) {
+      if (!FIELD_NAME.test(f.field)) throw new Error(`not a field name: ${f.field}`);
+      where.push(f.op === '=' ? 'json_extract(e.vars, ?) = ?' : "IFNULL(json_extract(e.vars, ?), '') != ?");
+      args.push(`$.${f.field}`, f.value);
+    }
+    const day = "strftime('%Y-%m-%d', e.received_at / 1000, 'unixepoch')";
+    const cond = where.join(' AND ');
+    const rows = db
+      .prepare(
+        `SELECT ${day} AS day, j.key AS field, CAST(j.value AS TEXT) AS value, count(*) AS count FROM events e, json_each(e.vars) j WHERE ${cond} GROUP BY 1, 2, 3
+         UNION ALL SELECT ${day} AS day, '' AS field, '' AS value, count(*) AS count FROM events e WHERE ${cond} GROUP BY 1`,
+      )
+      .all(...args, ...args) as Array<{ day: string; field: string; value: string; count: number }>;
+    return rows.map((r) => [r.day, r.field, r.value, r.count]);
+  }
 
   return {
     kind: 'sqlite',
@@ -75,6 +99,13 @@ export function openSqlite(file: string): Storage {
     },
     async breakdown(pkg, field, start, end) {
       return Object.fromEntries(s().breakdown.all(pkg, field, start, end).map((r) => [r.value, r.count]));
+    },
+    async packages() {
+      return s().packages.all(TOTAL).map((r) => r.package);
+    },
+    async cube(pkg, start, end, filters) {
+      if (filters.length === 0) return s().cube.all(pkg, start, end).map((r): CubeRow => [r.day, r.field, r.value, r.count]);
+      return filteredCube(pkg, start, end, filters);
     },
     async hasPackage(pkg) {
       return s().has.get(pkg, TOTAL) !== undefined;
