@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badgeSvg, endpointBadge } from './badge.js';
-import { CSP, CSS, dashboardPage, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
+import { CSP, CSS, dashboardPage, FAVICON, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
 import { Batcher } from './batcher.js';
 import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
 import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
@@ -147,9 +147,10 @@ export function createApp(o: AppOptions): App {
       res.end(req.method === 'HEAD' ? undefined : svg);
       return;
     }
-    if (path === '/dashboard.css') {
-      res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=300', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(CSS) });
-      return void res.end(req.method === 'HEAD' ? undefined : CSS);
+    if (path === '/dashboard.css' || path === '/favicon.svg') {
+      const [type, body] = path === '/favicon.svg' ? ['image/svg+xml', FAVICON] : ['text/css; charset=utf-8', CSS];
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'max-age=300', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(body) });
+      return void res.end(req.method === 'HEAD' ? undefined : body);
     }
     if (path === '/') return dashboard(req, res, query);
     if (!authorized(req, null)) return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
@@ -222,12 +223,12 @@ export function createApp(o: AppOptions): App {
     if (tokenDigest !== undefined) {
       if (given !== null) {
         query.delete('token');
-        if (!timingSafeEqual(digest(given), tokenDigest)) return page(req, res, tokenPage(true), { 'www-authenticate': 'Bearer' });
+        if (!timingSafeEqual(digest(given), tokenDigest)) return page(req, res, tokenPage(true, query), { 'www-authenticate': 'Bearer' });
         // The token leaves the address bar (and the history); the cookie carries the session.
         const rest = query.toString();
         return redirect(res, rest ? `/?${rest}` : '/', { 'set-cookie': `${SESSION_COOKIE}=${sessionValue}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000` });
       }
-      if (!authorized(req, null) && !hasSession(req)) return page(req, res, tokenPage(false), { 'www-authenticate': 'Bearer' });
+      if (!authorized(req, null) && !hasSession(req)) return page(req, res, tokenPage(false, query), { 'www-authenticate': 'Bearer' });
     }
     const t = today();
     const { view, notes } = parseView(query, t, FIELDS);
@@ -253,7 +254,7 @@ export function createApp(o: AppOptions): App {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const isRead = path === '/' || path === '/dashboard.css' || path === '/healthz' || path.startsWith('/api/') || path.startsWith('/badge/');
+    const isRead = path === '/' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz' || path.startsWith('/api/') || path.startsWith('/badge/');
     const work = isRead && url.length <= 2048 ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
     work.catch(() => {
       // A read failed in the database: answer 503, never crash.

@@ -260,7 +260,7 @@ export interface DashboardInput {
 }
 
 function layout(title: string, body: Html): string {
-  return '<!doctype html>\n' + html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer"><title>${title}</title><link rel="stylesheet" href="/dashboard.css"></head><body>${body}</body></html>`.text + '\n';
+  return '<!doctype html>\n' + html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer"><title>${title}</title><link rel="stylesheet" href="/dashboard.css"><link rel="icon" href="/favicon.svg"></head><body>${body}</body></html>`.text + '\n';
 }
 
 export function emptyPage(routes: readonly string[]): Page {
@@ -278,7 +278,8 @@ ${routes.map((r) => html`<pre class="copy">"installBeacon": {
   };
 }
 
-export function tokenPage(wrong: boolean): Page {
+/** `keep`: the rest of the address asked for, carried through the form (the token is not in it). */
+export function tokenPage(wrong: boolean, keep: URLSearchParams = new URLSearchParams()): Page {
   return {
     status: 401,
     body: layout(
@@ -286,7 +287,7 @@ export function tokenPage(wrong: boolean): Page {
       html`<main class="empty"><h1>Read token needed</h1>
 ${wrong ? html`<p class="note">That token is not this collector's read token.</p>` : ''}
 <p>This dashboard is private. Open the <code>dashboard:</code> address the collector printed at start, or enter its read token (printed at start, or <code>INSTALL_BEACON_TOKEN</code>):</p>
-<form method="get" action="/"><label>Read token <input type="password" name="token" autocomplete="off" required></label> <button type="submit">Open</button></form></main>`,
+<form method="get" action="/"><label>Read token <input type="password" name="token" autocomplete="off" required></label>${[...keep].map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)} <button type="submit">Open</button></form></main>`,
     ),
   };
 }
@@ -384,6 +385,8 @@ summary{cursor:pointer;color:#374151}pre.copy{background:#111827;color:#f9fafb;p
 .swatch{display:inline-block;width:.8rem;height:.8rem;vertical-align:middle}${PALETTE.map((c, i) => `.swatch-${i}{background:${c}}`).join('')}
 footer{padding:1rem 1.5rem;color:#6b7280;word-break:break-all}
 `;
+
+export const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1" y="9" width="3" height="6" fill="#2563eb"/><rect x="6" y="5" width="3" height="10" fill="#2563eb"/><rect x="11" y="1" width="3" height="14" fill="#2563eb"/></svg>`;
 
 /** The Content-Security-Policy of every dashboard page: nothing but this origin's stylesheet, no script at all. */
 export const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
