@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badgeSvg, endpointBadge } from './badge.js';
-import { CSP, CSS, dashboardPage, FAVICON, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
+import { CSP, CSS, dashboardPage, FAVICON, SERIES, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
 import { Batcher } from './batcher.js';
 import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
 import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
@@ -242,8 +242,10 @@ export function createApp(o: AppOptions): App {
       view.pkg = packages[0]!;
     }
     const monthStart = dayString(dayNumber(t)! - 29);
-    const rows = await o.storage.cube(view.pkg, view.start < monthStart ? view.start : monthStart, view.end > t ? view.end : t, view.filters);
-    return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows }));
+    const rows = await o.storage.cube(view.pkg, view.start, view.end, view.filters, SERIES);
+    // The totals for the last day, week and month, unless the view's range already covers them.
+    const totals = view.start <= monthStart && view.end >= t ? rows : await o.storage.cube(view.pkg, monthStart, t, view.filters, null);
+    return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows, totals }));
   }
   function hasSession(req: IncomingMessage): boolean {
     const m = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(req.headers.cookie ?? '');

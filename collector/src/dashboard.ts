@@ -127,27 +127,34 @@ export interface Numbers {
   perDay: Map<string, Map<string, Map<string, number>>>;
 }
 
-export function numbers(rows: readonly CubeRow[], view: View, today: string): Numbers {
-  const inRange = (d: string) => d >= view.start && d <= view.end;
+/** Fields the page draws over time (the others are summed over the range): Storage.cube's `series`. */
+export const SERIES = ['direct'] as const;
+
+/**
+ * The page's numbers from Storage.cube rows of the view's range; `totals` (TOTAL rows covering the
+ * last 30 days) when that range does not cover them.
+ */
+export function numbers(rows: readonly CubeRow[], view: View, today: string, totals: readonly CubeRow[] = rows): Numbers {
   const t = dayNumber(today)!;
   const since = (n: number) => dayString(t - n + 1);
   const byDay = new Map<string, number>();
   const counts = new Map<string, Map<string, number>>();
   const perDay = new Map<string, Map<string, Map<string, number>>>();
   let lastDay = 0, lastWeek = 0, lastMonth = 0;
+  for (const [day, field, value, n] of totals) {
+    if (field !== TOTAL || value !== TOTAL || day > today) continue;
+    if (day >= since(1)) lastDay += n;
+    if (day >= since(7)) lastWeek += n;
+    if (day >= since(30)) lastMonth += n;
+  }
   for (const [day, field, value, n] of rows) {
     if (field === TOTAL && value === TOTAL) {
-      if (day <= today) {
-        if (day >= since(1)) lastDay += n;
-        if (day >= since(7)) lastWeek += n;
-        if (day >= since(30)) lastMonth += n;
-      }
-      if (inRange(day)) byDay.set(day, (byDay.get(day) ?? 0) + n);
+      byDay.set(day, (byDay.get(day) ?? 0) + n);
       continue;
     }
-    if (!inRange(day)) continue;
     const c = counts.get(field) ?? counts.set(field, new Map()).get(field)!;
     c.set(value, (c.get(value) ?? 0) + n);
+    if (day === '') continue;
     const f = perDay.get(field) ?? perDay.set(field, new Map()).get(field)!;
     const d = f.get(day) ?? f.set(day, new Map()).get(day)!;
     d.set(value, (d.get(value) ?? 0) + n);
@@ -257,6 +264,8 @@ export interface DashboardInput {
   notes: readonly string[];
   today: string;
   rows: readonly CubeRow[];
+  /** TOTAL rows of the last 30 days, when `rows` (the view's range) does not cover them. */
+  totals?: readonly CubeRow[];
 }
 
 function layout(title: string, body: Html): string {
@@ -300,7 +309,7 @@ ${entries.map(([v, n]) => html`<tr><td>${v}</td><td class="num">${n}</td>${filte
 
 export function dashboardPage(d: DashboardInput): Page {
   const { view } = d;
-  const num = numbers(d.rows, view, d.today);
+  const num = numbers(d.rows, view, d.today, d.totals);
   const pkg = view.pkg!;
   const rangeLabel = view.range === 'custom' ? `${view.start} to ${view.end}` : `last ${view.range} days`;
 

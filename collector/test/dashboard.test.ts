@@ -54,17 +54,21 @@ it.each([
 ] as const)('groupVersion(%s, %s) = %s', (v, g, out) => expect(groupVersion(v, g)).toBe(out));
 
 describe('numbers and the page', () => {
+  // Storage.cube's rows for 2026-11-20..26 (fields summed over the range, `direct` per day), and the month's totals.
   const rows: CubeRow[] = [
-    ['2026-11-26', '', '', 2], ['2026-11-26', 'version', '1.2.3', 1], ['2026-11-26', 'version', '<img src=x onerror=alert(1)>', 1],
-    ['2026-11-26', 'direct', 'true', 2],
-    ['2026-11-20', '', '', 3], ['2026-11-20', 'version', '1.2.3', 3], ['2026-11-20', 'direct', 'false', 3],
-    ['2026-10-30', '', '', 5], ['2026-10-30', 'version', '0.9.0', 5],
+    ['2026-11-26', '', '', 2], ['2026-11-20', '', '', 3],
+    ['', 'version', '1.2.3', 4], ['', 'version', '<img src=x onerror=alert(1)>', 1],
+    ['2026-11-26', 'direct', 'true', 2], ['2026-11-20', 'direct', 'false', 3],
   ];
+  const totals: CubeRow[] = [...rows.filter((r) => r[1] === ''), ['2026-10-30', '', '', 5], ['2026-10-27', '', '', 100]];
   it('totals for the last day, week and month; the range; every day of it', () => {
     const v = view('range=7').view;
-    const n = numbers(rows, v, TODAY);
+    const n = numbers(rows, v, TODAY, totals);
     expect([n.lastDay, n.lastWeek, n.lastMonth, n.total, n.daily.length]).toEqual([2, 5, 10, 5, 7]);
     expect(Object.fromEntries(n.counts.get('version')!)).toEqual({ '1.2.3': 4, '<img src=x onerror=alert(1)>': 1 });
+    expect(Object.fromEntries(n.counts.get('direct')!)).toEqual({ true: 2, false: 3 });
+    expect(Object.fromEntries([...n.perDay.get('direct')!].map(([d, m]) => [d, Object.fromEntries(m)]))).toEqual({ '2026-11-26': { true: 2 }, '2026-11-20': { false: 3 } });
+    expect(n.daily.map(([, k]) => k)).toEqual([3, 0, 0, 0, 0, 0, 2]);
   });
 
   it('renders sender data as text only; the direct chart appears only when the data has the field', () => {

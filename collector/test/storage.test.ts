@@ -8,7 +8,7 @@ import { openPostgres } from '../src/storage/postgres.js';
 import { openSqlite } from '../src/storage/sqlite.js';
 import { openSqliteInWorker } from '../src/storage/sqlite-worker.js';
 import { BIN } from './support/bin.js';
-import { SCHEMA_VERSION, type NewEvent, type Storage } from '../src/storage/types.js';
+import { SCHEMA_VERSION, type Filter, type NewEvent, type Storage } from '../src/storage/types.js';
 import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
 
 // One suite, two databases: a real SQLite file and a real PostgreSQL server.
@@ -151,26 +151,38 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     ]);
     expect(await st.packages()).toEqual(['@other/pkg', 'dash']);
     const sortRows = (rows: Array<[string, string, string, number]>) => rows.map((r) => r.join('|')).sort();
-    const all = [
-      ['2026-11-20', '', '', 2], ['2026-11-20', 'version', '1.0.0', 2], ['2026-11-20', 'ci', 'false', 1], ['2026-11-20', 'ci', 'true', 1], ['2026-11-20', 'direct', 'true', 1], ['2026-11-20', 'direct', 'false', 1],
-      ['2026-11-21', '', '', 3], ['2026-11-21', 'version', '2.0.0', 2], ['2026-11-21', 'version', '1.0.0', 1], ['2026-11-21', 'ci', 'false', 2], ['2026-11-21', 'direct', 'unknown', 1], ['2026-11-21', 'direct', 'true', 1],
-    ] as Array<[string, string, string, number]>;
-    expect(sortRows(await st.cube('dash', '2026-11-01', '2026-11-30', []))).toEqual(sortRows(all));
-    expect(sortRows(await st.cube('dash', '2026-11-21', '2026-11-21', []))).toEqual(sortRows(all.filter((r) => r[0] === '2026-11-21')));
-    expect(sortRows(await st.cube('dash', '2026-11-01', '2026-11-30', [{ field: 'ci', op: '=', value: 'false' }]))).toEqual(
+    type R = Array<[string, string, string, number]>;
+    const cube = async (start: string, end: string, filters: Filter[], series: string[] | null = ['direct']) => sortRows(await st.cube('dash', start, end, filters, series));
+    const ci = (op: '=' | '!=', value: string): Filter => ({ field: 'ci', op, value });
+    // Per-day totals; other fields summed over the range (day ''); the series fields per day.
+    expect(await cube('2026-11-01', '2026-11-30', [])).toEqual(
       sortRows([
-        ['2026-11-20', '', '', 1], ['2026-11-20', 'version', '1.0.0', 1], ['2026-11-20', 'ci', 'false', 1], ['2026-11-20', 'direct', 'true', 1],
-        ['2026-11-21', '', '', 2], ['2026-11-21', 'version', '2.0.0', 2], ['2026-11-21', 'ci', 'false', 2], ['2026-11-21', 'direct', 'unknown', 1], ['2026-11-21', 'direct', 'true', 1],
-      ]),
+        ['2026-11-20', '', '', 2], ['2026-11-21', '', '', 3],
+        ['', 'version', '1.0.0', 3], ['', 'version', '2.0.0', 2], ['', 'ci', 'false', 3], ['', 'ci', 'true', 1],
+        ['2026-11-20', 'direct', 'true', 1], ['2026-11-20', 'direct', 'false', 1], ['2026-11-21', 'direct', 'unknown', 1], ['2026-11-21', 'direct', 'true', 1],
+      ] as R),
     );
+    expect(await cube('2026-11-01', '2026-11-30', [], [])).toContain('|direct|true|2');
+    expect(await cube('2026-11-01', '2026-11-30', [], null)).toEqual(sortRows([['2026-11-20', '', '', 2], ['2026-11-21', '', '', 3]]));
+    expect(await cube('2026-11-21', '2026-11-21', [])).toEqual(
+      sortRows([['2026-11-21', '', '', 3], ['', 'version', '2.0.0', 2], ['', 'version', '1.0.0', 1], ['', 'ci', 'false', 2], ['2026-11-21', 'direct', 'unknown', 1], ['2026-11-21', 'direct', 'true', 1]] as R),
+    );
+    expect(await cube('2026-11-01', '2026-11-30', [ci('=', 'false')])).toEqual(
+      sortRows([
+        ['2026-11-20', '', '', 1], ['2026-11-21', '', '', 2], ['', 'version', '1.0.0', 1], ['', 'version', '2.0.0', 2], ['', 'ci', 'false', 3],
+        ['2026-11-20', 'direct', 'true', 1], ['2026-11-21', 'direct', 'unknown', 1], ['2026-11-21', 'direct', 'true', 1],
+      ] as R),
+    );
+    expect(await cube('2026-11-01', '2026-11-30', [ci('=', 'false')], null)).toEqual(sortRows([['2026-11-20', '', '', 1], ['2026-11-21', '', '', 2]]));
     // != counts the event that has no ci at all; two filters must both hold; the range bounds the raw scan.
-    expect(sortRows(await st.cube('dash', '2026-11-21', '2026-11-21', [{ field: 'ci', op: '!=', value: 'false' }]))).toEqual(sortRows([['2026-11-21', '', '', 1], ['2026-11-21', 'version', '1.0.0', 1]]));
-    expect(sortRows(await st.cube('dash', '2026-11-01', '2026-11-30', [{ field: 'ci', op: '=', value: 'false' }, { field: 'direct', op: '!=', value: 'true' }]))).toEqual(
-      sortRows([['2026-11-21', '', '', 1], ['2026-11-21', 'version', '2.0.0', 1], ['2026-11-21', 'ci', 'false', 1], ['2026-11-21', 'direct', 'unknown', 1]]),
+    expect(await cube('2026-11-21', '2026-11-21', [ci('!=', 'false')])).toEqual(sortRows([['2026-11-21', '', '', 1], ['', 'version', '1.0.0', 1]]));
+    expect(await cube('2026-11-01', '2026-11-30', [ci('=', 'false'), { field: 'direct', op: '!=', value: 'true' }])).toEqual(
+      sortRows([['2026-11-21', '', '', 1], ['', 'version', '2.0.0', 1], ['', 'ci', 'false', 1], ['2026-11-21', 'direct', 'unknown', 1]] as R),
     );
     // A value that is SQL or a JSON path is only ever a value.
-    expect(await st.cube('dash', '2026-11-01', '2026-11-30', [{ field: 'ci', op: '=', value: "x' OR '1'='1" }])).toEqual([]);
-    await expect(st.cube('dash', '2026-11-01', '2026-11-30', [{ field: "ci') OR 1=1 --", op: '=', value: 'x' }])).rejects.toThrow(/not a field name/);
+    expect(await cube('2026-11-01', '2026-11-30', [ci('=', "x' OR '1'='1")])).toEqual([]);
+    await expect(st.cube('dash', '2026-11-01', '2026-11-30', [{ field: "ci') OR 1=1 --", op: '=', value: 'x' }], null)).rejects.toThrow(/not a field name/);
+    await expect(st.cube('dash', '2026-11-01', '2026-11-30', [], ["direct') OR 1=1 --"])).rejects.toThrow(/not a field name/);
   });
 
   it('deleteBefore drops raw events only: the daily counts stay; de-duplication holds for what is kept', async () => {

@@ -121,27 +121,29 @@ export function openPostgres(url: string): Storage {
       const r = await pool.query<{ package: string }>('SELECT DISTINCT package FROM daily WHERE field = $1 ORDER BY package', [TOTAL]);
       return r.rows.map((row) => row.package);
     },
-    async cube(pkg, start, end, filters) {
+    async cube(pkg, start, end, filters, series) {
+      // See Storage.cube: one statement, every field in one pass over the rollups or the raw events.
+      for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
+      const args: unknown[] = [pkg, start, end, series ?? []];
+      let sql: string;
       if (filters.length === 0) {
-        const r = await pool.query<{ day: string; field: string; value: string; count: string }>('SELECT day, field, value, count FROM daily WHERE package = $1 AND day BETWEEN $2 AND $3', [pkg, start, end]);
-        return r.rows.map((row) => [row.day, row.field, row.value, Number(row.count)]);
+        sql = `SELECT day, field, value, count FROM daily WHERE package = $1 AND field = '' AND value = '' AND day BETWEEN $2 AND $3`;
+        if (series) sql += ` UNION ALL SELECT CASE WHEN field = ANY($4::text[]) THEN day ELSE '' END, field, value, SUM(count) FROM daily WHERE package = $1 AND field > '' AND day BETWEEN $2 AND $3 GROUP BY 1, 2, 3`;
+        else sql += ' AND cardinality($4::text[]) >= 0';
+      } else {
+        args[1] = Date.parse(`${start}T00:00:00Z`);
+        args[2] = Date.parse(`${end}T00:00:00Z`) + 86_400_000;
+        const where = ['e.package = $1', 'e.received_at >= $2', 'e.received_at < $3'];
+        for (const f of filters) {
+          args.push(f.field, f.value);
+          const [k, v] = [`$${args.length - 1}`, `$${args.length}`];
+          where.push(f.op === '=' ? `(e.vars::jsonb ->> ${k}::text) = ${v}::text` : `COALESCE(e.vars::jsonb ->> ${k}::text, '') <> ${v}::text`);
+        }
+        const day = "to_char(to_timestamp(e.received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+        sql = `SELECT ${day} AS day, '' AS field, '' AS value, count(*) AS count FROM events e WHERE ${where.join(' AND ')} AND cardinality($4::text[]) >= 0 GROUP BY 1`;
+        if (series) sql += ` UNION ALL SELECT CASE WHEN kv.key = ANY($4::text[]) THEN ${day} ELSE '' END, kv.key, kv.value, count(*) FROM events e, jsonb_each_text(e.vars::jsonb) AS kv WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3`;
       }
-      // Filtered counts from the raw events: one scan of the range, every variable of each matching event.
-      const args: unknown[] = [pkg, Date.parse(`${start}T00:00:00Z`), Date.parse(`${end}T00:00:00Z`) + 86_400_000];
-      const where = ['e.package = $1', 'e.received_at >= $2', 'e.received_at < $3'];
-      for (const f of filters) {
-        if (!FIELD_NAME.test(f.field)) throw new Error(`not a field name: ${f.field}`);
-        args.push(f.field, f.value);
-        const [k, v] = [`$${args.length - 1}`, `$${args.length}`];
-        where.push(f.op === '=' ? `(e.vars::jsonb ->> ${k}::text) = ${v}::text` : `COALESCE(e.vars::jsonb ->> ${k}::text, '') <> ${v}::text`);
-      }
-      const day = "to_char(to_timestamp(e.received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
-      const cond = where.join(' AND ');
-      const r = await pool.query<{ day: string; field: string; value: string; count: string }>(
-        `SELECT ${day} AS day, kv.key AS field, kv.value AS value, count(*) AS count FROM events e, jsonb_each_text(e.vars::jsonb) AS kv WHERE ${cond} GROUP BY 1, 2, 3
-         UNION ALL SELECT ${day} AS day, '' AS field, '' AS value, count(*) AS count FROM events e WHERE ${cond} GROUP BY 1`,
-        args,
-      );
+      const r = await pool.query<{ day: string; field: string; value: string; count: string }>(sql, args);
       return r.rows.map((row) => [row.day, row.field, row.value, Number(row.count)]);
     },
     async hasPackage(pkg) {

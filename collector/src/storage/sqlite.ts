@@ -39,7 +39,6 @@ export function openSqlite(file: string): Storage {
     daily: db.prepare<[string, string, string, string, string], { day: string; count: number }>('SELECT day, count FROM daily WHERE package = ? AND field = ? AND value = ? AND day BETWEEN ? AND ?'),
     breakdown: db.prepare<[string, string, string, string], { value: string; count: number }>('SELECT value, SUM(count) AS count FROM daily WHERE package = ? AND field = ? AND day BETWEEN ? AND ? GROUP BY value'),
     packages: db.prepare<[string], { package: string }>('SELECT DISTINCT package FROM daily WHERE field = ? ORDER BY package'),
-    cube: db.prepare<[string, string, string], { day: string; field: string; value: string; count: number }>('SELECT day, field, value, count FROM daily WHERE package = ? AND day BETWEEN ? AND ?'),
     has: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM daily WHERE package = ? AND field = ? LIMIT 1'),
     eventsAll: db.prepare<[number, number, number], EventRow>('SELECT * FROM events WHERE id > ? AND received_at >= ? ORDER BY id LIMIT ?'),
     eventsOf: db.prepare<[number, number, string, number], EventRow>('SELECT * FROM events WHERE id > ? AND received_at >= ? AND package = ? ORDER BY id LIMIT ?'),
@@ -57,26 +56,36 @@ export function openSqlite(file: string): Storage {
 
   const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, eventId: r.event_id, package: r.package, receivedAt: r.received_at, vars: JSON.parse(r.vars) as Record<string, string> });
 
-  /** Filtered counts from the raw events: one scan of the range, every variable of each matching event. */
-  function filteredCube(pkg: string, start: string, end: string, filters: readonly Filter[]): CubeRow[] {
-    const from = Date.parse(`${start}T00:00:00Z`);
-    const to = Date.parse(`${end}T00:00:00Z`) + 86_400_000;
-    const where: string[] = ['e.package = ?', 'e.received_at >= ?', 'e.received_at < ?'];
-    const args: unknown[] = [pkg, from, to];
-    for (const f of filters) {
-      if (!FIELD_NAME.test(f.field)) throw new Error(`not a field name: ${f.field}`);
-      where.push(f.op === '=' ? 'json_extract(e.vars, ?) = ?' : "IFNULL(json_extract(e.vars, ?), '') != ?");
-      args.push(`$.${f.field}`, f.value);
+  /** The dashboard's counts (see Storage.cube): one statement, every field in one pass over the rollups or the raw events. */
+  function cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null): CubeRow[] {
+    for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
+    const inSeries = series && series.length > 0 ? `IN (${series.map((f) => `'${f}'`).join(', ')})` : 'IN (NULL)';
+    let sql: string;
+    let args: unknown[];
+    if (filters.length === 0) {
+      args = [pkg, start, end];
+      sql = `SELECT day, field, value, count FROM daily WHERE package = ? AND field = '' AND value = '' AND day BETWEEN ? AND ?`;
+      if (series) {
+        sql += ` UNION ALL SELECT CASE WHEN field ${inSeries} THEN day ELSE '' END, field, value, SUM(count) FROM daily WHERE package = ? AND field > '' AND day BETWEEN ? AND ? GROUP BY 1, 2, 3`;
+        args.push(pkg, start, end);
+      }
+    } else {
+      const where: string[] = ['e.package = ?', 'e.received_at >= ?', 'e.received_at < ?'];
+      const cond: unknown[] = [pkg, Date.parse(`${start}T00:00:00Z`), Date.parse(`${end}T00:00:00Z`) + 86_400_000];
+      for (const f of filters) {
+        where.push(f.op === '=' ? 'json_extract(e.vars, ?) = ?' : "IFNULL(json_extract(e.vars, ?), '') != ?");
+        cond.push(`$.${f.field}`, f.value);
+      }
+      const day = "strftime('%Y-%m-%d', e.received_at / 1000, 'unixepoch')";
+      sql = `SELECT ${day} AS day, '' AS field, '' AS value, count(*) AS count FROM events e WHERE ${where.join(' AND ')} GROUP BY 1`;
+      args = [...cond];
+      if (series) {
+        sql += ` UNION ALL SELECT CASE WHEN j.key ${inSeries} THEN ${day} ELSE '' END, j.key, CAST(j.value AS TEXT), count(*) FROM events e, json_each(e.vars) j WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3`;
+        args.push(...cond);
+      }
     }
-    const day = "strftime('%Y-%m-%d', e.received_at / 1000, 'unixepoch')";
-    const cond = where.join(' AND ');
-    const rows = db
-      .prepare(
-        `SELECT ${day} AS day, j.key AS field, CAST(j.value AS TEXT) AS value, count(*) AS count FROM events e, json_each(e.vars) j WHERE ${cond} GROUP BY 1, 2, 3
-         UNION ALL SELECT ${day} AS day, '' AS field, '' AS value, count(*) AS count FROM events e WHERE ${cond} GROUP BY 1`,
-      )
-      .all(...args, ...args) as Array<{ day: string; field: string; value: string; count: number }>;
-    return rows.map((r) => [r.day, r.field, r.value, r.count]);
+    const rows = db.prepare(sql).raw().all(...args) as Array<[string, string, string, number]>;
+    return rows;
   }
 
   return {
@@ -103,9 +112,8 @@ export function openSqlite(file: string): Storage {
     async packages() {
       return s().packages.all(TOTAL).map((r) => r.package);
     },
-    async cube(pkg, start, end, filters) {
-      if (filters.length === 0) return s().cube.all(pkg, start, end).map((r): CubeRow => [r.day, r.field, r.value, r.count]);
-      return filteredCube(pkg, start, end, filters);
+    async cube(pkg, start, end, filters, series) {
+      return cube(pkg, start, end, filters, series);
     },
     async hasPackage(pkg) {
       return s().has.get(pkg, TOTAL) !== undefined;

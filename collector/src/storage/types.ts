@@ -35,11 +35,13 @@ export interface Storage {
   /** Every package with any count, by name. */
   packages(): Promise<string[]>;
   /**
-   * Counts per (day, field, value) in [start, end] (the TOTAL field/value pair counts every install),
-   * for the dashboard. Without filters they come from the daily rollups (O(days)); with filters, from
-   * the raw events kept for the retention period (every filter must hold).
+   * The dashboard's counts over [start, end]: installs per day as [day, TOTAL, TOTAL, n]; and, unless
+   * `series` is null, every (field, value) summed over the range as ['', field, value, n], except the
+   * fields named in `series`, which come per day as [day, field, value, n]. Without filters they come
+   * from the daily rollups (O(days)); with filters, from the raw events kept for the retention period
+   * (every filter must hold).
    */
-  cube(pkg: string, start: string, end: string, filters: readonly Filter[]): Promise<CubeRow[]>;
+  cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null): Promise<CubeRow[]>;
   /** Whether the package has any count at all. */
   hasPackage(pkg: string): Promise<boolean>;
   /** Up to `limit` raw events with id > afterId and receivedAt >= since, by id (optionally of one package). */
@@ -55,7 +57,7 @@ export interface Storage {
 
 /** A dashboard filter: field = value, or field != value (an event without the field is != any value). */
 export interface Filter { field: string; op: '=' | '!='; value: string }
-/** [day, field, value, count] */
+/** [day, field, value, count]; day is '' for a count summed over the whole range. */
 export type CubeRow = [string, string, string, number];
 
 /** Field names reach SQL (as JSON paths): only these shapes. */
