@@ -14,6 +14,8 @@ import { utcDay, type NewEvent, type Storage } from './storage/types.js';
 export interface AppOptions {
   routes: readonly Route[];
   storage: Storage;
+  /** Where the dashboard reads (a second SQLite connection, so a long filtered scan never holds up ingest's commits); default `storage`. */
+  dashboardStorage?: Storage;
   /** The read token; undefined with --public. */
   token: string | undefined;
   rateLimit: number;
@@ -233,7 +235,8 @@ export function createApp(o: AppOptions): App {
     const t = today();
     const { view, notes } = parseView(query, t, FIELDS);
     if (query.has('ff')) return redirect(res, viewUrl(view));
-    const packages = await o.storage.packages();
+    const reads = o.dashboardStorage ?? o.storage;
+    const packages = await reads.packages();
     const host = /^[a-z0-9.:[\]-]+$/i.test(req.headers.host ?? '') ? req.headers.host! : '127.0.0.1:7708';
     const origin = `${'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http'}://${host}`;
     if (packages.length === 0) return page(req, res, emptyPage(o.routes.map((r) => `${origin}${r.display}`)));
@@ -242,9 +245,9 @@ export function createApp(o: AppOptions): App {
       view.pkg = packages[0]!;
     }
     const monthStart = dayString(dayNumber(t)! - 29);
-    const rows = await o.storage.cube(view.pkg, view.start, view.end, view.filters, SERIES);
+    const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES);
     // The totals for the last day, week and month, unless the view's range already covers them.
-    const totals = view.start <= monthStart && view.end >= t ? rows : await o.storage.cube(view.pkg, monthStart, t, view.filters, null);
+    const totals = view.start <= monthStart && view.end >= t ? rows : await reads.cube(view.pkg, monthStart, t, view.filters, null);
     return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows, totals }));
   }
   function hasSession(req: IncomingMessage): boolean {

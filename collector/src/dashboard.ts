@@ -216,7 +216,7 @@ ${days.map((d, i) => {
     const n = perDay.get(d)?.get(v) ?? 0;
     if (n === 0) return '';
     base -= h(n);
-    return html`<rect x="${(L + i * w + w * 0.1).toFixed(2)}" y="${base.toFixed(1)}" width="${Math.max(0.5, w * 0.8).toFixed(2)}" height="${h(n).toFixed(1)}" fill="${PALETTE[k % PALETTE.length]}"><title>${d} ${v}: ${n}</title></rect>`;
+    return html`<rect x="${(L + i * w + w * 0.1).toFixed(2)}" y="${base.toFixed(1)}" width="${Math.max(0.5, w * 0.8).toFixed(2)}" height="${h(n).toFixed(1)}" fill="${v.startsWith('\u0000') ? PALETTE[5] : PALETTE[k % PALETTE.length]}"><title>${d} ${v.replace('\u0000', '')}: ${n}</title></rect>`;
   });
 })}
 ${days.length > 0 ? html`<text x="${L}" y="${H - 6}" class="axis">${days[0]}</text><text x="${W}" y="${H - 6}" text-anchor="end" class="axis">${days[days.length - 1]}</text>` : ''}
@@ -343,13 +343,22 @@ ${table(shownAs, entries, view, filterable)}</div>`;
   ].filter((s) => s.fields.length > 0);
 
   // Issue 14: installs the author's users asked for (a direct dependency) vs pulled in (transitive), over time.
-  const direct = num.perDay.get('direct');
+  const sentDirect = num.perDay.get('direct');
   const dayList = num.daily.map(([day]) => day);
-  const directOrder = direct ? ['true', 'false', 'unknown', ...[...(num.counts.get('direct')?.keys() ?? [])].filter((v) => !['true', 'false', 'unknown'].includes(v)).sort()] : [];
-  const directLabels: Record<string, string> = { true: 'asked for (direct)', false: 'pulled in (transitive)', unknown: 'unknown' };
+  // Installs whose event has no {direct} (an older hook, or a route without it) stay visible as "not sent".
+  const NOT_SENT = '\u0000not sent';
+  const direct = sentDirect && new Map(num.daily.map(([day, total]) => {
+    const m = new Map(sentDirect.get(day) ?? []);
+    const missing = total - [...m.values()].reduce((a, b) => a + b, 0);
+    if (missing > 0) m.set(NOT_SENT, missing);
+    return [day, m];
+  }));
+  const anyMissing = direct !== undefined && [...direct.values()].some((m) => m.has(NOT_SENT));
+  const directOrder = direct ? ['true', 'false', 'unknown', ...[...(num.counts.get('direct')?.keys() ?? [])].filter((v) => !['true', 'false', 'unknown'].includes(v)).sort(), ...(anyMissing ? [NOT_SENT] : [])] : [];
+  const directLabels: Record<string, string> = { true: 'asked for (direct)', false: 'pulled in (transitive)', unknown: 'unknown', [NOT_SENT]: '(not sent)' };
   const directSection = direct
     ? html`<section id="direct-over-time"><h2>Asked for vs pulled in, over time</h2>
-<p class="legend">${directOrder.map((v, k) => html`<span class="swatch swatch-${k % PALETTE.length}"></span> ${directLabels[v] ?? v} `)}</p>
+<p class="legend">${directOrder.map((v, k) => html`<span class="swatch swatch-${v === NOT_SENT ? 5 : k % PALETTE.length}"></span> ${directLabels[v] ?? v} `)}</p>
 ${stackedChart(dayList, direct, directOrder, 'installs per day, asked for vs pulled in')}
 <details><summary>Table</summary><table><thead><tr><th scope="col">day</th>${directOrder.map((v) => html`<th scope="col">${directLabels[v] ?? v}</th>`)}</tr></thead><tbody>
 ${dayList.map((day) => html`<tr><td>${day}</td>${directOrder.map((v) => html`<td class="num">${direct.get(day)?.get(v) ?? 0}</td>`)}</tr>`)}

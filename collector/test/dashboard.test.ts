@@ -79,6 +79,11 @@ describe('numbers and the page', () => {
     expect(page).toContain('id="direct-over-time"');
     const without = dashboardPage({ fields: [...FIELDS, 'direct'], packages: ['a'], view: { ...v, pkg: 'a' }, notes: [], today: TODAY, rows: rows.filter((r) => r[1] !== 'direct') }).body;
     expect(without).not.toContain('id="direct-over-time"');
+    expect(page).not.toContain('(not sent)');
+    // Installs whose event has no {direct} stay visible as "not sent".
+    const partly = dashboardPage({ fields: FIELDS, packages: ['a'], view: { ...v, pkg: 'a' }, notes: [], today: TODAY, rows: [...rows, ['2026-11-21', '', '', 4]] }).body;
+    expect(partly).toMatch(/<th scope="col">\(not sent\)<\/th>/);
+    expect(partly).toContain('<tr><td>2026-11-21</td><td class="num">0</td><td class="num">0</td><td class="num">0</td><td class="num">4</td></tr>');
     // Every field of VARIABLES (but name and event_id) gets its breakdown.
     for (const f of FIELDS) expect(page).toContain(`data-field="${f}"`);
   });
