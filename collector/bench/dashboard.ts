@@ -65,7 +65,7 @@ async function main(): Promise<void> {
         const load: number[] = [];
         const server: number[] = [];
         for (let i = 0; i <= REPS; i++) {
-          await page.goto(`${c.url}${path}`, { waitUntil: 'load' });
+          await page.goto(`${c.url}${path}`, { waitUntil: 'load', timeout: 180_000 });
           const t = await page.evaluate(() => {
             const n = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
             return { load: n.loadEventEnd - n.startTime, server: n.responseStart - n.requestStart };

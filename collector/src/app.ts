@@ -228,7 +228,7 @@ export function createApp(o: AppOptions): App {
         if (!timingSafeEqual(digest(given), tokenDigest)) return page(req, res, tokenPage(true, query), { 'www-authenticate': 'Bearer' });
         // The token leaves the address bar (and the history); the cookie carries the session.
         const rest = query.toString();
-        return redirect(res, rest ? `/?${rest}` : '/', { 'set-cookie': `${SESSION_COOKIE}=${sessionValue}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000` });
+        return redirect(res, rest ? `/?${rest}` : '/', { 'set-cookie': `${SESSION_COOKIE}=${sessionValue}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000${'encrypted' in req.socket && req.socket.encrypted ? '; Secure' : ''}` });
       }
       if (!authorized(req, null) && !hasSession(req)) return page(req, res, tokenPage(false, query), { 'www-authenticate': 'Bearer' });
     }
