@@ -7,7 +7,7 @@
 export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts' },
-  mutate: ['src/decide.ts', 'src/marker.ts', 'src/optout.ts', 'src/template.ts', 'src/config.ts', 'src/context.ts'],
+  mutate: ['src/decide.ts', 'src/marker.ts', 'src/optout.ts', 'src/template.ts', 'src/config.ts', 'src/context.ts', 'src/layout.ts'],
   coverageAnalysis: 'perTest',
   // CPU is scarce where this runs (2 cores, shared): one or two test processes.
   concurrency: 2,

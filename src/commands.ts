@@ -83,7 +83,12 @@ interface Explained {
   pkgMtimeMs?: number;
 }
 
+/** Said wherever a template names a field whose name could worry a reader. */
+const LOW_ENTROPY_NOTE = '{direct} (true/false/unknown: did the project ask for this package) and {libc_version} (e.g. 2.36) identify no one';
+
 function toExplained(dir: string, d: Decision): Explained {
+  const vars = d.config?.template.variables;
+  const notes = [...(d.problems ?? []).map(withSuggestion), ...(vars && (vars.has('direct') || vars.has('libc_version')) ? [LOW_ENTROPY_NOTE] : [])];
   return {
     name: d.name ?? path.basename(dir),
     version: d.version ?? 'unknown',
@@ -95,7 +100,7 @@ function toExplained(dir: string, d: Decision): Explained {
     delivery: d.delivery,
     endpoint: d.config?.template.host,
     fields: d.values as Record<string, string> | undefined,
-    problems: d.problems && d.problems.length ? d.problems.map(withSuggestion) : undefined,
+    problems: notes.length ? notes : undefined,
     marker: d.marker,
     pkgMtimeMs: d.pkgMtimeMs,
   };
@@ -147,6 +152,9 @@ export function explain(args: string[]): number {
     if (r.rule === 'already-reported') r.reported = reportState(r);
     if (r.fields?.pm_version === 'unknown') {
       (r.problems ??= []).push('{pm_version} is "unknown" here: an install sends the installing package manager\'s version, from its user agent (npm_config_user_agent)');
+    }
+    if (r.fields?.direct === 'unknown' && mode === 'package') {
+      (r.problems ??= []).push('{direct} is "unknown" in your own checkout; installed, it is true or false');
     }
   }
   if (json) {

@@ -1,10 +1,11 @@
 import vendors from 'ci-info/vendors.json';
 import type { Env } from './env.js';
+import { detectLibcFamily, type LibcProbes } from './libc.js';
 
 // Facts about the install's context, each computed from an injected `env` and
 // injected file probes. Nothing here touches process.* or the file system.
 
-export interface Probes {
+export interface Probes extends LibcProbes {
   /** True if the path exists (never throws). */
   exists(path: string): boolean;
   /** The file's text, or undefined if unreadable (never throws). */
@@ -93,6 +94,9 @@ export const TREE_PM_RULES: ReadonlyArray<{ pm: string; test: (pkgDir: string, r
 ];
 
 /** "pnpm@10.34.9+sha512.abc" → { pm: 'pnpm', version: '10.34.9' }. */
+// Equivalent mutants: the patch's `\d+` as `\d` (the `[\w.-]*?` after it takes
+// the other digits; `$` still demands the whole spec), and the `?? ''` text
+// (no spec, no match, whatever the fallback).
 function parsePmSpec(spec: string | undefined): { pm: string; version: string } | undefined {
   const m = /^(npm|pnpm|yarn|bun)@(\d+\.\d+\.\d+[\w.-]*?)(?:\+.*)?$/.exec((spec ?? '').trim());
   return m ? { pm: m[1]!, version: m[2]! } : undefined;
@@ -101,6 +105,14 @@ function parsePmSpec(spec: string | undefined): { pm: string; version: string } 
 // The package manager's version, where the tree records it (npm's and bun's
 // trees do not: their lockfiles hold a format version, not the tool's). Most
 // direct first: what the installing tool wrote, then what the project pins.
+// Equivalent mutants: each `source` text (a label for readers; no code reads
+// it); the `?? ''` fallbacks for a file that cannot be read (any text without
+// the key matches nothing); in yarnPath, `['"]?` as `[^'"]?` and the patch's
+// `\d+` as `\d` (the `\S*` and `[\w.-]*?` that follow take the quote and the
+// digits); and in the packageManager rule the typeof test set to true and an
+// empty catch block (a non-string pin either throws in parsePmSpec's `.trim()`
+// into the catch, which returns undefined as an empty block would, or, being
+// null, matches nothing).
 export const TREE_PM_VERSION_RULES: ReadonlyArray<{ source: string; read: (root: string, probes: Probes) => { pm: string; version: string } | undefined }> = [
   // pnpm records itself in node_modules/.modules.yaml on every install: pnpm 10 writes it as JSON
   // (`  "packageManager": "pnpm@10.34.9",`), older versions as plain YAML (`packageManager: pnpm@8.15.0`).
@@ -168,10 +180,8 @@ export function detectInstall(env: Env, pkgDir: string): 'local' | 'global' {
   return GLOBAL_RULES.some((rule) => rule.test(env, pkgDir)) ? 'global' : 'local';
 }
 
-// ---- libc (Linux only): musl ships a dynamic loader named ld-musl-<arch>.so.1 ----
+// ---- libc (Linux only): the C library the running Node uses (see libc.ts) ----
 
-export function detectLibc(platform: string, probes: Probes): 'glibc' | 'musl' | 'none' {
-  if (platform !== 'linux') return 'none';
-  if (probes.listDir('/lib').some((f) => f.startsWith('ld-musl-'))) return 'musl';
-  return 'glibc';
+export function detectLibc(platform: string, probes: Probes, execPath?: string): 'glibc' | 'musl' | 'none' {
+  return detectLibcFamily(platform, execPath, probes);
 }

@@ -1,7 +1,9 @@
 import { isObject, parseConfig, projectOptOut, type BeaconConfig } from './config.js';
 import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree, type Probes } from './context.js';
 import type { Env } from './env.js';
+import { detectDirect, type DirectProbes } from './direct.js';
 import { enclosingWorkspaceRoot, installSite, type InstallSite, type LayoutProbes } from './layout.js';
+import { detectLibcVersion } from './libc.js';
 import { claim as claimMarker, isReported, markerLocation, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
 import { envOptOut, insideNodeModules, isOn } from './optout.js';
 import { renderTemplate, type Values, type VarName } from './template.js';
@@ -11,7 +13,7 @@ import { renderTemplate, type Values, type VarName } from './template.js';
 
 export type Trigger = 'postinstall' | 'runtime';
 
-export interface DecideProbes extends Probes, LayoutProbes {
+export interface DecideProbes extends Probes, LayoutProbes, DirectProbes {
   /** Parsed JSON, or undefined when missing or malformed (never throws). */
   readJson(path: string): unknown;
 }
@@ -26,6 +28,8 @@ export interface DecideInput {
   platform: string;
   arch: string;
   nodeVersion: string;
+  /** Node's executable: its ELF interpreter names the C library in use ({libc}, {libc_version}). */
+  execPath?: string;
   beaconVersion: string;
   /** Evaluate as if installed as a dependency (`explain` and `check` in the author's repo). */
   asDependency?: boolean;
@@ -151,7 +155,7 @@ export function decide(input: DecideInput): Decision {
  * computed), plus the container check that delivery needs.
  */
 export function contextFacts(
-  input: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'platform' | 'arch' | 'nodeVersion' | 'beaconVersion' | 'probes' | 'newId'>,
+  input: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'platform' | 'arch' | 'nodeVersion' | 'execPath' | 'beaconVersion' | 'probes' | 'newId'>,
   name: string,
   version: string,
   variables: Iterable<VarName>,
@@ -181,7 +185,16 @@ export function contextFacts(
     pm: () => pmOf().pm,
     pm_version: () => pmOf().pmVersion,
     install: () => detectInstall(env, input.pkgDir),
-    libc: () => detectLibc(input.platform, probes),
+    // npm ci and rebuilds install nothing that package.json does not already list.
+    direct: () =>
+      detectDirect(
+        installSite(input.pkgDir, probes), name, detectInstall(env, input.pkgDir) === 'global', probes,
+        input.trigger === 'postinstall' && !['ci', 'rebuild'].includes(env.npm_command ?? ''),
+        // pnpm 11+ global installs run in <PNPM_HOME>/global/v11/<id> (see GLOBAL_RULES).
+        input.trigger === 'postinstall' && /[\\/]pnpm[\\/]global[\\/]/.test(env.INIT_CWD ?? '') ? env.INIT_CWD : undefined,
+      ),
+    libc: () => detectLibc(input.platform, probes, input.execPath),
+    libc_version: () => detectLibcVersion(input.platform, input.execPath, probes),
     trigger: () => input.trigger,
     event_id: () => input.newId(),
     beacon_version: () => input.beaconVersion,

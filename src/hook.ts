@@ -29,6 +29,7 @@ export function decideHere(host: Host, pkgDir: string, trigger: Trigger, extra: 
     platform: host.platform,
     arch: host.arch,
     nodeVersion: host.nodeVersion,
+    execPath: host.execPath,
     beaconVersion: BEACON_VERSION,
     machineOptOutFile: optOutFile(host.env, host.platform),
     probes: realProbes,

@@ -46,12 +46,17 @@ const SEP = /[\\/]/;
 
 /** The folder above `file`'s last path segment. */
 export function parentOf(file: string): string {
+  // Unreachable guard: `|| '/'` only answers for a name without any separator;
+  // every caller passes an absolute path, so its mutants cannot change a result.
   const i = Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\'));
   return i <= 0 ? file.slice(0, i + 1) || '/' : file.slice(0, i);
 }
 
 /** The package folder for a file or folder inside an installed package: the path up to `node_modules/<name>` or `node_modules/@scope/<name>`. */
 export function packageDirOf(file: string): string | undefined {
+  // Equivalent mutant (here and in every `^(.*?)...` pattern below): dropping
+  // the `^`. A match can always start at position 0 (the leading `.*` absorbs
+  // any prefix), and exec returns the leftmost match, so it is the same match.
   const m = /^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)(?:[\\/]|$)/.exec(file);
   return m ? m[1] : undefined;
 }
@@ -81,11 +86,16 @@ export function installSite(pkgDir: string, probes: LayoutProbes = {}): InstallS
 /** The ancestors of `dir`, nearest first (not `dir` itself). */
 export function ancestors(dir: string): string[] {
   const out: string[] = [];
+  // Equivalent mutant: replacing the trailing separators with any other text
+  // instead of nothing. That only lengthens the last segment, which is dropped.
   let current = dir.replace(/[\\/]+$/, '');
   while (SEP.test(current)) {
     const up = parentOf(current);
     if (up === current) break;
     out.push(up);
+    // Equivalent mutants (every one on the next line): the loop ends at a root
+    // without it. parentOf('/') is '/' (the check above breaks), and a drive
+    // (`C:`; parentOf never returns `C:\`) has no separator left for the loop.
     if (up === '/' || /^[A-Za-z]:[\\/]?$/.test(up)) break;
     current = up;
   }
@@ -112,6 +122,9 @@ export function enclosingWorkspaceRoot(dir: string, readJson: (path: string) => 
   const norm = dir.replace(/\\/g, '/').replace(/\/+$/, '');
   for (const up of ancestors(dir)) {
     const patterns = workspacePatterns(readJson(`${up.replace(/[\\/]$/, '')}/package.json`));
+    // Equivalent mutants: the `continue` (no pattern matches anything anyway;
+    // this only skips the work), and `\/+$` as `\/$` below (an ancestor never
+    // ends in a separator, except the root '/', which has one).
     if (patterns.length === 0) continue;
     const upNorm = up.replace(/\\/g, '/').replace(/\/+$/, '');
     const rel = norm.slice(upNorm.length + 1);

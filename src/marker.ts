@@ -98,6 +98,8 @@ export function markerLocation(site: { markerDir: string; treeRoot?: string; pkg
   if (site.treeRoot !== undefined && site.pkgDir !== undefined) {
     location.tree = site.treeRoot;
     const rel = pathInTree(site.treeRoot, site.pkgDir);
+    // Equivalent mutant: `if (true)` sets `path: undefined`, which every reader
+    // (`if (location.path)`, JSON.stringify) treats as no path.
     if (rel) location.path = rel;
   }
   return location;
@@ -110,6 +112,9 @@ function stateOf(st: { size: number; mtimeMs: number } | undefined, now: number,
   // A package.json newer than the marker: this version was installed again after
   // it reported, unless the marker was recorded by a copy at another path (a
   // second copy of an already reported version, added to the tree later).
+  // Equivalent mutants: `st.size > 0` as `true` or `>= 0`. The size test only
+  // spares a read: an empty marker never parses as JSON, so recordedElsewhere()
+  // returns false for it anyway.
   if (pkgMtimeMs > st.mtimeMs && !(st.size > 0 && recordedElsewhere())) return 'outdated';
   if (st.size > 0) return 'reported';
   return now - st.mtimeMs < RETRY_AFTER_MS ? 'in-flight' : 'stale';
@@ -119,6 +124,10 @@ function stateOf(st: { size: number; mtimeMs: number } | undefined, now: number,
 function recordedElsewhere(location: MarkerLocation, fs: MarkerFs): () => boolean {
   return () => {
     if (!location.path) return false;
+    // Equivalent mutants: `?.path` as `.path` (a marker holding JSON null then
+    // throws into the catch, which returns false as an undefined path does) and
+    // an empty catch block (undefined is as falsy as false; the result is only
+    // ever used as a condition).
     try {
       const recorded = (JSON.parse(fs.read(location.file) ?? '') as { path?: unknown } | null)?.path;
       return typeof recorded === 'string' && recorded !== location.path;
@@ -157,6 +166,7 @@ export function claim(location: MarkerLocation | undefined, fs: MarkerFs, now: n
   const state = stateOf(seen, now, pkgMtimeMs, recordedElsewhere(location, fs));
   if (!seen || (state !== 'stale' && state !== 'outdated')) return { result: 'taken' };
   const lock = `${location.file}.${Math.round(seen.mtimeMs)}-${seen.size}.takeover`;
+  // Equivalent mutant: the lock's content. Only its existence counts; nobody reads it.
   const locked = fs.createExclusive(lock, '');
   if (locked !== 'created') return { result: locked === 'exists' ? 'taken' : 'unwritable' };
   try {
@@ -172,6 +182,7 @@ export function claim(location: MarkerLocation | undefined, fs: MarkerFs, now: n
 /** Record the outcome: the install counts as reported from now on. */
 export function finish(location: MarkerLocation, fs: MarkerFs, outcome: { trigger: string; status?: number; at: number }): void {
   const record: Record<string, unknown> = { trigger: outcome.trigger, status: outcome.status, at: new Date(outcome.at).toISOString() };
+  // Equivalent mutant: `if (true)` sets `path: undefined`, which JSON.stringify leaves out.
   if (location.path) record.path = location.path;
   fs.write(location.file, JSON.stringify(record) + '\n');
 }
@@ -194,6 +205,9 @@ export function pruneGone(location: MarkerLocation, fs: MarkerFs, exists: (path:
     if (!name.endsWith('.json')) continue;
     const file = `${location.dir}/${name}`;
     if (file === location.file) continue;
+    // Equivalent mutants: the `''` fallback (any text that is not JSON throws
+    // alike) and an empty catch block (`recorded` stays undefined, has no string
+    // path, and the check below skips it just as `continue` does).
     let recorded: unknown;
     try {
       recorded = JSON.parse(fs.read(file) ?? '');

@@ -1,6 +1,7 @@
 const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import isDocker from 'is-docker';
 import type { DecideProbes } from './decide.js';
+import type { PnpApi } from './direct.js';
 import type { MarkerFs } from './marker.js';
 
 // The real file probes. Each one catches and answers "no": a probe that cannot
@@ -29,6 +30,22 @@ export const realProbes: DecideProbes = {
       return undefined; // missing, a directory, or malformed: the caller treats it as absent
     }
   },
+  readBytes(path, max) {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(path, 'r');
+      const buffer = Buffer.alloc(Math.min(max, fs.fstatSync(fd).size));
+      return buffer.subarray(0, fs.readSync(fd, buffer, 0, buffer.length, 0));
+    } catch {
+      return undefined;
+    } finally {
+      try {
+        if (fd !== undefined) fs.closeSync(fd);
+      } catch {
+        // The bytes are read; a failed close leaks nothing this short-lived process keeps.
+      }
+    }
+  },
   listDir(path) {
     try {
       return fs.readdirSync(path);
@@ -44,6 +61,14 @@ export const realProbes: DecideProbes = {
     }
   },
   pnpFileFor,
+  realpath(path) {
+    try {
+      return fs.realpathSync.native(path);
+    } catch {
+      return undefined;
+    }
+  },
+  pnpApiFor,
 };
 
 export const realMarkerFs: MarkerFs = {
@@ -143,6 +168,16 @@ export function pnpFileFor(path: string): string | undefined {
     return api?.resolveToUnqualified('pnpapi', `${path}/`) ?? undefined;
   } catch {
     return undefined; // not under PnP, or an API this version does not have: no project known
+  }
+}
+
+/** Under Yarn PnP, the PnP API that serves `path` in this process ({direct} asks it which workspaces depend on a package). */
+export function pnpApiFor(path: string): PnpApi | undefined {
+  try {
+    if (!process.versions.pnp) return undefined;
+    return (require('module') as { findPnpApi?: (p: string) => PnpApi | null }).findPnpApi?.(path) ?? undefined;
+  } catch {
+    return undefined; // not under PnP, or an API this version does not have: {direct} reads the manifest instead
   }
 }
 

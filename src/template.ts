@@ -4,7 +4,7 @@
 
 export const VARIABLES = [
   'name', 'version', 'platform', 'arch', 'node', 'ci', 'ci_name', 'container',
-  'pm', 'pm_version', 'install', 'libc', 'trigger', 'event_id', 'beacon_version',
+  'pm', 'pm_version', 'install', 'direct', 'libc', 'libc_version', 'trigger', 'event_id', 'beacon_version',
 ] as const;
 
 export type VarName = (typeof VARIABLES)[number];
@@ -23,7 +23,9 @@ export const VARIABLE_DOCS: Record<VarName, string> = {
   pm: 'package manager (npm, pnpm, yarn, bun or unknown)',
   pm_version: "the package manager's version",
   install: 'local or global install',
+  direct: 'true if the installing project asked for this package, false if another package pulled it in, or unknown (nothing else about the project is sent)',
   libc: 'glibc, musl or none',
+  libc_version: "the C library's version on Linux (e.g. 2.36), or none",
   trigger: 'postinstall or runtime',
   event_id: 'a random UUID for this event, for de-duplication',
   beacon_version: 'the version of install-beacon',

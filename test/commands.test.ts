@@ -214,6 +214,12 @@ describe("check's Telemetry section is true for the config it was run on (issue 
     expect(s).not.toContain('never waits');
   });
 
+  it('{direct} and {libc_version}: their rows say what they are and that they identify no one', async () => {
+    const s = await section({ url: 'https://e.com/{name}?direct={direct}&libc_version={libc_version}' });
+    expect(s).toContain('| `direct` | true if the installing project asked for this package, false if another package pulled it in, or unknown (nothing else about the project is sent) |');
+    expect(s).toContain("| `libc_version` | the C library's version on Linux (e.g. 2.36), or none |");
+  });
+
   it('background delivery: never waits', async () => {
     const s = await section({ delivery: 'background' });
     expect(s).toContain('The install never waits on the network and never fails because of it');

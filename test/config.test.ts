@@ -115,9 +115,14 @@ describe('projectSettingNotes: a project "enabled" that is neither on nor off is
     [{ installBeacon: { enabled: 'false' } }, []],
     [{ installBeacon: { enabled: true } }, []],
     [{ installBeacon: { enabled: 'yes' } }, []],
+    [{ installBeacon: { enabled: 'true' } }, []],
+    [{ installBeacon: { enabled: '1' } }, []],
+    [{ installBeacon: { enabled: ' On ' } }, []],
+    [{ installBeacon: { enabled: 1 } }, []],
     [{ installBeacon: {} }, []],
     [{ name: 'app' }, []],
     ['not an object', []],
+    [null, []],
   ])('%j → %j', (pkg, expected) => {
     expect(projectSettingNotes(pkg)).toEqual(expected);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decide, projectRoots, type DecideInput } from '../src/decide.js';
+import { claimInstall, decide, projectRoots, type DecideInput } from '../src/decide.js';
 import { installSite } from '../src/layout.js';
-import { claim } from '../src/marker.js';
+import { claim, finish } from '../src/marker.js';
 import { VARIABLES } from '../src/template.js';
 import { MemFs } from './support/memfs.js';
 
@@ -32,32 +32,57 @@ function setup(files: Record<string, unknown> = {}, overrides: Partial<DecideInp
 const run = (files: Record<string, unknown> = {}, overrides: Partial<DecideInput> = {}, docker = false) => decide(setup(files, overrides, docker).input);
 const env = (extra: Record<string, string>) => ({ env: { INIT_CWD: '/app', ...extra } });
 
+const NO_URL = 'no URL template: set "installBeacon": {"url": "https://..."} in package.json or pass it as "install-beacon <url>"';
+const NOT_OBJECT = '"installBeacon" must be an object (or a URL string)';
+const UNKNOWN_X = '"installBeacon.url": unknown variable {x}; known: {name} {version} {platform} {arch} {node} {ci} {ci_name} {container} {pm} {pm_version} {install} {libc} {trigger} {event_id} {beacon_version}';
+const COLOUR = 'unknown key "installBeacon.colour" is ignored (known: url, ci, delivery, timeoutMs, enabled)';
+const NOT_HTTPS = 'the URL argument: the URL template must start with https:// (or http:// for a loopback host)';
+const NO_PKG = ['package.json is missing or not valid JSON'];
+const CI_OFF = { [`${PKG}/package.json`]: acme({ url: 'https://e.com/', ci: false }) };
+
 describe('decide: each rule', () => {
+  // The whole head of the decision: whether it sends, which rule, the sentence
+  // `explain` prints, and the problems `check` lists. A skip rule that sent, or
+  // a reason that lost its facts, fails here.
   it.each([
-    ['DO_NOT_TRACK=1', {}, env({ DO_NOT_TRACK: '1' }), 'env-opt-out'],
-    ['SCARF_ANALYTICS=false', {}, env({ SCARF_ANALYTICS: 'false' }), 'env-opt-out'],
-    ['SCARF_NO_ANALYTICS=1', {}, env({ SCARF_NO_ANALYTICS: '1' }), 'env-opt-out'],
-    ['INSTALL_BEACON_DISABLED=yes', {}, env({ INSTALL_BEACON_DISABLED: 'yes' }), 'env-opt-out'],
-    ["the author's own install", { '/src/acme-lib/package.json': acme() }, { pkgDir: '/src/acme-lib' }, 'self-install'],
-    ['no package.json', { [`${PKG}/package.json`]: undefined }, {}, 'config'],
-    ['malformed package.json', { [`${PKG}/package.json`]: '{oops' }, {}, 'config'],
-    ['no installBeacon config', { [`${PKG}/package.json`]: { name: 'acme-lib', version: '1.0.0' } }, {}, 'config'],
-    ['a non-object installBeacon', { [`${PKG}/package.json`]: acme(42) }, {}, 'config'],
-    ['an invalid template', { [`${PKG}/package.json`]: acme({ url: 'http://e.com/{x}' }) }, {}, 'config'],
-    ['an invalid positional template', {}, { positional: 'ftp://x' }, 'config'],
-    ['the author disabled it', { [`${PKG}/package.json`]: acme({ url: 'https://e.com/', enabled: false }) }, {}, 'config'],
-    ['the project opted out', { '/app/package.json': { installBeacon: { enabled: false } } }, {}, 'project-opt-out'],
-    ["the project opted out with Scarf's setting", { '/app/package.json': { scarfSettings: { enabled: false } } }, {}, 'project-opt-out'],
-    ['the machine opted out', { '/home/u/.config/install-beacon/disabled': '' }, {}, 'machine-opt-out'],
-    ['npm offline', {}, env({ npm_config_offline: 'true' }), 'offline'],
-    ['CI with "ci": false', { [`${PKG}/package.json`]: acme({ url: 'https://e.com/', ci: false }) }, env({ CI: 'true' }), 'ci-disabled'],
-    ['CI with the default "ci": true', {}, env({ CI: 'true' }), 'send'],
-    ['no opt-out at all', {}, {}, 'send'],
-    ['a malformed root package.json', { '/app/package.json': '{' }, {}, 'send'],
-    ['an INIT_CWD that does not exist', {}, env({ INIT_CWD: '/nowhere' }), 'send'],
-    ['DO_NOT_TRACK=0', {}, env({ DO_NOT_TRACK: '0' }), 'send'],
-  ])('%s → %s', (_name, files, overrides, rule) => {
-    expect(run(files as Record<string, unknown>, overrides as Partial<DecideInput>).rule).toBe(rule);
+    ['DO_NOT_TRACK=1', {}, env({ DO_NOT_TRACK: '1' }), 'env-opt-out', 'DO_NOT_TRACK=1 is set', undefined],
+    ['SCARF_ANALYTICS=false', {}, env({ SCARF_ANALYTICS: 'false' }), 'env-opt-out', 'SCARF_ANALYTICS=false is set', undefined],
+    ['SCARF_NO_ANALYTICS=1', {}, env({ SCARF_NO_ANALYTICS: '1' }), 'env-opt-out', 'SCARF_NO_ANALYTICS=1 is set', undefined],
+    ['INSTALL_BEACON_DISABLED=yes', {}, env({ INSTALL_BEACON_DISABLED: 'yes' }), 'env-opt-out', 'INSTALL_BEACON_DISABLED=yes is set', undefined],
+    ["the author's own install", { '/src/acme-lib/package.json': acme() }, { pkgDir: '/src/acme-lib' }, 'self-install', "/src/acme-lib is not inside node_modules (the author's own install)", undefined],
+    ['no package.json', { [`${PKG}/package.json`]: undefined }, {}, 'config', `cannot read ${PKG}/package.json`, NO_PKG],
+    ['malformed package.json', { [`${PKG}/package.json`]: '{oops' }, {}, 'config', `cannot read ${PKG}/package.json`, NO_PKG],
+    ['no installBeacon config', { [`${PKG}/package.json`]: { name: 'acme-lib', version: '1.0.0' } }, {}, 'config', `invalid configuration: ${NO_URL}`, [NO_URL]],
+    ['a non-object installBeacon', { [`${PKG}/package.json`]: acme(42) }, {}, 'config', `invalid configuration: ${NOT_OBJECT}`, [NOT_OBJECT]],
+    ['an invalid template (and an unknown key: errors, then warnings)', { [`${PKG}/package.json`]: acme({ url: 'http://e.com/{x}', colour: 'red' }) }, {}, 'config', `invalid configuration: ${UNKNOWN_X}`, [UNKNOWN_X, COLOUR]],
+    ['an invalid positional template', {}, { positional: 'ftp://x' }, 'config', `invalid configuration: ${NOT_HTTPS}`, [NOT_HTTPS]],
+    ['the author disabled it', { [`${PKG}/package.json`]: acme({ url: 'https://e.com/', enabled: false }) }, {}, 'config', 'the author set "installBeacon.enabled" to false', []],
+    ['the project opted out', { '/app/package.json': { installBeacon: { enabled: false } } }, {}, 'project-opt-out', 'the project\'s package.json (/app) has "installBeacon": {"enabled": false}', []],
+    ["the project opted out with Scarf's setting", { '/app/package.json': { scarfSettings: { enabled: false } } }, {}, 'project-opt-out', 'the project\'s package.json (/app) has "scarfSettings": {"enabled": false}', []],
+    ['the machine opted out', { '/home/u/.config/install-beacon/disabled': '' }, {}, 'machine-opt-out', 'this machine opted out (/home/u/.config/install-beacon/disabled, from "install-beacon disable")', []],
+    ['npm offline', {}, env({ npm_config_offline: 'true' }), 'offline', 'npm runs in offline mode (npm_config_offline)', []],
+    ['CI (no vendor) with "ci": false', CI_OFF, env({ CI: 'true' }), 'ci-disabled', 'a CI install and the author set "ci": false', []],
+    ['GitHub Actions with "ci": false', CI_OFF, env({ GITHUB_ACTIONS: 'true' }), 'ci-disabled', 'a CI install (github-actions) and the author set "ci": false', []],
+    ['CI with the default "ci": true', {}, env({ CI: 'true' }), 'send', 'no opt-out or skip rule applies', []],
+    ['no opt-out at all', {}, {}, 'send', 'no opt-out or skip rule applies', []],
+    ['an unknown config key (a warning, not a skip)', { [`${PKG}/package.json`]: acme({ url: 'https://e.com/', colour: 'red' }) }, {}, 'send', 'no opt-out or skip rule applies', [COLOUR]],
+    ['a malformed root package.json', { '/app/package.json': '{' }, {}, 'send', 'no opt-out or skip rule applies', []],
+    ['an INIT_CWD that does not exist', {}, env({ INIT_CWD: '/nowhere' }), 'send', 'no opt-out or skip rule applies', []],
+    ['DO_NOT_TRACK=0', {}, env({ DO_NOT_TRACK: '0' }), 'send', 'no opt-out or skip rule applies', []],
+  ] as const)('%s', (_name, files, overrides, rule, reason, problems) => {
+    const d = run(files as Record<string, unknown>, overrides as Partial<DecideInput>);
+    expect({ send: d.send, rule: d.rule, reason: d.reason, problems: d.problems }).toEqual({ send: rule === 'send', rule, reason, problems });
+  });
+
+  it.each([
+    ['an empty name and version', { name: '', version: '' }, 'unknown', 'unknown'],
+    ['a number', { name: 42, version: 7 }, 'unknown', 'unknown'],
+    ['an array (has a length, is not a name)', { name: ['x'], version: ['1'] }, 'unknown', 'unknown'],
+    ['missing', {}, 'unknown', 'unknown'],
+    ['a one-letter name', { name: 'a', version: '1' }, 'a', '1'],
+  ])('name and version: %s → %s@%s', (_n, meta, name, version) => {
+    const d = run({ [`${PKG}/package.json`]: { ...meta, installBeacon: { url: 'https://e.com/{name}/{version}' } } });
+    expect({ rule: d.rule, name: d.name, version: d.version, url: d.url }).toEqual({ rule: 'send', name, version, url: `https://e.com/${name}/${version}` });
   });
 
   it('skips a re-run of the same install (npm rebuild)', () => {
@@ -65,7 +90,12 @@ describe('decide: each rule', () => {
     const first = decide(input);
     expect(first.send).toBe(true);
     expect(claim(first.marker, fs.markerFs(), 0, first.pkgMtimeMs!).result).toBe('claimed');
-    expect(decide(input).rule).toBe('already-reported');
+    const again = decide(input);
+    expect({ send: again.send, rule: again.rule, reason: again.reason }).toEqual({
+      send: false,
+      rule: 'already-reported',
+      reason: 'this install already reported; re-runs such as npm rebuild send nothing (a fresh install, e.g. npm ci, reports again)',
+    });
   });
 
   it('checks environment opt-outs before reading any file', () => {
@@ -109,7 +139,7 @@ describe('decide: the event', () => {
     const d = run({}, env({ GITHUB_ACTIONS: 'true', CI: 'true', npm_config_user_agent: 'pnpm/10.34.9 npm/? node/v20.20.2 linux x64' }), true);
     expect(d.values).toEqual({
       name: 'acme-lib', version: '2.3.4', platform: 'linux', arch: 'x64', node: '20.20.2', ci: 'true', ci_name: 'github-actions',
-      container: 'docker', pm: 'pnpm', pm_version: '10.34.9', install: 'local', libc: 'glibc', trigger: 'postinstall', event_id: 'id-1', beacon_version: '1.0.0',
+      container: 'docker', pm: 'pnpm', pm_version: '10.34.9', install: 'local', direct: 'true', libc: 'glibc', libc_version: 'unknown', trigger: 'postinstall', event_id: 'id-1', beacon_version: '1.0.0',
     });
     expect(d.url).toBe(`https://e.com/acme-lib/2.3.4?${VARIABLES.map((v) => `${v}=${encodeURIComponent(d.values![v]!)}`).join('&')}`);
   });
@@ -206,5 +236,78 @@ describe('decide: one event per name@version per tree', () => {
     expect(claim(first.marker, fs.markerFs(), 0, first.pkgMtimeMs!).result).toBe('claimed');
     expect(decide(input).rule).toBe('already-reported');
     expect(decide({ ...input, pkgDir: other }).rule).toBe('send');
+  });
+});
+
+describe('decide and claimInstall: the package.json mtime tells a reinstall from a re-run', () => {
+  it('a re-run after the report sends nothing; a reinstall (a newer package.json) sends and claims the marker again, once', () => {
+    const { fs, input } = setup();
+    fs.mtimes.set(`${PKG}/package.json`, 1000);
+    const first = decide({ ...input, now: 1500 });
+    expect(first).toMatchObject({ send: true, pkgMtimeMs: 1000 });
+    fs.clock = 2000;
+    expect(claimInstall(first, fs.markerFs(), 2000)).toEqual({ result: 'claimed', location: first.marker });
+    finish(first.marker!, fs.markerFs(), { trigger: 'postinstall', status: 204, at: 2000 });
+    expect(decide({ ...input, now: 3000 })).toMatchObject({ send: false, rule: 'already-reported', pkgMtimeMs: 1000 });
+
+    fs.clock = 5000;
+    fs.write(`${PKG}/package.json`, JSON.stringify(acme()));
+    const reinstall = decide({ ...input, now: 6000 });
+    expect(reinstall).toMatchObject({ send: true, rule: 'send', pkgMtimeMs: 5000 });
+    expect(claimInstall(reinstall, fs.markerFs(), 6000).result).toBe('claimed');
+    expect(claimInstall(reinstall, fs.markerFs(), 6000).result).toBe('taken');
+  });
+
+  it('a package.json that cannot be stat-ed (removed after it was read) counts as mtime 0', () => {
+    const { fs, input } = setup();
+    fs.mtimes.set(`${PKG}/package.json`, 1000);
+    const markerFs = fs.markerFs();
+    const d = decide({ ...input, marker: { ...markerFs, stat: (f) => (f === `${PKG}/package.json` ? undefined : markerFs.stat(f)) } });
+    expect(d).toMatchObject({ send: true, pkgMtimeMs: 0 });
+  });
+
+  it('a package in no installed tree (explain in the author\'s repo) has no marker: claimInstall says unwritable', () => {
+    const d = run({ '/src/acme-lib/package.json': acme() }, { pkgDir: '/src/acme-lib', asDependency: true, env: {} });
+    expect(d).toMatchObject({ send: true, site: undefined, marker: undefined });
+    const { fs } = setup();
+    expect(claimInstall(d, fs.markerFs(), 0)).toEqual({ result: 'unwritable' });
+    expect(fs.calls).toEqual([]);
+  });
+});
+
+describe('decide: the package manager without a user agent (runtime trigger, explain)', () => {
+  const PNPM = '/app/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib';
+  const template = { url: 'https://e.com/?pm={pm}&v={pm_version}' };
+  it.each([
+    ['a pnpm store path, pnpm 10 metadata', PNPM, { '/app/node_modules/.modules.yaml': '{\n  "packageManager": "pnpm@10.34.9",\n}' }, {}, { pm: 'pnpm', pm_version: '10.34.9' }],
+    ['a hoisted tree with package-lock.json', PKG, { '/app/package-lock.json': '{}' }, {}, { pm: 'npm', pm_version: 'unknown' }],
+    ['a user agent wins over the tree', PNPM, {}, { npm_config_user_agent: 'npm/11.19.1 node/v20.20.2 linux x64' }, { pm: 'npm', pm_version: '11.19.1' }],
+    ['a package in no installed tree (asDependency) and no lockfile', '/src/acme-lib', {}, {}, { pm: 'unknown', pm_version: 'unknown' }],
+  ])('%s', (_n, pkgDir, files, agent, values) => {
+    const { fs, input } = setup({ [`${pkgDir}/package.json`]: acme(template), ...files }, { pkgDir, env: agent, trigger: 'runtime', asDependency: true });
+    const d = decide(input);
+    expect(d.values).toEqual(values);
+    // {pm} and {pm_version} come from one look at the tree, not two.
+    const reads = fs.calls.filter((c) => c.startsWith('readText') || c.startsWith('exists'));
+    expect(reads).toEqual([...new Set(reads)]);
+  });
+});
+
+describe('projectRoots: which layouts look for an enclosing workspace root', () => {
+  // npm, yarn 1 and bun read workspaces from package.json and leave a member's
+  // unhoistable copies in the member's node_modules; a pnpm store and a yarn
+  // PnP tree already name the project their own.
+  const read = (p: string) => (p === '/m/package.json' ? { workspaces: ['apps/*'] } : undefined);
+  it.each([
+    ['node_modules', '/m/apps/web/node_modules/a', ['/m/apps/web', '/m']],
+    ['pnpm', '/m/apps/web/node_modules/.pnpm/a@1.0.0/node_modules/a', ['/m/apps/web']],
+    ['yarn PnP', '/m/apps/web/.yarn/unplugged/a-npm-1.0.0-x/node_modules/a', ['/m/apps/web']],
+  ])('%s', (_n, pkgDir, roots) => {
+    expect(projectRoots(installSite(pkgDir), read)).toEqual(roots);
+  });
+
+  it('a tree at the file-system root reads /package.json', () => {
+    const d = run({ '/node_modules/acme-lib/package.json': acme(), '/package.json': { installBeacon: { enabled: false } } }, { pkgDir: '/node_modules/acme-lib' });
+    expect(d.rule).toBe('project-opt-out');
   });
 });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
 import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
 import { baseEnv, BIN, run, TempDirs } from './support/process.js';
-import { sendersDone } from './support/senders.js';
+import { sendersDone } from './support/process.js';
 
 // Where a package was installed decides which project's opt-out applies and
 // where its marker goes (src/layout.ts). Real `npm install` runs of packed

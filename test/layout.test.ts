@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ancestors, enclosingWorkspaceRoot, installSite, installTarget, matchesWorkspace, packageDirOf, type InstallSite } from '../src/layout.js';
+import { ancestors, enclosingWorkspaceRoot, installSite, installTarget, matchesWorkspace, packageDirOf, parentOf, workspacePatterns, type InstallSite } from '../src/layout.js';
 import { MemFs } from './support/memfs.js';
 
 // Where was this package installed? One table, every layout the package
@@ -7,7 +7,7 @@ import { MemFs } from './support/memfs.js';
 // PnP and node-modules, bun 1.4; see shared research).
 
 const GLOBAL_CACHE_PNP = '/work/app/.pnp.cjs';
-const pnpFileFor = (p: string) => (p.startsWith('/root/.yarn/berry/cache/') || p.startsWith('/custom-cache/') ? GLOBAL_CACHE_PNP : undefined);
+const pnpFileFor = (p: string) => (p.startsWith('/root/.yarn/berry/cache/') || p.startsWith('/custom-cache/') ? GLOBAL_CACHE_PNP : p.startsWith('/rootproj-cache/') ? '/.pnp.cjs' : undefined);
 
 type Row = [string, string, Partial<InstallSite> | undefined];
 const rows: Row[] = [
@@ -41,6 +41,9 @@ const rows: Row[] = [
   ['yarn PnP, a custom cacheFolder outside the project', '/custom-cache/acme-lib-npm-2.3.4-abc-10c0.zip/node_modules/acme-lib', { kind: 'yarn-global-cache', projectRoot: '/work/app' }],
   ['a global-cache zip no loaded PnP runtime serves: no site (nothing is kept, nothing sent)', '/nowhere/.yarn/berry/cache/x.zip/node_modules/acme-lib', undefined],
   ["the author's own checkout", '/home/me/acme-lib', undefined],
+  ['yarn PnP, a project at the file-system root', '/.yarn/unplugged/acme-lib-npm-2.3.4-abc/node_modules/acme-lib', { kind: 'yarn-pnp', treeRoot: '/', projectRoot: '/', markerDir: '/.yarn/.install-beacon', pnpFile: '/.pnp.cjs' }],
+  ['yarn PnP global cache, the serving .pnp.cjs at the file-system root', '/rootproj-cache/acme-lib-npm-2.3.4-abc-10c0.zip/node_modules/acme-lib', { kind: 'yarn-global-cache', treeRoot: '/', projectRoot: '/', markerDir: '/.yarn/.install-beacon' }],
+  ['a node_modules folder itself (a path in the tree)', '/app/node_modules', { kind: 'node_modules', treeRoot: '/app', markerDir: '/app/node_modules/.install-beacon' }],
 ];
 
 describe('installSite: every layout', () => {
@@ -68,6 +71,8 @@ describe('packageDirOf', () => {
     ['/app/node_modules/a/node_modules/acme-lib/index.js', '/app/node_modules/a/node_modules/acme-lib'],
     ['/root/.yarn/berry/cache/acme-lib-npm-2.3.4-x-10c0.zip/node_modules/acme-lib/index.js', '/root/.yarn/berry/cache/acme-lib-npm-2.3.4-x-10c0.zip/node_modules/acme-lib'],
     ['/src/acme-lib/index.js', undefined],
+    ['/app/node_modules/acme-lib', '/app/node_modules/acme-lib'],
+    ['/app/node_modules/@acme/lib', '/app/node_modules/@acme/lib'],
   ])('%s → %s', (file, dir) => {
     expect(packageDirOf(file)).toBe(dir);
   });
@@ -82,6 +87,11 @@ describe('workspaces', () => {
     ['tools/cli', 'tools/cli', true],
     ['tools/cli2', 'tools/cli', false],
     ['packagesX/web', 'packages/*', false],
+    ['packages/web', 'packages/*/', true],
+    ['packages/web', 'packages/*//', true],
+    ['ab', 'a./b', false], // only a leading ./ is dropped
+    ['tools/a.b', 'tools/a.b', true], // regex characters in a pattern are literal
+    ['tools/axb', 'tools/a.b', false],
   ] as const)('%s matches %s: %s', (rel, pattern, expected) => {
     expect(matchesWorkspace(rel, pattern)).toBe(expected);
   });
@@ -94,9 +104,52 @@ describe('workspaces', () => {
     expect(enclosingWorkspaceRoot('/m', read)).toBeUndefined();
   });
 
-  it('ancestors stop at the root', () => {
-    expect(ancestors('/a/b/c')).toEqual(['/a/b', '/a', '/']);
-    expect(ancestors('C:\\a\\b')).toEqual(['C:\\a', 'C:']);
+  it.each([
+    ['/a/b/c', ['/a/b', '/a', '/']],
+    ['/a/b/', ['/a', '/']],
+    ['/a/b//', ['/a', '/']],
+    ['/ab/c', ['/ab', '/']],
+    ['/', []],
+    ['C:\\a\\b', ['C:\\a', 'C:']],
+    ['C:', []],
+    ['\\a\\b', ['\\a', '\\']],
+  ])('ancestors(%j) stop at the root: %j', (dir, expected) => {
+    expect(ancestors(dir)).toEqual(expected);
+  });
+
+  it.each([
+    ['/a/b', '/a'],
+    ['/abc', '/'],
+    ['C:\\app\\x', 'C:\\app'],
+    ['\\x', '\\'],
+  ])('parentOf(%j) = %j', (file, parent) => {
+    expect(parentOf(file)).toBe(parent);
+  });
+
+  it.each([
+    ['an array', { workspaces: ['packages/*'] }, ['packages/*']],
+    ["yarn 1's {packages}", { workspaces: { packages: ['apps/*'] } }, ['apps/*']],
+    ['non-strings dropped', { workspaces: ['a', 1, null, 'b'] }, ['a', 'b']],
+    ['a string (not a list)', { workspaces: 'packages/*' }, []],
+    ['{packages} not a list', { workspaces: { packages: 'apps/*' } }, []],
+    ['null workspaces', { workspaces: null }, []],
+    ['no workspaces', {}, []],
+    ['JSON null', null, []],
+    ['no package.json', undefined, []],
+  ])('workspacePatterns: %s', (_n, pkg, expected) => {
+    expect(workspacePatterns(pkg)).toEqual(expected);
+  });
+
+  it.each([
+    ['a member given with a trailing slash', { '/m/package.json': { workspaces: ['packages/*'] } }, '/m/packages/web/', '/m'],
+    ['a member given with two trailing slashes', { '/m/package.json': { workspaces: ['packages/*'] } }, '/m/packages/web//', '/m'],
+    ['a member listed by its exact path, given with a trailing slash', { '/m/package.json': { workspaces: ['tools/cli'] } }, '/m/tools/cli/', '/m'],
+    ['the root lists several patterns; one matches', { '/m/package.json': { workspaces: ['packages/*', 'apps/*'] } }, '/m/apps/x', '/m'],
+    ['a workspace root at the file-system root', { '/package.json': { workspaces: ['m/*'] } }, '/m/web', '/'],
+    ['Windows paths', { 'C:\\m/package.json': { workspaces: ['packages/*'] } }, 'C:\\m\\packages\\web', 'C:\\m'],
+    ['a root whose package.json is JSON null is skipped', { '/m/packages/package.json': null, '/m/package.json': { workspaces: ['packages/*'] } }, '/m/packages/web', '/m'],
+  ])('enclosingWorkspaceRoot: %s', (_n, files, dir, root) => {
+    expect(enclosingWorkspaceRoot(dir, new MemFs(files).probes().readJson)).toBe(root);
   });
 });
 
@@ -108,6 +161,14 @@ describe('installTarget: where an install started in cwd goes (explain agrees wi
     '/mono/packages/app/package.json': {},
     '/mono/packages/app/src/x.js': '',
     '/loose/node_modules/acme-lib/package.json': {},
+    '/loose/sub/x.js': '',
+  });
+  const rootProject = new MemFs({ '/package.json': {}, '/empty/x.js': '', '/node_modules/top/package.json': {} });
+  it.each([
+    ['a folder below a project at the file-system root', '/empty', '/'],
+    ['inside a tree at the file-system root', '/node_modules/top', '/'],
+  ])('%s: %s → %s', (_n, cwd, expected) => {
+    expect(installTarget(cwd, rootProject.probes())).toBe(expected);
   });
   it.each([
     ['the project folder', '/proj', '/proj'],
@@ -117,6 +178,9 @@ describe('installTarget: where an install started in cwd goes (explain agrees wi
     ['a folder with only node_modules', '/loose', '/loose'],
     ['inside node_modules', '/proj/node_modules/acme-lib', '/proj'],
     ['nowhere: the folder itself', '/empty/dir', '/empty/dir'],
+    ['inside an installed package (it has a package.json): the tree', '/loose/node_modules/acme-lib', '/loose'],
+    ['a subfolder of a folder with only node_modules', '/loose/sub', '/loose'],
+    ["a workspace member's node_modules: the member's tree, not the workspace root", '/mono/packages/app/node_modules', '/mono/packages/app'],
   ])('%s: %s → %s', (_n, cwd, expected) => {
     expect(installTarget(cwd, fs.probes())).toBe(expected);
   });

@@ -7,7 +7,7 @@ import { runtimeSupported } from '../src/runtime.js';
 import { startCollector, type Collector } from './support/collector.js';
 import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
-import { sendersDone } from './support/senders.js';
+import { sendersDone } from './support/process.js';
 
 const temps = new TempDirs();
 let collector: Collector;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claim, finish, isReported, markerLocation, markerState, pruneGone, RETRY_AFTER_MS, retryLater, type MarkerFs } from '../src/marker.js';
+import { claim, finish, fnv1a, isReported, markerLocation, markerState, pathInTree, pruneGone, RETRY_AFTER_MS, retryLater, type MarkerFs } from '../src/marker.js';
 import { MemFs } from './support/memfs.js';
 
 const SITE = { markerDir: '/app/node_modules/.install-beacon', treeRoot: '/app', pkgDir: '/app/node_modules/acme-lib' };
@@ -18,6 +18,15 @@ describe('markerLocation', () => {
     expect(markerLocation({ markerDir: '/app/.yarn/.install-beacon', treeRoot: '/app', pkgDir: '/home/u/.yarn/berry/cache/a.zip/node_modules/a' }, 'a', '1').path).toBeUndefined();
   });
 
+  it.each([
+    ['a marker folder alone', { markerDir: '/m' }],
+    ['no package folder', { markerDir: '/m', treeRoot: '/app' }],
+    ['no tree', { markerDir: '/m', pkgDir: '/app/node_modules/a' }],
+  ])('records no tree and no path without both a tree and a package folder: %s', (_n, site) => {
+    const location = markerLocation(site, 'a', '1');
+    expect(Object.keys(location).sort()).toEqual(['dir', 'file']);
+  });
+
   it('has no path in its name (the tree can be moved) and keeps hostile ids inside the folder', () => {
     const a = markerLocation({ markerDir: '/x/node_modules/.install-beacon' }, 'acme-lib', '2.3.4');
     const b = markerLocation({ markerDir: '/y/node_modules/.install-beacon' }, 'acme-lib', '2.3.4');
@@ -28,12 +37,50 @@ describe('markerLocation', () => {
   });
 });
 
+describe('fnv1a and the file name', () => {
+  // The marker's file name is an on-disk format: a later install-beacon must
+  // find the markers an earlier one wrote. Published FNV-1a (32-bit) vectors.
+  it.each([
+    ['', '811c9dc5'],
+    ['a', 'e40c292c'],
+    ['foobar', 'bf9cf968'],
+    ['x2', '0f630cef'], // below 0x10000000: padded to eight digits
+  ])('fnv1a(%j) = %s', (text, hash) => {
+    expect(fnv1a(text)).toBe(hash);
+  });
+
+  it.each([
+    ['a run of unsafe characters becomes one _', 'x  /y', '1.0.0', 'x_y@1.0.0'],
+    ['a long name is cut at 80 characters', 'n'.repeat(100), '1.0.0', 'n'.repeat(80)],
+  ])('%s', (_n, name, version, prefix) => {
+    const file = markerLocation(SITE, name, version).file;
+    expect(file).toBe(`${SITE.markerDir}/${prefix}-${fnv1a(`${name}@${version}`)}.json`);
+  });
+});
+
+describe('pathInTree', () => {
+  it.each([
+    ['/app', '/app/node_modules/a', 'node_modules/a'],
+    ['/app/', '/app/node_modules/a', 'node_modules/a'],
+    ['/app//', '/app/node_modules/a', 'node_modules/a'],
+    ['/', '/node_modules/a', 'node_modules/a'],
+    ['C:\\app', 'C:\\app\\node_modules\\@s\\a', 'node_modules/@s/a'],
+    ['/app', '/application/node_modules/a', undefined],
+    ['/app', '/home/u/.yarn/berry/cache/a.zip/node_modules/a', undefined],
+  ])('(%s, %s) → %s', (tree, pkgDir, rel) => {
+    expect(pathInTree(tree, pkgDir)).toBe(rel);
+  });
+});
+
 describe('markerState: which copies a marker covers', () => {
-  const loc = markerLocation(SITE, 'acme-lib', '2.3.4');
+  // Computed in each test, not while the file is collected: code run during
+  // collection makes its mutants "static" for StrykerJS, which then runs every
+  // test against each of them instead of only the tests that reach them.
+  const loc = () => markerLocation(SITE, 'acme-lib', '2.3.4');
   const at = (clock: number, content: string) => {
     const fs = new MemFs();
     fs.clock = clock;
-    fs.write(loc.file, content);
+    fs.write(loc().file, content);
     return fs.markerFs();
   };
   it.each([
@@ -44,10 +91,12 @@ describe('markerState: which copies a marker covers', () => {
     ['empty, young: a send in flight: in-flight', '', 1000, 500, 'in-flight'],
     ['empty, older than RETRY_AFTER_MS: a failed send: stale', '', 1000 - RETRY_AFTER_MS, 0 - RETRY_AFTER_MS, 'stale'],
     ['empty, package.json newer: outdated', '', 1000, 2000, 'outdated'],
+    ['not ours (unreadable as JSON), package.json newer: judged by the times: outdated', 'garbage', 1000, 2000, 'outdated'],
+    ['JSON null, package.json newer: outdated', 'null', 1000, 2000, 'outdated'],
   ] as const)('%s', (_n, content, mtime, pkgMtime, expected) => {
     const fs = content === undefined ? new MemFs().markerFs() : at(mtime, content);
-    expect(markerState(loc, fs, 1000, pkgMtime)).toBe(expected);
-    expect(isReported(loc, fs, 1000, pkgMtime)).toBe(expected === 'reported' || expected === 'in-flight');
+    expect(markerState(loc(), fs, 1000, pkgMtime)).toBe(expected);
+    expect(isReported(loc(), fs, 1000, pkgMtime)).toBe(expected === 'reported' || expected === 'in-flight');
   });
 });
 
@@ -68,7 +117,7 @@ describe('claim, finish, retryLater', () => {
     const m = fs.markerFs();
     claim(primary, m, 0, 0);
     finish(primary, m, { trigger: 'postinstall', status: 204, at: 0 });
-    expect(JSON.parse(fs.files.get(primary.file)!)).toEqual({ trigger: 'postinstall', status: 204, at: '1970-01-01T00:00:00.000Z', path: 'node_modules/a' });
+    expect(fs.files.get(primary.file)).toBe('{"trigger":"postinstall","status":204,"at":"1970-01-01T00:00:00.000Z","path":"node_modules/a"}\n');
     expect(markerState(primary, m, RETRY_AFTER_MS * 100, 0)).toBe('reported');
     expect(claim(primary, m, RETRY_AFTER_MS * 100, 0)).toEqual({ result: 'taken' });
   });
@@ -108,6 +157,15 @@ describe('claim, finish, retryLater', () => {
     expect(markerState({ ...primary, path: undefined }, m, 5000, 4000)).toBe('outdated');
   });
 
+  it.each([
+    ['9 min 59.999 s', 10 * 60 * 1000 - 1, 'in-flight'],
+    ['10 min', 10 * 60 * 1000, 'stale'],
+  ])('an empty marker is retried after 10 minutes: %s old → %s', (_n, age, state) => {
+    const fs = new MemFs();
+    fs.write(primary.file, '');
+    expect(markerState(primary, fs.markerFs(), age, 0)).toBe(state);
+  });
+
   it('retryLater restarts the clock', () => {
     const fs = new MemFs();
     const m = fs.markerFs();
@@ -124,8 +182,10 @@ describe('claim, finish, retryLater', () => {
     expect(fs.calls).toEqual([`create ${primary.file}`, `mkdirp ${primary.dir}`, `create ${primary.file}`]);
     fs.calls = [];
     const other = { ...primary, file: `${primary.dir}/b.json` };
-    claim(other, fs.markerFs(), 0, 0);
+    expect(claim(other, fs.markerFs(), 0, 0)).toEqual({ result: 'claimed', location: other });
     expect(fs.calls).toEqual([`create ${other.file}`]);
+    // Both claims are empty files: a send in flight, not a report.
+    expect([fs.files.get(primary.file), fs.files.get(other.file)]).toEqual(['', '']);
   });
 
   it('is unwritable when the tree is read-only or there is no marker place; nothing is tried anywhere else', () => {
@@ -135,6 +195,24 @@ describe('claim, finish, retryLater', () => {
     expect(claim(undefined, fs.markerFs(), 0, 0)).toEqual({ result: 'unwritable' });
     expect(fs.calls.every((c) => c.includes('/app/'))).toBe(true);
     expect(fs.files.size).toBe(0);
+  });
+});
+
+describe('claim: a takeover that cannot be written', () => {
+  const loc = { dir: '/app/node_modules/.install-beacon', file: '/app/node_modules/.install-beacon/a.json' };
+  const T = RETRY_AFTER_MS + 1;
+  it('a stale marker in a read-only tree (no lock can be created): unwritable, marker untouched', () => {
+    const fs = new MemFs({ [loc.file]: '' });
+    fs.readOnly.add('/app');
+    expect(claim(loc, fs.markerFs(), T, 0)).toEqual({ result: 'unwritable' });
+    expect([...fs.files]).toEqual([[loc.file, '']]);
+  });
+
+  it('a stale marker whose rewrite fails: unwritable, and the lock is removed', () => {
+    const fs = new MemFs({ [loc.file]: '' });
+    const m = fs.markerFs();
+    expect(claim(loc, { ...m, write: () => false }, T, 0)).toEqual({ result: 'unwritable' });
+    expect([...fs.files.keys()]).toEqual([loc.file]);
   });
 });
 
@@ -195,6 +273,16 @@ describe('stale takeover: two processes never both take over one marker', () => 
     expect(b).toBe('taken');
   });
 
+  it('the marker finished between B\'s stat and its re-check, within the same mtime tick (coarse mtimes): B sees the size change and loses', () => {
+    const fs = staleFs();
+    const b = claim(loc, interleaved(fs, (c) => c.startsWith('create') && c.endsWith('.takeover'), () => {
+      fs.clock = 0; // same mtime as the stale claim B saw
+      finish(loc, fs.markerFs(), { trigger: 'runtime', status: 204, at: T });
+    }), T, 0).result;
+    expect(b).toBe('taken');
+    expect(fs.files.get(loc.file)).toContain('"status":204');
+  });
+
   it('a lock left by a takeover that is in progress makes the other caller lose', () => {
     const fs = staleFs();
     const st = fs.markerFs().stat(loc.file)!;
@@ -219,5 +307,39 @@ describe('pruneGone', () => {
     const removed = pruneGone({ dir, file: `${dir}/new.json`, tree: '/g/lib', path: 'node_modules/new' }, fs.markerFs(), probes.exists);
     expect(removed).toBe(1);
     expect([...fs.files.keys()].filter((f) => f.startsWith(dir)).sort()).toEqual([`${dir}/escape.json`, `${dir}/inflight.json`, `${dir}/kept.json`, `${dir}/new.json`, `${dir}/old-format.json`]);
+  });
+});
+
+describe('pruneGone: what it never touches', () => {
+  const dir = '/g/lib/node_modules/.install-beacon';
+  const gone = { status: 204, path: 'node_modules/gone' };
+  it.each([
+    ['a file that is not a marker (*.json)', `${dir}/notes.txt`],
+    ["the caller's own marker", `${dir}/own.json`],
+  ])('%s', (_n, file) => {
+    const fs = new MemFs({ [file]: gone });
+    expect(pruneGone({ dir, file: `${dir}/own.json`, tree: '/g/lib', path: 'node_modules/own' }, fs.markerFs(), fs.probes().exists)).toBe(0);
+    expect([...fs.files.keys()]).toEqual([file]);
+  });
+
+  it('a marker holding JSON null is not ours to judge: kept', () => {
+    const fs = new MemFs({ [`${dir}/n.json`]: 'null' });
+    expect(pruneGone({ dir, file: `${dir}/own.json`, tree: '/g/lib' }, fs.markerFs(), fs.probes().exists)).toBe(0);
+    expect(fs.files.has(`${dir}/n.json`)).toBe(true);
+  });
+
+  it('a location without a tree prunes nothing and lists nothing', () => {
+    const fs = new MemFs({ [`${dir}/gone.json`]: gone });
+    expect(pruneGone({ dir, file: `${dir}/own.json` }, fs.markerFs(), fs.probes().exists)).toBe(0);
+    expect(fs.files.has(`${dir}/gone.json`)).toBe(true);
+    expect(fs.calls).toEqual([]);
+  });
+
+  it('a tree at the file-system root: /node_modules/<x>/package.json is looked up', () => {
+    const root = '/node_modules/.install-beacon';
+    const fs = new MemFs({ '/node_modules/kept/package.json': '{}', [`${root}/kept.json`]: { status: 204, path: 'node_modules/kept' }, [`${root}/gone.json`]: gone });
+    expect(pruneGone({ dir: root, file: `${root}/own.json`, tree: '/' }, fs.markerFs(), fs.probes().exists)).toBe(1);
+    expect(fs.files.has(`${root}/kept.json`)).toBe(true);
+    expect(fs.files.has(`${root}/gone.json`)).toBe(false);
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../support/collector.js';
 import { npmLocal, packAcme, packBeacon, writeProject } from '../support/fixture.js';
 import { baseEnv, run, TempDirs } from '../support/process.js';
-import { sendersDone } from '../support/senders.js';
+import { sendersDone } from '../support/process.js';
 import { AS_NOBODY, NOBODY_UID, setprivUnavailable, skipReason, unshareUnavailable, writeResults } from './harness.js';
 
 // Where the marker lives, on the machines that move trees around: a read-only

@@ -19,7 +19,7 @@ const trees: Tree[] = [];
 let collector: FaultServer;
 let work: string;
 
-const ALL = ['name', 'version', 'platform', 'arch', 'node', 'ci', 'ci_name', 'container', 'pm', 'pm_version', 'install', 'libc', 'trigger', 'event_id', 'beacon_version'];
+const ALL = ['name', 'version', 'platform', 'arch', 'node', 'ci', 'ci_name', 'container', 'pm', 'pm_version', 'install', 'direct', 'libc', 'libc_version', 'trigger', 'event_id', 'beacon_version'];
 const TEMPLATE = (base: string) => `${base}/e/{name}/{version}?${ALL.map((v) => `${v}={${v}}`).join('&')}`;
 
 /** What each documented field may hold. */
@@ -35,7 +35,9 @@ const FIELD: Record<string, RegExp> = {
   pm: /^(npm|pnpm|yarn|bun|unknown)$/,
   pm_version: /^(\d[\w.+-]*|unknown)$/,
   install: /^(local|global)$/,
+  direct: /^(true|false|unknown)$/,
   libc: /^(glibc|musl|none)$/,
+  libc_version: /^(\d+\.\d+(\.\d+)?|none|unknown)$/,
   trigger: /^postinstall$/,
   event_id: /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
   beacon_version: /^\d+\.\d+\.\d+/,

@@ -8,6 +8,8 @@ export class MemFs {
   readOnly = new Set<string>();
   calls: string[] = [];
   mtimes = new Map<string, number>();
+  /** Symbolic links: link path → absolute target, followed by every probe. */
+  links = new Map<string, string>();
   /** The fake clock: the mtime given to files written from now on. */
   clock = 0;
 
@@ -22,20 +24,45 @@ export class MemFs {
     while ((dir = dir.slice(0, dir.lastIndexOf('/'))) && dir.length > 0) this.dirs.add(dir);
   }
 
+  /** `path` with every symbolic link in it followed. */
+  resolve(path: string): string {
+    for (let hops = 0; hops < 32; hops++) {
+      const link = [...this.links.keys()].find((l) => path === l || path.startsWith(`${l}/`));
+      if (!link) return path;
+      path = this.links.get(link)! + path.slice(link.length);
+    }
+    return path;
+  }
+
   probes(docker = false): DecideProbes {
     return {
-      exists: (p) => (this.calls.push(`exists ${p}`), this.files.has(p) || this.dirs.has(p)),
-      readText: (p) => (this.calls.push(`readText ${p}`), this.files.get(p)),
+      exists: (p) => (this.calls.push(`exists ${p}`), this.files.has(this.resolve(p)) || this.dirs.has(this.resolve(p))),
+      readText: (p) => (this.calls.push(`readText ${p}`), this.files.get(this.resolve(p))),
+      realpath: (p) => {
+        this.calls.push(`realpath ${p}`);
+        const real = this.resolve(p);
+        return this.files.has(real) || this.dirs.has(real) ? real : undefined;
+      },
       readJson: (p) => {
         this.calls.push(`readJson ${p}`);
-        const text = this.files.get(p);
+        const text = this.files.get(this.resolve(p));
         try {
           return text === undefined ? undefined : (JSON.parse(text) as unknown);
         } catch {
           return undefined;
         }
       },
-      listDir: (p) => (this.calls.push(`listDir ${p}`), [...this.files.keys()].filter((f) => f.startsWith(`${p}/`)).map((f) => f.slice(p.length + 1).split('/')[0]!)),
+      readBytes: (p, max) => {
+        this.calls.push(`readBytes ${p}`);
+        const text = this.files.get(this.resolve(p));
+        return text === undefined ? undefined : Buffer.from(text, 'latin1').subarray(0, max);
+      },
+      listDir: (p) => {
+        this.calls.push(`listDir ${p}`);
+        const dir = this.resolve(p);
+        const names = [...this.files.keys(), ...this.links.keys()].filter((f) => f.startsWith(`${dir}/`)).map((f) => f.slice(dir.length + 1).split('/')[0]!);
+        return [...new Set(names)];
+      },
       isDocker: () => (this.calls.push('isDocker'), docker),
     };
   }

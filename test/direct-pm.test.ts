@@ -1,0 +1,189 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startCollector, type Collector } from './support/collector.js';
+import { packAcme, packBeacon } from './support/fixture.js';
+import { baseEnv, run, type RunResult, sendersDone, TempDirs } from './support/process.js';
+
+// {direct} with pnpm 10 (its .pnpm store), yarn 4 PnP (its defaults: the
+// global cache), yarn 1 and bun 1.4. They use the real tools the matrix caches
+// (~/.cache/install-beacon-matrix, filled by `npm run test:matrix`); without
+// them these cases are skipped and say so. Packages come from local tarballs
+// (file: specs); the registry is a dead loopback port.
+
+const CACHE = process.env.INSTALL_BEACON_MATRIX_CACHE || join(homedir(), '.cache', 'install-beacon-matrix');
+const PNPM = join(CACHE, 'pnpm@10.34.9', 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+const YARN = join(CACHE, '@yarnpkg+cli-dist@4.18.1', 'node_modules', '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
+const YARN1 = join(CACHE, 'yarn@1.22.22', 'node_modules', 'yarn', 'bin', 'yarn.js');
+const BUN = join(CACHE, 'bun@1.4.5', 'node_modules', '.bin', 'bun');
+const DEAD = 'http://127.0.0.1:9/';
+
+const temps = new TempDirs();
+let collector: Collector;
+let tarballs: string;
+let acme: string;
+let midA: string;
+let acme1: string;
+
+beforeAll(async () => {
+  if (![PNPM, YARN, YARN1, BUN].some((tool) => existsSync(tool))) return;
+  collector = await startCollector();
+  tarballs = temps.make('ib-dpm-tarballs-');
+  const beacon = packBeacon(tarballs);
+  acme = packAcme(tarballs, {
+    installBeacon: { url: `${collector.base}/{name}/{version}?direct={direct}&trigger={trigger}&pm={pm}`, delivery: 'inline' },
+    extra: { dependencies: { 'install-beacon': `file:${beacon}` } },
+    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+  });
+  // The same package at another version: a project asking for 1.x while mid-a pulls in 2.3.4.
+  acme1 = packAcme(tarballs, {
+    version: '1.0.0',
+    installBeacon: { url: `${collector.base}/{name}/{version}?direct={direct}&trigger={trigger}&pm={pm}`, delivery: 'inline' },
+    extra: { dependencies: { 'install-beacon': `file:${beacon}` } },
+  });
+  midA = packAcme(tarballs, { name: 'mid-a', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { 'acme-lib': `file:${acme}` } }, main: "module.exports = require('acme-lib');\n" });
+}, 120_000);
+afterAll(async () => {
+  await collector?.close();
+  temps.cleanup();
+});
+beforeEach(() => {
+  if (collector) collector.requests.length = 0;
+});
+
+const events = () => collector.requests.filter((q) => q.segments[0] === 'acme-lib').map((q) => `${q.query.pm} ${q.query.trigger}${q.segments[1] === '2.3.4' ? '' : ` ${q.segments[1]}`} direct=${q.query.direct}`);
+
+function ok(r: RunResult): void {
+  expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+}
+
+/** A fresh project (and HOME, so no store or cache is shared between cases). */
+function project(prefix: string, pkg: Record<string, unknown>, files: Record<string, string> = {}): { dir: string; home: string } {
+  const root = temps.make(prefix);
+  const dir = join(root, 'proj');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'proj', version: '1.0.0', private: true, ...pkg }));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return { dir, home: join(root, 'home') };
+}
+
+async function programRun(dir: string, home: string, module: string, viaYarn = false): Promise<void> {
+  const code = `require(${JSON.stringify(module)})`;
+  const r = viaYarn
+    ? await run(process.execPath, [YARN, 'node', '-e', code], { cwd: dir, env: baseEnv(home), timeoutMs: 60_000 })
+    : await run(process.execPath, ['-e', code], { cwd: dir, env: baseEnv(home), timeoutMs: 60_000 });
+  ok(r);
+  await sendersDone(String(collector.port));
+}
+
+describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', () => {
+  const pnpm = (dir: string, home: string, args: string[]) =>
+    run(process.execPath, [PNPM, ...args, `--registry=${DEAD}`, `--store-dir=${join(home, 'store')}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
+  // Allow acme-lib's build, as the README tells pnpm users (a file: package is also named with its spec).
+  const allow = (dir: string) => `onlyBuiltDependencies:\n  - acme-lib\n  - "acme-lib@file:${relative(dir, acme)}"\n`;
+
+  it('postinstall: pnpm add acme-lib is asked for; pnpm add mid-a pulls it in', async () => {
+    const asked = project('ib-dpm-pa-', {});
+    writeFileSync(join(asked.dir, 'pnpm-workspace.yaml'), allow(asked.dir));
+    ok(await pnpm(asked.dir, asked.home, ['add', acme]));
+    const pulled = project('ib-dpm-pp-', {});
+    writeFileSync(join(pulled.dir, 'pnpm-workspace.yaml'), allow(pulled.dir));
+    ok(await pnpm(pulled.dir, pulled.home, ['add', midA]));
+    expect(events()).toEqual(['pnpm postinstall direct=true', 'pnpm postinstall direct=false']);
+    // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 sits beside it in the store.
+    collector.requests.length = 0;
+    const both = project('ib-dpm-pb-', { dependencies: { 'acme-lib': `file:${acme1}`, 'mid-a': `file:${midA}` } });
+    writeFileSync(join(both.dir, 'pnpm-workspace.yaml'), `${allow(both.dir)}  - "acme-lib@file:${relative(both.dir, acme1)}"\n`);
+    ok(await pnpm(both.dir, both.home, ['install']));
+    expect(events().sort()).toEqual(['pnpm postinstall 1.0.0 direct=true', 'pnpm postinstall direct=false']);
+  });
+
+  it('reportInstall (builds not allowed, pnpm 10 default): asked for, and pulled in', async () => {
+    const asked = project('ib-dpm-ra-', {});
+    ok(await pnpm(asked.dir, asked.home, ['add', acme]));
+    const pulled = project('ib-dpm-rp-', {});
+    ok(await pnpm(pulled.dir, pulled.home, ['add', midA]));
+    expect(events()).toEqual([]);
+    await programRun(asked.dir, asked.home, 'acme-lib');
+    await programRun(pulled.dir, pulled.home, 'mid-a');
+    expect(events()).toEqual(['pnpm runtime direct=true', 'pnpm runtime direct=false']);
+  });
+});
+
+describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults (the global cache), and node-modules', () => {
+  const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
+  const yarn = (dir: string, home: string, args: string[]) => run(process.execPath, [YARN, ...args], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
+  const yarnProject = (prefix: string, deps: Record<string, string>, built: boolean) =>
+    project(prefix, { dependencies: deps, ...(built ? { dependenciesMeta: { 'acme-lib': { built: true } } } : {}) }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
+
+  it('postinstall (dependenciesMeta built): asked for, and pulled in', async () => {
+    const asked = yarnProject('ib-dpm-ya-', { 'acme-lib': `file:${acme}` }, true);
+    ok(await yarn(asked.dir, asked.home, ['install']));
+    const pulled = yarnProject('ib-dpm-yp-', { 'mid-a': `file:${midA}` }, true);
+    ok(await yarn(pulled.dir, pulled.home, ['install']));
+    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false']);
+    // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 is pulled in. (The manifest alone would call both asked for: the PnP API tells them apart.)
+    collector.requests.length = 0;
+    const both = yarnProject('ib-dpm-yb-', { 'acme-lib': `file:${acme1}`, 'mid-a': `file:${midA}` }, true);
+    ok(await yarn(both.dir, both.home, ['install']));
+    expect(events().sort()).toEqual(['yarn postinstall 1.0.0 direct=true', 'yarn postinstall direct=false']);
+  });
+
+  it('nodeLinker node-modules, yarn add (built): asked for, and pulled in; then reportInstall after a skip-build install', async () => {
+    const nm = yarnrc.replace('nodeLinker: pnp', 'nodeLinker: node-modules');
+    const asked = project('ib-dpm-yna-', { dependenciesMeta: { 'acme-lib': { built: true } } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
+    ok(await yarn(asked.dir, asked.home, ['add', `acme-lib@file:${acme}`]));
+    const pulled = project('ib-dpm-ynp-', { dependenciesMeta: { 'acme-lib': { built: true } } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
+    ok(await yarn(pulled.dir, pulled.home, ['add', `mid-a@file:${midA}`]));
+    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false']);
+    const later = project('ib-dpm-ynr-', { dependencies: { 'mid-a': `file:${midA}` } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
+    ok(await yarn(later.dir, later.home, ['install', '--mode=skip-build']));
+    await programRun(later.dir, later.home, 'mid-a');
+    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false', 'yarn runtime direct=false']);
+  });
+
+  it('reportInstall (yarn node): asked for, and pulled in', async () => {
+    const asked = yarnProject('ib-dpm-yra-', { 'acme-lib': `file:${acme}` }, false);
+    ok(await yarn(asked.dir, asked.home, ['install', '--mode=skip-build']));
+    const pulled = yarnProject('ib-dpm-yrp-', { 'mid-a': `file:${midA}` }, false);
+    ok(await yarn(pulled.dir, pulled.home, ['install', '--mode=skip-build']));
+    expect(events()).toEqual([]);
+    await programRun(asked.dir, asked.home, 'acme-lib', true);
+    await programRun(pulled.dir, pulled.home, 'mid-a', true);
+    expect(events()).toEqual(['yarn runtime direct=true', 'yarn runtime direct=false']);
+  });
+});
+
+describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
+  const bun = (dir: string, home: string, args: string[]) => run(BUN, [...args, `--registry=${DEAD}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
+
+  it('bun add acme-lib (trusted): asked for, by its postinstall; bun add mid-a: pulled in, by reportInstall on a program run', async () => {
+    const asked = project('ib-dpm-ba-', { trustedDependencies: ['acme-lib'] });
+    ok(await bun(asked.dir, asked.home, ['add', acme]));
+    const pulled = project('ib-dpm-bp-', {});
+    ok(await bun(pulled.dir, pulled.home, ['add', midA]));
+    expect(events()).toEqual(['bun postinstall direct=true']);
+    await programRun(pulled.dir, pulled.home, 'mid-a');
+    expect(events()).toEqual(['bun postinstall direct=true', 'bun runtime direct=false']);
+  });
+});
+
+describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
+  const yarn1 = (dir: string, home: string, args: string[]) =>
+    run(process.execPath, [YARN1, ...args, '--registry', DEAD, '--cache-folder', join(home, 'yarn-cache')], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
+
+  it('yarn add: asked for, and pulled in, by the postinstall and by reportInstall', async () => {
+    for (const scripts of [[], ['--ignore-scripts']]) {
+      const asked = project('ib-dpm-1a-', {});
+      ok(await yarn1(asked.dir, asked.home, ['add', `file:${acme}`, ...scripts]));
+      const pulled = project('ib-dpm-1p-', {});
+      ok(await yarn1(pulled.dir, pulled.home, ['add', `file:${midA}`, ...scripts]));
+      if (scripts.length) {
+        await programRun(asked.dir, asked.home, 'acme-lib');
+        await programRun(pulled.dir, pulled.home, 'mid-a');
+      }
+    }
+    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false', 'yarn runtime direct=true', 'yarn runtime direct=false']);
+  });
+});
