@@ -25,7 +25,7 @@ const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString
 const HOSTILE_VERSION = '<img src=x onerror=alert(1)>';
 const HOSTILE_NAME = '"><script>alert(1)</script>';
 
-interface Sent { version: string; platform: string; arch: string; ci: string; ci_name: string; pm: string; pm_version: string; node: string; container: string; libc: string; install: string; trigger: string }
+interface Sent { version: string; platform: string; arch: string; ci: string; ci_name: string; pm: string; pm_version: string; node: string; container: string; libc: string; libc_version: string; install: string; direct: string; trigger: string }
 
 // Deterministic, varied events for one package.
 function events(n: number): Sent[] {
@@ -43,6 +43,8 @@ function events(n: number): Sent[] {
       node: pick(['20.11.0', '22.3.0', '24.0.1'], i, 13),
       container: pick(['none', 'none', 'docker'], i, 17),
       libc: pick(['glibc', 'musl'], i, 19),
+      libc_version: pick(['2.36', '2.39', '1.2.5'], i, 19),
+      direct: ['true', 'true', 'false', 'unknown', 'false'][(i * 7) % 5]!,
       install: pick(['local', 'local', 'global'], i, 23),
       trigger: pick(['postinstall', 'postinstall', 'runtime'], i, 29),
     };
@@ -62,8 +64,7 @@ describe('the dashboard in Chromium', () => {
   let db: string;
   const sent = events(60);
   // Earlier days, written straight into the database (ingest stamps the receipt time: it cannot backdate).
-  // They carry {direct} (asked for vs pulled in), a variable ingest will accept once the template has it.
-  const past = events(240).map((e, i) => ({ ...e, direct: ['true', 'true', 'false', 'unknown', 'false'][(i * 7) % 5]!, ago: 1 + Math.floor(28.99 * (((i * 37) % 240) / 240) ** 1.5) }));
+  const past = events(240).map((e, i) => ({ ...e, ago: 1 + Math.floor(28.99 * (((i * 37) % 240) / 240) ** 1.5) }));
   const month = [...sent, ...past];
   const problems: string[] = [];
   const api = async (path: string) => JSON.parse((await request(c.url, path, { headers: auth })).body);
@@ -171,9 +172,12 @@ describe('the dashboard in Chromium', () => {
     expect(directRows).toHaveLength(30);
     const agoOf = (day: string) => Math.round((Date.parse(today()) - Date.parse(day)) / 86_400_000);
     for (const [day, t, f, u] of directRows) {
-      const on = past.filter((e) => e.ago === agoOf(day!));
+      const on = [...sent.map((e) => ({ ...e, ago: 0 })), ...past].filter((e) => e.ago === agoOf(day!));
       expect([day, Number(t), Number(f), Number(u)]).toEqual([day, ...['true', 'false', 'unknown'].map((v) => on.filter((e) => e.direct === v).length)]);
     }
+    // The one ingested event without {direct} (the hostile one) is shown as "not sent", today.
+    expect(await page.$$eval('#direct-over-time th', (t) => t.map((x) => x.textContent))).toEqual(['day', 'asked for (direct)', 'pulled in (transitive)', 'unknown', '(not sent)']);
+    expect(directRows.map((r) => r[4])).toEqual([...Array(29).fill('0'), '1']);
     const last30 = `${daysAgo(29)}:${today()}`;
     expect(await total('range')).toBe((await api(`/api/downloads/point/${last30}/acme-lib`)).downloads);
     expect(await total('range')).toBe(month.length + 1);
@@ -182,7 +186,7 @@ describe('the dashboard in Chromium', () => {
     expect(await total('last-month')).toBe((await api('/api/downloads/point/last-month/acme-lib')).downloads);
     const perDay = await page.$$eval('#daily tbody tr', (rows) => rows.map((r) => ({ day: r.children[0]!.textContent, downloads: Number(r.children[1]!.textContent) })));
     expect(perDay).toEqual((await api(`/api/downloads/range/${last30}/acme-lib`)).downloads);
-    for (const field of ['version', 'platform', 'arch', 'pm', 'pm_version', 'ci', 'ci_name', 'container', 'libc', 'install', 'trigger']) {
+    for (const field of ['version', 'platform', 'arch', 'pm', 'pm_version', 'ci', 'ci_name', 'container', 'libc', 'libc_version', 'install', 'direct', 'trigger']) {
       expect([field, await table(field)]).toEqual([field, (await api(`/api/breakdown/${field}/${last30}/acme-lib`)).counts]);
     }
 
@@ -220,6 +224,11 @@ describe('the dashboard in Chromium', () => {
     // Removing one filter by its ×.
     await Promise.all([page.waitForURL((u) => u.searchParams.getAll('filter').length === 1), page.click('.chip:has-text("pm") a')]);
     expect(await total('range')).toBe(notCi.length + 1);
+
+    // Filtering on the new variable: only what the users asked for.
+    await page.goto(`${c.url}/?package=acme-lib&filter=direct%3Dtrue`);
+    expect(await total('range')).toBe(month.filter((e) => e.direct === 'true').length);
+    expect(await table('pm')).toEqual(count(month.filter((e) => e.direct === 'true'), 'pm'));
 
     // Version grouping.
     await page.goto(`${c.url}/?package=acme-lib&versions=major`);
