@@ -152,6 +152,12 @@ try {
     const stored = point?.downloads === 1;
     step(stored ? 'Done: the install is stored in the collector and counted by its API.' : `Unexpected: the collector counted ${point?.downloads} installs (expected 1)`);
     if (!stored) process.exitCode = 1;
+    // The dashboard of the events just sent. In a terminal the collector keeps serving it until Ctrl-C;
+    // elsewhere (CI, a pipe) the demo ends here and the collector stops with it.
+    const dashboard = out.find((l) => l.startsWith('dashboard: ')).slice('dashboard: '.length);
+    const interactive = process.stdin.isTTY && process.stdout.isTTY;
+    console.log(`\nThe dashboard for these events${interactive ? ' (open it in a browser; Ctrl-C stops the collector)' : ' (the collector stops as the demo ends; in a terminal it keeps serving until Ctrl-C)'}:\n${dashboard}`);
+    if (interactive) await new Promise((resolve) => process.once('SIGINT', resolve));
   } catch (e) {
     console.error(`   collector step failed: ${e.message}`);
     process.exitCode = 1;

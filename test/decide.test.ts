@@ -34,7 +34,7 @@ const env = (extra: Record<string, string>) => ({ env: { INIT_CWD: '/app', ...ex
 
 const NO_URL = 'no URL template: set "installBeacon": {"url": "https://..."} in package.json or pass it as "install-beacon <url>"';
 const NOT_OBJECT = '"installBeacon" must be an object (or a URL string)';
-const UNKNOWN_X = '"installBeacon.url": unknown variable {x}; known: {name} {version} {platform} {arch} {node} {ci} {ci_name} {container} {pm} {pm_version} {install} {libc} {trigger} {event_id} {beacon_version}';
+const UNKNOWN_X = '"installBeacon.url": unknown variable {x}; known: {name} {version} {platform} {arch} {node} {ci} {ci_name} {container} {pm} {pm_version} {install} {direct} {libc} {libc_version} {trigger} {event_id} {beacon_version}';
 const COLOUR = 'unknown key "installBeacon.colour" is ignored (known: url, ci, delivery, timeoutMs, enabled)';
 const NOT_HTTPS = 'the URL argument: the URL template must start with https:// (or http:// for a loopback host)';
 const NO_PKG = ['package.json is missing or not valid JSON'];

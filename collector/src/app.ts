@@ -5,14 +5,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badgeSvg, endpointBadge } from './badge.js';
+import { CSP, CSS, dashboardPage, FAVICON, SERIES, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
 import { Batcher } from './batcher.js';
-import { days, parsePeriod, type Period } from './periods.js';
+import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
 import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
 import { utcDay, type NewEvent, type Storage } from './storage/types.js';
 
 export interface AppOptions {
   routes: readonly Route[];
   storage: Storage;
+  /** Where the dashboard reads (a second SQLite connection, so a long filtered scan never holds up ingest's commits); default `storage`. */
+  dashboardStorage?: Storage;
   /** The read token; undefined with --public. */
   token: string | undefined;
   rateLimit: number;
@@ -31,6 +34,7 @@ export interface App {
   close(): Promise<void>;
 }
 
+const SESSION_COOKIE = 'ibc_session';
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 export function createApp(o: AppOptions): App {
@@ -40,6 +44,8 @@ export function createApp(o: AppOptions): App {
   const batcher = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), concurrency: o.storage.kind === 'postgres' ? 3 : 1, ...o.batch });
   const rejected: Record<string, number> = {};
   const tokenDigest = o.token === undefined ? undefined : digest(o.token);
+  // The session cookie holds a value derived from the token (not the token itself): it opens the dashboard only.
+  const sessionValue = o.token === undefined ? '' : createHash('sha256').update(`install-beacon-collector dashboard session\0${o.token}`).digest('base64url');
 
   // Per-address fixed window of one minute; addresses live in memory only.
   let window = { start: now(), counts: new Map<string, number>() };
@@ -143,7 +149,13 @@ export function createApp(o: AppOptions): App {
       res.end(req.method === 'HEAD' ? undefined : svg);
       return;
     }
-    if (!authorized(req, path === '/' ? query.get('token') : null)) return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
+    if (path === '/dashboard.css' || path === '/favicon.svg') {
+      const [type, body] = path === '/favicon.svg' ? ['image/svg+xml', FAVICON] : ['text/css; charset=utf-8', CSS];
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'max-age=300', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(body) });
+      return void res.end(req.method === 'HEAD' ? undefined : body);
+    }
+    if (path === '/') return dashboard(req, res, query);
+    if (!authorized(req, null)) return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
 
     let m: RegExpExecArray | null;
     const withPeriod = async (periodText: string, rest: string, answer: (pkg: string, p: Period) => Promise<unknown>) => {
@@ -187,17 +199,67 @@ export function createApp(o: AppOptions): App {
       }
       return void res.end();
     }
-    if (path === '/') {
-      return text(res, req, 200, 'install-beacon-collector\n\nRead API: /api/downloads/point/last-week/NAME, /api/downloads/range/last-month/NAME, /api/versions/NAME/last-week,\n/api/breakdown/FIELD/last-month/NAME, /api/events.ndjson?package=NAME&since=ISO-TIME; badges: /badge/NAME.json, /badge/NAME.svg\n');
-    }
     return json(res, req, 404, { error: 'no such API path' });
+  }
+
+  function page(req: IncomingMessage, res: ServerResponse, p: Page, headers: Record<string, string> = {}): void {
+    res.writeHead(p.status, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': CSP,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'x-frame-options': 'DENY',
+      'content-length': Buffer.byteLength(p.body),
+      ...headers,
+    });
+    res.end(req.method === 'HEAD' ? undefined : p.body);
+  }
+  function redirect(res: ServerResponse, location: string, headers: Record<string, string> = {}): void {
+    res.writeHead(303, { location, 'cache-control': 'no-store', 'content-length': 0, ...headers });
+    res.end();
+  }
+  /** The dashboard: behind the read token (a bearer header, or the session cookie that /?token= sets) unless --public. */
+  async function dashboard(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    const given = query.get('token');
+    if (tokenDigest !== undefined) {
+      if (given !== null) {
+        query.delete('token');
+        if (!timingSafeEqual(digest(given), tokenDigest)) return page(req, res, tokenPage(true, query), { 'www-authenticate': 'Bearer' });
+        // The token leaves the address bar (and the history); the cookie carries the session.
+        const rest = query.toString();
+        return redirect(res, rest ? `/?${rest}` : '/', { 'set-cookie': `${SESSION_COOKIE}=${sessionValue}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000${'encrypted' in req.socket && req.socket.encrypted ? '; Secure' : ''}` });
+      }
+      if (!authorized(req, null) && !hasSession(req)) return page(req, res, tokenPage(false, query), { 'www-authenticate': 'Bearer' });
+    }
+    const t = today();
+    const { view, notes } = parseView(query, t, FIELDS);
+    if (query.has('ff')) return redirect(res, viewUrl(view));
+    const reads = o.dashboardStorage ?? o.storage;
+    const packages = await reads.packages();
+    const host = /^[a-z0-9.:[\]-]+$/i.test(req.headers.host ?? '') ? req.headers.host! : '127.0.0.1:7708';
+    const origin = `${'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http'}://${host}`;
+    if (packages.length === 0) return page(req, res, emptyPage(o.routes.map((r) => `${origin}${r.display}`)));
+    if (view.pkg === undefined || !packages.includes(view.pkg)) {
+      if (view.pkg !== undefined) notes.push(`no installs of "${view.pkg}" stored; showing ${packages[0]}`);
+      view.pkg = packages[0]!;
+    }
+    const monthStart = dayString(dayNumber(t)! - 29);
+    const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES);
+    // The totals for the last day, week and month, unless the view's range already covers them.
+    const totals = view.start <= monthStart && view.end >= t ? rows : await reads.cube(view.pkg, monthStart, t, view.filters, null);
+    return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows, totals }));
+  }
+  function hasSession(req: IncomingMessage): boolean {
+    const m = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(req.headers.cookie ?? '');
+    return m !== null && timingSafeEqual(digest(m[1]!), digest(sessionValue));
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const isRead = path === '/' || path === '/healthz' || path.startsWith('/api/') || path.startsWith('/badge/');
+    const isRead = path === '/' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz' || path.startsWith('/api/') || path.startsWith('/badge/');
     const work = isRead && url.length <= 2048 ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
     work.catch(() => {
       // A read failed in the database: answer 503, never crash.

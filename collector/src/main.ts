@@ -39,7 +39,10 @@ export async function start(config: Config, print: (line: string) => void, sqlit
     throw e;
   }
   const token = config.public ? undefined : (config.token ?? (await storage.metaGetOrSet('read_token', randomBytes(24).toString('base64url'))));
-  const app = createApp({ routes: config.routes, storage, token, rateLimit: config.rateLimit, trustProxy: config.trustProxy });
+  // The dashboard's filtered views scan raw events; with SQLite they run in a worker of their own
+  // (WAL: readers never block the writer), so ingest's commits never wait behind one.
+  const dashboardStorage = config.database.kind === 'sqlite' && sqliteWorker ? openSqliteInWorker(config.database.file, sqliteWorker) : undefined;
+  const app = createApp({ routes: config.routes, storage, dashboardStorage, token, rateLimit: config.rateLimit, trustProxy: config.trustProxy });
 
   // Slow or stuck clients time out: the whole head within 10 s, the request within 15 s
   // (checked every second), an idle keep-alive connection after 5 s.
@@ -82,6 +85,7 @@ export async function start(config: Config, print: (line: string) => void, sqlit
         await app.close();
         await closed;
         await storage.close();
+        await dashboardStorage?.close();
       })()),
   };
 }

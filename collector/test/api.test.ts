@@ -112,7 +112,16 @@ describe('ingest and read API (SQLite)', () => {
         expect([path, r.status, r.headers['www-authenticate']]).toEqual([path, 401, 'Bearer']);
       }
     }
-    expect((await get(`/?token=${TOKEN}`, {})).status).toBe(200); // the dashboard URL printed at start
+    // The dashboard URL printed at start: the token becomes an HttpOnly, SameSite=Strict session cookie and leaves the address bar.
+    const opened = await get(`/?token=${TOKEN}&range=7`, {});
+    expect([opened.status, opened.headers.location]).toEqual([303, '/?range=7']);
+    const cookie = String(opened.headers['set-cookie']).split(';')[0]!;
+    expect(String(opened.headers['set-cookie'])).toMatch(/; HttpOnly; SameSite=Strict/);
+    expect(cookie).not.toContain(TOKEN);
+    expect((await get('/?range=7', { cookie })).status).toBe(200);
+    expect((await get('/?range=7', { cookie: cookie + 'x' })).status).toBe(401);
+    expect((await get('/api/downloads/point/last-week/acme-lib', { cookie })).status).toBe(401); // the cookie opens the dashboard only
+    expect((await get(`/?token=wrong${TOKEN}`, {})).status).toBe(401);
     expect((await get('/api/events.ndjson?token=' + TOKEN, {})).status).toBe(401); // only the start page takes ?token=
   });
 

@@ -8,7 +8,7 @@ import { openPostgres } from '../src/storage/postgres.js';
 import { openSqlite } from '../src/storage/sqlite.js';
 import { openSqliteInWorker } from '../src/storage/sqlite-worker.js';
 import { BIN } from './support/bin.js';
-import { SCHEMA_VERSION, type NewEvent, type Storage } from '../src/storage/types.js';
+import { SCHEMA_VERSION, type Filter, type NewEvent, type Storage } from '../src/storage/types.js';
 import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
 
 // One suite, two databases: a real SQLite file and a real PostgreSQL server.
@@ -133,6 +133,56 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     expect(page.map((e) => e.id)).toEqual([all[2]!.id, all[3]!.id]);
     expect((await s.events({ since: T0 + DAY, afterId: 0, limit: 100 })).map((e) => e.eventId)).toEqual(['c']);
     expect((await s.events({ package: '@scope/lib', since: 0, afterId: 0, limit: 100 })).map((e) => e.eventId)).toEqual(['s1']);
+  });
+
+  it('cube(): per (day, field, value) from the rollups unfiltered, from the raw events with filters (=, != and a missing field); packages() lists them', async () => {
+    const own = await backend.fresh();
+    const st = own.open();
+    opened.push(st);
+    await st.migrate();
+    expect(await st.packages()).toEqual([]);
+    await st.insertBatch([
+      ev('d1', 0, { ci: 'false', direct: 'true' }, 'dash'),
+      ev('d2', 0, { ci: 'true', direct: 'false' }, 'dash'),
+      ev('d3', 1, { ci: 'false', direct: 'unknown', version: '2.0.0' }, 'dash'),
+      ev('d4', 1, { ci: 'false', direct: 'true', version: '2.0.0' }, 'dash'),
+      ev('d5', 1, {}, 'dash'),
+      ev('d6', 1, { ci: 'false' }, '@other/pkg'),
+    ]);
+    expect(await st.packages()).toEqual(['@other/pkg', 'dash']);
+    const sortRows = (rows: Array<[string, string, string, number]>) => rows.map((r) => r.join('|')).sort();
+    type R = Array<[string, string, string, number]>;
+    const cube = async (start: string, end: string, filters: Filter[], series: string[] | null = ['direct']) => sortRows(await st.cube('dash', start, end, filters, series));
+    const ci = (op: '=' | '!=', value: string): Filter => ({ field: 'ci', op, value });
+    // Per-day totals; other fields summed over the range (day ''); the series fields per day.
+    expect(await cube('2026-11-01', '2026-11-30', [])).toEqual(
+      sortRows([
+        ['2026-11-20', '', '', 2], ['2026-11-21', '', '', 3],
+        ['', 'version', '1.0.0', 3], ['', 'version', '2.0.0', 2], ['', 'ci', 'false', 3], ['', 'ci', 'true', 1],
+        ['2026-11-20', 'direct', 'true', 1], ['2026-11-20', 'direct', 'false', 1], ['2026-11-21', 'direct', 'unknown', 1], ['2026-11-21', 'direct', 'true', 1],
+      ] as R),
+    );
+    expect(await cube('2026-11-01', '2026-11-30', [], [])).toContain('|direct|true|2');
+    expect(await cube('2026-11-01', '2026-11-30', [], null)).toEqual(sortRows([['2026-11-20', '', '', 2], ['2026-11-21', '', '', 3]]));
+    expect(await cube('2026-11-21', '2026-11-21', [])).toEqual(
+      sortRows([['2026-11-21', '', '', 3], ['', 'version', '2.0.0', 2], ['', 'version', '1.0.0', 1], ['', 'ci', 'false', 2], ['2026-11-21', 'direct', 'unknown', 1], ['2026-11-21', 'direct', 'true', 1]] as R),
+    );
+    expect(await cube('2026-11-01', '2026-11-30', [ci('=', 'false')])).toEqual(
+      sortRows([
+        ['2026-11-20', '', '', 1], ['2026-11-21', '', '', 2], ['', 'version', '1.0.0', 1], ['', 'version', '2.0.0', 2], ['', 'ci', 'false', 3],
+        ['2026-11-20', 'direct', 'true', 1], ['2026-11-21', 'direct', 'unknown', 1], ['2026-11-21', 'direct', 'true', 1],
+      ] as R),
+    );
+    expect(await cube('2026-11-01', '2026-11-30', [ci('=', 'false')], null)).toEqual(sortRows([['2026-11-20', '', '', 1], ['2026-11-21', '', '', 2]]));
+    // != counts the event that has no ci at all; two filters must both hold; the range bounds the raw scan.
+    expect(await cube('2026-11-21', '2026-11-21', [ci('!=', 'false')])).toEqual(sortRows([['2026-11-21', '', '', 1], ['', 'version', '1.0.0', 1]]));
+    expect(await cube('2026-11-01', '2026-11-30', [ci('=', 'false'), { field: 'direct', op: '!=', value: 'true' }])).toEqual(
+      sortRows([['2026-11-21', '', '', 1], ['', 'version', '2.0.0', 1], ['', 'ci', 'false', 1], ['2026-11-21', 'direct', 'unknown', 1]] as R),
+    );
+    // A value that is SQL or a JSON path is only ever a value.
+    expect(await cube('2026-11-01', '2026-11-30', [ci('=', "x' OR '1'='1")])).toEqual([]);
+    await expect(st.cube('dash', '2026-11-01', '2026-11-30', [{ field: "ci') OR 1=1 --", op: '=', value: 'x' }], null)).rejects.toThrow(/not a field name/);
+    await expect(st.cube('dash', '2026-11-01', '2026-11-30', [], ["direct') OR 1=1 --"])).rejects.toThrow(/not a field name/);
   });
 
   it('deleteBefore drops raw events only: the daily counts stay; de-duplication holds for what is kept', async () => {

@@ -2,7 +2,7 @@
 // transaction per batch; event_id de-duplication by a unique index with
 // ON CONFLICT DO NOTHING, so two instances store a replayed event once.
 import pg from 'pg';
-import { NewerSchemaError, SCHEMA_VERSION, TOTAL, uniqueInBatch, type Storage, type StoredEvent } from './types.js';
+import { FIELD_NAME, NewerSchemaError, SCHEMA_VERSION, TOTAL, uniqueInBatch, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -116,6 +116,35 @@ export function openPostgres(url: string): Storage {
     async breakdown(pkg, field, start, end) {
       const r = await pool.query<{ value: string; count: string }>('SELECT value, SUM(count) AS count FROM daily WHERE package = $1 AND field = $2 AND day BETWEEN $3 AND $4 GROUP BY value', [pkg, field, start, end]);
       return Object.fromEntries(r.rows.map((row) => [row.value, Number(row.count)]));
+    },
+    async packages() {
+      const r = await pool.query<{ package: string }>('SELECT DISTINCT package FROM daily WHERE field = $1 ORDER BY package', [TOTAL]);
+      return r.rows.map((row) => row.package);
+    },
+    async cube(pkg, start, end, filters, series) {
+      // See Storage.cube: one statement, every field in one pass over the rollups or the raw events.
+      for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
+      const args: unknown[] = [pkg, start, end, series ?? []];
+      let sql: string;
+      if (filters.length === 0) {
+        sql = `SELECT day, field, value, count FROM daily WHERE package = $1 AND field = '' AND value = '' AND day BETWEEN $2 AND $3`;
+        if (series) sql += ` UNION ALL SELECT CASE WHEN field = ANY($4::text[]) THEN day ELSE '' END, field, value, SUM(count) FROM daily WHERE package = $1 AND field > '' AND day BETWEEN $2 AND $3 GROUP BY 1, 2, 3`;
+        else sql += ' AND cardinality($4::text[]) >= 0';
+      } else {
+        args[1] = Date.parse(`${start}T00:00:00Z`);
+        args[2] = Date.parse(`${end}T00:00:00Z`) + 86_400_000;
+        const where = ['e.package = $1', 'e.received_at >= $2', 'e.received_at < $3'];
+        for (const f of filters) {
+          args.push(f.field, f.value);
+          const [k, v] = [`$${args.length - 1}`, `$${args.length}`];
+          where.push(f.op === '=' ? `(e.vars::jsonb ->> ${k}::text) = ${v}::text` : `COALESCE(e.vars::jsonb ->> ${k}::text, '') <> ${v}::text`);
+        }
+        const day = "to_char(to_timestamp(e.received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+        sql = `SELECT ${day} AS day, '' AS field, '' AS value, count(*) AS count FROM events e WHERE ${where.join(' AND ')} AND cardinality($4::text[]) >= 0 GROUP BY 1`;
+        if (series) sql += ` UNION ALL SELECT CASE WHEN kv.key = ANY($4::text[]) THEN ${day} ELSE '' END, kv.key, kv.value, count(*) FROM events e, jsonb_each_text(e.vars::jsonb) AS kv WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3`;
+      }
+      const r = await pool.query<{ day: string; field: string; value: string; count: string }>(sql, args);
+      return r.rows.map((row) => [row.day, row.field, row.value, Number(row.count)]);
     },
     async hasPackage(pkg) {
       const r = await pool.query('SELECT 1 FROM daily WHERE package = $1 AND field = $2 LIMIT 1', [pkg, TOTAL]);

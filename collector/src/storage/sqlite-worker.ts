@@ -71,6 +71,8 @@ export function openSqliteInWorker(file: string, script: string): Storage {
     insertBatch: (events) => call('insertBatch', events),
     daily: (pkg, start, end) => call('daily', pkg, start, end),
     breakdown: (pkg, field, start, end) => call('breakdown', pkg, field, start, end),
+    packages: () => call('packages'),
+    cube: (pkg, start, end, filters, series) => call('cube', pkg, start, end, filters, series),
     hasPackage: (pkg) => call('hasPackage', pkg),
     events: (opts) => call('events', opts),
     deleteBefore: (cutoff) => call('deleteBefore', cutoff),

@@ -2,7 +2,7 @@
 // committed batch survives a crash of the process and of the machine.
 // Prepared statements, one transaction per batch (better-sqlite3's own advice).
 import Database from 'better-sqlite3';
-import { NewerSchemaError, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, type NewEvent, type Storage, type StoredEvent } from './types.js';
+import { FIELD_NAME, NewerSchemaError, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, type CubeRow, type Filter, type NewEvent, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -38,6 +38,7 @@ export function openSqlite(file: string): Storage {
     bump: db.prepare('INSERT INTO daily (package, day, field, value, count) VALUES (?, ?, ?, ?, ?) ON CONFLICT (package, field, day, value) DO UPDATE SET count = count + excluded.count'),
     daily: db.prepare<[string, string, string, string, string], { day: string; count: number }>('SELECT day, count FROM daily WHERE package = ? AND field = ? AND value = ? AND day BETWEEN ? AND ?'),
     breakdown: db.prepare<[string, string, string, string], { value: string; count: number }>('SELECT value, SUM(count) AS count FROM daily WHERE package = ? AND field = ? AND day BETWEEN ? AND ? GROUP BY value'),
+    packages: db.prepare<[string], { package: string }>('SELECT DISTINCT package FROM daily WHERE field = ? ORDER BY package'),
     has: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM daily WHERE package = ? AND field = ? LIMIT 1'),
     eventsAll: db.prepare<[number, number, number], EventRow>('SELECT * FROM events WHERE id > ? AND received_at >= ? ORDER BY id LIMIT ?'),
     eventsOf: db.prepare<[number, number, string, number], EventRow>('SELECT * FROM events WHERE id > ? AND received_at >= ? AND package = ? ORDER BY id LIMIT ?'),
@@ -54,6 +55,38 @@ export function openSqlite(file: string): Storage {
   });
 
   const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, eventId: r.event_id, package: r.package, receivedAt: r.received_at, vars: JSON.parse(r.vars) as Record<string, string> });
+
+  /** The dashboard's counts (see Storage.cube): one statement, every field in one pass over the rollups or the raw events. */
+  function cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null): CubeRow[] {
+    for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
+    const inSeries = series && series.length > 0 ? `IN (${series.map((f) => `'${f}'`).join(', ')})` : 'IN (NULL)';
+    let sql: string;
+    let args: unknown[];
+    if (filters.length === 0) {
+      args = [pkg, start, end];
+      sql = `SELECT day, field, value, count FROM daily WHERE package = ? AND field = '' AND value = '' AND day BETWEEN ? AND ?`;
+      if (series) {
+        sql += ` UNION ALL SELECT CASE WHEN field ${inSeries} THEN day ELSE '' END, field, value, SUM(count) FROM daily WHERE package = ? AND field > '' AND day BETWEEN ? AND ? GROUP BY 1, 2, 3`;
+        args.push(pkg, start, end);
+      }
+    } else {
+      const where: string[] = ['e.package = ?', 'e.received_at >= ?', 'e.received_at < ?'];
+      const cond: unknown[] = [pkg, Date.parse(`${start}T00:00:00Z`), Date.parse(`${end}T00:00:00Z`) + 86_400_000];
+      for (const f of filters) {
+        where.push(f.op === '=' ? 'json_extract(e.vars, ?) = ?' : "IFNULL(json_extract(e.vars, ?), '') != ?");
+        cond.push(`$.${f.field}`, f.value);
+      }
+      const day = "strftime('%Y-%m-%d', e.received_at / 1000, 'unixepoch')";
+      sql = `SELECT ${day} AS day, '' AS field, '' AS value, count(*) AS count FROM events e WHERE ${where.join(' AND ')} GROUP BY 1`;
+      args = [...cond];
+      if (series) {
+        sql += ` UNION ALL SELECT CASE WHEN j.key ${inSeries} THEN ${day} ELSE '' END, j.key, CAST(j.value AS TEXT), count(*) FROM events e, json_each(e.vars) j WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3`;
+        args.push(...cond);
+      }
+    }
+    const rows = db.prepare(sql).raw().all(...args) as Array<[string, string, string, number]>;
+    return rows;
+  }
 
   return {
     kind: 'sqlite',
@@ -75,6 +108,12 @@ export function openSqlite(file: string): Storage {
     },
     async breakdown(pkg, field, start, end) {
       return Object.fromEntries(s().breakdown.all(pkg, field, start, end).map((r) => [r.value, r.count]));
+    },
+    async packages() {
+      return s().packages.all(TOTAL).map((r) => r.package);
+    },
+    async cube(pkg, start, end, filters, series) {
+      return cube(pkg, start, end, filters, series);
     },
     async hasPackage(pkg) {
       return s().has.get(pkg, TOTAL) !== undefined;

@@ -32,6 +32,16 @@ export interface Storage {
   daily(pkg: string, start: string, end: string): Promise<Map<string, number>>;
   /** Installs per value of one field in [start, end]. */
   breakdown(pkg: string, field: string, start: string, end: string): Promise<Record<string, number>>;
+  /** Every package with any count, by name. */
+  packages(): Promise<string[]>;
+  /**
+   * The dashboard's counts over [start, end]: installs per day as [day, TOTAL, TOTAL, n]; and, unless
+   * `series` is null, every (field, value) summed over the range as ['', field, value, n], except the
+   * fields named in `series`, which come per day as [day, field, value, n]. Without filters they come
+   * from the daily rollups (O(days)); with filters, from the raw events kept for the retention period
+   * (every filter must hold).
+   */
+  cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null): Promise<CubeRow[]>;
   /** Whether the package has any count at all. */
   hasPackage(pkg: string): Promise<boolean>;
   /** Up to `limit` raw events with id > afterId and receivedAt >= since, by id (optionally of one package). */
@@ -44,6 +54,14 @@ export interface Storage {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A dashboard filter: field = value, or field != value (an event without the field is != any value). */
+export interface Filter { field: string; op: '=' | '!='; value: string }
+/** [day, field, value, count]; day is '' for a count summed over the whole range. */
+export type CubeRow = [string, string, string, number];
+
+/** Field names reach SQL (as JSON paths): only these shapes. */
+export const FIELD_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 
 /** The schema version this collector writes; a database with a higher one is refused. */
 export const SCHEMA_VERSION = 1;

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { dashboardPage, emptyPage, escapeText, groupVersion, html, numbers, parseView, tokenPage, viewUrl, type View } from '../src/dashboard.js';
+import { FIELDS } from '../src/routes.js';
+import type { CubeRow } from '../src/storage/types.js';
+
+// The dashboard's pure parts: escaping, the view a URL asks for, the numbers from cube rows, the page.
+
+const TODAY = '2026-11-26';
+const view = (q: string) => parseView(new URLSearchParams(q), TODAY, FIELDS);
+
+describe('html: every interpolated value is text', () => {
+  it.each([
+    ['<img src=x onerror=alert(1)>', '&lt;img src=x onerror=alert(1)&gt;'],
+    ['"><script>alert(1)</script>', '&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;'],
+    ["' onmouseover='x", '&#39; onmouseover=&#39;x'],
+    ['a & b `c`', 'a &amp; b &#96;c&#96;'],
+  ])('%s', (input, escaped) => {
+    expect(escapeText(input)).toBe(escaped);
+    expect(html`<td title="${input}">${input}</td>`.text).toBe(`<td title="${escaped}">${escaped}</td>`);
+    expect(html`<p>${[input, html`<b>${input}</b>`]}</p>`.text).toBe(`<p>${escaped}<b>${escaped}</b></p>`);
+  });
+});
+
+describe('parseView: the URL is the view', () => {
+  it.each([
+    ['', { range: 30, start: '2026-10-28', end: TODAY, filters: [], versions: 'full' }],
+    ['range=7', { range: 7, start: '2026-11-20', end: TODAY }],
+    ['range=365', { range: 365, start: '2025-11-27' }],
+    ['range=12', { range: 30 }],
+    ['from=2026-01-01&to=2026-01-31', { range: 'custom', start: '2026-01-01', end: '2026-01-31' }],
+    ['from=2026-02-01&to=2026-01-31', { range: 30 }],
+    ['filter=ci%3Dfalse&filter=pm!%3Dnpm', { filters: [{ field: 'ci', op: '=', value: 'false' }, { field: 'pm', op: '!=', value: 'npm' }] }],
+    ['filter=nosuch%3Dx', { filters: [] }],
+    ['ff=pm&fo=!%3D&fv=yarn', { filters: [{ field: 'pm', op: '!=', value: 'yarn' }] }],
+    ['versions=major', { versions: 'major' }],
+  ])('%s', (q, expected) => {
+    expect(view(q).view).toMatchObject(expected);
+  });
+
+  it('viewUrl gives back the same view (a bookmark keeps it)', () => {
+    for (const q of ['package=%40s%2Fp&range=7&filter=version%3D%3Cimg%3E&versions=minor', 'from=2026-01-01&to=2026-01-31&filter=ci!%3Dtrue']) {
+      const v = view(q).view;
+      expect(view(viewUrl(v).slice(2)).view).toEqual(v);
+    }
+  });
+});
+
+it.each([
+  ['1.2.3', 'minor', '1.2.x'],
+  ['1.2.3', 'major', '1.x'],
+  ['v20.11.0', 'major', '20.x'],
+  ['<img>', 'major', '<img>'],
+  ['1.2.3', 'full', '1.2.3'],
+] as const)('groupVersion(%s, %s) = %s', (v, g, out) => expect(groupVersion(v, g)).toBe(out));
+
+describe('numbers and the page', () => {
+  // Storage.cube's rows for 2026-11-20..26 (fields summed over the range, `direct` per day), and the month's totals.
+  const rows: CubeRow[] = [
+    ['2026-11-26', '', '', 2], ['2026-11-20', '', '', 3],
+    ['', 'version', '1.2.3', 4], ['', 'version', '<img src=x onerror=alert(1)>', 1],
+    ['2026-11-26', 'direct', 'true', 2], ['2026-11-20', 'direct', 'false', 3],
+  ];
+  const totals: CubeRow[] = [...rows.filter((r) => r[1] === ''), ['2026-10-30', '', '', 5], ['2026-10-27', '', '', 100]];
+  it('totals for the last day, week and month; the range; every day of it', () => {
+    const v = view('range=7').view;
+    const n = numbers(rows, v, TODAY, totals);
+    expect([n.lastDay, n.lastWeek, n.lastMonth, n.total, n.daily.length]).toEqual([2, 5, 10, 5, 7]);
+    expect(Object.fromEntries(n.counts.get('version')!)).toEqual({ '1.2.3': 4, '<img src=x onerror=alert(1)>': 1 });
+    expect(Object.fromEntries(n.counts.get('direct')!)).toEqual({ true: 2, false: 3 });
+    expect(Object.fromEntries([...n.perDay.get('direct')!].map(([d, m]) => [d, Object.fromEntries(m)]))).toEqual({ '2026-11-26': { true: 2 }, '2026-11-20': { false: 3 } });
+    expect(n.daily.map(([, k]) => k)).toEqual([3, 0, 0, 0, 0, 0, 2]);
+  });
+
+  it('renders sender data as text only; the direct chart appears only when the data has the field', () => {
+    const v = { ...view('range=7').view, pkg: '"><script>alert(1)</script>' } as View;
+    const page = dashboardPage({ fields: [...FIELDS, 'direct'], packages: ['a', v.pkg!], view: v, notes: [], today: TODAY, rows }).body;
+    expect(page).not.toMatch(/<script|<img|javascript:/i);
+    expect(page).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(page).toContain('id="direct-over-time"');
+    const without = dashboardPage({ fields: [...FIELDS, 'direct'], packages: ['a'], view: { ...v, pkg: 'a' }, notes: [], today: TODAY, rows: rows.filter((r) => r[1] !== 'direct') }).body;
+    expect(without).not.toContain('id="direct-over-time"');
+    expect(page).not.toContain('(not sent)');
+    // Installs whose event has no {direct} stay visible as "not sent".
+    const partly = dashboardPage({ fields: FIELDS, packages: ['a'], view: { ...v, pkg: 'a' }, notes: [], today: TODAY, rows: [...rows, ['2026-11-21', '', '', 4]] }).body;
+    expect(partly).toMatch(/<th scope="col">\(not sent\)<\/th>/);
+    expect(partly).toContain('<tr><td>2026-11-21</td><td class="num">0</td><td class="num">0</td><td class="num">0</td><td class="num">4</td></tr>');
+    // Every field of VARIABLES (but name and event_id) gets its breakdown.
+    for (const f of FIELDS) expect(page).toContain(`data-field="${f}"`);
+  });
+
+  it('the empty state shows exactly what to put in installBeacon.url; the token page asks for the token', () => {
+    const e = emptyPage(['http://127.0.0.1:7708/{name}/{version}']).body;
+    expect(e).toContain('"url": "http://127.0.0.1:7708/{name}/{version}"');
+    expect(tokenPage(false).body).toContain('name="token"');
+    expect(tokenPage(true).body).toContain('not this collector');
+  });
+});
