@@ -66,7 +66,7 @@ export function detectContainer(env: Env, probes: Probes): Container {
 
 // ---- Package manager: npm_config_user_agent, e.g. "pnpm/10.34.9 npm/? node/v20.20.2 linux x64" ----
 
-const KNOWN_PMS = ['npm', 'pnpm', 'yarn', 'bun'];
+const KNOWN_PMS = ['npm', 'pnpm', 'yarn', 'bun', 'deno'];
 
 // Equivalent mutants: the fallback texts and `/\s/` for `/\s+/` on the first
 // line (only the first token is read, after trim), and any change to how a
@@ -87,6 +87,8 @@ export const TREE_PM_RULES: ReadonlyArray<{ pm: string; test: (pkgDir: string, r
   { pm: 'pnpm', test: (dir) => /[\\/]node_modules[\\/]\.pnpm[\\/]/.test(dir) },
   { pm: 'yarn', test: (dir) => /[\\/]\.yarn[\\/](?:cache|unplugged|__virtual__)[\\/]/.test(dir) },
   { pm: 'bun', test: (_d, root, p) => !!root && (p.exists(`${root}/bun.lock`) || p.exists(`${root}/bun.lockb`)) },
+  // deno install keeps its own store in node_modules/.deno and writes deno.lock.
+  { pm: 'deno', test: (_d, root, p) => !!root && (p.exists(`${root}/node_modules/.deno`) || p.exists(`${root}/deno.lock`)) },
   { pm: 'yarn', test: (_d, root, p) => !!root && p.exists(`${root}/yarn.lock`) },
   { pm: 'pnpm', test: (_d, root, p) => !!root && p.exists(`${root}/pnpm-lock.yaml`) },
   { pm: 'npm', test: (_d, root, p) => !!root && (p.exists(`${root}/package-lock.json`) || p.exists(`${root}/node_modules/.package-lock.json`)) },
