@@ -89,6 +89,8 @@ export const TREE_PM_RULES: ReadonlyArray<{ pm: string; test: (pkgDir: string, r
   { pm: 'bun', test: (_d, root, p) => !!root && (p.exists(`${root}/bun.lock`) || p.exists(`${root}/bun.lockb`)) },
   // deno install keeps its own store in node_modules/.deno and writes deno.lock.
   { pm: 'deno', test: (_d, root, p) => !!root && (p.exists(`${root}/node_modules/.deno`) || p.exists(`${root}/deno.lock`)) },
+  // Deno's own npm cache (<DENO_DIR>/npm/<registry>/<name>/<version>) keeps <name>/registry.json beside the versions.
+  { pm: 'deno', test: (dir, _r, p) => !/[\\/]node_modules[\\/]/.test(dir) && p.exists(`${dir.replace(/[\\/][^\\/]+[\\/]?$/, '')}/registry.json`) },
   { pm: 'yarn', test: (_d, root, p) => !!root && p.exists(`${root}/yarn.lock`) },
   { pm: 'pnpm', test: (_d, root, p) => !!root && p.exists(`${root}/pnpm-lock.yaml`) },
   { pm: 'npm', test: (_d, root, p) => !!root && (p.exists(`${root}/package-lock.json`) || p.exists(`${root}/node_modules/.package-lock.json`)) },

@@ -44,7 +44,13 @@ export const realProbes: DecideProbes = {
     }
   },
   pnpFileFor,
+  isDeno,
 };
+
+/** Is this process Deno (its npm cache is a layout of its own)? */
+export function isDeno(): boolean {
+  return typeof globalThis === 'object' && 'Deno' in globalThis;
+}
 
 export const realMarkerFs: MarkerFs = {
   mkdirp(dir) {

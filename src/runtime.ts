@@ -3,10 +3,10 @@ import { fileURLToPath } from 'url';
 import { claimInstall } from './decide.js';
 import { currentHost } from './env.js';
 import { decideHere, printDebug, say, startSender } from './hook.js';
-import { installSite, packageDirOf, type InstallSite } from './layout.js';
+import { denoCacheDirOf, installSite, packageDirOf, type InstallSite } from './layout.js';
 import { isReported, markerLocation } from './marker.js';
-import { envOptOut, insideNodeModules, isOn } from './optout.js';
-import { pnpFileFor, readPackageJson, realMarkerFs } from './probes.js';
+import { envOptOut, isOn } from './optout.js';
+import { isDeno, pnpFileFor, readPackageJson, realMarkerFs } from './probes.js';
 
 // The runtime trigger: `reportInstall(__filename)` at the top of a package's
 // main module counts installs whose postinstall never ran (npm 12, pnpm 10+,
@@ -106,8 +106,9 @@ export function reportInstall(from: string | URL): void {
     // Everything up to the permission check is computed from the path alone:
     // under Deno nothing may be read before the check.
     const file = toPath(from);
-    const pkgDir = packageDirOf(file);
-    const site = pkgDir && insideNodeModules(pkgDir) ? installSite(pkgDir, { pnpFileFor }) : undefined;
+    const layout = { pnpFileFor, isDeno: () => runtime === 'deno' };
+    const pkgDir = packageDirOf(file) ?? denoCacheDirOf(file, layout);
+    const site = pkgDir ? installSite(pkgDir, layout) : undefined;
     // Not remembered as handled: the program may be granted more later.
     if (runtime === 'deno' && !denoAllows(site?.markerDir)) return;
     const host = currentHost();
@@ -120,7 +121,7 @@ export function reportInstall(from: string | URL): void {
     if (!site || !pkg) {
       handled.add(key);
       // So an author can confirm the call is wired: one line, only with debug on.
-      if (isOn(host.env.INSTALL_BEACON_DEBUG) && !(pkgDir && insideNodeModules(pkgDir))) say(`install-beacon: reportInstall(${file}): skip [rule: self-install] not inside node_modules (your own repo): nothing is sent from here; installed as a dependency, it reports once per install`);
+      if (isOn(host.env.INSTALL_BEACON_DEBUG) && !pkgDir) say(`install-beacon: reportInstall(${file}): skip [rule: self-install] not inside node_modules (your own repo): nothing is sent from here; installed as a dependency, it reports once per install`);
       return;
     }
     handled.add(key);
@@ -140,7 +141,8 @@ export function reportInstall(from: string | URL): void {
 function runtimeSend(site: InstallSite, runtime: Runtime): void {
   const host = currentHost();
   const debug = isOn(host.env.INSTALL_BEACON_DEBUG);
-  const decision = decideHere(host, site.pkgDir, 'runtime', { describeSkips: debug });
+  // Deno's npm cache is an install outside any node_modules: the site says so, not the path.
+  const decision = decideHere(host, site.pkgDir, 'runtime', { describeSkips: debug, asDependency: site.kind === 'deno-npm-cache' });
   if (debug) return printDebug(decision, 'runtime');
   if (!decision.send || !decision.url) return;
   const bin = senderBin(site.pkgDir);

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { startCollector, type Collector, type Received } from '../support/collector.js';
@@ -353,7 +353,7 @@ async function npmCases(npmManager: Manager, acmeSource: string): Promise<void> 
 const RUNTIME_MANAGERS = ['npm11', 'npm12', 'pnpm10', 'pnpm-latest', 'berry-node-modules', 'berry-pnp', 'bun', 'deno'];
 /** Trees these managers install are also run by Bun and Deno (npm: the most common tree; bun and deno: their own). */
 const OTHER_RUNTIME_TREES = ['npm11', 'bun', 'deno'];
-const RUNTIME_COLS = ['run by node: two runs', 'run by bun: require, then import', 'run by deno', 'pnpm 10 side-effects cache: a second project sharing the store'] as const;
+const RUNTIME_COLS = ['run by node: two runs', 'run by bun: require, then import', 'run by deno', "deno run of an `npm:` specifier without package.json (Deno's own npm cache): two runs", 'pnpm 10 side-effects cache: a second project sharing the store'] as const;
 
 /** `node -e "require('acme-lib')"` in the project, as the end user's program would load it (through .pnp.cjs under PnP). */
 function loadAcme(ready: Ready, p: ReturnType<typeof newProject>, homeOverride?: string): Promise<Result> {
@@ -442,6 +442,7 @@ async function runtimeCases(m: Manager): Promise<void> {
     await bunRuns(ready, verdict);
     await denoRuns(ready, verdict);
   }
+  if (m.id === 'deno') await denoCacheRuns(ready, verdict);
   // 2. pnpm 10's side-effects cache: project A runs the postinstall (1 event); project B, sharing
   //    A's store, gets the cached result without the script. B's first program run must report B's install.
   if (m.id === 'pnpm10') {
@@ -468,7 +469,7 @@ async function runtimeCases(m: Manager): Promise<void> {
     for (const r of [...first.value, ...second.value]) if (r.code !== 0) problems.push(`exit ${r.code}: ${tail(r)}`);
     if (second.events.length !== 1) problems.push(`project B: ${plural(second.events.length, 'event')}, expected 1`);
     const cell = `A: ${first.events.map((e) => e.query.trigger).join(', ') || 'none'}; B: ${second.events.map((e) => e.query.trigger).join(', ') || 'none'}`;
-    verdict(RUNTIME_COLS[3], problems, cell);
+    verdict(RUNTIME_COLS[4], problems, cell);
   }
 }
 
@@ -534,6 +535,34 @@ async function denoRuns(ready: Ready, verdict: Verdict): Promise<void> {
   if (spec.events.length !== 1) problems.push(`npm: specifier (marker deleted): ${plural(spec.events.length, 'event')}, expected 1`);
   for (const ev of [...granted.events, ...spec.events]) problems.push(...runtimeProblems(ev, ready.m, d.nodeVersion));
   verdict(col, problems, `deno ${d.version}: no permissions (terminal): ${plural(none.events.length, 'event')}, ${printed.trim() ? 'printed something' : 'no prompt, silent'}; \`${DENO_GRANTS_SHOWN}\`: ${plural(granted.events.length, 'event')} from two runs; \`npm:acme-lib\`: ${plural(spec.events.length, 'event')}`);
+}
+
+/**
+ * A script with no package.json: `deno run -A` of `import 'npm:acme-lib'`
+ * downloads acme-lib into Deno's own cache (DENO_DIR/npm/<registry>/acme-lib/2.3.4),
+ * with no node_modules anywhere. Two runs: one event; the marker lives in the cache.
+ */
+async function denoCacheRuns(ready: Ready, verdict: Verdict): Promise<void> {
+  const col = RUNTIME_COLS[3];
+  const d = await runner('deno');
+  if (typeof d === 'string') return record({ table: 'runtime', row: `${ready.m.label} (${ready.tool.version})`, col, status: 'skip', cell: 'skipped', why: d });
+  const problems: string[] = [];
+  const p = newProject('deno-npm-cache');
+  const denoDir = join(p.home, '.cache', 'deno');
+  writeFileSync(join(p.app, 'spec.mjs'), NPM_SPECIFIER_MAIN);
+  const env = p.env({ DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', NPM_CONFIG_REGISTRY: registry!.url, INSTALL_BEACON_DEBUG: process.env.MATRIX_DEBUG }, d.path);
+  const deno = () => exec(d.bin, ['run', '-A', '--minimum-dependency-age=0', 'spec.mjs'], { cwd: p.app, env, timeoutMs: 60_000 });
+  const runs = await measure(1, async () => [await deno(), await deno()]);
+  // The first run downloads: Deno itself prints each download and a warning that acme-lib's
+  // postinstall was ignored; nothing of it may come from install-beacon. The second run: silence.
+  const [first, second] = runs.value as [Result, Result];
+  if (first.code !== 0 || /install-beacon/.test(first.stdout + first.stderr.replace(/^Download \S+$/gm, ''))) problems.push(`run 1: exit ${first.code}, printed ${JSON.stringify((first.stdout + first.stderr).slice(0, 300))}`);
+  problems.push(...silent(second, 'run 2'));
+  const marker = join(denoDir, 'npm');
+  if (!readdirSync(marker).some((reg) => existsSync(join(marker, reg, '.install-beacon')))) problems.push(`no marker folder in ${marker}/<registry>/.install-beacon`);
+  if (runs.events.length !== 1) problems.push(`${plural(runs.events.length, 'event')} from two runs, expected 1`);
+  for (const ev of runs.events) problems.push(...runtimeProblems(ev, ready.m, d.nodeVersion));
+  verdict(col, problems, `deno ${d.version}: ${plural(runs.events.length, 'event')}${runs.events[0] ? ` (trigger=${runs.events[0].query.trigger}, pm=${runs.events[0].query.pm})` : ''}`);
 }
 
 // ---- the built bin under each Node version ----
