@@ -72,12 +72,13 @@ export interface PermissionDescriptor {
  * roots), the machine opt-out file, container probes), writing the tree's
  * marker folder, and running the deno executable (the sender). `-A` grants all
  * of them. Without `markerDir` (no installed tree: only the debug line may be
- * printed) the environment alone.
+ * printed) the environment and reading (process.cwd() and process.execPath
+ * read the file system under Deno).
  */
 export function denoGrants(query: (d: PermissionDescriptor) => string, markerDir: string | undefined, execPath: () => string): boolean {
-  if (query({ name: 'env' }) !== 'granted') return false;
+  if (query({ name: 'env' }) !== 'granted' || query({ name: 'read' }) !== 'granted') return false;
   if (markerDir === undefined) return true;
-  if (query({ name: 'read' }) !== 'granted' || query({ name: 'write', path: markerDir }) !== 'granted') return false;
+  if (query({ name: 'write', path: markerDir }) !== 'granted') return false;
   // Deno.execPath() itself needs read permission: asked only now that read is granted.
   return query({ name: 'run', command: execPath() }) === 'granted';
 }

@@ -235,7 +235,21 @@ async function managerCases(m: Manager): Promise<void> {
     if (value.r.code !== 0) problems.push(`exit ${value.r.code}: ${tail(value.r)}`);
     if (events.length !== 1) problems.push(`${plural(events.length, 'event')}, expected 1`);
     for (const ev of events) problems.push(...fieldProblems(ev, expect));
-    verdict('scripts allowed', problems, plural(events.length, 'event') + (events[0] ? ` (pm=${events[0].query.pm}, pm_version=${events[0].query.pm_version})` : ''));
+    // Bun and Deno: the hook and a later program run on that runtime share the marker: one event in all.
+    let after = '';
+    if (m.id === 'bun' || m.id === 'deno') {
+      const r = await runner(m.id);
+      if (typeof r === 'string') problems.push(r);
+      else {
+        writeFileSync(join(value.p.app, 'main.mjs'), ESM_MAIN);
+        const argv = m.id === 'bun' ? ['main.mjs'] : ['run', '-A', 'main.mjs'];
+        const later = await measure(0, () => exec(r.bin, argv, { cwd: value.p.app, env: value.p.env(m.env?.(value.p.home), [...r.path, ...ready.path]), timeoutMs: 60_000 }));
+        problems.push(...silent(later.value, `${m.id} ${argv.join(' ')}`));
+        if (later.events.length) problems.push(`a later \`${m.id} ${argv.join(' ')}\` sent ${plural(later.events.length, 'event')}, expected none (reported by the hook)`);
+        after = `; then \`${m.id} ${argv.join(' ')}\`: ${plural(later.events.length, 'event')}`;
+      }
+    }
+    verdict('scripts allowed', problems, plural(events.length, 'event') + (events[0] ? ` (pm=${events[0].query.pm}, pm_version=${events[0].query.pm_version})` : '') + after);
     // 2b. A rebuild of that same install: no event. Then, with the marker deleted, the
     //     same rebuild must send one, which proves the rebuild really ran the hook.
     if (m.rebuild && events.length === 1) await rebuildCase(ready, value.p, expect);
