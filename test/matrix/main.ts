@@ -487,6 +487,33 @@ async function runtimeCases(m: Manager): Promise<void> {
   }
 }
 
+/**
+ * The opt-outs, on whichever runtime `run` uses: DO_NOT_TRACK=1, INSTALL_BEACON_DISABLED=1,
+ * the machine-wide file (`install-beacon disable`) and the project's `"installBeacon": {"enabled": false}`: no event,
+ * no connection, no marker, nothing printed. Problems found, if any.
+ */
+async function optOutRuns(p: ReturnType<typeof newProject>, run: (extra: Record<string, string>) => Promise<Result>): Promise<string[]> {
+  const problems: string[] = [];
+  const machineFile = join(p.home, '.config', 'install-beacon', 'disabled');
+  const pkgFile = join(p.app, 'package.json');
+  const pkgText = readFileSync(pkgFile, 'utf8');
+  const cases: Array<[string, () => void, Record<string, string>, () => void]> = [
+    ['DO_NOT_TRACK=1', () => undefined, { DO_NOT_TRACK: '1' }, () => undefined],
+    ['INSTALL_BEACON_DISABLED=1', () => undefined, { INSTALL_BEACON_DISABLED: '1' }, () => undefined],
+    ['the machine-wide opt-out file', () => { mkdirSync(dirname(machineFile), { recursive: true }); writeFileSync(machineFile, ''); }, {}, () => rmSync(machineFile)],
+    ['the project\'s "installBeacon": {"enabled": false}', () => writeFileSync(pkgFile, JSON.stringify({ ...JSON.parse(pkgText), installBeacon: { enabled: false } })), {}, () => writeFileSync(pkgFile, pkgText)],
+  ];
+  for (const [what, before, extra, after] of cases) {
+    before();
+    const got = await measure(0, () => run(extra));
+    after();
+    problems.push(...silent(got.value, what));
+    if (got.events.length || got.connections) problems.push(`${what}: ${plural(got.events.length, 'event')}, ${plural(got.connections, 'connection')}, expected none`);
+    if (existsSync(markerDirOf(p)) && readdirSync(markerDirOf(p)).length) problems.push(`${what}: a marker was written`);
+  }
+  return problems;
+}
+
 type Verdict = (col: string, problems: string[], cell: string) => void;
 
 /**
@@ -502,7 +529,8 @@ async function bunRuns(ready: Ready, verdict: Verdict): Promise<void> {
   const p = await blockedInstall(ready, 'bun-runs', problems);
   writeFileSync(join(p.app, 'main.mjs'), ESM_MAIN);
   const env = p.env(ready.m.env?.(p.home), [...b.path, ...ready.path]);
-  const bun = (argv: string[]) => exec(b.bin, argv, { cwd: p.app, env, timeoutMs: 60_000 });
+  const bun = (argv: string[], extra: Record<string, string> = {}) => exec(b.bin, argv, { cwd: p.app, env: { ...env, ...extra }, timeoutMs: 60_000 });
+  problems.push(...(await optOutRuns(p, (extra) => bun(['main.mjs'], extra))));
   const cjs = await measure(1, async () => [await bun(['-e', "require('acme-lib')"]), await bun(['-e', "require('acme-lib')"])]);
   rmSync(markerDirOf(p), { recursive: true, force: true });
   const esm = await measure(1, async () => [await bun(['main.mjs']), await bun(['main.mjs'])]);
@@ -510,7 +538,7 @@ async function bunRuns(ready: Ready, verdict: Verdict): Promise<void> {
   if (cjs.events.length !== 1) problems.push(`require: ${plural(cjs.events.length, 'event')} from two runs, expected 1`);
   if (esm.events.length !== 1) problems.push(`import (marker deleted): ${plural(esm.events.length, 'event')} from two runs, expected 1`);
   for (const ev of [...cjs.events, ...esm.events]) problems.push(...runtimeProblems(ev, ready.m, b.nodeVersion));
-  verdict(col, problems, `bun ${b.version}: require ${plural(cjs.events.length, 'event')}, import ${plural(esm.events.length, 'event')}${cjs.events[0] ? ` (trigger=${cjs.events[0].query.trigger}, pm=${cjs.events[0].query.pm})` : ''}`);
+  verdict(col, problems, `bun ${b.version}: 4 opt-outs: 0 events; require ${plural(cjs.events.length, 'event')}, import ${plural(esm.events.length, 'event')}${cjs.events[0] ? ` (trigger=${cjs.events[0].query.trigger}, pm=${cjs.events[0].query.pm})` : ''}`);
 }
 
 /** The permissions README "Bun and Deno" names: what counts an install under Deno. */
@@ -532,7 +560,8 @@ async function denoRuns(ready: Ready, verdict: Verdict): Promise<void> {
   writeFileSync(join(p.app, 'main.mjs'), ESM_MAIN);
   writeFileSync(join(p.app, 'spec.mjs'), NPM_SPECIFIER_MAIN);
   const env = p.env({ DENO_DIR: join(p.home, '.cache', 'deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' }, [...d.path, ...ready.path]);
-  const deno = (argv: string[]) => exec(d.bin, ['run', ...argv], { cwd: p.app, env, timeoutMs: 60_000 });
+  const deno = (argv: string[], extra: Record<string, string> = {}) => exec(d.bin, ['run', ...argv], { cwd: p.app, env: { ...env, ...extra }, timeoutMs: 60_000 });
+  problems.push(...(await optOutRuns(p, (extra) => deno(['-A', 'main.mjs'], extra))));
   // util-linux script(1) gives the program a terminal (Deno prompts only on one); stdin is empty, so a prompt would be answered "no" and show in the output.
   const onTerminal = () => exec('script', ['-qec', `${d.bin} run main.mjs`, '/dev/null'], { cwd: p.app, env, timeoutMs: 60_000 });
   const none = await measure(0, onTerminal);
@@ -548,7 +577,7 @@ async function denoRuns(ready: Ready, verdict: Verdict): Promise<void> {
   if (granted.events.length !== 1) problems.push(`${DENO_GRANTS_SHOWN}: ${plural(granted.events.length, 'event')} from two runs, expected 1`);
   if (spec.events.length !== 1) problems.push(`npm: specifier (marker deleted): ${plural(spec.events.length, 'event')}, expected 1`);
   for (const ev of [...granted.events, ...spec.events]) problems.push(...runtimeProblems(ev, ready.m, d.nodeVersion));
-  verdict(col, problems, `deno ${d.version}: no permissions (terminal): ${plural(none.events.length, 'event')}, ${printed.trim() ? 'printed something' : 'no prompt, silent'}; \`${DENO_GRANTS_SHOWN}\`: ${plural(granted.events.length, 'event')} from two runs; \`npm:acme-lib\`: ${plural(spec.events.length, 'event')}`);
+  verdict(col, problems, `deno ${d.version}: 4 opt-outs (-A): 0 events; no permissions (terminal): ${plural(none.events.length, 'event')}, ${printed.trim() ? 'printed something' : 'no prompt, silent'}; \`${DENO_GRANTS_SHOWN}\`: ${plural(granted.events.length, 'event')} from two runs; \`npm:acme-lib\`: ${plural(spec.events.length, 'event')}`);
 }
 
 /**
@@ -650,7 +679,7 @@ function renderTables(counts: Record<Status, number>): string {
   lines.push('|---|---|');
   for (const o of outcomes.filter((x) => x.table === 'npm')) lines.push(`| ${o.row} | ${esc(cell(o))} |`);
   lines.push('');
-  lines.push('The runtime trigger, `reportInstall()` in acme-lib\'s main module, where the postinstall did not run (events from two runs of a program that loads acme-lib):');
+  lines.push('The runtime trigger, `reportInstall()` in acme-lib\'s main module, where the postinstall did not run (acme-lib installed with its postinstall blocked, then a program that loads it run twice; "4 opt-outs": `DO_NOT_TRACK=1`, `INSTALL_BEACON_DISABLED=1`, `install-beacon disable`\'s file and the project setting, each run first and sending nothing):');
   lines.push('');
   lines.push(`| installed by | ${RUNTIME_COLS.join(' | ')} |`);
   lines.push(`|${RUNTIME_COLS.map(() => '---|').join('')}---|`);
