@@ -92,3 +92,75 @@ try {
   collector?.kill();
   rmSync(work, { recursive: true, force: true });
 }
+
+// ==== Collector step (install-beacon-collector, collector/): the event stored and read back ====
+// Self-contained: its own temp dir, collector process and install, so the steps above can change freely.
+{
+  const cwork = mkdtempSync(join(tmpdir(), 'install-beacon-demo-collector-'));
+  const cenv = { ...env, HOME: join(cwork, 'home'), INSTALL_BEACON_TOKEN: 'demo-token-0123456789abcdef' };
+  delete cenv.DATABASE_URL;
+  mkdirSync(cenv.HOME);
+  let server;
+  try {
+    step('6. The durable collector: install-beacon-collector --port 0 --db <temp>/events.db');
+    server = spawn(process.execPath, [join(root, 'collector/dist/bin.cjs'), '--port', '0', '--db', join(cwork, 'events.db')], { stdio: ['ignore', 'pipe', 'pipe'], env: cenv });
+    const out = [];
+    await new Promise((resolve, reject) => {
+      let buf = '';
+      server.stdout.on('data', (d) => {
+        buf += d;
+        const parts = buf.split('\n');
+        buf = parts.pop();
+        out.push(...parts);
+        if (out.some((l) => l.startsWith('dashboard: '))) resolve();
+      });
+      server.on('exit', (code) => reject(new Error(`the collector exited (${code})`)));
+    });
+    for (const line of out) console.log(`   ${line}`);
+    const base = /listening on (\S+)$/.exec(out[0])[1];
+    const route = out.find((l) => l.trim().startsWith(`${base}/`)).trim();
+
+    step('7. acme-lib with installBeacon.url = the route the collector printed; npm install it');
+    const tarballs = join(cwork, 'tarballs');
+    mkdirSync(tarballs);
+    execFileSync(npm, ['pack', root, '--pack-destination', tarballs, '--ignore-scripts', '--silent'], { env: cenv });
+    const acme = join(cwork, 'acme-lib');
+    mkdirSync(acme);
+    const pkg = { name: 'acme-lib', version: '2.3.4', main: 'index.js', scripts: { postinstall: 'install-beacon' }, dependencies: { 'install-beacon': '^1.0.0' }, installBeacon: { url: route } };
+    writeFileSync(join(acme, 'package.json'), JSON.stringify(pkg, null, 2));
+    writeFileSync(join(acme, 'index.js'), 'module.exports = 42;\n');
+    console.log(`   "installBeacon": ${JSON.stringify(pkg.installBeacon)}`);
+    execFileSync(npm, ['pack', acme, '--pack-destination', tarballs, '--silent'], { env: cenv });
+    const app = join(cwork, 'app');
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'my-app', version: '1.0.0', private: true }, null, 2));
+    const flags = ['--no-audit', '--no-fund', '--prefer-offline', '--fetch-retries=0', '--registry=http://127.0.0.1:9/', '--loglevel=error'];
+    execFileSync(npm, ['install', ...flags, ...readdirSync(tarballs).map((f) => join(tarballs, f))], { cwd: app, env: cenv, stdio: 'inherit' });
+
+    step('8. Read it back from the API (Authorization: Bearer <token>)');
+    const headers = { authorization: `Bearer ${cenv.INSTALL_BEACON_TOKEN}` };
+    const api = async (path) => (await fetch(`${base}${path}`, { headers })).json();
+    let point;
+    for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      point = await api('/api/downloads/point/last-day/acme-lib');
+      if (point.downloads >= 1) break;
+    }
+    console.log(`   GET /api/downloads/point/last-day/acme-lib  -> ${JSON.stringify(point)}`);
+    console.log(`   GET /api/versions/acme-lib/last-week         -> ${JSON.stringify(await api('/api/versions/acme-lib/last-week'))}`);
+    console.log(`   GET /api/breakdown/pm/last-week/acme-lib     -> ${JSON.stringify((await api('/api/breakdown/pm/last-week/acme-lib')).counts)}`);
+    console.log(`   GET /badge/acme-lib.json                     -> ${JSON.stringify(await api('/badge/acme-lib.json'))}`);
+    const stored = point?.downloads === 1;
+    step(stored ? 'Done: the install is stored in the collector and counted by its API.' : `Unexpected: the collector counted ${point?.downloads} installs (expected 1)`);
+    if (!stored) process.exitCode = 1;
+  } catch (e) {
+    console.error(`   collector step failed: ${e.message}`);
+    process.exitCode = 1;
+  } finally {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(cwork, { recursive: true, force: true });
+  }
+}

@@ -2,7 +2,7 @@
 // with the unit tests) into a temp file and run it. Arguments pass through:
 //   --only=<regex>   run only the manager ids (npm10, pnpm-latest, berry-pnp, ...),
 //                    "npm-situations" or "node" that match; leaves README.md alone
-//   --no-readme      do not rewrite the README's compatibility table
+//   --no-readme      do not rewrite docs/compatibility.md
 import { build } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

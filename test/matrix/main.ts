@@ -13,13 +13,13 @@ import { CACHE, ensureNode, ensureTool, type Installed } from './tools.js';
 // npm run test:matrix: real installs of acme-lib (a package whose postinstall is
 // install-beacon) with every package manager, from a local verdaccio registry,
 // counting the events a real collector on 127.0.0.1 receives. Writes the
-// README's compatibility table from what it measured. See README "Compatibility".
+// compatibility tables (docs/compatibility.md) from what it measured. See README "Compatibility".
 
 const NODE_VERSIONS = ['14.21.3', '16.20.2', '18.20.8', '20.20.2', '22.23.3', '24.21.0'];
 const VERDACCIO = { name: 'verdaccio', range: '6.7.4', overrides: { 'node-fetch@cjs': '2.7.0', 'verdaccio-audit': { 'node-fetch': '2.7.0' } } };
 const ACME_VERSION = '2.3.4';
 const HOST_NODE = process.versions.node;
-const README = join(ROOT, 'README.md');
+const README = join(ROOT, 'docs', 'compatibility.md');
 const START = '<!-- matrix:start -->';
 const END = '<!-- matrix:end -->';
 
@@ -703,7 +703,7 @@ function readmeBlock(): { text: string; a: number; b: number; block: string } {
   const text = readFileSync(README, 'utf8');
   const a = text.indexOf(START);
   const b = text.indexOf(END);
-  if (a === -1 || b < a) throw new Error(`README.md has no ${START} ... ${END} block`);
+  if (a === -1 || b < a) throw new Error(`docs/compatibility.md has no ${START} ... ${END} block`);
   return { text, a, b, block: text.slice(a + START.length, b).trim() };
 }
 
@@ -763,10 +763,10 @@ async function main(): Promise<Record<Status, number> & { drift: number }> {
   // The README's table is a claim: a full run whose results differ from it fails
   // (the table is rewritten, so the difference shows in git diff, to review and commit).
   const drift = checkReadme ? tableDrift(readmeBlock().block, tables) : [];
-  if (drift.length) console.error(`matrix: FAIL: README.md's compatibility table differs from this run's results:\n${drift.join('\n')}`);
+  if (drift.length) console.error(`matrix: FAIL: docs/compatibility.md's tables differ from this run's results:\n${drift.join('\n')}`);
   if (writeReadme) {
     updateReadme(tables);
-    console.log('matrix: README.md compatibility table rewritten');
+    console.log('matrix: docs/compatibility.md rewritten');
   }
   return { ...counts, drift: drift.length };
 }

@@ -1,0 +1,218 @@
+// The request path. Ingest reads as a pipeline:
+//   length/method/route/values (matchRequest, pure) -> rate limit -> enqueue -> commit -> answer
+// and every rejection is a named reason (routes.ts REJECTIONS) with its status.
+// Reads: the npm download-counts API's shapes, badges, /healthz.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { badgeSvg, endpointBadge } from './badge.js';
+import { Batcher } from './batcher.js';
+import { days, parsePeriod, type Period } from './periods.js';
+import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
+import { utcDay, type NewEvent, type Storage } from './storage/types.js';
+
+export interface AppOptions {
+  routes: readonly Route[];
+  storage: Storage;
+  /** The read token; undefined with --public. */
+  token: string | undefined;
+  rateLimit: number;
+  trustProxy: boolean;
+  now?: () => number;
+  /** An unacknowledged request gets 503 after this long (the database hangs). */
+  ackTimeoutMs?: number;
+  batch?: { maxBatch?: number; lingerMs?: number; maxQueue?: number; concurrency?: number };
+}
+
+export interface App {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  batcher: Batcher<NewEvent>;
+  /** Why each rejected request was rejected (counts per reason). */
+  rejected: Record<string, number>;
+  close(): Promise<void>;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+export function createApp(o: AppOptions): App {
+  const now = o.now ?? Date.now;
+  const ackTimeoutMs = o.ackTimeoutMs ?? 1000;
+  // SQLite has one writer; PostgreSQL commits from several pooled connections at once.
+  const batcher = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), concurrency: o.storage.kind === 'postgres' ? 3 : 1, ...o.batch });
+  const rejected: Record<string, number> = {};
+  const tokenDigest = o.token === undefined ? undefined : digest(o.token);
+
+  // Per-address fixed window of one minute; addresses live in memory only.
+  let window = { start: now(), counts: new Map<string, number>() };
+  // Addresses are forgotten within a minute even when no request comes to roll the window.
+  const forget = setInterval(() => {
+    if (now() - window.start >= 60_000) window = { start: now(), counts: new Map() };
+  }, 60_000);
+  forget.unref();
+  function limited(req: IncomingMessage): boolean {
+    if (o.rateLimit === 0) return false;
+    const t = now();
+    if (t - window.start >= 60_000) window = { start: t, counts: new Map() };
+    let address = req.socket.remoteAddress ?? '';
+    if (o.trustProxy) {
+      const forwarded = String(req.headers['x-forwarded-for'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      // The last entry is the one our own proxy appended; earlier ones are the client's word.
+      address = forwarded[forwarded.length - 1] ?? address;
+    }
+    const n = (window.counts.get(address) ?? 0) + 1;
+    window.counts.set(address, n);
+    return n > o.rateLimit;
+  }
+
+  function text(res: ServerResponse, req: IncomingMessage, status: number, body: string, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+  function reject(req: IncomingMessage, res: ServerResponse, reason: Rejection): void {
+    rejected[reason] = (rejected[reason] ?? 0) + 1;
+    const r = REJECTIONS[reason];
+    text(res, req, r.status, r.text + '\n', reason === 'rate_limited' ? { 'retry-after': '60' } : {});
+  }
+  function json(res: ServerResponse, req: IncomingMessage, status: number, value: unknown, headers: Record<string, string> = {}): void {
+    const body = JSON.stringify(value);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  async function ingest(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    const m = matchRequest(o.routes, req.method ?? '', url);
+    if (!m.ok) return reject(req, res, m.reason);
+    if (limited(req)) return reject(req, res, 'rate_limited');
+    const { event_id: eventId, ...vars } = m.event.vars;
+    const event: NewEvent = { package: m.event.package, eventId: eventId ?? null, receivedAt: now(), vars: vars as Record<string, string> };
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ackTimeoutMs)));
+    try {
+      const outcome = await Promise.race([batcher.add(event), timedOut]);
+      if (outcome === 'timeout') return reject(req, res, 'unavailable');
+    } catch {
+      return reject(req, res, 'unavailable');
+    } finally {
+      clearTimeout(timer);
+    }
+    res.writeHead(200, { 'content-length': 0, 'cache-control': 'no-store' });
+    res.end();
+  }
+
+  /** The bearer token; the start page (the dashboard's place) also takes ?token= as printed at start. */
+  function authorized(req: IncomingMessage, queryToken: string | null): boolean {
+    if (tokenDigest === undefined) return true;
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    const given = m ? m[1]! : queryToken;
+    return given !== null && timingSafeEqual(digest(given), tokenDigest);
+  }
+
+  const today = () => utcDay(now());
+  const notFound = (pkg: string) => ({ error: `package ${pkg} not found` });
+
+  /** "@scope/name", "@scope%2Fname" or "name" from the rest of a path. */
+  function packageName(rest: string): string | undefined {
+    let name: string;
+    try {
+      name = decodeURIComponent(rest);
+    } catch {
+      return undefined;
+    }
+    return /^(@[^/]+\/)?[^/@]+$/.test(name) ? name : undefined;
+  }
+
+  async function read(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, req, 405, { error: 'only GET and HEAD are accepted' }, { allow: 'GET, HEAD' });
+    if (path === '/healthz') {
+      try {
+        await Promise.race([o.storage.ping(), new Promise((_, no) => setTimeout(() => no(new Error('timeout')), ackTimeoutMs).unref())]);
+        return json(res, req, 200, { ok: true, database: o.storage.kind, pending: batcher.pending });
+      } catch {
+        return json(res, req, 503, { ok: false, database: o.storage.kind, error: 'the database does not answer' });
+      }
+    }
+    const badge = /^\/badge\/(.+)\.(json|svg)$/.exec(path);
+    if (badge) {
+      const pkg = packageName(badge[1]!);
+      if (!pkg) return json(res, req, 404, { error: 'not a package name' });
+      const week = parsePeriod('last-week', today());
+      const weekly = [...(await o.storage.daily(pkg, week.ok ? week.period.start : '', today())).values()].reduce((a, b) => a + b, 0);
+      const b = endpointBadge(weekly);
+      if (badge[2] === 'json') return json(res, req, 200, b, { 'cache-control': 'max-age=300' });
+      const svg = badgeSvg(b);
+      res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(svg) });
+      res.end(req.method === 'HEAD' ? undefined : svg);
+      return;
+    }
+    if (!authorized(req, path === '/' ? query.get('token') : null)) return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
+
+    let m: RegExpExecArray | null;
+    const withPeriod = async (periodText: string, rest: string, answer: (pkg: string, p: Period) => Promise<unknown>) => {
+      const p = parsePeriod(periodText, today());
+      if (!p.ok) return json(res, req, 400, { error: p.error });
+      const pkg = packageName(rest);
+      if (!pkg || !(await o.storage.hasPackage(pkg))) return json(res, req, 404, notFound(pkg ?? rest));
+      return json(res, req, 200, await answer(pkg, p.period));
+    };
+    if ((m = /^\/api\/downloads\/(point|range)\/([^/]+)\/(.+)$/.exec(path))) {
+      const kind = m[1];
+      return withPeriod(m[2]!, m[3]!, async (pkg, p) => {
+        const daily = await o.storage.daily(pkg, p.start, p.end);
+        if (kind === 'point') return { downloads: [...daily.values()].reduce((a, b) => a + b, 0), start: p.start, end: p.end, package: pkg };
+        return { start: p.start, end: p.end, package: pkg, downloads: days(p).map((day) => ({ day, downloads: daily.get(day) ?? 0 })) };
+      });
+    }
+    if ((m = /^\/api\/versions\/(.+)\/last-week$/.exec(path))) {
+      return withPeriod('last-week', m[1]!, async (pkg, p) => ({ package: pkg, downloads: await o.storage.breakdown(pkg, 'version', p.start, p.end) }));
+    }
+    if ((m = /^\/api\/breakdown\/([^/]+)\/([^/]+)\/(.+)$/.exec(path))) {
+      const field = m[1]!;
+      if (!(FIELDS as readonly string[]).includes(field)) return json(res, req, 400, { error: `unknown field "${field}"; known: ${FIELDS.join(', ')}` });
+      return withPeriod(m[2]!, m[3]!, async (pkg, p) => ({ package: pkg, start: p.start, end: p.end, field, counts: await o.storage.breakdown(pkg, field, p.start, p.end) }));
+    }
+    if (path === '/api/events.ndjson') {
+      const sinceText = query.get('since');
+      const since = sinceText ? Date.parse(sinceText) : 0;
+      if (Number.isNaN(since)) return json(res, req, 400, { error: 'since must be an ISO time, e.g. 2026-11-01T00:00:00Z' });
+      const pkg = query.get('package') ?? undefined;
+      res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' });
+      if (req.method === 'HEAD') return void res.end();
+      let afterId = 0;
+      for (;;) {
+        const page = await o.storage.events({ package: pkg, since, afterId, limit: 1000 });
+        if (page.length === 0) break;
+        const lines = page.map((e) => JSON.stringify({ package: e.package, received_at: new Date(e.receivedAt).toISOString(), ...(e.eventId !== null ? { event_id: e.eventId } : {}), ...e.vars }) + '\n').join('');
+        afterId = page[page.length - 1]!.id;
+        if (!res.write(lines)) await new Promise((r) => res.once('drain', r));
+        if (res.destroyed) return;
+      }
+      return void res.end();
+    }
+    if (path === '/') {
+      return text(res, req, 200, 'install-beacon-collector\n\nRead API: /api/downloads/point/last-week/NAME, /api/downloads/range/last-month/NAME, /api/versions/NAME/last-week,\n/api/breakdown/FIELD/last-month/NAME, /api/events.ndjson?package=NAME&since=ISO-TIME; badges: /badge/NAME.json, /badge/NAME.svg\n');
+    }
+    return json(res, req, 404, { error: 'no such API path' });
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const isRead = path === '/' || path === '/healthz' || path.startsWith('/api/') || path.startsWith('/badge/');
+    const work = isRead && url.length <= 2048 ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
+    work.catch(() => {
+      // A read failed in the database: answer 503, never crash.
+      if (!res.headersSent) json(res, req, 503, { error: 'the database is unavailable; retry later' });
+      else res.destroy();
+    });
+  }
+
+  return {
+    handle,
+    batcher,
+    rejected,
+    close: () => {
+      clearInterval(forget);
+      return batcher.close();
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// install-beacon-collector: the receiving end for install-beacon's events.
+import { isMainThread, workerData } from 'node:worker_threads';
+import { parseConfig, USAGE } from './config.js';
+import { start } from './main.js';
+import { serveSqliteWorker, WORKER_FLAG } from './storage/sqlite-worker.js';
+
+declare const __COLLECTOR_VERSION__: string;
+
+async function main(): Promise<void> {
+  const parsed = parseConfig(process.argv.slice(2), process.env, process.cwd());
+  if (parsed.ok === 'help') {
+    process.stdout.write(`install-beacon-collector ${__COLLECTOR_VERSION__}\n\n${USAGE}\n`);
+    return;
+  }
+  if (!parsed.ok) {
+    process.stderr.write(`install-beacon-collector: ${parsed.error}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  let running;
+  try {
+    running = await start(parsed.config, (line) => process.stdout.write(line + '\n'), __filename);
+  } catch (e) {
+    process.stderr.write(`install-beacon-collector: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const stop = () => {
+    process.stdout.write('install-beacon-collector: shutting down (committing queued events)\n');
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (!isMainThread && workerData?.[WORKER_FLAG]) serveSqliteWorker(workerData[WORKER_FLAG] as string);
+else void main();

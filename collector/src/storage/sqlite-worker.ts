@@ -1,0 +1,87 @@
+// SQLite in a worker thread. better-sqlite3 is synchronous: on the main thread
+// every commit's fsync (synchronous=FULL) would stop the HTTP server for its
+// duration. In a worker, the main thread keeps parsing requests and filling the
+// next batch while the current one is fsynced: group commit proper, and the
+// second core does the database work.
+import { parentPort, Worker } from 'node:worker_threads';
+import { openSqlite } from './sqlite.js';
+import type { Storage } from './types.js';
+
+type Method = Exclude<keyof Storage, 'kind' | 'where'>;
+interface Call { id: number; method: Method; args: unknown[] }
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };
+
+/** The marker in workerData that makes a copy of the bundle run as the SQLite worker. */
+export const WORKER_FLAG = 'installBeaconCollectorSqlite';
+
+/** In the worker: serve calls on one connection, one at a time (a batch's transaction is never interleaved). */
+export function serveSqliteWorker(file: string): void {
+  const s = openSqlite(file);
+  let chain: Promise<unknown> = Promise.resolve();
+  parentPort!.on('message', (call: Call) => {
+    chain = chain.then(async () => {
+      let reply: Reply;
+      try {
+        reply = { id: call.id, ok: true, value: await (s[call.method] as (...a: unknown[]) => Promise<unknown>)(...call.args) };
+      } catch (e) {
+        reply = { id: call.id, ok: false, message: (e as Error).message };
+      }
+      parentPort!.postMessage(reply);
+      if (call.method === 'close') process.exit(0);
+    });
+  });
+}
+
+/** On the main thread: the Storage interface, each call answered by the worker started from `script`. */
+export function openSqliteInWorker(file: string, script: string): Storage {
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let next = 0;
+  let worker: Worker | undefined;
+  const spawn = (): Worker => {
+    const w = new Worker(script, { workerData: { [WORKER_FLAG]: file } });
+    w.on('message', (r: Reply) => {
+      const p = pending.get(r.id);
+      pending.delete(r.id);
+      if (r.ok) p?.resolve(r.value);
+      else p?.reject(new Error(r.message));
+    });
+    // A worker that dies fails what it held (503); the next call starts a new one.
+    const fail = (e: Error) => {
+      if (worker === w) worker = undefined;
+      for (const [id, p] of pending) {
+        pending.delete(id);
+        p.reject(e);
+      }
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`the SQLite worker exited (${code})`)));
+    return w;
+  };
+  const call = <T>(method: Method, ...args: unknown[]): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const id = next++;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      (worker ??= spawn()).postMessage({ id, method, args } satisfies Call);
+    });
+
+  return {
+    kind: 'sqlite',
+    where: `SQLite ${file} (WAL)`,
+    migrate: () => call('migrate'),
+    insertBatch: (events) => call('insertBatch', events),
+    daily: (pkg, start, end) => call('daily', pkg, start, end),
+    breakdown: (pkg, field, start, end) => call('breakdown', pkg, field, start, end),
+    hasPackage: (pkg) => call('hasPackage', pkg),
+    events: (opts) => call('events', opts),
+    deleteBefore: (cutoff) => call('deleteBefore', cutoff),
+    metaGetOrSet: (key, value) => call('metaGetOrSet', key, value),
+    ping: () => call('ping'),
+    async close() {
+      if (!worker) return;
+      const w = worker;
+      const exited = new Promise((r) => w.once('exit', r));
+      await call('close').catch(() => {});
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,216 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { openSqlite } from '../src/storage/sqlite.js';
+import { start, type Running } from '../src/main.js';
+import { request, waitUntil } from './support/http.js';
+import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
+
+// The HTTP surface on a real server (127.0.0.1, port 0) over a real database.
+
+const dirs: string[] = [];
+const running: Running[] = [];
+const TOKEN = 'test-token-0123456789abcdef';
+
+async function collector(args: string[], env: Record<string, string> = { INSTALL_BEACON_TOKEN: TOKEN }): Promise<Running & { lines: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ibc-api-'));
+  dirs.push(dir);
+  const parsed = parseConfig(['--port', '0', ...args], env, dir);
+  if (parsed.ok !== true) throw new Error(parsed.ok === false ? parsed.error : 'help');
+  const lines: string[] = [];
+  const r = await start(parsed.config, (l) => lines.push(l));
+  running.push(r);
+  return Object.assign(r, { lines });
+}
+
+afterAll(async () => {
+  for (const r of running) await r.close().catch(() => {});
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const today = () => new Date().toISOString().slice(0, 10);
+const auth = { authorization: `Bearer ${TOKEN}` };
+const ID = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+describe('ingest and read API (SQLite)', () => {
+  let c: Awaited<ReturnType<typeof collector>>;
+  const get = (path: string, headers: Record<string, string> = auth, method = 'GET') => request(c.url, path, { headers, method });
+  const point = async (pkg: string) => JSON.parse((await get(`/api/downloads/point/last-day/${pkg}`)).body).downloads as number;
+
+  beforeAll(async () => {
+    c = await collector([]);
+  });
+
+  it('prints the listening line first, then where the data lives, the route, the token and the dashboard', () => {
+    expect(c.lines[0]).toBe(`install-beacon-collector listening on ${c.url}`);
+    expect(c.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(c.lines.join('\n')).toContain(`${c.url}/{name}/{version}/{platform}/{arch}?node={node}&ci={ci}`);
+    expect(c.lines).toContain(`read token: ${TOKEN} (from INSTALL_BEACON_TOKEN)`);
+    expect(c.lines).toContain(`dashboard: ${c.url}/?token=${TOKEN}`);
+  });
+
+  it('GET and HEAD store an event and answer 200 with an empty body; the same event_id again is 200 and stored once', async () => {
+    const url = `/acme-lib/1.2.3/linux/x64?ci=false&pm=npm&event_id=${ID(1)}`;
+    for (const method of ['GET', 'GET', 'HEAD']) {
+      const r = await get(url, {}, method);
+      expect([r.status, r.body]).toEqual([200, '']);
+    }
+    expect((await get(`/acme-lib/1.2.4/linux/arm64?ci=true&pm=pnpm&event_id=${ID(2)}`, {}, 'HEAD')).status).toBe(200);
+    expect((await get('/acme-lib/1.2.4/darwin/arm64?ci=true', {})).status).toBe(200); // no event_id: counted
+    expect(await point('acme-lib')).toBe(3);
+  });
+
+  it.each([
+    ['POST', '/acme-lib/1/linux/x64', 405, 'only GET and HEAD are accepted'],
+    ['DELETE', '/acme-lib/1/linux/x64', 405, 'only GET and HEAD are accepted'],
+    ['GET', '/acme-lib/1/linux', 404, 'no route matches this URL'],
+    ['GET', `/acme-lib/1/linux/x64?ci=${'a'.repeat(2100)}`, 414, 'URL longer than 2048 bytes'],
+    ['GET', `/acme-lib/${'9'.repeat(201)}/linux/x64`, 400, 'a value is longer than 200 characters'],
+    ['GET', '/acme-lib/%00/linux/x64', 400, 'a value holds control characters'],
+    ['GET', '/acme-lib/%FF%FE/linux/x64', 400, 'a value is not valid percent-encoded UTF-8'],
+    ['GET', '/acme-lib/../linux/x64', 400, 'the path holds a "." or ".." segment'],
+  ])('%s %s -> %d "%s", nothing stored', async (method, path, status, reason) => {
+    const before = await point('acme-lib');
+    const r = await get(path, {}, method);
+    expect([r.status, r.body, r.headers['content-type']]).toEqual([status, reason + '\n', 'text/plain; charset=utf-8']);
+    expect(await point('acme-lib')).toBe(before);
+  });
+
+  it('point, range, versions and breakdown in the npm download-counts shapes, ending today', async () => {
+    const t = today();
+    expect(JSON.parse((await get('/api/downloads/point/last-day/acme-lib')).body)).toEqual({ downloads: 3, start: t, end: t, package: 'acme-lib' });
+    const range = JSON.parse((await get('/api/downloads/range/last-week/acme-lib')).body);
+    expect(range.end).toBe(t);
+    expect(range.package).toBe('acme-lib');
+    expect(range.downloads).toHaveLength(7);
+    expect(range.downloads[6]).toEqual({ day: t, downloads: 3 });
+    expect(range.downloads.slice(0, 6).every((d: { downloads: number }) => d.downloads === 0)).toBe(true);
+    expect(JSON.parse((await get('/api/versions/acme-lib/last-week')).body)).toEqual({ package: 'acme-lib', downloads: { '1.2.3': 1, '1.2.4': 2 } });
+    expect(JSON.parse((await get(`/api/breakdown/arch/${t}/acme-lib`)).body)).toEqual({ package: 'acme-lib', start: t, end: t, field: 'arch', counts: { x64: 1, arm64: 2 } });
+    expect(JSON.parse((await get('/api/breakdown/pm/last-month/acme-lib')).body).counts).toEqual({ npm: 1, pnpm: 1 });
+  });
+
+  it('scoped names as @scope/name and @scope%2Fname', async () => {
+    expect((await get(`/%40acme%2Fcore/3.0.0/linux/x64?event_id=${ID(3)}`, {})).status).toBe(200);
+    for (const name of ['@acme/core', '@acme%2Fcore', '%40acme%2Fcore']) {
+      expect(JSON.parse((await get(`/api/downloads/point/last-week/${name}`)).body)).toMatchObject({ downloads: 1, package: '@acme/core' });
+      expect(JSON.parse((await get(`/api/versions/${name}/last-week`)).body)).toEqual({ package: '@acme/core', downloads: { '3.0.0': 1 } });
+    }
+    expect(JSON.parse((await request(c.url, '/badge/@acme/core.json')).body).message).toBe('1/week');
+  });
+
+  it('errors: unknown package 404, bad period 400, unknown field 400, no or wrong token 401', async () => {
+    const unknown = await get('/api/downloads/point/last-week/nope');
+    expect([unknown.status, JSON.parse(unknown.body)]).toEqual([404, { error: 'package nope not found' }]);
+    expect((await get('/api/downloads/point/last-century/acme-lib')).status).toBe(400);
+    expect((await get('/api/breakdown/event_id/last-week/acme-lib')).status).toBe(400);
+    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: TOKEN }] as Array<Record<string, string>>) {
+      for (const path of ['/api/downloads/point/last-week/acme-lib', '/api/events.ndjson', '/']) {
+        const r = await get(path, headers);
+        expect([path, r.status, r.headers['www-authenticate']]).toEqual([path, 401, 'Bearer']);
+      }
+    }
+    expect((await get(`/?token=${TOKEN}`, {})).status).toBe(200); // the dashboard URL printed at start
+    expect((await get('/api/events.ndjson?token=' + TOKEN, {})).status).toBe(401); // only the start page takes ?token=
+  });
+
+  it('events.ndjson streams the stored events, one JSON object a line: exactly the variables and the receipt time', async () => {
+    const r = await get('/api/events.ndjson?package=acme-lib');
+    expect(r.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
+    const events = r.body.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events).toHaveLength(3);
+    expect(events[0]).toEqual({ package: 'acme-lib', received_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), event_id: ID(1), version: '1.2.3', platform: 'linux', arch: 'x64', ci: 'false', pm: 'npm' });
+    const future = await get(`/api/events.ndjson?since=${new Date(Date.now() + 60_000).toISOString()}`);
+    expect(future.body).toBe('');
+  });
+
+  it('badges: the shields endpoint JSON exactly, and an SVG; public, like /healthz', async () => {
+    const j = await request(c.url, '/badge/acme-lib.json');
+    expect(j.status).toBe(200);
+    expect(JSON.parse(j.body)).toEqual({ schemaVersion: 1, label: 'installs', message: '3/week', color: 'brightgreen' });
+    const s = await request(c.url, '/badge/acme-lib.svg');
+    expect(s.headers['content-type']).toBe('image/svg+xml');
+    expect(s.body).toContain('<title>installs: 3/week</title>');
+    const h = await request(c.url, '/healthz');
+    expect([h.status, JSON.parse(h.body).ok]).toEqual([200, true]);
+  });
+});
+
+describe('--public, a generated token, and the rate limit', () => {
+  it('--public: the read API answers without a token', async () => {
+    const c = await collector(['--public'], {});
+    expect(c.lines).toContain('read token: none (--public: the read API is open)');
+    expect((await request(c.url, '/acme/1/linux/x64')).status).toBe(200);
+    expect(JSON.parse((await request(c.url, '/api/downloads/point/last-day/acme')).body).downloads).toBe(1);
+  });
+
+  it('without INSTALL_BEACON_TOKEN a token is generated at first start, stored, and the same at the next start', async () => {
+    const c = await collector([], {});
+    const line = c.lines.find((l) => l.startsWith('read token: '))!;
+    const token = /^read token: (\S+) \(stored in the database\)$/.exec(line)![1]!;
+    expect(token.length).toBeGreaterThanOrEqual(24);
+    const db = c.lines.find((l) => l.startsWith('data: '))!.replace(/^data: SQLite (.*) \(WAL\)$/, '$1');
+    await c.close();
+    const again = await collector(['--db', db], {});
+    expect(again.lines).toContain(line);
+    expect((await request(again.url, '/api/events.ndjson', { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  });
+
+  it('--rate-limit: one address over the limit gets 429 (nothing stored); another address is still served', async () => {
+    const c = await collector(['--rate-limit', '3', '--trust-proxy', '--public'], {});
+    const from = (ip: string, n: number) => request(c.url, `/acme/1/linux/x64?event_id=${ip}-${n}`, { headers: { 'x-forwarded-for': ip } });
+    const flood = [];
+    for (let i = 0; i < 6; i++) flood.push((await from('203.0.113.9', i)).status);
+    expect(flood).toEqual([200, 200, 200, 429, 429, 429]);
+    expect((await from('198.51.100.7', 0)).status).toBe(200);
+    expect(JSON.parse((await request(c.url, '/api/downloads/point/last-day/acme')).body).downloads).toBe(4);
+  });
+});
+
+describe('--retention-days', () => {
+  it('raw events older than the retention period are deleted at start; their daily counts stay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ibc-retention-'));
+    dirs.push(dir);
+    const file = join(dir, 'r.db');
+    const s = openSqlite(file);
+    await s.migrate();
+    const old = Date.now() - 3 * 86_400_000;
+    await s.insertBatch([1, 2, 3].map((i) => ({ package: 'old-lib', eventId: `old-${i}`, receivedAt: old, vars: { version: '1.0.0' } })));
+    await s.insertBatch([{ package: 'old-lib', eventId: 'new-1', receivedAt: Date.now(), vars: { version: '1.0.0' } }]);
+    await s.close();
+    const c = await collector(['--db', file, '--retention-days', '2', '--public'], {});
+    const ids = async () => (await request(c.url, '/api/events.ndjson?package=old-lib')).body.trim().split('\n').map((l) => JSON.parse(l).event_id);
+    await waitUntil('the old raw events to be deleted', async () => (await ids()).length === 1);
+    expect(await ids()).toEqual(['new-1']);
+    expect(JSON.parse((await request(c.url, '/api/downloads/point/last-week/old-lib')).body).downloads).toBe(4);
+    // Within the retention period an event_id is still de-duplicated.
+    expect((await request(c.url, '/old-lib/1.0.0/linux/x64?event_id=new-1')).status).toBe(200);
+    expect(JSON.parse((await request(c.url, '/api/downloads/point/last-week/old-lib')).body).downloads).toBe(4);
+  });
+});
+
+describe.skipIf(postgresSkipped)('PostgreSQL: the database going away and coming back', () => {
+  let server: Postgres;
+  beforeAll(async () => {
+    server = await startPostgres();
+  });
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  it('while PostgreSQL is down: 503 for ingest and /healthz, no crash; once it is back, ingest resumes by itself', async () => {
+    const c = await collector(['--database-url', await server.createDatabase('down'), '--public'], {});
+    expect(c.lines[1]).toMatch(/^data: PostgreSQL postgres:\/\/postgres@127\.0\.0\.1:\d+\/down$/);
+    expect((await request(c.url, `/acme/1/linux/x64?event_id=${ID(1)}`)).status).toBe(200);
+    await server.stop();
+    const down = await request(c.url, `/acme/1/linux/x64?event_id=${ID(2)}`);
+    expect([down.status, down.body]).toEqual([503, 'the database is unavailable; retry later\n']);
+    expect((await request(c.url, '/healthz')).status).toBe(503);
+    await server.start();
+    await waitUntil('ingest to succeed again', async () => (await request(c.url, `/acme/1/linux/x64?event_id=${ID(2)}`)).status === 200);
+    expect((await request(c.url, '/healthz')).status).toBe(200);
+    expect(JSON.parse((await request(c.url, '/api/downloads/point/last-day/acme')).body).downloads).toBe(2);
+  });
+});

@@ -1,0 +1,176 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgres } from '../src/storage/postgres.js';
+import { openSqlite } from '../src/storage/sqlite.js';
+import { openSqliteInWorker } from '../src/storage/sqlite-worker.js';
+import { BIN } from './support/bin.js';
+import { SCHEMA_VERSION, type NewEvent, type Storage } from '../src/storage/types.js';
+import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
+
+// One suite, two databases: a real SQLite file and a real PostgreSQL server.
+
+interface Backend {
+  name: string;
+  /** A fresh, empty database; open() may be called several times on it (several instances). */
+  fresh(): Promise<{ open(): Storage; raw(sql: string): Promise<void> }>;
+}
+
+let dir: string;
+let server: Postgres;
+let n = 0;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ibc-storage-'));
+  if (!postgresSkipped) server = await startPostgres();
+});
+afterAll(async () => {
+  await server?.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const backends: Backend[] = [
+  {
+    name: 'SQLite',
+    async fresh() {
+      const file = join(dir, `db-${++n}.db`);
+      return {
+        open: () => openSqlite(file),
+        async raw(sql) {
+          const db = new Database(file);
+          db.exec(sql);
+          db.close();
+        },
+      };
+    },
+  },
+  {
+    // What the built collector runs: the same SQLite code in a worker thread (the bundle is the worker script).
+    name: 'SQLite in a worker thread',
+    async fresh() {
+      const file = join(dir, `db-${++n}.db`);
+      return {
+        open: () => openSqliteInWorker(file, BIN),
+        async raw(sql) {
+          const db = new Database(file);
+          db.exec(sql);
+          db.close();
+        },
+      };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    async fresh() {
+      const url = await server.createDatabase(`t${++n}`);
+      return {
+        open: () => openPostgres(url),
+        async raw(sql) {
+          const c = new pg.Client({ connectionString: url });
+          await c.connect();
+          await c.query(sql);
+          await c.end();
+        },
+      };
+    },
+  },
+];
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 10, 20, 12); // 2026-11-20 12:00 UTC
+const ev = (eventId: string | null, day: number, vars: Record<string, string> = {}, pkg = 'acme'): NewEvent => ({ package: pkg, eventId, receivedAt: T0 + day * DAY, vars: { version: '1.0.0', ...vars } });
+
+describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL')))('$name storage', (backend) => {
+  let db: Awaited<ReturnType<Backend['fresh']>>;
+  let s: Storage;
+  const opened: Storage[] = [];
+  const open = async () => {
+    const st = db.open();
+    opened.push(st);
+    await st.migrate();
+    return st;
+  };
+  beforeAll(async () => {
+    db = await backend.fresh();
+    s = await open();
+  });
+  afterAll(async () => {
+    for (const st of opened) await st.close().catch(() => {});
+  });
+
+  it('migrate() twice is a no-op', async () => {
+    await s.migrate();
+    expect(await s.metaGetOrSet('schema_version', 'x')).toBe(String(SCHEMA_VERSION));
+  });
+
+  it('insertBatch stores a repeated event_id once (within a batch and across batches); events without one each count', async () => {
+    expect(await s.insertBatch([ev('a', 0), ev('b', 0, { ci: 'true' }), ev('a', 0), ev(null, 0), ev(null, 0)])).toBe(4);
+    expect(await s.insertBatch([ev('a', 0), ev('c', 1, { version: '2.0.0', ci: 'false' })])).toBe(1);
+    expect(await s.insertBatch([])).toBe(0);
+    expect(Object.fromEntries(await s.daily('acme', '2026-11-19', '2026-11-22'))).toEqual({ '2026-11-20': 4, '2026-11-21': 1 });
+    expect(await s.breakdown('acme', 'version', '2026-11-20', '2026-11-21')).toEqual({ '1.0.0': 4, '2.0.0': 1 });
+    expect(await s.breakdown('acme', 'version', '2026-11-21', '2026-11-21')).toEqual({ '2.0.0': 1 });
+    expect(await s.breakdown('acme', 'ci', '2026-11-01', '2026-11-30')).toEqual({ true: 1, false: 1 });
+    expect(await s.breakdown('acme', 'pm', '2026-11-01', '2026-11-30')).toEqual({});
+  });
+
+  it('hasPackage; packages are kept apart (scoped names too)', async () => {
+    await s.insertBatch([ev('s1', 0, {}, '@scope/lib')]);
+    expect(await s.hasPackage('acme')).toBe(true);
+    expect(await s.hasPackage('@scope/lib')).toBe(true);
+    expect(await s.hasPackage('nope')).toBe(false);
+    expect(Object.fromEntries(await s.daily('@scope/lib', '2026-11-01', '2026-11-30'))).toEqual({ '2026-11-20': 1 });
+  });
+
+  it('events() pages by id, filters by package and time, and gives back exactly what was stored', async () => {
+    const all = await s.events({ since: 0, afterId: 0, limit: 100 });
+    expect(all.map((e) => e.eventId)).toEqual([null, null, 'a', 'b', 'c', 's1']);
+    expect(all[3]).toMatchObject({ package: 'acme', eventId: 'b', receivedAt: T0, vars: { version: '1.0.0', ci: 'true' } });
+    const page = await s.events({ since: 0, afterId: all[1]!.id, limit: 2 });
+    expect(page.map((e) => e.id)).toEqual([all[2]!.id, all[3]!.id]);
+    expect((await s.events({ since: T0 + DAY, afterId: 0, limit: 100 })).map((e) => e.eventId)).toEqual(['c']);
+    expect((await s.events({ package: '@scope/lib', since: 0, afterId: 0, limit: 100 })).map((e) => e.eventId)).toEqual(['s1']);
+  });
+
+  it('deleteBefore drops raw events only: the daily counts stay; de-duplication holds for what is kept', async () => {
+    expect(await s.deleteBefore(T0 + DAY / 2)).toBe(5);
+    expect((await s.events({ since: 0, afterId: 0, limit: 100 })).map((e) => e.eventId)).toEqual(['c']);
+    expect(Object.fromEntries(await s.daily('acme', '2026-11-19', '2026-11-22'))).toEqual({ '2026-11-20': 4, '2026-11-21': 1 });
+    expect(await s.insertBatch([ev('c', 1)])).toBe(0);
+  });
+
+  it('metaGetOrSet: the first value wins', async () => {
+    expect(await s.metaGetOrSet('read_token', 'first')).toBe('first');
+    expect(await s.metaGetOrSet('read_token', 'second')).toBe('first');
+  });
+
+  it('two instances on one database, writing the same event_ids at once, store each once and answer the same counts', async () => {
+    const fresh = await backend.fresh();
+    const a = fresh.open();
+    const b = fresh.open();
+    opened.push(a, b);
+    await Promise.all([a.migrate(), b.migrate()]);
+    const ids = Array.from({ length: 200 }, (_, i) => ev(`dup-${i}`, 2, { platform: i % 2 ? 'linux' : 'darwin' }));
+    const batches = (xs: NewEvent[]) => Array.from({ length: 10 }, (_, i) => xs.slice(i * 20, i * 20 + 20));
+    const results = await Promise.all([...batches(ids).map((x) => a.insertBatch(x)), ...batches([...ids].reverse()).map((x) => b.insertBatch(x))]);
+    expect(results.reduce((x, y) => x + y, 0)).toBe(200);
+    for (const st of [a, b]) {
+      expect(Object.fromEntries(await st.daily('acme', '2026-11-22', '2026-11-22'))).toEqual({ '2026-11-22': 200 });
+      expect(await st.breakdown('acme', 'platform', '2026-11-22', '2026-11-22')).toEqual({ linux: 100, darwin: 100 });
+    }
+  });
+
+  it('a database with a newer schema than this collector knows is refused with a clear message', async () => {
+    const fresh = await backend.fresh();
+    const first = fresh.open();
+    opened.push(first);
+    await first.migrate();
+    await fresh.raw(`UPDATE collector_meta SET value = '${SCHEMA_VERSION + 1}' WHERE key = 'schema_version'`);
+    const second = fresh.open();
+    opened.push(second);
+    await expect(second.migrate()).rejects.toThrow(`the database has schema version ${SCHEMA_VERSION + 1}, newer than this collector knows (${SCHEMA_VERSION}); upgrade install-beacon-collector`);
+  });
+});
