@@ -50,7 +50,7 @@ export type Runtime = 'node' | 'bun' | 'deno';
  */
 export function runtimeOf(versions: Record<string, string | undefined> | undefined, hasDeno: boolean): Runtime | undefined {
   if (!versions || !versions.node || versions.electron) return undefined;
-  if (hasDeno || versions.deno) return 'deno';
+  if (hasDeno) return 'deno';
   return versions.bun ? 'bun' : 'node';
 }
 
@@ -100,7 +100,7 @@ function denoAllows(markerDir: string | undefined): boolean {
 export function reportInstall(from: string | URL): void {
   try {
     if (typeof process === 'undefined') return;
-    const runtime = runtimeOf(process.versions, typeof globalThis === 'object' && 'Deno' in globalThis);
+    const runtime = runtimeOf(process.versions, isDeno());
     if (!runtime) return;
     const key = String(from);
     if (handled.has(key)) return;
@@ -166,7 +166,7 @@ function runtimeSend(site: InstallSite, runtime: Runtime): void {
  */
 export function senderArgs(runtime: Runtime, site: Pick<InstallSite, 'pnpFile' | 'markerDir'>, exists?: (path: string) => boolean): string[] {
   if (runtime === 'bun') return [];
-  if (runtime === 'deno') return ['run', '--quiet', '--no-prompt', '--no-config', '--no-lock', '--allow-net', '--allow-env', '--allow-read', `--allow-write=${site.markerDir}`];
+  if (runtime === 'deno') return ['run', '--no-prompt', '--no-config', '--allow-net', '--allow-env', '--allow-read', `--allow-write=${site.markerDir}`];
   return pnpArgs(site, exists);
 }
 

@@ -76,7 +76,6 @@ describe('where reportInstall runs at all', () => {
     ['Electron (process.execPath is the app: never start it)', { node: '20.18.0', electron: '33.2.0' }, false, undefined],
     ['Bun', { node: '22.6.0', bun: '1.4.5' }, false, 'bun'],
     ['Deno (the global)', { node: '20.11.1' }, true, 'deno'],
-    ['Deno (process.versions.deno)', { node: '26.3.0', deno: '2.9.6' }, false, 'deno'],
     ['an edge runtime (process without versions.node)', {}, false, undefined],
     ['a browser (no process.versions)', undefined, false, undefined],
   ] as const)('%s → %s', (_n, versions, deno, expected) => {

@@ -74,7 +74,7 @@ describe('senderArgs: what starts the sender in each runtime', () => {
     expect(senderArgs('bun', { ...site, pnpFile: '/app/.pnp.cjs' })).toEqual([]);
   });
   it('Deno: deno run, never prompting, without the caller\'s config, writing only the marker folder', () => {
-    expect(senderArgs('deno', site)).toEqual(['run', '--quiet', '--no-prompt', '--no-config', '--no-lock', '--allow-net', '--allow-env', '--allow-read', '--allow-write=/app/node_modules/.install-beacon']);
+    expect(senderArgs('deno', site)).toEqual(['run', '--no-prompt', '--no-config', '--allow-net', '--allow-env', '--allow-read', '--allow-write=/app/node_modules/.install-beacon']);
   });
 });
 

@@ -24,7 +24,8 @@ export class MemFs {
 
   probes(docker = false): DecideProbes {
     return {
-      exists: (p) => (this.calls.push(`exists ${p}`), this.files.has(p) || this.dirs.has(p)),
+      // `a/b/../c` is `a/c`, as the real file system resolves it.
+      exists: (p) => (this.calls.push(`exists ${p}`), this.files.has(resolveDots(p)) || this.dirs.has(resolveDots(p))),
       readText: (p) => (this.calls.push(`readText ${p}`), this.files.get(p)),
       readJson: (p) => {
         this.calls.push(`readJson ${p}`);
@@ -79,4 +80,15 @@ export class MemFs {
       },
     };
   }
+}
+
+/** A path with each `<segment>/..` removed. */
+function resolveDots(path: string): string {
+  if (!path.includes('/..')) return path;
+  let prev: string;
+  do {
+    prev = path;
+    path = path.replace(/[^/]+\/\.\.(\/|$)/, '');
+  } while (path !== prev);
+  return path.replace(/\/$/, '') || '/';
 }
