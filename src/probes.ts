@@ -49,7 +49,7 @@ export const realProbes: DecideProbes = {
 
 /** Is this process Deno (its npm cache is a layout of its own)? */
 export function isDeno(): boolean {
-  return typeof globalThis === 'object' && 'Deno' in globalThis;
+  return 'Deno' in globalThis; // globalThis: Node 12+, as `engines` says
 }
 
 export const realMarkerFs: MarkerFs = {

@@ -107,7 +107,7 @@ export function reportInstall(from: string | URL): void {
     // Everything up to the permission check is computed from the path alone:
     // under Deno nothing may be read before the check.
     const file = toPath(from);
-    const layout = { pnpFileFor, isDeno: () => runtime === 'deno' };
+    const layout = { pnpFileFor, isDeno };
     const pkgDir = packageDirOf(file) ?? denoCacheDirOf(file, layout);
     const site = pkgDir ? installSite(pkgDir, layout) : undefined;
     // Not remembered as handled: the program may be granted more later.
@@ -147,13 +147,23 @@ function runtimeSend(site: InstallSite, runtime: Runtime): void {
   if (debug) return printDebug(decision, 'runtime');
   if (!decision.send || !decision.url) return;
   const bin = senderBin(site.pkgDir);
-  if (!bin) return; // nothing could send it: claim nothing, a later start may find it
+  if (!bin || !runsSender(runtime, host.execPath)) return; // nothing could send it: claim nothing, a later start may find it
   const claim = claimInstall(decision, realMarkerFs, Date.now());
   // 'taken': another process or thread reports it. 'unwritable': the tree
   // cannot hold a marker, and without one every process start would send, so
   // send nothing.
   if (claim.result !== 'claimed') return;
   startSender(host.execPath, bin, { url: decision.url, trigger: 'runtime', marker: claim.location }, site.pkgDir, senderArgs(runtime, site));
+}
+
+/**
+ * Can this executable run bin.cjs? Node can. Under Bun and Deno only the bun
+ * and deno binaries themselves: an app compiled into one executable
+ * (`bun build --compile`, `deno compile`) is its own execPath, and starting it
+ * would start a second copy of the app (as under Electron).
+ */
+export function runsSender(runtime: Runtime, execPath: string): boolean {
+  return runtime === 'node' || /[\\/](bun|deno)(\.exe)?$/i.test(execPath);
 }
 
 /**

@@ -102,7 +102,7 @@ describe('detectPMFromTree (runtime trigger, no user agent)', () => {
     ['/app/node_modules/acme-lib', { '/app/bun.lock': '' }, 'bun'],
     ['/app/node_modules/acme-lib', { '/app/bun.lockb': '' }, 'bun'],
     ['/app/node_modules/.deno/acme-lib@2.3.4/node_modules/acme-lib', { '/app/node_modules/.deno': '' }, 'deno'],
-    ['/app/node_modules/acme-lib', { '/app/deno.lock': '' }, 'deno'],
+    ['/app/node_modules/acme-lib (deno.lock alone: a Deno project whose node_modules another manager made)', { '/app/deno.lock': '' }, 'unknown'],
     ["/root/.cache/deno/npm/registry.npmjs.org/acme-lib/2.3.4 (Deno's npm cache)", { '/root/.cache/deno/npm/registry.npmjs.org/acme-lib/registry.json': '' }, 'deno'],
     ['/root/.cache/deno/npm/registry.npmjs.org/acme-lib/2.3.4 without registry.json', {}, 'unknown'],
     ['/app/node_modules/acme-lib', { '/app/yarn.lock': '' }, 'yarn'],

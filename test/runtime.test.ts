@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { denoGrants, packageDirOf, pnpArgs, senderArgs, type PermissionDescriptor } from '../src/runtime.js';
+import { denoGrants, packageDirOf, pnpArgs, runsSender, senderArgs, type PermissionDescriptor } from '../src/runtime.js';
 import { startCollector, type Collector } from './support/collector.js';
 import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
@@ -64,6 +64,22 @@ describe('denoGrants: under Deno, only what was already granted (queried, never 
     expect(check({ env: 'granted', read: 'granted' }, true)).toEqual({ ok: true, asked: ['env', 'read'] });
     expect(check({ env: 'granted' }, true)).toEqual({ ok: false, asked: ['env', 'read'] });
     expect(check({}, true)).toEqual({ ok: false, asked: ['env'] });
+  });
+});
+
+describe('runsSender: only an executable that runs bin.cjs starts the sender', () => {
+  it.each([
+    ['node', '/usr/bin/node', true],
+    ['node', 'C:\\Program Files\\nodejs\\node.exe', true],
+    ['bun', '/root/.bun/bin/bun', true],
+    ['bun', '/app/node_modules/bun/bin/bun.exe', true],
+    ['deno', '/root/.deno/bin/deno', true],
+    ['deno', 'C:\\Users\\me\\.deno\\bin\\deno.exe', true],
+    ['bun', '/usr/local/bin/my-app (bun build --compile)', false],
+    ['deno', '/usr/local/bin/my-app (deno compile)', false],
+    ['deno', '/opt/denoise', false],
+  ] as const)('%s at %s → %s', (runtime, execPath, expected) => {
+    expect(runsSender(runtime, execPath.replace(/ \(.*$/, ''))).toBe(expected);
   });
 });
 
