@@ -548,8 +548,8 @@ const DENO_GRANTS_SHOWN = denoGrants('<path of deno>').join(' ');
 
 /**
  * Run by Deno (a package.json project, node_modules from the manager): with no
- * permissions, on a terminal, where Deno would prompt: nothing sent, nothing
- * asked, exit 0; then twice with DENO_GRANTS: one event; then, marker deleted,
+ * permissions, and with all but --allow-run, on a terminal, where Deno would
+ * prompt: nothing sent, nothing asked, exit 0; then twice with DENO_GRANTS: one event; then, marker deleted,
  * an `npm:acme-lib` specifier with -A: one event.
  */
 async function denoRuns(ready: Ready, verdict: Verdict): Promise<void> {
@@ -564,12 +564,19 @@ async function denoRuns(ready: Ready, verdict: Verdict): Promise<void> {
   const deno = (argv: string[], extra: Record<string, string> = {}) => exec(d.bin, ['run', ...argv], { cwd: p.app, env: { ...env, ...extra }, timeoutMs: 60_000 });
   problems.push(...(await optOutRuns(p, (extra) => deno(['-A', 'main.mjs'], extra))));
   // util-linux script(1) gives the program a terminal (Deno prompts only on one); stdin is empty, so a prompt would be answered "no" and show in the output.
-  const onTerminal = () => exec('script', ['-qec', `${d.bin} run main.mjs`, '/dev/null'], { cwd: p.app, env, timeoutMs: 60_000 });
-  const none = await measure(0, onTerminal);
-  const printed = none.value.stdout.replace(/\r/g, '') + none.value.stderr;
-  if (none.value.code !== 0 || printed.trim()) problems.push(`no permissions, on a terminal: exit ${none.value.code}, printed ${JSON.stringify(printed.slice(0, 300))}`);
-  if (none.events.length || none.connections) problems.push(`no permissions: ${plural(none.events.length, 'event')}, ${plural(none.connections, 'connection')}, expected none`);
-  if (existsSync(markerDirOf(p))) problems.push('no permissions: a marker folder was written');
+  const onTerminal = (flags: string) => exec('script', ['-qec', `${d.bin} run ${flags} main.mjs`, '/dev/null'], { cwd: p.app, env, timeoutMs: 60_000 });
+  // No permissions; then all but the last one checked (run), so that every query up to it is made for real.
+  let printed = '';
+  let quiet = 0;
+  for (const [what, flags] of [['no permissions', ''], ['all but --allow-run', '--allow-env --allow-read --allow-write']] as const) {
+    const r = await measure(0, () => onTerminal(flags));
+    const out = r.value.stdout.replace(/\r/g, '') + r.value.stderr;
+    printed += out.trim();
+    quiet += r.events.length;
+    if (r.value.code !== 0 || out.trim()) problems.push(`${what}, on a terminal: exit ${r.value.code}, printed ${JSON.stringify(out.slice(0, 300))}`);
+    if (r.events.length || r.connections) problems.push(`${what}: ${plural(r.events.length, 'event')}, ${plural(r.connections, 'connection')}, expected none`);
+    if (existsSync(markerDirOf(p))) problems.push(`${what}: a marker folder was written`);
+  }
   const grants = denoGrants(d.bin);
   const granted = await measure(1, async () => [await deno([...grants, 'main.mjs']), await deno([...grants, 'main.mjs'])]);
   rmSync(markerDirOf(p), { recursive: true, force: true });
@@ -578,7 +585,7 @@ async function denoRuns(ready: Ready, verdict: Verdict): Promise<void> {
   if (granted.events.length !== 1) problems.push(`${DENO_GRANTS_SHOWN}: ${plural(granted.events.length, 'event')} from two runs, expected 1`);
   if (spec.events.length !== 1) problems.push(`npm: specifier (marker deleted): ${plural(spec.events.length, 'event')}, expected 1`);
   for (const ev of [...granted.events, ...spec.events]) problems.push(...runtimeProblems(ev, ready.m, d.nodeVersion));
-  verdict(col, problems, `deno ${d.version}: 4 opt-outs (-A): 0 events; no permissions (terminal): ${plural(none.events.length, 'event')}, ${printed.trim() ? 'printed something' : 'no prompt, silent'}; \`${DENO_GRANTS_SHOWN}\`: ${plural(granted.events.length, 'event')} from two runs; \`npm:acme-lib\`: ${plural(spec.events.length, 'event')}`);
+  verdict(col, problems, `deno ${d.version}: 4 opt-outs (-A): 0 events; no permissions, or all but \`--allow-run\` (terminal): ${plural(quiet, 'event')}, ${printed ? 'printed something' : 'no prompt, silent'}; \`${DENO_GRANTS_SHOWN}\`: ${plural(granted.events.length, 'event')} from two runs; \`npm:acme-lib\`: ${plural(spec.events.length, 'event')}`);
 }
 
 /**
