@@ -67,7 +67,7 @@ export function detectContainer(env: Env, probes: Probes): Container {
 
 // ---- Package manager: npm_config_user_agent, e.g. "pnpm/10.34.9 npm/? node/v20.20.2 linux x64" ----
 
-const KNOWN_PMS = ['npm', 'pnpm', 'yarn', 'bun'];
+const KNOWN_PMS = ['npm', 'pnpm', 'yarn', 'bun', 'deno'];
 
 // Equivalent mutants: the fallback texts and `/\s/` for `/\s+/` on the first
 // line (only the first token is read, after trim), and any change to how a
@@ -88,6 +88,9 @@ export const TREE_PM_RULES: ReadonlyArray<{ pm: string; test: (pkgDir: string, r
   { pm: 'pnpm', test: (dir) => /[\\/]node_modules[\\/]\.pnpm[\\/]/.test(dir) },
   { pm: 'yarn', test: (dir) => /[\\/]\.yarn[\\/](?:cache|unplugged|__virtual__)[\\/]/.test(dir) },
   { pm: 'bun', test: (_d, root, p) => !!root && (p.exists(`${root}/bun.lock`) || p.exists(`${root}/bun.lockb`)) },
+  // deno install keeps its own store in node_modules/.deno; Deno's own npm cache
+  // (<DENO_DIR>/npm/<registry>/<name>/<version>) keeps <name>/registry.json beside the versions.
+  { pm: 'deno', test: (dir, root, p) => p.exists(`${dir}/../registry.json`) || (!!root && p.exists(`${root}/node_modules/.deno`)) },
   { pm: 'yarn', test: (_d, root, p) => !!root && p.exists(`${root}/yarn.lock`) },
   { pm: 'pnpm', test: (_d, root, p) => !!root && p.exists(`${root}/pnpm-lock.yaml`) },
   { pm: 'npm', test: (_d, root, p) => !!root && (p.exists(`${root}/package-lock.json`) || p.exists(`${root}/node_modules/.package-lock.json`)) },

@@ -14,6 +14,10 @@
 //   unplugged, virtual:             <P>/.yarn/unplugged/..., <P>/.yarn/__virtual__/...
 // - yarn PnP, global cache (yarn 4's default): ~/.yarn/berry/cache/x-npm-1.0.0-<hash>.zip/node_modules/x
 //   The path names no project: the .pnp.cjs that serves it does (its folder is the project).
+// - Deno's own npm cache (`npm:` specifiers without node_modules): <DENO_DIR>/npm/<registry>/x/1.0.0
+//   (scoped: <registry>/@s/x/1.0.0). Only where the probe says this process is Deno: the
+//   shape alone is too common a path to count as an install. The registry folder is the
+//   tree and the "project" (no package.json, hence no project opt-out), as a global prefix is.
 // The tree root is everything before the FIRST node_modules (or .yarn) segment,
 // so every copy in one install, however deeply nested, has one tree and one
 // marker folder. An npm/yarn workspace member's dependencies are hoisted into
@@ -21,7 +25,7 @@
 // copies that could not be hoisted stay in the member's own node_modules, and
 // decide() also honours the opt-out of an enclosing workspace root for them.
 
-export type LayoutKind = 'node_modules' | 'pnpm' | 'yarn-pnp' | 'yarn-global-cache';
+export type LayoutKind = 'node_modules' | 'pnpm' | 'yarn-pnp' | 'yarn-global-cache' | 'deno-npm-cache';
 
 export interface InstallSite {
   kind: LayoutKind;
@@ -40,6 +44,17 @@ export interface InstallSite {
 export interface LayoutProbes {
   /** The .pnp.cjs of the Yarn PnP runtime loaded in this process that serves `path`, if any. */
   pnpFileFor?(path: string): string | undefined;
+  /** True when this process is Deno, whose npm cache holds packages outside any node_modules. */
+  isDeno?(): boolean;
+}
+
+const DENO_CACHE = /^(.*?[\\/]npm[\\/][^\\/]+)[\\/]((?:@[^\\/]+[\\/])?[^\\/@.][^\\/]*)[\\/](\d+\.\d+\.\d+[^\\/]*)(?:[\\/]|$)/;
+
+/** Under Deno, the package folder of a file in Deno's npm cache (<DENO_DIR>/npm/<registry>/<name>/<version>), else undefined. */
+export function denoCacheDirOf(file: string, probes: LayoutProbes = {}): string | undefined {
+  if (/[\\/]node_modules(?:[\\/]|$)/.test(file) || !probes.isDeno?.()) return undefined;
+  const m = DENO_CACHE.exec(file);
+  return m ? `${m[1]}/${m[2]}/${m[3]}` : undefined;
 }
 
 const SEP = /[\\/]/;
@@ -75,6 +90,10 @@ export function installSite(pkgDir: string, probes: LayoutProbes = {}): InstallS
     if (!pnpFile) return undefined;
     const root = parentOf(pnpFile);
     return { kind: 'yarn-global-cache', pkgDir, treeRoot: root, projectRoot: root, markerDir: `${root.replace(/[\\/]$/, '')}/.yarn/.install-beacon`, pnpFile };
+  }
+  if (denoCacheDirOf(pkgDir, probes) === pkgDir.replace(/[\\/]+$/, '')) {
+    const root = DENO_CACHE.exec(pkgDir)![1]!;
+    return { kind: 'deno-npm-cache', pkgDir, treeRoot: root, projectRoot: root, markerDir: `${root}/.install-beacon` };
   }
   const nm = /^(.*?)[\\/]node_modules(?:[\\/]|$)/.exec(pkgDir);
   if (!nm) return undefined;

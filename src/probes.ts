@@ -69,7 +69,13 @@ export const realProbes: DecideProbes = {
     }
   },
   pnpApiFor,
+  isDeno,
 };
+
+/** Is this process Deno (its npm cache is a layout of its own)? */
+export function isDeno(): boolean {
+  return 'Deno' in globalThis; // globalThis: Node 12+, as `engines` says
+}
 
 export const realMarkerFs: MarkerFs = {
   mkdirp(dir) {

@@ -53,6 +53,7 @@ describe('detectPM', () => {
     ['yarn/1.22.22 npm/? node/v20.20.2 linux x64', 'yarn', '1.22.22'],
     ['yarn/4.18.1 npm/? node/v20.20.2 linux x64', 'yarn', '4.18.1'],
     ['bun/1.4.5 npm/? node/v26.3.0 linux x64', 'bun', '1.4.5'],
+    ['deno/2.9.6 npm/? deno/2.9.6 linux x86_64', 'deno', '2.9.6'],
     ['cnpm/1.0 node/v20', 'unknown', 'unknown'],
     ['npm', 'npm', 'unknown'],
     ['npm/<script>', 'npm', 'unknown'],
@@ -100,12 +101,16 @@ describe('detectPMFromTree (runtime trigger, no user agent)', () => {
     ['/app/.yarn/unplugged/acme-lib-npm-2.3.4-x/node_modules/acme-lib', {}, 'yarn'],
     ['/app/node_modules/acme-lib', { '/app/bun.lock': '' }, 'bun'],
     ['/app/node_modules/acme-lib', { '/app/bun.lockb': '' }, 'bun'],
+    ['/app/node_modules/.deno/acme-lib@2.3.4/node_modules/acme-lib', { '/app/node_modules/.deno': '' }, 'deno'],
+    ['/app/node_modules/acme-lib (deno.lock alone: a Deno project whose node_modules another manager made)', { '/app/deno.lock': '' }, 'unknown'],
+    ["/root/.cache/deno/npm/registry.npmjs.org/acme-lib/2.3.4 (Deno's npm cache)", { '/root/.cache/deno/npm/registry.npmjs.org/acme-lib/registry.json': '' }, 'deno'],
+    ['/root/.cache/deno/npm/registry.npmjs.org/acme-lib/2.3.4 without registry.json', {}, 'unknown'],
     ['/app/node_modules/acme-lib', { '/app/yarn.lock': '' }, 'yarn'],
     ['/app/node_modules/acme-lib', { '/app/pnpm-lock.yaml': '' }, 'pnpm'],
     ['/app/node_modules/acme-lib', { '/app/package-lock.json': '' }, 'npm'],
     ['/app/node_modules/acme-lib', { '/app/node_modules/.package-lock.json': '' }, 'npm'],
     ['/app/node_modules/acme-lib', {}, 'unknown'],
   ])('%s with %j → %s', (dir, files, pm) => {
-    expect(detectPMFromTree(dir, '/app', new MemFs(files).probes())).toEqual({ pm, pmVersion: 'unknown' });
+    expect(detectPMFromTree(dir.replace(/ .*$/, ''), '/app', new MemFs(files).probes())).toEqual({ pm, pmVersion: 'unknown' });
   });
 });

@@ -199,5 +199,13 @@ describe("the packed package's entries and types", () => {
     const out = await build({ entryPoints: [join(app, 'web/main.js')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
     expect(out.errors).toEqual([]);
     expect(out.outputFiles[0]!.text).not.toMatch(/require\(|child_process|node:/);
+    // Edge runtimes (Cloudflare's workerd, Vercel's edge-light) get the same no-op, even where they
+    // emulate a `process` with versions.node (workerd's nodejs_compat), from a bundler that sets
+    // only their own condition (wrangler and Next.js also set "browser").
+    for (const condition of ['workerd', 'edge-light']) {
+      const edge = await build({ entryPoints: [join(app, 'web/main.js')], bundle: true, platform: 'neutral', conditions: [condition], mainFields: ['module', 'main'], format: 'esm', write: false, logLevel: 'silent' });
+      expect({ condition, errors: edge.errors }).toEqual({ condition, errors: [] });
+      expect({ condition, text: edge.outputFiles[0]!.text }).not.toMatchObject({ text: expect.stringMatching(/require\(|child_process|node:|process/) });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ancestors, enclosingWorkspaceRoot, installSite, installTarget, matchesWorkspace, packageDirOf, parentOf, workspacePatterns, type InstallSite } from '../src/layout.js';
+import { ancestors, denoCacheDirOf, enclosingWorkspaceRoot, installSite, installTarget, matchesWorkspace, packageDirOf, parentOf, workspacePatterns, type InstallSite } from '../src/layout.js';
 import { MemFs } from './support/memfs.js';
 
 // Where was this package installed? One table, every layout the package
@@ -22,6 +22,7 @@ const rows: Row[] = [
   ['pnpm -g', '/root/.local/share/pnpm/global/5/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib', { kind: 'pnpm', treeRoot: '/root/.local/share/pnpm/global/5' }],
   ['yarn 1 global', '/root/.config/yarn/global/node_modules/acme-lib', { treeRoot: '/root/.config/yarn/global' }],
   ['bun -g', '/root/.bun/install/global/node_modules/acme-lib', { treeRoot: '/root/.bun/install/global' }],
+  ['deno install (its store in node_modules/.deno)', '/app/node_modules/.deno/acme-lib@2.3.4/node_modules/acme-lib', { kind: 'node_modules', treeRoot: '/app', projectRoot: '/app', markerDir: '/app/node_modules/.install-beacon' }],
   ['an npm workspace member (hoisted into the root)', '/mono/node_modules/acme-lib', { treeRoot: '/mono', projectRoot: '/mono' }],
   ["a workspace member's own node_modules", '/mono/packages/web/node_modules/acme-lib', { treeRoot: '/mono/packages/web', projectRoot: '/mono/packages/web' }],
   ['node_modules at the file-system root', '/node_modules/acme-lib', { treeRoot: '/', projectRoot: '/', markerDir: '/node_modules/.install-beacon' }],
@@ -60,6 +61,27 @@ describe('installSite: every layout', () => {
   it('every copy in one tree shares one marker folder', () => {
     const dirs = new Set(rows.slice(0, 4).map(([, p]) => installSite(p)!.markerDir));
     expect(dirs).toEqual(new Set(['/app/node_modules/.install-beacon']));
+  });
+});
+
+describe("Deno's npm cache (npm: specifiers without node_modules): only in a Deno process", () => {
+  const deno = { isDeno: () => true };
+  it.each([
+    ['/root/.cache/deno/npm/registry.npmjs.org/acme-lib/2.3.4/index.js', '/root/.cache/deno/npm/registry.npmjs.org/acme-lib/2.3.4', '/root/.cache/deno/npm/registry.npmjs.org'],
+    ['/root/.cache/deno/npm/registry.npmjs.org/@acme/lib/1.0.0/dist/x.mjs', '/root/.cache/deno/npm/registry.npmjs.org/@acme/lib/1.0.0', '/root/.cache/deno/npm/registry.npmjs.org'],
+    ['/home/npm/.cache/deno/npm/registry.npmjs.org/acme-lib/2.3.4_1/index.js', '/home/npm/.cache/deno/npm/registry.npmjs.org/acme-lib/2.3.4_1', '/home/npm/.cache/deno/npm/registry.npmjs.org'],
+    ['/custom/denodir/npm/127.0.0.1_4873/acme-lib/2.3.4/lib/npm/x/y/1.0.0/z.js', '/custom/denodir/npm/127.0.0.1_4873/acme-lib/2.3.4', '/custom/denodir/npm/127.0.0.1_4873'],
+  ])('%s → package %s, marker in its registry folder', (file, pkgDir, root) => {
+    expect(denoCacheDirOf(file, deno)).toBe(pkgDir);
+    expect(installSite(pkgDir, deno)).toEqual({ kind: 'deno-npm-cache', pkgDir, treeRoot: root, projectRoot: root, markerDir: `${root}/.install-beacon` });
+  });
+  it.each([
+    ['not Deno: the same path is no install (an author may keep sources in such folders)', '/root/.cache/deno/npm/registry.npmjs.org/acme-lib/2.3.4/index.js', {}],
+    ['inside node_modules: the node_modules layouts apply', '/app/node_modules/.deno/acme-lib@2.3.4/node_modules/acme-lib/index.js', deno],
+    ['no version folder', '/root/.cache/deno/npm/registry.npmjs.org/acme-lib/index.js', deno],
+    ["the marker folder is not a package", '/root/.cache/deno/npm/registry.npmjs.org/.install-beacon/1.0.0/x', deno],
+  ])('%s', (_why, file, probes) => {
+    expect(denoCacheDirOf(file, probes)).toBeUndefined();
   });
 });
 

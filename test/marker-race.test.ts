@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installSite } from '../src/layout.js';
 import { markerLocation, RETRY_AFTER_MS } from '../src/marker.js';
-import { runtimeSupported } from '../src/runtime.js';
+import { runtimeOf } from '../src/runtime.js';
 import { startCollector, type Collector } from './support/collector.js';
 import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
@@ -72,12 +72,13 @@ describe('where reportInstall runs at all', () => {
   });
 
   it.each([
-    ['Node', { node: '20.20.2' }, false, true],
-    ['Electron (process.execPath is the app: never start it)', { node: '20.18.0', electron: '33.2.0' }, false, false],
-    ['Bun', { node: '22.6.0', bun: '1.4.5' }, false, false],
-    ['Deno', { node: '20.11.1' }, true, false],
-    ['a browser (no process.versions)', undefined, false, false],
+    ['Node', { node: '20.20.2' }, false, 'node'],
+    ['Electron (process.execPath is the app: never start it)', { node: '20.18.0', electron: '33.2.0' }, false, undefined],
+    ['Bun', { node: '22.6.0', bun: '1.4.5' }, false, 'bun'],
+    ['Deno (the global)', { node: '20.11.1' }, true, 'deno'],
+    ['an edge runtime (process without versions.node)', {}, false, undefined],
+    ['a browser (no process.versions)', undefined, false, undefined],
   ] as const)('%s → %s', (_n, versions, deno, expected) => {
-    expect(runtimeSupported(versions as Record<string, string> | undefined, deno)).toBe(expected);
+    expect(runtimeOf(versions as Record<string, string> | undefined, deno)).toBe(expected);
   });
 });

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { packageDirOf, pnpArgs } from '../src/runtime.js';
+import { denoGrants, packageDirOf, pnpArgs, runsSender, senderArgs, type PermissionDescriptor } from '../src/runtime.js';
 import { startCollector, type Collector } from './support/collector.js';
 import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
@@ -20,6 +20,77 @@ describe('packageDirOf', () => {
     ['/src/acme-lib/index.js', undefined],
   ])('%s → %s', (file, dir) => {
     expect(packageDirOf(file)).toBe(dir);
+  });
+});
+
+describe('denoGrants: under Deno, only what was already granted (queried, never requested)', () => {
+  const MARKER = '/app/node_modules/.install-beacon';
+  const DENO = '/usr/local/bin/deno';
+  type Grants = Partial<Record<'env' | 'read' | 'write' | 'run', 'granted' | 'prompt' | 'denied'>>;
+  /** A permission state per name, and the order the queries came in (execPath is asked only after read). */
+  const check = (grants: Grants, noTree = false) => {
+    const markerDir = noTree ? undefined : MARKER;
+    const asked: string[] = [];
+    const query = (d: PermissionDescriptor) => {
+      asked.push(`${d.name}${d.path ? `:${d.path}` : ''}${d.command ? `:${d.command}` : ''}`);
+      return grants[d.name] ?? 'prompt';
+    };
+    const execPath = () => {
+      asked.push('execPath');
+      if (grants.read !== 'granted') throw new Error('Deno.execPath() without read: a prompt');
+      return DENO;
+    };
+    return { ok: denoGrants(query, markerDir, execPath), asked };
+  };
+  const all: Grants = { env: 'granted', read: 'granted', write: 'granted', run: 'granted' };
+  it('everything granted (-A, or the README list): yes, after asking env, read, write of the marker folder, run of deno itself', () => {
+    expect(check(all)).toEqual({ ok: true, asked: ['env', 'read', `write:${MARKER}`, 'execPath', `run:${DENO}`] });
+  });
+  it.each([
+    ['no permissions at all (the default)', {}],
+    ['env not granted (or only some variables)', { ...all, env: 'prompt' }],
+    ['env denied', { ...all, env: 'denied' }],
+    ['read not granted (or only some paths)', { ...all, read: 'prompt' }],
+    ['the marker folder not writable', { ...all, write: 'prompt' }],
+    ['deno not runnable', { ...all, run: 'prompt' }],
+    ['run denied', { ...all, run: 'denied' }],
+  ] as const)('%s: no', (_name, grants) => {
+    const { ok, asked } = check(grants);
+    expect(ok).toBe(false);
+    // Deno.execPath() (which needs read) is never called before read is known to be granted.
+    if (asked.includes('execPath')) expect(asked.indexOf('execPath')).toBeGreaterThan(asked.indexOf('read'));
+  });
+  it('no installed tree (only the debug line could be printed): env and read alone', () => {
+    expect(check({ env: 'granted', read: 'granted' }, true)).toEqual({ ok: true, asked: ['env', 'read'] });
+    expect(check({ env: 'granted' }, true)).toEqual({ ok: false, asked: ['env', 'read'] });
+    expect(check({}, true)).toEqual({ ok: false, asked: ['env'] });
+  });
+});
+
+describe('runsSender: only an executable that runs bin.cjs starts the sender', () => {
+  it.each([
+    ['node', '/usr/bin/node', true],
+    ['node', 'C:\\Program Files\\nodejs\\node.exe', true],
+    ['bun', '/root/.bun/bin/bun', true],
+    ['bun', '/app/node_modules/bun/bin/bun.exe', true],
+    ['deno', '/root/.deno/bin/deno', true],
+    ['deno', 'C:\\Users\\me\\.deno\\bin\\deno.exe', true],
+    ['bun', '/usr/local/bin/my-app (bun build --compile)', false],
+    ['deno', '/usr/local/bin/my-app (deno compile)', false],
+    ['deno', '/opt/denoise', false],
+  ] as const)('%s at %s → %s', (runtime, execPath, expected) => {
+    expect(runsSender(runtime, execPath.replace(/ \(.*$/, ''))).toBe(expected);
+  });
+});
+
+describe('senderArgs: what starts the sender in each runtime', () => {
+  const site = { markerDir: '/app/node_modules/.install-beacon' };
+  it('Node: nothing extra outside PnP; Bun: bin.cjs as it is', () => {
+    expect(senderArgs('node', site)).toEqual([]);
+    expect(senderArgs('bun', { ...site, pnpFile: '/app/.pnp.cjs' })).toEqual([]);
+  });
+  it('Deno: deno run, never prompting, without the caller\'s config, writing only the marker folder', () => {
+    expect(senderArgs('deno', site)).toEqual(['run', '--no-prompt', '--no-config', '--allow-net', '--allow-env', '--allow-read', '--allow-write=/app/node_modules/.install-beacon']);
   });
 });
 

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { startCollector, type Collector, type Received } from '../support/collector.js';
@@ -176,7 +176,15 @@ async function prepare(m: Manager): Promise<Ready | string> {
   const path = [t.tool.binDir, dirname(node)];
   const probe = newProject(`${m.id}-version`);
   const r = await exec(join(t.tool.binDir, m.tool.bin), ['--version'], { cwd: probe.app, env: probe.env(m.env?.(probe.home), path), timeoutMs: 60_000 });
-  if (r.code !== 0 || r.stdout.trim() !== t.tool.version) return `${m.tool.bin} --version: exit ${r.code}, ${JSON.stringify(r.stdout.trim())} (expected ${t.tool.version}): ${tail(r)}`;
+  // `deno --version` prints "deno 2.9.6 (stable, ...)" and more lines; the others the bare version.
+  const shown = m.tool.bin === 'deno' ? /^deno (\S+)/.exec(r.stdout)?.[1] : r.stdout.trim();
+  if (r.code !== 0 || shown !== t.tool.version) return `${m.tool.bin} --version: exit ${r.code}, ${JSON.stringify(r.stdout.trim())} (expected ${t.tool.version}): ${tail(r)}`;
+  if (m.hookOnSelf) {
+    // {node} is what the runtime the hook runs on reports as process.versions.node.
+    const v = await exec(join(t.tool.binDir, m.tool.bin), ['eval', 'console.log(process.versions.node)'], { cwd: probe.app, env: probe.env(m.env?.(probe.home), path), timeoutMs: 60_000 });
+    if (v.code !== 0) return `${m.tool.bin} eval: exit ${v.code}: ${tail(v)}`;
+    nodeVersion = v.stdout.trim();
+  }
   return { m, tool: t.tool, node, nodeVersion, path };
 }
 
@@ -188,7 +196,7 @@ async function install(ready: Ready, label: string, pkgs: string[], options: { a
   p.save();
   const g = options.global ? m.global!(pkgs, p.home) : undefined;
   const extra: Record<string, string | undefined> = { ...m.env?.(p.home), ...g?.env, DO_NOT_TRACK: options.dnt ? '1' : undefined };
-  const argv = g ? g.argv : m.add(pkgs);
+  const argv = g ? g.argv : [...m.add(pkgs), ...(options.allowed && m.allowArgs ? m.allowArgs(pkgs) : [])];
   const r = await exec(join(tool.binDir, m.tool.bin), argv, { cwd: p.app, env: p.env(extra, [...path, ...(g?.path ?? [])]), timeoutMs: 240_000 });
   return { r, p };
 }
@@ -226,7 +234,21 @@ async function managerCases(m: Manager): Promise<void> {
     if (value.r.code !== 0) problems.push(`exit ${value.r.code}: ${tail(value.r)}`);
     if (events.length !== 1) problems.push(`${plural(events.length, 'event')}, expected 1`);
     for (const ev of events) problems.push(...fieldProblems(ev, expect));
-    verdict('scripts allowed', problems, plural(events.length, 'event') + (events[0] ? ` (pm=${events[0].query.pm}, pm_version=${events[0].query.pm_version})` : ''));
+    // Bun and Deno: the hook and a later program run on that runtime share the marker: one event in all.
+    let after = '';
+    if (m.id === 'bun' || m.id === 'deno') {
+      const r = await runner(m.id);
+      if (typeof r === 'string') problems.push(r);
+      else {
+        writeFileSync(join(value.p.app, 'main.mjs'), ESM_MAIN);
+        const argv = m.id === 'bun' ? ['main.mjs'] : ['run', '-A', 'main.mjs'];
+        const later = await measure(0, () => exec(r.bin, argv, { cwd: value.p.app, env: value.p.env(m.env?.(value.p.home), [...r.path, ...ready.path]), timeoutMs: 60_000 }));
+        problems.push(...silent(later.value, `${m.id} ${argv.join(' ')}`));
+        if (later.events.length) problems.push(`a later \`${m.id} ${argv.join(' ')}\` sent ${plural(later.events.length, 'event')}, expected none (reported by the hook)`);
+        after = `; then \`${m.id} ${argv.join(' ')}\`: ${plural(later.events.length, 'event')}`;
+      }
+    }
+    verdict('scripts allowed', problems, plural(events.length, 'event') + (events[0] ? ` (pm=${events[0].query.pm}, pm_version=${events[0].query.pm_version})` : '') + after);
     // 2b. A rebuild of that same install: no event. Then, with the marker deleted, the
     //     same rebuild must send one, which proves the rebuild really ran the hook.
     if (m.rebuild && events.length === 1) await rebuildCase(ready, value.p, expect);
@@ -341,7 +363,10 @@ async function npmCases(npmManager: Manager, acmeSource: string): Promise<void> 
 // ---- the runtime trigger: reportInstall() where the postinstall did not run ----
 
 // Managers that block a dependency's postinstall by default, plus npm 11 with --ignore-scripts.
-const RUNTIME_MANAGERS = ['npm11', 'npm12', 'pnpm10', 'pnpm-latest', 'berry-node-modules', 'berry-pnp', 'bun'];
+const RUNTIME_MANAGERS = ['npm11', 'npm12', 'pnpm10', 'pnpm-latest', 'berry-node-modules', 'berry-pnp', 'bun', 'deno'];
+/** Trees these managers install are also run by Bun and Deno (npm: the most common tree; bun and deno: their own). */
+const OTHER_RUNTIME_TREES = ['npm11', 'bun', 'deno'];
+const RUNTIME_COLS = ['run by node: two runs', 'run by bun: require, then import', 'run by deno', "deno run of an `npm:` specifier without package.json (Deno's own npm cache): two runs", 'pnpm 10 side-effects cache: a second project sharing the store'] as const;
 
 /** `node -e "require('acme-lib')"` in the project, as the end user's program would load it (through .pnp.cjs under PnP). */
 function loadAcme(ready: Ready, p: ReturnType<typeof newProject>, homeOverride?: string): Promise<Result> {
@@ -362,31 +387,76 @@ function runtimeProblems(ev: Received, m: Manager, node: string): string[] {
   return want.filter(([, got, exp]) => got !== exp).map(([k, got, exp]) => `${k}=${got} (expected ${exp})`);
 }
 
+/** Bun or Deno as the runtime of the end user's program: the binary and what it reports as process.versions.node. */
+interface Runner {
+  bin: string;
+  version: string;
+  nodeVersion: string;
+  path: string[];
+}
+const runners = new Map<string, Promise<Runner | string>>();
+function runner(name: 'bun' | 'deno'): Promise<Runner | string> {
+  let r = runners.get(name);
+  if (!r) {
+    r = (async () => {
+      const t = await ensureTool(name, name === 'bun' ? 'latest' : '2');
+      if (!t.ok) return `could not install ${name}: ${t.reason}`;
+      const bin = join(t.tool.binDir, name);
+      const v = await exec(bin, [name === 'bun' ? '-e' : 'eval', 'console.log(process.versions.node)'], { cwd: work, env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' }, timeoutMs: 60_000 });
+      if (v.code !== 0) return `${name} eval: exit ${v.code}: ${tail(v)}`;
+      // The real file: Deno matches --allow-run=<path> against Deno.execPath() as given, symlinks unresolved.
+      return { bin: realpathSync(bin), version: t.tool.version, nodeVersion: v.stdout.trim(), path: [t.tool.binDir] };
+    })();
+    runners.set(name, r);
+  }
+  return r;
+}
+
+const ESM_MAIN = "import 'acme-lib';\n";
+const NPM_SPECIFIER_MAIN = "import 'npm:acme-lib';\n";
+
+/** Install acme-lib with its postinstall blocked (npm 11: --ignore-scripts); the install must send nothing. */
+async function blockedInstall(ready: Ready, label: string, problems: string[]): Promise<ReturnType<typeof newProject>> {
+  const { m } = ready;
+  const ignore = m.id === 'npm11' ? ['--ignore-scripts'] : [];
+  const p = newProject(`${m.id}-${label}`);
+  m.configure(p);
+  p.save();
+  const inst = await measure(0, () => exec(join(ready.tool.binDir, m.tool.bin), [...m.add(['acme-lib']), ...ignore], { cwd: p.app, env: p.env(m.env?.(p.home), ready.path), timeoutMs: 240_000 }));
+  // pnpm 11+ exits 1 when it blocked a build (ERR_PNPM_IGNORED_BUILDS) though it installed everything: what counts is that acme-lib is there.
+  if (!existsSync(join(p.app, 'node_modules', 'acme-lib')) && !existsSync(join(p.app, '.pnp.cjs'))) problems.push(`acme-lib was not installed (exit ${inst.value.code}): ${tail(inst.value)}`);
+  if (inst.events.length !== 0) problems.push(`the install sent ${plural(inst.events.length, 'event')} (its postinstall should be blocked)`);
+  return p;
+}
+
+const silent = (r: Result, what: string): string[] => (r.code !== 0 || r.stdout || r.stderr ? [`${what}: exit ${r.code}, printed ${JSON.stringify((r.stdout + r.stderr).slice(0, 200))}`] : []);
+const markerDirOf = (p: ReturnType<typeof newProject>) => join(p.app, 'node_modules', '.install-beacon');
+
 async function runtimeCases(m: Manager): Promise<void> {
   const ready = await prepare(m);
-  const cols = ['scripts blocked: two program runs', 'pnpm 10 side-effects cache: a second project sharing the store'];
   if (typeof ready === 'string') {
-    record({ table: 'runtime', row: m.label, col: cols[0]!, status: 'skip', cell: 'skipped', why: ready });
+    record({ table: 'runtime', row: m.label, col: RUNTIME_COLS[0], status: 'skip', cell: 'skipped', why: ready });
     return;
   }
-  // 1. Installed with the postinstall blocked (npm 11: --ignore-scripts); the program runs twice: one event, from the first run.
+  const row = `${m.label} (${ready.tool.version})`;
+  const verdict = (col: string, problems: string[], cell: string) => record({ table: 'runtime', row, col, status: problems.length ? 'fail' : 'pass', cell, why: problems.join('; ') || undefined });
+  // 1. Run by Node: the program runs twice: one event, from the first run.
   {
-    const ignore = m.id === 'npm11' ? ['--ignore-scripts'] : [];
-    const p = newProject(`${m.id}-runtime`);
-    m.configure(p);
-    p.save();
     const problems: string[] = [];
-    const inst = await measure(0, () => exec(join(ready.tool.binDir, m.tool.bin), [...m.add(['acme-lib']), ...ignore], { cwd: p.app, env: p.env(m.env?.(p.home), ready.path), timeoutMs: 240_000 }));
-    if (inst.events.length !== 0) problems.push(`the install sent ${plural(inst.events.length, 'event')} (its postinstall should be blocked)`);
+    const p = await blockedInstall(ready, 'runtime', problems);
     const runs = await measure(1, async () => [await loadAcme(ready, p), await loadAcme(ready, p)]);
-    runs.value.forEach((r, i) => {
-      if (r.code !== 0 || r.stdout || r.stderr) problems.push(`run ${i + 1}: exit ${r.code}, printed ${JSON.stringify((r.stdout + r.stderr).slice(0, 200))}`);
-    });
+    runs.value.forEach((r, i) => problems.push(...silent(r, `run ${i + 1}`)));
     if (runs.events.length !== 1) problems.push(`${plural(runs.events.length, 'event')} from two runs, expected 1`);
-    for (const ev of runs.events) problems.push(...runtimeProblems(ev, m, ready.nodeVersion));
+    // {node}: the host's Node runs the program, whatever the hook would have run on.
+    for (const ev of runs.events) problems.push(...runtimeProblems(ev, m, m.hookOnSelf ? HOST_NODE : ready.nodeVersion));
     const cell = `${m.id === 'npm11' ? '`--ignore-scripts`: ' : ''}${plural(runs.events.length, 'event')}${runs.events[0] ? ` (trigger=${runs.events[0].query.trigger}, pm=${runs.events[0].query.pm})` : ''}`;
-    record({ table: 'runtime', row: m.label, col: cols[0]!, status: problems.length ? 'fail' : 'pass', cell, why: problems.join('; ') || undefined });
+    verdict(RUNTIME_COLS[0], problems, cell);
   }
+  if (OTHER_RUNTIME_TREES.includes(m.id)) {
+    await bunRuns(ready, verdict);
+    await denoRuns(ready, verdict);
+  }
+  if (m.id === 'deno') await denoCacheRuns(ready, verdict);
   // 2. pnpm 10's side-effects cache: project A runs the postinstall (1 event); project B, sharing
   //    A's store, gets the cached result without the script. B's first program run must report B's install.
   if (m.id === 'pnpm10') {
@@ -413,8 +483,136 @@ async function runtimeCases(m: Manager): Promise<void> {
     for (const r of [...first.value, ...second.value]) if (r.code !== 0) problems.push(`exit ${r.code}: ${tail(r)}`);
     if (second.events.length !== 1) problems.push(`project B: ${plural(second.events.length, 'event')}, expected 1`);
     const cell = `A: ${first.events.map((e) => e.query.trigger).join(', ') || 'none'}; B: ${second.events.map((e) => e.query.trigger).join(', ') || 'none'}`;
-    record({ table: 'runtime', row: m.label, col: cols[1]!, status: problems.length ? 'fail' : 'pass', cell, why: problems.join('; ') || undefined });
+    verdict(RUNTIME_COLS[4], problems, cell);
   }
+}
+
+/**
+ * The opt-outs, on whichever runtime `run` uses: DO_NOT_TRACK=1, INSTALL_BEACON_DISABLED=1,
+ * the machine-wide file (`install-beacon disable`) and the project's `"installBeacon": {"enabled": false}`: no event,
+ * no connection, no marker, nothing printed. Problems found, if any.
+ */
+async function optOutRuns(p: ReturnType<typeof newProject>, run: (extra: Record<string, string>) => Promise<Result>): Promise<string[]> {
+  const problems: string[] = [];
+  const machineFile = join(p.home, '.config', 'install-beacon', 'disabled');
+  const pkgFile = join(p.app, 'package.json');
+  const pkgText = readFileSync(pkgFile, 'utf8');
+  const cases: Array<[string, () => void, Record<string, string>, () => void]> = [
+    ['DO_NOT_TRACK=1', () => undefined, { DO_NOT_TRACK: '1' }, () => undefined],
+    ['INSTALL_BEACON_DISABLED=1', () => undefined, { INSTALL_BEACON_DISABLED: '1' }, () => undefined],
+    ['the machine-wide opt-out file', () => { mkdirSync(dirname(machineFile), { recursive: true }); writeFileSync(machineFile, ''); }, {}, () => rmSync(machineFile)],
+    ['the project\'s "installBeacon": {"enabled": false}', () => writeFileSync(pkgFile, JSON.stringify({ ...JSON.parse(pkgText), installBeacon: { enabled: false } })), {}, () => writeFileSync(pkgFile, pkgText)],
+  ];
+  for (const [what, before, extra, after] of cases) {
+    before();
+    const got = await measure(0, () => run(extra));
+    after();
+    problems.push(...silent(got.value, what));
+    if (got.events.length || got.connections) problems.push(`${what}: ${plural(got.events.length, 'event')}, ${plural(got.connections, 'connection')}, expected none`);
+    if (existsSync(markerDirOf(p)) && readdirSync(markerDirOf(p)).length) problems.push(`${what}: a marker was written`);
+  }
+  return problems;
+}
+
+type Verdict = (col: string, problems: string[], cell: string) => void;
+
+/**
+ * Run by Bun: `bun -e "require('acme-lib')"` (CommonJS) must report once; then,
+ * with the marker deleted, `bun main.mjs` (`import 'acme-lib'`) twice must
+ * report once more. Nothing printed, exit 0.
+ */
+async function bunRuns(ready: Ready, verdict: Verdict): Promise<void> {
+  const col = RUNTIME_COLS[1];
+  const b = await runner('bun');
+  if (typeof b === 'string') return record({ table: 'runtime', row: `${ready.m.label} (${ready.tool.version})`, col, status: 'skip', cell: 'skipped', why: b });
+  const problems: string[] = [];
+  const p = await blockedInstall(ready, 'bun-runs', problems);
+  writeFileSync(join(p.app, 'main.mjs'), ESM_MAIN);
+  const env = p.env(ready.m.env?.(p.home), [...b.path, ...ready.path]);
+  const bun = (argv: string[], extra: Record<string, string> = {}) => exec(b.bin, argv, { cwd: p.app, env: { ...env, ...extra }, timeoutMs: 60_000 });
+  problems.push(...(await optOutRuns(p, (extra) => bun(['main.mjs'], extra))));
+  const cjs = await measure(1, async () => [await bun(['-e', "require('acme-lib')"]), await bun(['-e', "require('acme-lib')"])]);
+  rmSync(markerDirOf(p), { recursive: true, force: true });
+  const esm = await measure(1, async () => [await bun(['main.mjs']), await bun(['main.mjs'])]);
+  [...cjs.value, ...esm.value].forEach((r, i) => problems.push(...silent(r, `run ${i + 1}`)));
+  if (cjs.events.length !== 1) problems.push(`require: ${plural(cjs.events.length, 'event')} from two runs, expected 1`);
+  if (esm.events.length !== 1) problems.push(`import (marker deleted): ${plural(esm.events.length, 'event')} from two runs, expected 1`);
+  for (const ev of [...cjs.events, ...esm.events]) problems.push(...runtimeProblems(ev, ready.m, b.nodeVersion));
+  verdict(col, problems, `bun ${b.version}: 4 opt-outs: 0 events; require ${plural(cjs.events.length, 'event')}, import ${plural(esm.events.length, 'event')}${cjs.events[0] ? ` (trigger=${cjs.events[0].query.trigger}, pm=${cjs.events[0].query.pm})` : ''}`);
+}
+
+/** The permissions README "Bun and Deno" names: what counts an install under Deno. */
+const denoGrants = (deno: string) => ['--allow-env', '--allow-read', '--allow-write=node_modules/.install-beacon', `--allow-run=${deno}`];
+const DENO_GRANTS_SHOWN = denoGrants('<path of deno>').join(' ');
+
+/**
+ * Run by Deno (a package.json project, node_modules from the manager): with no
+ * permissions, and with all but --allow-run, on a terminal, where Deno would
+ * prompt: nothing sent, nothing asked, exit 0; then twice with DENO_GRANTS: one event; then, marker deleted,
+ * an `npm:acme-lib` specifier with -A: one event.
+ */
+async function denoRuns(ready: Ready, verdict: Verdict): Promise<void> {
+  const col = RUNTIME_COLS[2];
+  const d = await runner('deno');
+  if (typeof d === 'string') return record({ table: 'runtime', row: `${ready.m.label} (${ready.tool.version})`, col, status: 'skip', cell: 'skipped', why: d });
+  const problems: string[] = [];
+  const p = await blockedInstall(ready, 'deno-runs', problems);
+  writeFileSync(join(p.app, 'main.mjs'), ESM_MAIN);
+  writeFileSync(join(p.app, 'spec.mjs'), NPM_SPECIFIER_MAIN);
+  const env = p.env({ DENO_DIR: join(p.home, '.cache', 'deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' }, [...d.path, ...ready.path]);
+  const deno = (argv: string[], extra: Record<string, string> = {}) => exec(d.bin, ['run', ...argv], { cwd: p.app, env: { ...env, ...extra }, timeoutMs: 60_000 });
+  problems.push(...(await optOutRuns(p, (extra) => deno(['-A', 'main.mjs'], extra))));
+  // util-linux script(1) gives the program a terminal (Deno prompts only on one); stdin is empty, so a prompt would be answered "no" and show in the output.
+  const onTerminal = (flags: string) => exec('script', ['-qec', `${d.bin} run ${flags} main.mjs`, '/dev/null'], { cwd: p.app, env, timeoutMs: 60_000 });
+  // No permissions; then all but the last one checked (run), so that every query up to it is made for real.
+  let printed = '';
+  let quiet = 0;
+  for (const [what, flags] of [['no permissions', ''], ['all but --allow-run', '--allow-env --allow-read --allow-write']] as const) {
+    const r = await measure(0, () => onTerminal(flags));
+    const out = r.value.stdout.replace(/\r/g, '') + r.value.stderr;
+    printed += out.trim();
+    quiet += r.events.length;
+    if (r.value.code !== 0 || out.trim()) problems.push(`${what}, on a terminal: exit ${r.value.code}, printed ${JSON.stringify(out.slice(0, 300))}`);
+    if (r.events.length || r.connections) problems.push(`${what}: ${plural(r.events.length, 'event')}, ${plural(r.connections, 'connection')}, expected none`);
+    if (existsSync(markerDirOf(p))) problems.push(`${what}: a marker folder was written`);
+  }
+  const grants = denoGrants(d.bin);
+  const granted = await measure(1, async () => [await deno([...grants, 'main.mjs']), await deno([...grants, 'main.mjs'])]);
+  rmSync(markerDirOf(p), { recursive: true, force: true });
+  const spec = await measure(1, async () => [await deno(['-A', 'spec.mjs'])]);
+  [...granted.value, ...spec.value].forEach((r, i) => problems.push(...silent(r, `run ${i + 1}`)));
+  if (granted.events.length !== 1) problems.push(`${DENO_GRANTS_SHOWN}: ${plural(granted.events.length, 'event')} from two runs, expected 1`);
+  if (spec.events.length !== 1) problems.push(`npm: specifier (marker deleted): ${plural(spec.events.length, 'event')}, expected 1`);
+  for (const ev of [...granted.events, ...spec.events]) problems.push(...runtimeProblems(ev, ready.m, d.nodeVersion));
+  verdict(col, problems, `deno ${d.version}: 4 opt-outs (-A): 0 events; no permissions, or all but \`--allow-run\` (terminal): ${plural(quiet, 'event')}, ${printed ? 'printed something' : 'no prompt, silent'}; \`${DENO_GRANTS_SHOWN}\`: ${plural(granted.events.length, 'event')} from two runs; \`npm:acme-lib\`: ${plural(spec.events.length, 'event')}`);
+}
+
+/**
+ * A script with no package.json: `deno run -A` of `import 'npm:acme-lib'`
+ * downloads acme-lib into Deno's own cache (DENO_DIR/npm/<registry>/acme-lib/2.3.4),
+ * with no node_modules anywhere. Two runs: one event; the marker lives in the cache.
+ */
+async function denoCacheRuns(ready: Ready, verdict: Verdict): Promise<void> {
+  const col = RUNTIME_COLS[3];
+  const d = await runner('deno');
+  if (typeof d === 'string') return record({ table: 'runtime', row: `${ready.m.label} (${ready.tool.version})`, col, status: 'skip', cell: 'skipped', why: d });
+  const problems: string[] = [];
+  const p = newProject('deno-npm-cache');
+  const denoDir = join(p.home, '.cache', 'deno');
+  writeFileSync(join(p.app, 'spec.mjs'), NPM_SPECIFIER_MAIN);
+  const env = p.env({ DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', NPM_CONFIG_REGISTRY: registry!.url, INSTALL_BEACON_DEBUG: process.env.MATRIX_DEBUG }, d.path);
+  const deno = () => exec(d.bin, ['run', '-A', '--minimum-dependency-age=0', 'spec.mjs'], { cwd: p.app, env, timeoutMs: 60_000 });
+  const runs = await measure(1, async () => [await deno(), await deno()]);
+  // The first run downloads: Deno itself prints each download and a warning that acme-lib's
+  // postinstall was ignored; nothing of it may come from install-beacon. The second run: silence.
+  const [first, second] = runs.value as [Result, Result];
+  if (first.code !== 0 || /install-beacon/.test(first.stdout + first.stderr.replace(/^Download \S+$/gm, ''))) problems.push(`run 1: exit ${first.code}, printed ${JSON.stringify((first.stdout + first.stderr).slice(0, 300))}`);
+  problems.push(...silent(second, 'run 2'));
+  const marker = join(denoDir, 'npm');
+  if (!readdirSync(marker).some((reg) => existsSync(join(marker, reg, '.install-beacon')))) problems.push(`no marker folder in ${marker}/<registry>/.install-beacon`);
+  if (runs.events.length !== 1) problems.push(`${plural(runs.events.length, 'event')} from two runs, expected 1`);
+  for (const ev of runs.events) problems.push(...runtimeProblems(ev, ready.m, d.nodeVersion));
+  verdict(col, problems, `deno ${d.version}: ${plural(runs.events.length, 'event')}${runs.events[0] ? ` (trigger=${runs.events[0].query.trigger}, pm=${runs.events[0].query.pm})` : ''}`);
 }
 
 // ---- the built bin under each Node version ----
@@ -488,12 +686,12 @@ function renderTables(counts: Record<Status, number>): string {
   lines.push('|---|---|');
   for (const o of outcomes.filter((x) => x.table === 'npm')) lines.push(`| ${o.row} | ${esc(cell(o))} |`);
   lines.push('');
-  lines.push('The runtime trigger, `reportInstall()` in acme-lib\'s main module, where the postinstall did not run (events from two runs of a program that loads acme-lib):');
+  lines.push('The runtime trigger, `reportInstall()` in acme-lib\'s main module, where the postinstall did not run (acme-lib installed with its postinstall blocked, then a program that loads it run twice; "4 opt-outs": `DO_NOT_TRACK=1`, `INSTALL_BEACON_DISABLED=1`, `install-beacon disable`\'s file and the project setting, each run first and sending nothing):');
   lines.push('');
-  lines.push('| package manager | scripts blocked: two program runs | pnpm 10 side-effects cache: a second project sharing the store |');
-  lines.push('|---|---|---|');
+  lines.push(`| installed by | ${RUNTIME_COLS.join(' | ')} |`);
+  lines.push(`|${RUNTIME_COLS.map(() => '---|').join('')}---|`);
   for (const row of [...new Set(outcomes.filter((x) => x.table === 'runtime').map((x) => x.row))]) {
-    const cols = ['scripts blocked: two program runs', 'pnpm 10 side-effects cache: a second project sharing the store'].map((c) => esc(cell(find('runtime', row, c))));
+    const cols = RUNTIME_COLS.map((c) => esc(cell(find('runtime', row, c))));
     lines.push(`| ${row} | ${cols.join(' | ')} |`);
   }
   lines.push('');

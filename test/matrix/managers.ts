@@ -17,7 +17,7 @@ export interface Manager {
   id: string;
   label: string;
   /** What `{pm}` must be. */
-  pm: 'npm' | 'pnpm' | 'yarn' | 'bun';
+  pm: 'npm' | 'pnpm' | 'yarn' | 'bun' | 'deno';
   /** The registry package and range the tool is installed from. */
   tool: { name: string; range: string; bin: string };
   /** Node major the manager needs when the host's is too old (npm 12). */
@@ -33,6 +33,10 @@ export interface Manager {
   /** Change the project so acme-lib's postinstall is allowed, the way allowHow says. */
   allow(p: Project): void;
   add(pkgs: string[]): string[];
+  /** Deno runs a dependency's postinstall on itself (its Node compatibility layer), not on the node on PATH. */
+  hookOnSelf?: boolean;
+  /** Arguments added to `add` when the postinstall is allowed (deno: a flag, not a setting). */
+  allowArgs?(pkgs: string[]): string[];
   /** Re-run the dependency's install scripts in the same install (npm rebuild, pnpm rebuild, yarn rebuild). */
   rebuild?: string[];
   /** A global install with the postinstall allowed: arguments, and what the environment needs (a prefix inside HOME). */
@@ -172,4 +176,27 @@ const bun: Manager = {
   global: (pkgs) => ({ argv: ['add', '--global', '--trust', ...pkgs], how: `bun add -g --trust ${pkgs.join(' ')}` }),
 };
 
-export const MANAGERS: Manager[] = [npm(10), npm(11), npm(12), pnpm('10'), pnpm('latest'), yarn1, berry('node-modules'), berry('pnp'), bun];
+// Deno 2 with a package.json: `deno install npm:x` adds it to package.json and
+// installs into node_modules (its store is node_modules/.deno). Scripts run only
+// with --allow-scripts; there is no global install of a library (deno install -g
+// installs an executable).
+const deno: Manager = {
+  id: 'deno',
+  label: 'deno',
+  pm: 'deno',
+  tool: { name: 'deno', range: '2', bin: 'deno' },
+  runsByDefault: false,
+  hookOnSelf: true,
+  allowHow: '`deno install --allow-scripts=npm:acme-lib`',
+  env: (home) => ({ DENO_DIR: join(home, '.cache', 'deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' }),
+  configure(p) {
+    npmrc(p);
+    write(join(p.app, '.npmrc'), `registry=${p.registry}\n`);
+  },
+  allow() {},
+  allowArgs: (pkgs) => [`--allow-scripts=${pkgs.map((n) => `npm:${n}`).join(',')}`],
+  // The age gate (24 h by default) would refuse the just-published fixtures, as yarn's and pnpm's would.
+  add: (pkgs) => ['install', '--minimum-dependency-age=0', ...pkgs.map((n) => `npm:${n}`)],
+};
+
+export const MANAGERS: Manager[] = [npm(10), npm(11), npm(12), pnpm('10'), pnpm('latest'), yarn1, berry('node-modules'), berry('pnp'), bun, deno];

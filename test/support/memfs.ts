@@ -36,7 +36,8 @@ export class MemFs {
 
   probes(docker = false): DecideProbes {
     return {
-      exists: (p) => (this.calls.push(`exists ${p}`), this.files.has(this.resolve(p)) || this.dirs.has(this.resolve(p))),
+      // `a/b/../c` is `a/c`, as the real file system resolves it.
+      exists: (p) => (this.calls.push(`exists ${p}`), this.files.has(this.resolve(resolveDots(p))) || this.dirs.has(this.resolve(resolveDots(p)))),
       readText: (p) => (this.calls.push(`readText ${p}`), this.files.get(this.resolve(p))),
       realpath: (p) => {
         this.calls.push(`realpath ${p}`);
@@ -106,4 +107,15 @@ export class MemFs {
       },
     };
   }
+}
+
+/** A path with each `<segment>/..` removed. */
+function resolveDots(path: string): string {
+  if (!path.includes('/..')) return path;
+  let prev: string;
+  do {
+    prev = path;
+    path = path.replace(/[^/]+\/\.\.(\/|$)/, '');
+  } while (path !== prev);
+  return path.replace(/\/$/, '') || '/';
 }
