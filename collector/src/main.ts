@@ -39,7 +39,7 @@ export async function start(config: Config, print: (line: string) => void, sqlit
     throw e;
   }
   const token = config.public ? undefined : (config.token ?? (await storage.metaGetOrSet('read_token', randomBytes(24).toString('base64url'))));
-  // The dashboard's filtered views scan raw events; with SQLite they run in a worker of their own
+  // The dashboard's filtered views read the combination table; with SQLite they run in a worker of their own
   // (WAL: readers never block the writer), so ingest's commits never wait behind one.
   const dashboardStorage = config.database.kind === 'sqlite' && sqliteWorker ? openSqliteInWorker(config.database.file, sqliteWorker) : undefined;
   const app = createApp({ routes: config.routes, storage, dashboardStorage, token, rateLimit: config.rateLimit, trustProxy: config.trustProxy });

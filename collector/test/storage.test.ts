@@ -135,7 +135,7 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     expect((await s.events({ package: '@scope/lib', since: 0, afterId: 0, limit: 100 })).map((e) => e.eventId)).toEqual(['s1']);
   });
 
-  it('cube(): per (day, field, value) from the rollups unfiltered, from the raw events with filters (=, != and a missing field); packages() lists them', async () => {
+  it('cube(): per (day, field, value) from the rollups unfiltered, from the combination table with filters (=, != and a missing field); packages() lists them', async () => {
     const own = await backend.fresh();
     const st = own.open();
     opened.push(st);
@@ -174,7 +174,7 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
       ] as R),
     );
     expect(await cube('2026-11-01', '2026-11-30', [ci('=', 'false')], null)).toEqual(sortRows([['2026-11-20', '', '', 1], ['2026-11-21', '', '', 2]]));
-    // != counts the event that has no ci at all; two filters must both hold; the range bounds the raw scan.
+    // != counts the event that has no ci at all; two filters must both hold; the range bounds the days read.
     expect(await cube('2026-11-21', '2026-11-21', [ci('!=', 'false')])).toEqual(sortRows([['2026-11-21', '', '', 1], ['', 'version', '1.0.0', 1]]));
     expect(await cube('2026-11-01', '2026-11-30', [ci('=', 'false'), { field: 'direct', op: '!=', value: 'true' }])).toEqual(
       sortRows([['2026-11-21', '', '', 1], ['', 'version', '2.0.0', 1], ['', 'ci', 'false', 1], ['2026-11-21', 'direct', 'unknown', 1]] as R),
@@ -183,6 +183,67 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     expect(await cube('2026-11-01', '2026-11-30', [ci('=', "x' OR '1'='1")])).toEqual([]);
     await expect(st.cube('dash', '2026-11-01', '2026-11-30', [{ field: "ci') OR 1=1 --", op: '=', value: 'x' }], null)).rejects.toThrow(/not a field name/);
     await expect(st.cube('dash', '2026-11-01', '2026-11-30', [], ["direct') OR 1=1 --"])).rejects.toThrow(/not a field name/);
+  });
+
+  it('filtered cube() from the combination table equals the raw-event answer (new events only, any variable order); after a backfill migration and after the raw events are deleted too', async () => {
+    const own = await backend.fresh();
+    let st = own.open();
+    opened.push(st);
+    await st.migrate();
+    // Deterministic, varied events over 4 days and 2 packages; some without a field; variables in varying order.
+    const pick = <T,>(xs: readonly T[], i: number) => xs[i % xs.length]!;
+    const all: NewEvent[] = Array.from({ length: 240 }, (_, i) => {
+      const vars: Record<string, string> = { ci: pick(['true', 'false'], i), pm: pick(['npm', 'pnpm', 'yarn'], i), version: pick(['1.0.0', '1.2.0', '2.0.0-beta.1'], i >> 1) };
+      if (i % 5) vars.direct = pick(['true', 'false', 'unknown'], i >> 2);
+      const ordered = i % 2 ? vars : Object.fromEntries(Object.entries(vars).reverse());
+      return { package: i % 7 ? 'combo' : 'other', eventId: i % 11 ? `k${i}` : null, receivedAt: T0 + (i % 4) * DAY + (i % 3) * 1000, vars: ordered };
+    });
+    // Replays (in the batch and across batches) must not count.
+    expect(await st.insertBatch([...all.slice(0, 120), all[1]!, all[2]!])).toBe(120);
+    const again = all.slice(100, 120).filter((e) => e.eventId === null); // events without an event_id each count
+    expect(again.length).toBeGreaterThan(0);
+    expect(await st.insertBatch(all.slice(100, 240))).toBe(120 + again.length);
+    const stored = [...all, ...again];
+    // The reference: the same counts computed here from every stored event.
+    const reference = (pkg: string, start: string, end: string, filters: Filter[], series: string[] | null) => {
+      const out = new Map<string, number>();
+      const add = (k: string) => out.set(k, (out.get(k) ?? 0) + 1);
+      for (const e of stored) {
+        const day = new Date(e.receivedAt).toISOString().slice(0, 10);
+        if (e.package !== pkg || day < start || day > end) continue;
+        if (!filters.every((f) => (f.op === '=' ? e.vars[f.field] === f.value : (e.vars[f.field] ?? '') !== f.value))) continue;
+        add(`${day}|||`);
+        if (series) for (const [k, v] of Object.entries(e.vars)) add(`${series.includes(k) ? day : ''}|${k}|${v}`);
+      }
+      return [...out].map(([k, n]) => `${k.endsWith('|||') ? k.slice(0, -1) : k}|${n}`).sort();
+    };
+    const cases: Array<[string, string, string, Filter[], string[] | null]> = [
+      ['combo', '2026-11-01', '2026-11-30', [{ field: 'ci', op: '=', value: 'true' }], ['direct']],
+      ['combo', '2026-11-01', '2026-11-30', [{ field: 'ci', op: '!=', value: 'true' }], []],
+      ['combo', '2026-11-21', '2026-11-22', [{ field: 'direct', op: '!=', value: 'true' }], ['direct', 'pm']],
+      ['combo', '2026-11-01', '2026-11-30', [{ field: 'direct', op: '=', value: 'unknown' }, { field: 'pm', op: '!=', value: 'npm' }], ['direct']],
+      ['combo', '2026-11-20', '2026-11-20', [{ field: 'version', op: '=', value: '2.0.0-beta.1' }], null],
+      ['other', '2026-11-01', '2026-11-30', [{ field: 'pm', op: '=', value: 'yarn' }], ['direct']],
+      ['combo', '2026-11-01', '2026-11-30', [{ field: 'nosuch', op: '=', value: 'x' }], ['direct']],
+    ];
+    const check = async () => {
+      for (const [pkg, start, end, filters, series] of cases) {
+        const got = (await st.cube(pkg, start, end, filters, series)).map((r) => r.join('|')).sort();
+        expect(got, JSON.stringify([pkg, start, end, filters, series])).toEqual(reference(pkg, start, end, filters, series));
+      }
+    };
+    expect(reference('combo', '2026-11-01', '2026-11-30', cases[0]![3], ['direct']).length).toBeGreaterThan(10);
+    await check();
+    // The migration that creates the table backfills it from the raw events: drop it, go back to version 1, migrate again.
+    await st.close();
+    await own.raw(`DROP TABLE combos; UPDATE collector_meta SET value = '1' WHERE key = 'schema_version'`);
+    st = own.open();
+    opened.push(st);
+    await st.migrate();
+    await check();
+    // Retention: the combination rows stay when the raw events go.
+    expect(await st.deleteBefore(T0 + 10 * DAY)).toBe(stored.length);
+    await check();
   });
 
   it('deleteBefore drops raw events only: the daily counts stay; de-duplication holds for what is kept', async () => {

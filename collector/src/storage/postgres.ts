@@ -22,6 +22,18 @@ const MIGRATIONS: string[] = [
      count BIGINT NOT NULL,
      PRIMARY KEY (package, field, day, value)
    );`,
+  // The daily combination table (see Storage.cube), backfilled from the raw events still stored.
+  // vars is the jsonb text form: one spelling per set of values, whatever order they came in.
+  `CREATE TABLE combos (
+     package TEXT NOT NULL,
+     day TEXT NOT NULL,
+     vars TEXT NOT NULL,
+     count BIGINT NOT NULL,
+     PRIMARY KEY (package, day, vars)
+   );
+   INSERT INTO combos (package, day, vars, count)
+     SELECT package, to_char(to_timestamp(received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), vars::jsonb::text, count(*)
+     FROM events GROUP BY 1, 2, 3;`,
 ];
 
 // Serialises migrations of instances starting at once.
@@ -103,6 +115,10 @@ export function openPostgres(url: string): Storage {
            INSERT INTO daily (package, day, field, value, count)
            SELECT package, day, field, value, count(*) FROM keys GROUP BY package, day, field, value ORDER BY package, field, day, value
            ON CONFLICT (package, field, day, value) DO UPDATE SET count = daily.count + EXCLUDED.count
+         ), combo AS (
+           INSERT INTO combos (package, day, vars, count)
+           SELECT package, day, vars::jsonb::text, count(*) FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+           ON CONFLICT (package, day, vars) DO UPDATE SET count = combos.count + EXCLUDED.count
          )
          SELECT count(*) AS fresh FROM ins`,
         [events.map((e) => e.eventId), events.map((e) => e.package), events.map((e) => e.receivedAt), events.map((e) => JSON.stringify(e.vars)), TOTAL],
@@ -122,7 +138,7 @@ export function openPostgres(url: string): Storage {
       return r.rows.map((row) => row.package);
     },
     async cube(pkg, start, end, filters, series) {
-      // See Storage.cube: one statement, every field in one pass over the rollups or the raw events.
+      // See Storage.cube: one statement, every field in one pass over the rollups or the combination table.
       for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
       const args: unknown[] = [pkg, start, end, series ?? []];
       let sql: string;
@@ -131,17 +147,14 @@ export function openPostgres(url: string): Storage {
         if (series) sql += ` UNION ALL SELECT CASE WHEN field = ANY($4::text[]) THEN day ELSE '' END, field, value, SUM(count) FROM daily WHERE package = $1 AND field > '' AND day BETWEEN $2 AND $3 GROUP BY 1, 2, 3`;
         else sql += ' AND cardinality($4::text[]) >= 0';
       } else {
-        args[1] = Date.parse(`${start}T00:00:00Z`);
-        args[2] = Date.parse(`${end}T00:00:00Z`) + 86_400_000;
-        const where = ['e.package = $1', 'e.received_at >= $2', 'e.received_at < $3'];
+        const where = ['c.package = $1', 'c.day BETWEEN $2 AND $3'];
         for (const f of filters) {
           args.push(f.field, f.value);
           const [k, v] = [`$${args.length - 1}`, `$${args.length}`];
-          where.push(f.op === '=' ? `(e.vars::jsonb ->> ${k}::text) = ${v}::text` : `COALESCE(e.vars::jsonb ->> ${k}::text, '') <> ${v}::text`);
+          where.push(f.op === '=' ? `(c.vars::jsonb ->> ${k}::text) = ${v}::text` : `COALESCE(c.vars::jsonb ->> ${k}::text, '') <> ${v}::text`);
         }
-        const day = "to_char(to_timestamp(e.received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
-        sql = `SELECT ${day} AS day, '' AS field, '' AS value, count(*) AS count FROM events e WHERE ${where.join(' AND ')} AND cardinality($4::text[]) >= 0 GROUP BY 1`;
-        if (series) sql += ` UNION ALL SELECT CASE WHEN kv.key = ANY($4::text[]) THEN ${day} ELSE '' END, kv.key, kv.value, count(*) FROM events e, jsonb_each_text(e.vars::jsonb) AS kv WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3`;
+        sql = `SELECT c.day AS day, '' AS field, '' AS value, SUM(c.count) AS count FROM combos c WHERE ${where.join(' AND ')} AND cardinality($4::text[]) >= 0 GROUP BY 1`;
+        if (series) sql += ` UNION ALL SELECT CASE WHEN kv.key = ANY($4::text[]) THEN c.day ELSE '' END, kv.key, kv.value, SUM(c.count) FROM combos c, jsonb_each_text(c.vars::jsonb) AS kv WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3`;
       }
       const r = await pool.query<{ day: string; field: string; value: string; count: string }>(sql, args);
       return r.rows.map((row) => [row.day, row.field, row.value, Number(row.count)]);

@@ -2,7 +2,7 @@
 // committed batch survives a crash of the process and of the machine.
 // Prepared statements, one transaction per batch (better-sqlite3's own advice).
 import Database from 'better-sqlite3';
-import { FIELD_NAME, NewerSchemaError, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, type CubeRow, type Filter, type NewEvent, type Storage, type StoredEvent } from './types.js';
+import { combos, FIELD_NAME, NewerSchemaError, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, type CubeRow, type Filter, type NewEvent, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -22,6 +22,18 @@ const MIGRATIONS: string[] = [
      count INTEGER NOT NULL,
      PRIMARY KEY (package, field, day, value)
    ) WITHOUT ROWID;`,
+  // The daily combination table (see Storage.cube), backfilled from the raw events still stored.
+  `CREATE TABLE combos (
+     package TEXT NOT NULL,
+     day TEXT NOT NULL,
+     vars TEXT NOT NULL,
+     count INTEGER NOT NULL,
+     PRIMARY KEY (package, day, vars)
+   ) WITHOUT ROWID;
+   INSERT INTO combos (package, day, vars, count)
+     SELECT package, strftime('%Y-%m-%d', received_at / 1000, 'unixepoch'),
+            (SELECT json_group_object(key, value) FROM (SELECT j.key, j.value FROM json_each(e.vars) j ORDER BY j.key)), count(*)
+     FROM events e GROUP BY 1, 2, 3;`,
 ];
 
 interface EventRow { id: number; event_id: string | null; package: string; received_at: number; vars: string }
@@ -36,6 +48,7 @@ export function openSqlite(file: string): Storage {
   const prepare = () => ({
     insertEvent: db.prepare('INSERT INTO events (event_id, package, received_at, vars) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING'),
     bump: db.prepare('INSERT INTO daily (package, day, field, value, count) VALUES (?, ?, ?, ?, ?) ON CONFLICT (package, field, day, value) DO UPDATE SET count = count + excluded.count'),
+    combo: db.prepare('INSERT INTO combos (package, day, vars, count) VALUES (?, ?, ?, ?) ON CONFLICT (package, day, vars) DO UPDATE SET count = count + excluded.count'),
     daily: db.prepare<[string, string, string, string, string], { day: string; count: number }>('SELECT day, count FROM daily WHERE package = ? AND field = ? AND value = ? AND day BETWEEN ? AND ?'),
     breakdown: db.prepare<[string, string, string, string], { value: string; count: number }>('SELECT value, SUM(count) AS count FROM daily WHERE package = ? AND field = ? AND day BETWEEN ? AND ? GROUP BY value'),
     packages: db.prepare<[string], { package: string }>('SELECT DISTINCT package FROM daily WHERE field = ? ORDER BY package'),
@@ -51,12 +64,13 @@ export function openSqlite(file: string): Storage {
       if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, JSON.stringify(e.vars)).changes === 1) fresh.push(e);
     }
     for (const row of rollup(fresh)) s().bump.run(...row);
+    for (const row of combos(fresh)) s().combo.run(...row);
     return fresh.length;
   });
 
   const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, eventId: r.event_id, package: r.package, receivedAt: r.received_at, vars: JSON.parse(r.vars) as Record<string, string> });
 
-  /** The dashboard's counts (see Storage.cube): one statement, every field in one pass over the rollups or the raw events. */
+  /** The dashboard's counts (see Storage.cube): one statement, every field in one pass over the rollups or the combination table. */
   function cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null): CubeRow[] {
     for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
     const inSeries = series && series.length > 0 ? `IN (${series.map((f) => `'${f}'`).join(', ')})` : 'IN (NULL)';
@@ -70,17 +84,16 @@ export function openSqlite(file: string): Storage {
         args.push(pkg, start, end);
       }
     } else {
-      const where: string[] = ['e.package = ?', 'e.received_at >= ?', 'e.received_at < ?'];
-      const cond: unknown[] = [pkg, Date.parse(`${start}T00:00:00Z`), Date.parse(`${end}T00:00:00Z`) + 86_400_000];
+      const where: string[] = ['c.package = ?', 'c.day BETWEEN ? AND ?'];
+      const cond: unknown[] = [pkg, start, end];
       for (const f of filters) {
-        where.push(f.op === '=' ? 'json_extract(e.vars, ?) = ?' : "IFNULL(json_extract(e.vars, ?), '') != ?");
+        where.push(f.op === '=' ? 'json_extract(c.vars, ?) = ?' : "IFNULL(json_extract(c.vars, ?), '') != ?");
         cond.push(`$.${f.field}`, f.value);
       }
-      const day = "strftime('%Y-%m-%d', e.received_at / 1000, 'unixepoch')";
-      sql = `SELECT ${day} AS day, '' AS field, '' AS value, count(*) AS count FROM events e WHERE ${where.join(' AND ')} GROUP BY 1`;
+      sql = `SELECT c.day AS day, '' AS field, '' AS value, SUM(c.count) AS count FROM combos c WHERE ${where.join(' AND ')} GROUP BY 1`;
       args = [...cond];
       if (series) {
-        sql += ` UNION ALL SELECT CASE WHEN j.key ${inSeries} THEN ${day} ELSE '' END, j.key, CAST(j.value AS TEXT), count(*) FROM events e, json_each(e.vars) j WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3`;
+        sql += ` UNION ALL SELECT CASE WHEN j.key ${inSeries} THEN c.day ELSE '' END, j.key, CAST(j.value AS TEXT), SUM(c.count) FROM combos c, json_each(c.vars) j WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3`;
         args.push(...cond);
       }
     }

@@ -3,8 +3,10 @@
 //
 // Raw events are kept for the retention period (they make event_id
 // de-duplication and the events export possible); every count the read API
-// answers comes from daily rollups, so queries cost O(days), not O(events),
-// and the counts outlive the raw events.
+// answers comes from daily rollups (per field and value) or, for the
+// dashboard's filtered views, from the daily combination table (per distinct
+// set of values), so queries cost O(days) or O(days x combinations), not
+// O(events), and the counts outlive the raw events.
 
 export interface NewEvent {
   package: string;
@@ -38,8 +40,9 @@ export interface Storage {
    * The dashboard's counts over [start, end]: installs per day as [day, TOTAL, TOTAL, n]; and, unless
    * `series` is null, every (field, value) summed over the range as ['', field, value, n], except the
    * fields named in `series`, which come per day as [day, field, value, n]. Without filters they come
-   * from the daily rollups (O(days)); with filters, from the raw events kept for the retention period
-   * (every filter must hold).
+   * from the daily rollups (O(days)); with filters (every filter must hold), from the daily combination
+   * table (one row per package, day and distinct set of variable values, with a count: O(days x distinct
+   * combinations), not O(events)), which like the rollups outlives the raw events.
    */
   cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null): Promise<CubeRow[]>;
   /** Whether the package has any count at all. */
@@ -64,7 +67,30 @@ export type CubeRow = [string, string, string, number];
 export const FIELD_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 
 /** The schema version this collector writes; a database with a higher one is refused. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * The key of an event's row in the daily combination table: its variables as JSON with the keys
+ * sorted, so that events with the same values share one row whatever order they came in.
+ */
+export function comboKey(vars: Record<string, string>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(vars).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
+
+/** The combination-table increments of a batch of new events: [package, day, key, count], sorted (one lock order). */
+export function combos(events: readonly NewEvent[]): Array<[string, string, string, number]> {
+  const counts = new Map<string, number>();
+  for (const e of events) {
+    const k = `${e.package}\0${utcDay(e.receivedAt)}\0${comboKey(e.vars)}`;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, n]) => {
+      const [p, d, v] = k.split('\0') as [string, string, string];
+      return [p, d, v, n];
+    });
+}
 
 /** The rollup row that counts every install (field and value both empty). */
 export const TOTAL = '';
