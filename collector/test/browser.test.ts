@@ -95,14 +95,19 @@ describe('the dashboard in Chromium', () => {
         bump.run(HOSTILE_NAME, day, 'direct', 'true', n - 1);
       }
       const insert = raw.prepare('INSERT INTO events (event_id, package, received_at, vars) VALUES (?, ?, ?, ?)');
+      // The filtered views' source: the daily combination table, written with the events.
+      const combo = raw.prepare('INSERT INTO combos (package, day, vars, count) VALUES (?, ?, ?, 1) ON CONFLICT (package, day, vars) DO UPDATE SET count = count + 1');
       for (const [i, { ago, ...vars }] of past.entries()) {
         const at = Date.now() - ago * 86_400_000;
         const day = new Date(at).toISOString().slice(0, 10);
         insert.run(`past-${i}`, 'acme-lib', at, JSON.stringify(vars));
+        combo.run('acme-lib', day, JSON.stringify(vars));
         bump.run('acme-lib', day, '', '', 1);
         for (const [field, value] of Object.entries(vars)) bump.run('acme-lib', day, field, value, 1);
       }
-      insert.run('old-1', HOSTILE_NAME, Date.now(), JSON.stringify({ version: 'javascript:alert(4)', platform: '</title><script>alert(5)</script>' }));
+      const oldVars = JSON.stringify({ version: 'javascript:alert(4)', platform: '</title><script>alert(5)</script>' });
+      insert.run('old-1', HOSTILE_NAME, Date.now(), oldVars);
+      combo.run(HOSTILE_NAME, new Date().toISOString().slice(0, 10), oldVars);
     })();
     raw.close();
 
