@@ -160,6 +160,13 @@ export function readPackageJson(file: string): { name: string; version: string; 
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
+/** The PnP runtime's API for `path` (it adds findPnpApi to the module builtin); undefined outside PnP. May throw. */
+type PnpRuntime = PnpApi & { resolveToUnqualified(request: string, issuer: string): string | null };
+function findPnpApi(path: string): PnpRuntime | undefined {
+  if (!process.versions.pnp) return undefined;
+  return (require('module') as { findPnpApi?: (p: string) => PnpRuntime | null }).findPnpApi?.(path) ?? undefined;
+}
+
 /**
  * Under Yarn PnP, the .pnp.cjs that serves `path` in this process: PnP's
  * runtime adds findPnpApi to the module builtin, and its resolution of the
@@ -169,9 +176,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.leng
  */
 export function pnpFileFor(path: string): string | undefined {
   try {
-    if (!process.versions.pnp) return undefined;
-    const api = (require('module') as { findPnpApi?: (p: string) => { resolveToUnqualified(r: string, issuer: string): string | null } | null }).findPnpApi?.(path);
-    return api?.resolveToUnqualified('pnpapi', `${path}/`) ?? undefined;
+    return findPnpApi(path)?.resolveToUnqualified('pnpapi', `${path}/`) ?? undefined;
   } catch {
     return undefined; // not under PnP, or an API this version does not have: no project known
   }
@@ -180,8 +185,7 @@ export function pnpFileFor(path: string): string | undefined {
 /** Under Yarn PnP, the PnP API that serves `path` in this process ({direct} asks it which workspaces depend on a package). */
 export function pnpApiFor(path: string): PnpApi | undefined {
   try {
-    if (!process.versions.pnp) return undefined;
-    return (require('module') as { findPnpApi?: (p: string) => PnpApi | null }).findPnpApi?.(path) ?? undefined;
+    return findPnpApi(path);
   } catch {
     return undefined; // not under PnP, or an API this version does not have: {direct} reads the manifest instead
   }
