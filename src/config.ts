@@ -24,6 +24,9 @@ export type ConfigResult =
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A non-empty string, or undefined (a package.json's name or version). */
+export const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
 /**
  * Validate the config. `raw` is the value of package.json's `installBeacon`
  * (an object, or a bare URL string as shorthand); `positional` is a template

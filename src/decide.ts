@@ -1,4 +1,4 @@
-import { isObject, parseConfig, projectOptOut, type BeaconConfig } from './config.js';
+import { isObject, parseConfig, projectOptOut, str, type BeaconConfig } from './config.js';
 import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree, type Probes } from './context.js';
 import type { Env } from './env.js';
 import { detectDirect, type DirectProbes } from './direct.js';
@@ -68,8 +68,6 @@ export interface Decision {
   /** The mtime of the package's package.json (a newer one than the marker's is a new install). */
   pkgMtimeMs?: number;
 }
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 /**
  * The project folders whose package.json opt-out covers an install in `site`:

@@ -1,5 +1,6 @@
 const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import isDocker from 'is-docker';
+import { str } from './config.js';
 import type { DecideProbes } from './decide.js';
 import type { PnpApi } from './direct.js';
 import type { MarkerFs } from './marker.js';
@@ -157,8 +158,6 @@ export function readPackageJson(file: string): { name: string; version: string; 
     return undefined; // missing, unreadable or malformed: not a package this can report
   }
 }
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 /** The PnP runtime's API for `path` (it adds findPnpApi to the module builtin); undefined outside PnP. May throw. */
 type PnpRuntime = PnpApi & { resolveToUnqualified(request: string, issuer: string): string | null };
