@@ -120,20 +120,29 @@ function stateOf(st: { size: number; mtimeMs: number } | undefined, now: number,
   return now - st.mtimeMs < RETRY_AFTER_MS ? 'in-flight' : 'stale';
 }
 
+/**
+ * The package path a reported marker recorded (finish()), or undefined: empty
+ * (in flight), unreadable, not JSON, or no path.
+ */
+function recordedPath(file: string, fs: MarkerFs): string | undefined {
+  // Equivalent mutants: `?.path` as `.path` (a marker holding JSON null then
+  // throws into the catch, which answers undefined all the same), the `''`
+  // fallback (any text that is not JSON throws alike) and an empty catch block
+  // (undefined either way).
+  try {
+    const recorded = (JSON.parse(fs.read(file) ?? '') as { path?: unknown } | null)?.path;
+    return typeof recorded === 'string' ? recorded : undefined;
+  } catch {
+    return undefined; // empty, unreadable or not ours
+  }
+}
+
 /** Was the marker's report recorded by a copy at another path in the tree? Read only when its package.json is newer than the marker. */
 function recordedElsewhere(location: MarkerLocation, fs: MarkerFs): () => boolean {
   return () => {
     if (!location.path) return false;
-    // Equivalent mutants: `?.path` as `.path` (a marker holding JSON null then
-    // throws into the catch, which returns false as an undefined path does) and
-    // an empty catch block (undefined is as falsy as false; the result is only
-    // ever used as a condition).
-    try {
-      const recorded = (JSON.parse(fs.read(location.file) ?? '') as { path?: unknown } | null)?.path;
-      return typeof recorded === 'string' && recorded !== location.path;
-    } catch {
-      return false; // unreadable or not ours: judge by the times alone
-    }
+    const recorded = recordedPath(location.file, fs);
+    return recorded !== undefined && recorded !== location.path; // unreadable or not ours: judge by the times alone
   };
 }
 
@@ -205,17 +214,9 @@ export function pruneGone(location: MarkerLocation, fs: MarkerFs, exists: (path:
     if (!name.endsWith('.json')) continue;
     const file = `${location.dir}/${name}`;
     if (file === location.file) continue;
-    // Equivalent mutants: the `''` fallback (any text that is not JSON throws
-    // alike) and an empty catch block (`recorded` stays undefined, has no string
-    // path, and the check below skips it just as `continue` does).
-    let recorded: unknown;
-    try {
-      recorded = JSON.parse(fs.read(file) ?? '');
-    } catch {
-      continue; // empty (in flight) or not ours to judge
-    }
-    const rel = (recorded as { path?: unknown } | null)?.path;
-    if (typeof rel !== 'string' || rel.split('/').includes('..')) continue;
+    const rel = recordedPath(file, fs);
+    // Empty (in flight), not ours to judge, or a path that leaves the tree: left alone.
+    if (rel === undefined || rel.split('/').includes('..')) continue;
     if (!exists(`${location.tree.replace(/[\\/]$/, '')}/${rel}/package.json`)) {
       fs.remove(file);
       removed++;
