@@ -140,7 +140,7 @@ export function decide(input: DecideInput): Decision {
   }
 
   // 8. Send.
-  const facts = contextFacts(input, name, version, config.template.variables, { ci, ciName });
+  const facts = contextFacts(input, name, version, config.template.variables, { ci, ciName }, site);
   // auto: a detached process dies with a CI job or a container, so send in-process there.
   const delivery = config.delivery !== 'auto' ? config.delivery : ci || facts.container() !== 'none' ? 'inline' : 'background';
   const url = renderTemplate(config.template, facts.values);
@@ -158,17 +158,29 @@ export function contextFacts(
   version: string,
   variables: Iterable<VarName>,
   ciFacts: { ci: boolean; ciName: string } = detectCI(input.env),
+  /** Where the package was installed, when the caller already knows (decide); else looked up once, if a variable needs it. */
+  knownSite?: InstallSite,
 ): { values: Partial<Values>; container: () => string } {
   const { env, probes } = input;
   const { ci, ciName } = ciFacts;
   let container: string | undefined;
   const containerOf = () => (container ??= detectContainer(env, probes));
+  // {pm} from the tree and {direct} both need it; under Yarn PnP it asks the PnP runtime.
+  let site = knownSite;
+  let siteLooked = knownSite !== undefined;
+  const siteOf = () => {
+    if (!siteLooked) {
+      site = installSite(input.pkgDir, probes);
+      siteLooked = true;
+    }
+    return site;
+  };
   let pm: { pm: string; pmVersion: string } | undefined;
   const pmOf = () => {
     if (pm) return pm;
     const fromAgent = detectPM(env);
     // No user agent (the runtime trigger, or explain): the tree's layout and lockfile tell.
-    pm = fromAgent.pm !== 'unknown' ? fromAgent : detectPMFromTree(input.pkgDir, installSite(input.pkgDir, probes)?.projectRoot, probes);
+    pm = fromAgent.pm !== 'unknown' ? fromAgent : detectPMFromTree(input.pkgDir, siteOf()?.projectRoot, probes);
     return pm;
   };
   const compute: Record<VarName, () => string> = {
@@ -186,7 +198,7 @@ export function contextFacts(
     // npm ci and rebuilds install nothing that package.json does not already list.
     direct: () =>
       detectDirect(
-        installSite(input.pkgDir, probes), name, detectInstall(env, input.pkgDir) === 'global', probes,
+        siteOf(), name, detectInstall(env, input.pkgDir) === 'global', probes,
         input.trigger === 'postinstall' && !['ci', 'rebuild'].includes(env.npm_command ?? ''),
         // pnpm 11+ global installs run in <PNPM_HOME>/global/v11/<id> (see GLOBAL_RULES).
         input.trigger === 'postinstall' && /[\\/]pnpm[\\/]global[\\/]/.test(env.INIT_CWD ?? '') ? env.INIT_CWD : undefined,
