@@ -2,6 +2,7 @@ const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMES
 const path = require('path') as typeof import('path'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import { isObject, parseConfig, projectOptOut, projectSettingNotes, type BeaconConfig } from './config.js';
 import { contextFacts, type Decision } from './decide.js';
+import { DEP_FIELDS } from './direct.js';
 import { currentHost, type Env } from './env.js';
 import { decideHere, printable, say } from './hook.js';
 import { findInvocations, RECOMMENDED_LINE } from './lifecycle.js';
@@ -275,7 +276,7 @@ export function check(args: string[]): number {
   const setupErrors = invocations.flatMap((i) => i.errors);
   const section = (key: string) => (isObject(pkg[key]) ? (pkg[key] as Record<string, unknown>) : {});
   if (!section('dependencies')['install-beacon']) {
-    const where = ['devDependencies', 'optionalDependencies', 'peerDependencies'].find((k) => section(k)['install-beacon']);
+    const where = DEP_FIELDS.slice(1).find((k) => section(k)['install-beacon']);
     setupErrors.push(`"install-beacon" must be in "dependencies"${where ? `, not "${where}"` : ''}: ${where === 'devDependencies' || !where ? 'devDependencies are not installed for your users, so' : `${where} may be missing, so`} neither the postinstall nor reportInstall would find it`);
   }
   const runtime = callsReportInstall(dir, pkg);

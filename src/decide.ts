@@ -1,12 +1,12 @@
 import { isObject, parseConfig, projectOptOut, str, type BeaconConfig } from './config.js';
-import { detectCI, detectContainer, detectInstall, detectLibc, detectPM, detectPMFromTree, type Probes } from './context.js';
+import { detectCI, detectContainer, detectInstall, detectPM, detectPMFromTree, type Probes } from './context.js';
 import type { Env } from './env.js';
 import { detectDirect, type DirectProbes } from './direct.js';
 import { enclosingWorkspaceRoot, installSite, type InstallSite, type LayoutProbes } from './layout.js';
-import { detectLibcVersion } from './libc.js';
+import { detectLibcFamily, detectLibcVersion, findLoader } from './libc.js';
 import { claim as claimMarker, isReported, markerLocation, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
 import { envOptOut, insideNodeModules, isOn } from './optout.js';
-import { renderTemplate, type Values, type VarName } from './template.js';
+import { LATE_VARIABLES, lateMark, renderTemplate, type Values, type VarName } from './template.js';
 
 // The decision, as a pure function of its inputs: environment, file probes,
 // marker file system and id source are all passed in. First matching rule wins.
@@ -35,6 +35,12 @@ export interface DecideInput {
   asDependency?: boolean;
   /** Also render the URL for a skip after the config was read (`explain`: "what would be sent"). */
   describeSkips?: boolean;
+  /**
+   * The postinstall hook: with background delivery, leave LATE_VARIABLES to the
+   * detached sender (the URL holds their marks; `late` names them), so the
+   * install never waits for the files they read.
+   */
+  deferLate?: boolean;
   /** Path of the machine-wide opt-out file, if a config dir is known. */
   machineOptOutFile?: string;
   probes: DecideProbes;
@@ -60,6 +66,8 @@ export interface Decision {
   problems?: string[];
   url?: string;
   values?: Partial<Values>;
+  /** Variables whose marks in `url` the background sender fills in (deferLate). */
+  late?: VarName[];
   delivery?: 'inline' | 'background';
   /** Where the package was installed (layout.ts). */
   site?: InstallSite;
@@ -140,12 +148,18 @@ export function decide(input: DecideInput): Decision {
   }
 
   // 8. Send.
-  const facts = contextFacts(input, name, version, config.template.variables, { ci, ciName }, site);
+  const variables = [...config.template.variables];
+  let late = input.deferLate && config.delivery !== 'inline' ? variables.filter((v) => LATE_VARIABLES.has(v)) : [];
+  const facts = contextFacts(input, name, version, variables.filter((v) => !late.includes(v)), { ci, ciName }, site);
   // auto: a detached process dies with a CI job or a container, so send in-process there.
   const delivery = config.delivery !== 'auto' ? config.delivery : ci || facts.container() !== 'none' ? 'inline' : 'background';
-  const url = renderTemplate(config.template, facts.values);
   const values = facts.values;
-  return { ...base, site, marker, pkgMtimeMs, send: true, rule: 'send', reason: 'no opt-out or skip rule applies', url, values, delivery };
+  if (delivery === 'inline' && late.length) {
+    Object.assign(values, contextFacts(input, name, version, late, { ci, ciName }, site).values);
+    late = [];
+  }
+  const url = renderTemplate(config.template, { ...values, ...Object.fromEntries(late.map((v) => [v, lateMark(v)])) });
+  return { ...base, site, marker, pkgMtimeMs, send: true, rule: 'send', reason: 'no opt-out or skip rule applies', url, values, delivery, ...(late.length ? { late } : {}) };
 }
 
 /**
@@ -175,6 +189,9 @@ export function contextFacts(
     }
     return site;
   };
+  // {libc} and {libc_version} both read Node's executable for its loader.
+  let loader: { found: ReturnType<typeof findLoader> } | undefined;
+  const loaderOf = () => (loader ??= { found: input.platform === 'linux' ? findLoader(input.execPath, probes) : undefined }).found;
   let pm: { pm: string; pmVersion: string } | undefined;
   const pmOf = () => {
     if (pm) return pm;
@@ -203,8 +220,8 @@ export function contextFacts(
         // pnpm 11+ global installs run in <PNPM_HOME>/global/v11/<id> (see GLOBAL_RULES).
         input.trigger === 'postinstall' && /[\\/]pnpm[\\/]global[\\/]/.test(env.INIT_CWD ?? '') ? env.INIT_CWD : undefined,
       ),
-    libc: () => detectLibc(input.platform, probes, input.execPath),
-    libc_version: () => detectLibcVersion(input.platform, input.execPath, probes),
+    libc: () => detectLibcFamily(input.platform, input.execPath, probes, loaderOf()),
+    libc_version: () => detectLibcVersion(input.platform, input.execPath, probes, loaderOf()),
     trigger: () => input.trigger,
     event_id: () => input.newId(),
     beacon_version: () => input.beaconVersion,

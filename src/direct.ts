@@ -1,3 +1,4 @@
+import { isObject } from './config.js';
 import { ancestors, matchesWorkspace, workspacePatterns, type InstallSite } from './layout.js';
 
 // {direct}: did the installing project ask for this package (true), or was it
@@ -50,9 +51,8 @@ export interface DirectProbes {
   pnpApiFor?(path: string): PnpApi | undefined;
 }
 
-const DEP_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const;
+export const DEP_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const;
 const join = (dir: string, rel: string): string => `${dir.replace(/[\\/]$/, '')}/${rel}`;
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The name a package was installed under: the path after its last node_modules (`x` or `@scope/x`). */
 export function installedName(pkgDir: string): string | undefined {
@@ -62,15 +62,15 @@ export function installedName(pkgDir: string): string | undefined {
 /** The names under which a package.json (or deno.json) asks for `pkgName`: its own name, and aliases (`"b": "npm:acme-lib@2"`). */
 export function namesAskingFor(manifest: unknown, pkgName: string | undefined, installed: string): string[] {
   const names = new Set<string>();
-  if (!isObj(manifest)) return [];
+  if (!isObject(manifest)) return [];
   const aliasOf = (spec: unknown) => typeof spec === 'string' && pkgName !== undefined && (spec === `npm:${pkgName}` || spec.startsWith(`npm:${pkgName}@`));
   for (const field of DEP_FIELDS) {
     const deps = manifest[field];
-    if (!isObj(deps)) continue;
+    if (!isObject(deps)) continue;
     for (const [name, spec] of Object.entries(deps)) if (name === installed || name === pkgName || aliasOf(spec)) names.add(name);
   }
   // deno.json: "imports": {"acme-lib": "npm:acme-lib@^2"}
-  if (isObj(manifest.imports)) for (const [name, spec] of Object.entries(manifest.imports)) if (aliasOf(spec) || (name === installed && typeof spec === 'string' && spec.startsWith('npm:'))) names.add(name);
+  if (isObject(manifest.imports)) for (const [name, spec] of Object.entries(manifest.imports)) if (aliasOf(spec) || (name === installed && typeof spec === 'string' && spec.startsWith('npm:'))) names.add(name);
   return [...names];
 }
 
@@ -184,14 +184,14 @@ export function detectDirect(site: InstallSite | undefined, pkgName: string | un
     if (api) return pnpDirect(api, site.pkgDir);
     // No PnP runtime in this process (it could not have loaded the package then): the manifest alone.
     const manifest = probes.readJson(join(site.projectRoot, 'package.json'));
-    if (!isObj(manifest)) return 'unknown';
+    if (!isObject(manifest)) return 'unknown';
     const members = [manifest, ...workspaceMembers(site.projectRoot, manifest, probes).map((m) => probes.readJson(join(m, 'package.json')))];
     return members.some((m) => namesAskingFor(m, pkgName, name).length > 0) ? 'true' : 'false';
   }
   const real = probes.realpath(site.pkgDir) ?? site.pkgDir;
   const rootManifest = probes.readJson(join(site.projectRoot, 'package.json'));
-  if (!isObj(rootManifest) && !global) return 'unknown';
-  const projects = [site.projectRoot, ...(isObj(rootManifest) ? workspaceMembers(site.projectRoot, rootManifest, probes) : [])];
+  if (!isObject(rootManifest) && !global) return 'unknown';
+  const projects = [site.projectRoot, ...(isObject(rootManifest) ? workspaceMembers(site.projectRoot, rootManifest, probes) : [])];
   let listed = false;
   for (const project of projects) {
     const manifest = project === site.projectRoot ? rootManifest : probes.readJson(join(project, 'package.json'));

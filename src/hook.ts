@@ -1,11 +1,12 @@
 import { parse as parsePath } from 'path';
-import { claimInstall, decide, type Decision, type DecideInput, type Trigger } from './decide.js';
+import { claimInstall, contextFacts, decide, type Decision, type DecideInput, type Trigger } from './decide.js';
 import type { DeliveryResult } from './deliver.js';
 import { currentHost, type Host } from './env.js';
 import { optOutFile } from './machine.js';
 import { finish, pruneGone, retryLater, type MarkerLocation } from './marker.js';
 import { isOn } from './optout.js';
 import { realDir, realMarkerFs, realProbes } from './probes.js';
+import { fillLate, type VarName } from './template.js';
 import { BEACON_VERSION, USER_AGENT } from './version.js';
 
 // The thin shell around decide(): it gathers the real inputs, prints what the
@@ -22,7 +23,11 @@ export function say(line: string): void {
 }
 
 export function decideHere(host: Host, pkgDir: string, trigger: Trigger, extra: Partial<DecideInput> = {}): Decision {
-  return decide({
+  return decide({ ...decideInputOf(host, pkgDir, trigger), ...extra });
+}
+
+function decideInputOf(host: Host, pkgDir: string, trigger: Trigger): DecideInput {
+  return {
     env: host.env,
     pkgDir,
     trigger,
@@ -37,8 +42,7 @@ export function decideHere(host: Host, pkgDir: string, trigger: Trigger, extra: 
     // crypto (35 Node modules) is loaded only when the template asks for {event_id}.
     newId: () => (require('crypto') as typeof import('crypto')).randomUUID(),
     now: Date.now(),
-    ...extra,
-  });
+  };
 }
 
 /**
@@ -81,6 +85,8 @@ export interface SendJob {
   trigger: Trigger;
   /** The claimed marker, completed or re-armed by the sender. */
   marker?: MarkerLocation;
+  /** Variables left for the sender to compute and fill into `url` (Decision.late), and for which package. */
+  late?: { vars: VarName[]; pkgDir: string; name: string; version: string };
 }
 
 /**
@@ -129,7 +135,7 @@ export async function postinstall(positional: string | undefined, binFile: strin
   const host = currentHost();
   const debug = isOn(host.env.INSTALL_BEACON_DEBUG);
   // With debug on, a skip after the config was read (already reported, CI, an opt-out file) still shows its URL.
-  const decision = decideHere(host, realDir(host.cwd), 'postinstall', { positional, describeSkips: debug });
+  const decision = decideHere(host, realDir(host.cwd), 'postinstall', { positional, describeSkips: debug, deferLate: !debug });
   if (debug) return printDebug(decision);
   if (!decision.send || !decision.url) return;
 
@@ -138,6 +144,7 @@ export async function postinstall(positional: string | undefined, binFile: strin
   // a postinstall runs once per install, so send without a marker.
   if (claim.result === 'taken') return;
   const job: SendJob = { url: decision.url, trigger: 'postinstall', marker: claim.result === 'claimed' ? claim.location : undefined };
+  if (decision.late) job.late = { vars: decision.late, pkgDir: decision.site?.pkgDir ?? realDir(host.cwd), name: decision.name!, version: decision.version! };
   say(notice(decision));
   if (decision.delivery === 'background') return startSender(host.execPath, binFile, job, host.cwd);
   // Killed mid-send (npm passes SIGINT and SIGTERM on to its scripts, and job
@@ -165,5 +172,12 @@ export function inlineDeadline(timeoutMs: number, elapsedMs: number): number {
 
 /** The detached sender (`install-beacon __send <job>`): 10 s in all, one retry. */
 export async function backgroundSend(json: string | undefined): Promise<void> {
-  await sendAndRecord(JSON.parse(json ?? '') as SendJob, 10_000, 1);
+  const job = JSON.parse(json ?? '') as SendJob;
+  if (job.late) {
+    // The install has moved on: what the hook left for later is computed here, as the hook would have.
+    const host = currentHost();
+    const { late } = job;
+    job.url = fillLate(job.url, contextFacts(decideInputOf(host, late.pkgDir, job.trigger), late.name, late.version, late.vars).values);
+  }
+  await sendAndRecord(job, 10_000, 1);
 }

@@ -28,7 +28,7 @@ export interface LibcProbes {
 
 const PT_INTERP = 3;
 /** Enough for the ELF header, program headers and interpreter path of any executable seen (node: 0x350, bun: 0x270). */
-const HEAD_BYTES = 8192;
+const HEAD_BYTES = 4096;
 /** A loader is 0.2–1 MB; anything far larger is not one. */
 const MAX_LOADER_BYTES = 8 * 1024 * 1024;
 
@@ -39,7 +39,8 @@ export function elfInterpreter(head: Uint8Array): string | undefined {
   const le = head[5] === 1;
   if ((head[4] !== 1 && !is64) || (head[5] !== 1 && head[5] !== 2)) return undefined;
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const word = (at: number): number => (is64 ? Number(view.getBigUint64(at, le)) : view.getUint32(at, le));
+  // A 64-bit word as two halves (no BigInt: its first use costs more than this whole parse).
+  const word = (at: number): number => (is64 ? view.getUint32(at + (le ? 0 : 4), le) + view.getUint32(at + (le ? 4 : 0), le) * 2 ** 32 : view.getUint32(at, le));
   try {
     const phoff = word(is64 ? 0x20 : 0x1c);
     const phentsize = view.getUint16(is64 ? 0x36 : 0x2a, le);
@@ -104,15 +105,14 @@ export function findLoader(execPath: string | undefined, probes: LibcProbes): { 
 }
 
 /** {libc}: glibc, musl, or none off Linux (a Linux whose loader cannot be found is taken as glibc, the common case). */
-export function detectLibcFamily(platform: string, execPath: string | undefined, probes: LibcProbes): LibcFamily | 'none' {
+export function detectLibcFamily(platform: string, execPath: string | undefined, probes: LibcProbes, loader = platform === 'linux' ? findLoader(execPath, probes) : undefined): LibcFamily | 'none' {
   if (platform !== 'linux') return 'none';
-  return findLoader(execPath, probes)?.family ?? 'glibc';
+  return loader?.family ?? 'glibc';
 }
 
 /** {libc_version}: e.g. "2.36" or "1.2.4"; "none" off Linux; "unknown" when Linux's loader or its version cannot be read. */
-export function detectLibcVersion(platform: string, execPath: string | undefined, probes: LibcProbes): string {
+export function detectLibcVersion(platform: string, execPath: string | undefined, probes: LibcProbes, loader = platform === 'linux' ? findLoader(execPath, probes) : undefined): string {
   if (platform !== 'linux') return 'none';
-  const loader = findLoader(execPath, probes);
   if (!loader) return 'unknown';
   const contents = probes.readBytes(loader.path, MAX_LOADER_BYTES);
   return (contents && versionInLoader(loader.family, contents)) ?? 'unknown';

@@ -35,7 +35,8 @@ export const realProbes: DecideProbes = {
     let fd: number | undefined;
     try {
       fd = fs.openSync(path, 'r');
-      const buffer = Buffer.alloc(Math.min(max, fs.fstatSync(fd).size));
+      // A small read needs no size (a short file just reads less); a large one is sized by the file, not by `max`.
+      const buffer = Buffer.allocUnsafe(max > 65536 ? Math.min(max, fs.fstatSync(fd).size) : max);
       return buffer.subarray(0, fs.readSync(fd, buffer, 0, buffer.length, 0));
     } catch {
       return undefined;

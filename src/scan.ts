@@ -47,21 +47,11 @@ export function projectDirOf(cwd: string): string {
 }
 
 function readPkg(dir: string): Record<string, unknown> | undefined {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as unknown;
-    return isObject(pkg) ? pkg : undefined;
-  } catch {
-    return undefined; // not a package, or a broken one: nothing to explain
-  }
+  const pkg = realProbes.readJson(path.join(dir, 'package.json'));
+  return isObject(pkg) ? pkg : undefined; // not a package, or a broken one: nothing to explain
 }
 
-function list(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
+const list = realProbes.listDir;
 
 /** Every package under `root/node_modules` (npm, yarn, bun, pnpm's .pnpm store, nested copies) that uses install-beacon. */
 export function findBeaconPackages(root: string, limit = 50_000): Found[] {

@@ -155,3 +155,17 @@ export function renderTemplate(template: Template, values: Partial<Values>): str
   }
   return out;
 }
+
+// Variables the background sender computes after the install has moved on:
+// they read files beyond what the decision reads (the project's manifests,
+// Node's executable and its C library's loader). The hook's URL holds a mark
+// for each, filled in by the sender (see hook.ts).
+export const LATE_VARIABLES: ReadonlySet<VarName> = new Set(['direct', 'libc', 'libc_version']);
+
+/** A late variable's mark, rendered (encoded) as %01direct%01: no computed value holds a control character, and only the author's own template text could. */
+export const lateMark = (variable: VarName): string => `\u0001${variable}\u0001`;
+
+/** The URL with each late variable's mark replaced by its encoded value. */
+export function fillLate(url: string, values: Partial<Values>): string {
+  return url.replace(/%01([a-z_]+)%01/g, (mark, variable: VarName) => (LATE_VARIABLES.has(variable) ? encodeValue(values[variable] ?? 'unknown') : mark));
+}

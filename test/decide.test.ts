@@ -163,6 +163,29 @@ describe('decide: the event', () => {
     expect(d.delivery).toBe(expected);
   });
 
+  // The hook's background delivery leaves {direct}, {libc} and {libc_version} to the detached sender
+  // (hook.ts backgroundSend): the install never waits for the files they read.
+  const LATE_URL = 'https://e.com/{name}?d={direct}&l={libc}&v={libc_version}&p={platform}';
+  it.each([
+    ['background, deferLate', 'background', true, {}, false, ['direct', 'libc', 'libc_version'], 'https://e.com/acme-lib?d=%01direct%01&l=%01libc%01&v=%01libc_version%01&p=linux'],
+    ['auto outside CI and containers, deferLate', 'auto', true, {}, false, ['direct', 'libc', 'libc_version'], 'https://e.com/acme-lib?d=%01direct%01&l=%01libc%01&v=%01libc_version%01&p=linux'],
+    // auto in a container or CI resolves to inline: computed here after all.
+    ['auto in a container, deferLate', 'auto', true, {}, true, undefined, 'https://e.com/acme-lib?d=true&l=glibc&v=unknown&p=linux'],
+    ['auto in CI, deferLate', 'auto', true, { CI: 'true' }, false, undefined, 'https://e.com/acme-lib?d=true&l=glibc&v=unknown&p=linux'],
+    ['inline, deferLate', 'inline', true, {}, false, undefined, 'https://e.com/acme-lib?d=true&l=glibc&v=unknown&p=linux'],
+    // reportInstall, explain and debug never defer.
+    ['background, no deferLate', 'background', false, {}, false, undefined, 'https://e.com/acme-lib?d=true&l=glibc&v=unknown&p=linux'],
+  ])('late variables: %s', (_name, delivery, deferLate, extraEnv, docker, late, url) => {
+    const { fs, input } = setup({ [`${PKG}/package.json`]: acme({ url: LATE_URL, delivery }) }, { ...env(extraEnv as Record<string, string>), deferLate, execPath: '/usr/bin/node' }, docker);
+    const d = decide(input);
+    expect(d).toMatchObject({ send: true, url });
+    expect(d.late).toEqual(late);
+    // Deferred: neither Node's executable nor the project's manifests were read for them.
+    const read = (c: string) => c.startsWith('readBytes') || c === 'readJson /app/deno.json';
+    expect(fs.calls.some(read)).toBe(!late);
+    expect(Object.keys(d.values!).sort()).toEqual(late ? ['name', 'platform'] : ['direct', 'libc', 'libc_version', 'name', 'platform']);
+  });
+
   it('encodes hostile metadata so no value leaves its segment', () => {
     const d = run({ [`${PKG}/package.json`]: { name: '../../x?y#z', version: '1.0.0\r\nHost: evil', installBeacon: { url: 'https://e.com/{name}/{version}?n={name}' } } });
     expect(d.url).toBe('https://e.com/..%2F..%2Fx%3Fy%23z/1.0.0%0D%0AHost%3A%20evil?n=..%2F..%2Fx%3Fy%23z');

@@ -17,6 +17,8 @@ let beacon: string;
 let acme: string;
 let midA: string;
 let acmeGlobal: string;
+let acmeBg: string;
+let midB: string;
 
 beforeAll(async () => {
   collector = await startCollector();
@@ -32,6 +34,13 @@ beforeAll(async () => {
     installBeacon: { url: `${collector.base}/{name}/{version}?direct={direct}&trigger={trigger}`, delivery: 'inline' },
     extra: { dependencies: { 'install-beacon': `file:${beacon}` } },
   });
+  // Background delivery (what "auto" means outside CI and containers): the hook leaves {direct}, {libc} and
+  // {libc_version} to the detached sender, which computes them after the hook has exited.
+  acmeBg = packAcme(tarballs, {
+    name: 'acme-bg',
+    installBeacon: { url: `${collector.base}/{name}/{version}?direct={direct}&libc={libc}&libc_version={libc_version}&trigger={trigger}`, delivery: 'background' },
+  });
+  midB = packAcme(tarballs, { name: 'mid-b', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { 'acme-bg': `file:${acmeBg}` } } });
   // mid-a pulls acme-lib in; it reports nothing itself.
   midA = packAcme(tarballs, { name: 'mid-a', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { 'acme-lib': `file:${acme}` } }, main: "module.exports = require('acme-lib');\n" });
 }, 120_000);
@@ -116,6 +125,22 @@ describe('{direct} on real npm installs', () => {
     await programRun(asked, 'acme-lib');
     await programRun(pulled, 'mid-a');
     expect(events()).toEqual([{ direct: 'true', trigger: 'runtime' }, { direct: 'false', trigger: 'runtime' }]);
+  });
+
+  it('background delivery: the detached sender computes them (asked for, then pulled in), with the libc this Node runs on', async () => {
+    const asked = join(temps.make('ib-direct-bg1-'), 'proj');
+    writeProject(asked);
+    await ok(npm(asked, ['install', beacon, acmeBg]));
+    await sendersDone(String(collector.port));
+    const pulled = join(temps.make('ib-direct-bg2-'), 'proj');
+    writeProject(pulled);
+    await ok(npm(pulled, ['install', beacon, midB]));
+    await sendersDone(String(collector.port));
+    const libc = process.platform === 'linux' ? { libc: 'glibc', libc_version: glibc() } : { libc: 'none', libc_version: 'none' };
+    expect(collector.requests.map((q) => ({ name: q.segments[0], ...q.query }))).toEqual([
+      { name: 'acme-bg', direct: 'true', ...libc, trigger: 'postinstall' },
+      { name: 'acme-bg', direct: 'false', ...libc, trigger: 'postinstall' },
+    ]);
   });
 
   it('npm install -g acme-lib: asked for', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeValue, isLoopbackHost, parseTemplate, renderTemplate, VARIABLES, type Values } from '../src/template.js';
+import { encodeValue, fillLate, isLoopbackHost, lateMark, LATE_VARIABLES, parseTemplate, renderTemplate, VARIABLES, type Values, type VarName } from '../src/template.js';
 
 const valid: Array<[string, string]> = [
   ['https://acme.gateway.scarf.sh/acme-lib/{version}/{platform}/{arch}?ci={ci}&container={container}', 'acme.gateway.scarf.sh'],
@@ -115,5 +115,30 @@ describe('isLoopbackHost', () => {
     ['localhost.example.com', false], ['128.0.0.1', false], ['10.0.0.1', false], ['example.com', false], ['[::2]', false],
   ])('%s → %s', (host, expected) => {
     expect(isLoopbackHost(host)).toBe(expected);
+  });
+});
+
+describe('late variables: marked by the hook, filled in by the background sender', () => {
+  const parsed = parseTemplate('https://e.com/{name}/{libc}?d={direct}&v={libc_version}&p={platform}');
+  if (!parsed.ok) throw new Error(parsed.error);
+  const marked = renderTemplate(parsed.template, { name: 'acme-lib', platform: 'linux', ...Object.fromEntries([...LATE_VARIABLES].map((v) => [v, lateMark(v)])) });
+
+  it('a mark survives rendering as %01<name>%01', () => {
+    expect(marked).toBe('https://e.com/acme-lib/%01libc%01?d=%01direct%01&v=%01libc_version%01&p=linux');
+  });
+
+  it.each([
+    ['every value', { direct: 'true', libc: 'musl', libc_version: '1.2.3' }, 'https://e.com/acme-lib/musl?d=true&v=1.2.3&p=linux'],
+    ['a value missing: unknown, as renderTemplate sends it', { direct: 'false', libc: 'glibc' }, 'https://e.com/acme-lib/glibc?d=false&v=unknown&p=linux'],
+    ['values encoded as renderTemplate encodes them', { direct: 'a/b', libc: '..', libc_version: 'x y' }, 'https://e.com/acme-lib/%2E%2E?d=a%2Fb&v=x%20y&p=linux'],
+  ] as Array<[string, Partial<Values>, string]>)('%s', (_name, values, expected) => {
+    expect(fillLate(marked, values)).toBe(expected);
+    // The same as rendering with those values in the first place.
+    expect(expected).toBe(renderTemplate(parsed.template, { name: 'acme-lib', platform: 'linux', ...values }));
+  });
+
+  it('leaves a mark of a variable that is not late alone', () => {
+    expect(fillLate('https://e.com/%01name%01/%01direct%01', { name: 'x' as never, direct: 'true' } as Partial<Values>)).toBe('https://e.com/%01name%01/true');
+    expect([...LATE_VARIABLES].every((v: VarName) => VARIABLES.includes(v))).toBe(true);
   });
 });

@@ -13,7 +13,7 @@ import { baseEnv } from '../../test/support/process.js';
 export const SCARF = '@scarf/scarf@1.4.0';
 
 /** The fixture packages that use install-beacon, by delivery and endpoint. */
-export const HOOK_PACKAGES = ['acme-bg-local', 'acme-bg-hole', 'acme-inline-local', 'acme-inline-hole'] as const;
+export const HOOK_PACKAGES = ['acme-bg-local', 'acme-bg-hole', 'acme-inline-local', 'acme-inline-hole', 'acme-bg-fields', 'acme-inline-fields'] as const;
 export type HookPackage = (typeof HOOK_PACKAGES)[number];
 
 export interface Fixtures {
@@ -34,6 +34,8 @@ export interface Fixtures {
 }
 
 export const TIMEOUT_MS = 1500;
+/** The query the *-fields fixtures add to the same template. */
+export const FIELDS = '?direct={direct}&libc_version={libc_version}';
 
 export function makeFixtures(ports: { collector: number; hole: number }): Fixtures {
   const root = mkdtempSync(join(tmpdir(), 'ib-bench-'));
@@ -76,6 +78,9 @@ export function makeFixtures(ports: { collector: number; hole: number }): Fixtur
     'acme-bg-hole': packAcme(pkgs, { name: 'acme-bg-hole', installBeacon: { url: url(ports.hole), delivery: 'background' }, extra: { dependencies: ib } }),
     'acme-inline-local': packAcme(pkgs, { name: 'acme-inline-local', installBeacon: { url: url(ports.collector), delivery: 'inline', timeoutMs: TIMEOUT_MS }, extra: { dependencies: ib } }),
     'acme-inline-hole': packAcme(pkgs, { name: 'acme-inline-hole', installBeacon: { url: url(ports.hole), delivery: 'inline', timeoutMs: TIMEOUT_MS }, extra: { dependencies: ib } }),
+    // Issue 14's fields: the same sends with a template that also names {direct} and {libc_version}.
+    'acme-bg-fields': packAcme(pkgs, { name: 'acme-bg-fields', installBeacon: { url: `${url(ports.collector)}${FIELDS}`, delivery: 'background' }, extra: { dependencies: ib } }),
+    'acme-inline-fields': packAcme(pkgs, { name: 'acme-inline-fields', installBeacon: { url: `${url(ports.collector)}${FIELDS}`, delivery: 'inline', timeoutMs: TIMEOUT_MS }, extra: { dependencies: ib } }),
     // As an author would ship it: no delivery setting ("auto": inline here, in a container).
     'acme-auto-local': packAcme(pkgs, { name: 'acme-auto-local', installBeacon: { url: url(ports.collector) }, extra: { dependencies: ib } }),
     // The runtime trigger: its index.js reports the install when required.

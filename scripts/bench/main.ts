@@ -89,6 +89,9 @@ async function hookSubjects(fx: Fixtures, collector: Collector, hole: BlackHole)
         if (endpoint === 'local' && killed > 0) tally(id, 'the background sender had to be killed');
       }
       if (endpoint === 'local' && received(collector, `/${name}/`) <= before) tally(id, 'no event arrived');
+      // The *-fields fixtures: the event carries real values (the tree's package.json lists every fixture: asked for).
+      const last = collector.requests.filter((q) => q.path.startsWith(`/${name}/`)).at(-1);
+      if (name.endsWith('-fields') && last && (last.query.direct !== 'true' || !/^\d+\.\d+/.test(last.query.libc_version ?? ''))) tally(id, `unexpected fields: ${JSON.stringify(last.query)}`);
       if (endpoint === 'hole') {
         if (!background && hole.accepted <= acceptedBefore) tally(id, 'the black hole saw no connection');
         hole.drop();
@@ -138,6 +141,8 @@ async function hookSubjects(fx: Fixtures, collector: Collector, hole: BlackHole)
     send('ib.bg.local', 'acme-bg-local', 'local', true),
     send('ib.bg.hole', 'acme-bg-hole', 'hole', true),
     send('ib.inline.local', 'acme-inline-local', 'local', false),
+    send('ib.bg.fields', 'acme-bg-fields', 'local', true),
+    send('ib.inline.fields', 'acme-inline-fields', 'local', false),
     send('ib.inline.hole', 'acme-inline-hole', 'hole', false),
     scarf('scarf.optout', scarfEnv(collector.port, { DO_NOT_TRACK: '1' }), 'none'),
     scarf('scarf.send', scarfEnv(collector.port), 'send'),

@@ -62,6 +62,8 @@ const WHAT: Record<string, string> = {
   'ib.bg.hole': 'install-beacon, background send, black hole',
   'ib.inline.local': 'install-beacon, inline send, local endpoint',
   'ib.inline.hole': 'install-beacon, inline send, black hole',
+  'ib.bg.fields': 'install-beacon, background send, local endpoint, template also naming `{direct}` and `{libc_version}`',
+  'ib.inline.fields': 'install-beacon, inline send, local endpoint, template also naming `{direct}` and `{libc_version}`',
   'scarf.optout': '@scarf/scarf, opt-out (`DO_NOT_TRACK=1`)',
   'scarf.send': '@scarf/scarf, send, local endpoint',
   'scarf.hole': '@scarf/scarf, send, black hole',
@@ -89,6 +91,9 @@ export interface Verdict {
   met: boolean;
 }
 
+/** "Within its current cost": the per-round ratio's noise here is a few percent. */
+const FIELDS_LIMIT = 1.02;
+
 export function verdicts(r: Results): Verdict[] {
   const h = (id: string) => r.hook.find((row) => row.id === id)!;
   const i = (id: string) => r.install.find((row) => row.id === id)!;
@@ -107,6 +112,20 @@ export function verdicts(r: Results): Verdict[] {
   ratio('ib.bg.local', 1.15, 'background send, local endpoint');
   ratio('ib.bg.hole', 1.15, 'background send, black hole');
   ratio('ib.inline.local', 1.3, 'inline send, local endpoint');
+  // Issue 14: naming {direct} and {libc_version} keeps a send within its cost without them (same rounds, run by run).
+  const fields = (id: string, base: string, label: string) => {
+    const [a, b] = [h(id), h(base)];
+    const paired = med(a.samples.map((v, k) => v / b.samples[k]!));
+    const cpu = (m: string) => r.memory.find((row) => row.id === m)?.cpuMs;
+    const [ca, cb] = [cpu(id), cpu(base)];
+    out.push({
+      target: `${label}, template also naming \`{direct}\` and \`{libc_version}\` ≤ ${FIELDS_LIMIT}× the same send without them`,
+      measured: `${x(paired)} per round (${ms(a.median)} ms vs ${ms(b.median)} ms); CPU time under the probe ${ca !== undefined && cb !== undefined ? `${x(ca / cb)} (${ms(ca)} vs ${ms(cb)} ms)` : 'n/a'}`,
+      met: paired <= FIELDS_LIMIT,
+    });
+  };
+  fields('ib.bg.fields', 'ib.bg.local', 'background send');
+  fields('ib.inline.fields', 'ib.inline.local', 'inline send');
   const hole = h('ib.inline.hole');
   const slowFloor = h('floor.slow');
   out.push({
