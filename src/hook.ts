@@ -175,9 +175,14 @@ export async function backgroundSend(json: string | undefined): Promise<void> {
   const job = JSON.parse(json ?? '') as SendJob;
   if (job.late) {
     // The install has moved on: what the hook left for later is computed here, as the hook would have.
-    const host = currentHost();
     const { late } = job;
-    job.url = fillLate(job.url, contextFacts(decideInputOf(host, late.pkgDir, job.trigger), late.name, late.version, late.vars).values);
+    let values = {};
+    try {
+      values = contextFacts(decideInputOf(currentHost(), late.pkgDir, job.trigger), late.name, late.version, late.vars).values;
+    } catch {
+      // The probes never throw; should anything else, the event still goes, with these fields "unknown".
+    }
+    job.url = fillLate(job.url, values);
   }
   await sendAndRecord(job, 10_000, 1);
 }
