@@ -32,7 +32,9 @@ import { ancestors, matchesWorkspace, workspacePatterns, type InstallSite } from
 //    its code imports): a request iff one of them resolves to this name and
 //    version. No lockfile (no config file, so Deno writes none): a request iff
 //    the main module itself imports `npm:<name>` (how `deno run script.ts`
-//    asks for a package). A main module that is no local file: "unknown".
+//    asks for a package). `deno run npm:x` runs x's bin from the cache: x is
+//    a request (as with npx), its dependencies are not. A main module that
+//    is no local file: "unknown".
 // A global install's packages are requests when they sit at the top of the
 // global tree (npm -g has no package.json there; pnpm, yarn 1 and bun keep one
 // that lists them); a global package's own dependencies are not.
@@ -176,6 +178,8 @@ function pnpDirect(api: PnpApi, pkgDir: string): Direct {
 function denoCacheDirect(pkgDir: string, name: string, probes: DirectProbes): Direct {
   const main = probes.denoMainModule?.();
   if (!main) return 'unknown';
+  // `deno run npm:x`: the main module is x's bin, in the cache (its dependencies: no lockfile, and the bin names no `npm:` specifier).
+  if (main.startsWith(`${pkgDir}/`)) return 'true';
   // <version>, or <version>_1 for a second copy of it (peer dependencies).
   const version = pkgDir.replace(/.*[\\/]|_.*/g, '');
   for (const dir of ancestors(main)) {

@@ -208,8 +208,9 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
       packBeacon(dest),
       // 1.0.0 first: npm publish tags a lower version than the latest only when told to.
       packAcme(dest, { version: '1.0.0', installBeacon, main }),
-      packAcme(dest, { installBeacon, main }),
-      packAcme(dest, { name: 'mid-a', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { 'acme-lib': '^2.3.4' } }, main: "module.exports = require('acme-lib');\n" }),
+      // Each with a bin (its main module), for `deno run npm:acme-lib` and `deno run npm:mid-a`.
+      packAcme(dest, { installBeacon, main, extra: { bin: { 'acme-lib': 'index.js' } } }),
+      packAcme(dest, { name: 'mid-a', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { 'acme-lib': '^2.3.4' }, bin: { 'mid-a': 'index.js' } }, main: "module.exports = require('acme-lib');\n" }),
     ])
       await registry.publish(tgz, work);
   }, 120_000);
@@ -286,7 +287,7 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
     expect(events()).toEqual(['deno runtime direct=true', 'deno runtime direct=false']);
   });
 
-  it("reportInstall in Deno's own npm cache (no node_modules): a deno.json import or the script's own npm: import is asked for", async () => {
+  it("reportInstall in Deno's own npm cache (no node_modules): a deno.json import, the script's own npm: import, or deno run npm:x is asked for", async () => {
     const script = (prefix: string, files: Record<string, string>) => {
       const p = project(prefix, {}, files);
       rmSync(join(p.dir, 'package.json'));
@@ -300,6 +301,8 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
       // The project asks for acme-lib 1.x (deno.lock's specifiers say so); mid-a's 2.3.4 is pulled in.
       [script('ib-dpm-dcb-', { 'deno.json': JSON.stringify({ imports: { 'acme-lib': 'npm:acme-lib@^1', 'mid-a': 'npm:mid-a@^1' } }), 'main.mjs': "import 'acme-lib';\nimport 'mid-a';\n" }), 'main.mjs'],
     ];
+    // `deno run npm:x` (as npx x): x is asked for, its dependencies are pulled in.
+    runs.push([script('ib-dpm-dcx-', {}), 'npm:acme-lib'], [script('ib-dpm-dcy-', {}), 'npm:mid-a']);
     const seen: string[][] = [];
     for (const [i, [p, main]] of runs.entries()) {
       collector.requests.length = 0;
@@ -315,6 +318,8 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
       ['deno runtime direct=true'],
       ['deno runtime direct=false'],
       ['deno runtime 1.0.0 direct=true', 'deno runtime direct=false'],
+      ['deno runtime direct=true'],
+      ['deno runtime direct=false'],
     ]);
   });
 });

@@ -227,6 +227,10 @@ const denoCacheCases: Record<string, { files: Record<string, unknown>; main?: st
   'no config: the main module imports npm:mid-a (and npm:acme-lib-extra, another package)': {
     files: { '/tmp/x/script.mjs': "import 'npm:mid-a';\nimport 'npm:acme-lib-extra';\n" }, main: '/tmp/x/script.mjs', expected: 'false',
   },
+  'deno run npm:acme-lib: the main module is its own bin, in the cache': { files: { [`${CACHED}/cli.js`]: "require('./index.js');\n" }, main: `${CACHED}/cli.js`, expected: 'true' },
+  "deno run npm:mid-a: acme-lib is mid-a's dependency": {
+    files: { '/root/.cache/deno/npm/registry.npmjs.org/mid-a/1.0.0/cli.js': "require('acme-lib');\n" }, main: '/root/.cache/deno/npm/registry.npmjs.org/mid-a/1.0.0/cli.js', expected: 'false',
+  },
   'the main module is not a local file (Deno.mainModule is https:)': { files: {}, expected: 'unknown' },
   'the main module cannot be read': { files: {}, main: '/gone/main.ts', expected: 'unknown' },
 };
