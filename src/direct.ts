@@ -14,7 +14,8 @@ import { ancestors, matchesWorkspace, workspacePatterns, type InstallSite } from
 //    dependency nests (npm) or keeps in the store (pnpm, bun, deno) a request.
 // 2. Not listed: `npm install x`, `pnpm add x`, `bun add x` run x's install
 //    scripts BEFORE they write x into package.json (checked with npm 11: the
-//    project's package.json has no "dependencies" while x's postinstall runs).
+//    project's package.json has no "dependencies" while x's postinstall runs;
+//    `deno add npm:x` writes it first, checked with deno 2.9.6).
 //    So in a postinstall an unlisted copy is a request exactly when no other
 //    installed package depends on it: a copy nested under another package, or
 //    one another package's store folder links to, or a top-level one another
