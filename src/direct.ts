@@ -15,7 +15,8 @@ import { ancestors, matchesWorkspace, workspacePatterns, type InstallSite } from
 //    dependency nests (npm) or keeps in the store (pnpm, bun, deno) a request.
 // 2. Not listed: `npm install x`, `pnpm add x`, `bun add x` run x's install
 //    scripts BEFORE they write x into package.json (checked with npm 11: the
-//    project's package.json has no "dependencies" while x's postinstall runs).
+//    project's package.json has no "dependencies" while x's postinstall runs;
+//    `deno add npm:x` writes it first, checked with deno 2.9.6).
 //    So in a postinstall an unlisted copy is a request exactly when no other
 //    installed package depends on it: a copy nested under another package, or
 //    one another package's store folder links to, or a top-level one another
@@ -25,6 +26,17 @@ import { ancestors, matchesWorkspace, workspacePatterns, type InstallSite } from
 //    every workspace's resolved dependencies, including ones `yarn add` has not
 //    yet written to package.json: a request iff a workspace depends on this
 //    package's exact locator.
+// 4. Deno's own npm cache (`deno run` without node_modules) is shared by every
+//    program on the machine: the project is the program Deno runs (its main
+//    module). Deno writes a deno.lock beside the config file it finds at or
+//    above the main module; its "specifiers" are what the project asked for
+//    (deno.json imports, package.json dependencies, and the `npm:` specifiers
+//    its code imports): a request iff one of them resolves to this name and
+//    version. No lockfile (no config file, so Deno writes none): a request iff
+//    the main module itself imports `npm:<name>` (how `deno run script.ts`
+//    asks for a package). `deno run npm:x` runs x's bin from the cache: x is
+//    a request (as with npx), its dependencies are not. A main module that
+//    is no local file: "unknown".
 // A global install's packages are requests when they sit at the top of the
 // global tree (npm -g has no package.json there; pnpm, yarn 1 and bun keep one
 // that lists them); a global package's own dependencies are not.
@@ -49,6 +61,8 @@ export interface DirectProbes {
   realpath(path: string): string | undefined;
   /** The PnP API serving `path` in this process, if one is loaded. */
   pnpApiFor?(path: string): PnpApi | undefined;
+  /** Under Deno: the path of the program it runs (Deno.mainModule), when that is a local file. */
+  denoMainModule?(): string | undefined;
 }
 
 export const DEP_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const;
@@ -161,6 +175,23 @@ function pnpDirect(api: PnpApi, pkgDir: string): Direct {
   return 'false';
 }
 
+/** Deno's npm cache (<DENO_DIR>/npm/<registry>/<name>/<version>): rule 4 above. */
+function denoCacheDirect(pkgDir: string, name: string, probes: DirectProbes): Direct {
+  const main = probes.denoMainModule?.();
+  if (!main) return 'unknown';
+  // `deno run npm:x`: the main module is x's bin, in the cache (its dependencies: no lockfile, and the bin names no `npm:` specifier).
+  if (main.startsWith(`${pkgDir}/`)) return 'true';
+  // <version>, or <version>_1 for a second copy of it (peer dependencies).
+  const version = pkgDir.replace(/.*[\\/]|_.*/g, '');
+  for (const dir of ancestors(main)) {
+    // "specifiers": {"npm:acme-lib@^2": "2.3.4", "npm:@s/x@1": "1.0.0_peer@2.0.0", "jsr:...": ...}
+    const specs = (probes.readJson(join(dir, 'deno.lock')) as { specifiers?: unknown } | undefined)?.specifiers;
+    if (isObj(specs)) return Object.entries(specs).some(([spec, v]) => spec.replace(/^npm:(@?[^@]+).*/, '$1') === name && String(v).replace(/_.*/, '') === version) ? 'true' : 'false';
+  }
+  const source = probes.readText(main);
+  return source === undefined ? 'unknown' : new RegExp(`npm:${name.replace(/\W/g, '\\$&')}(?![\\w.-])`).test(source) ? 'true' : 'false';
+}
+
 /**
  * `unsaved`: package.json may not list this install's new packages yet (the
  * postinstall of a command that can add some; not `npm ci` or a rebuild, and
@@ -179,6 +210,7 @@ export function detectDirect(site: InstallSite | undefined, pkgName: string | un
     const names = [name, ...namesAskingFor(probes.readJson(join(globalDir, 'package.json')), pkgName, name)];
     return names.some((n) => probes.realpath(join(globalDir, `node_modules/${n}`)) === real) ? 'true' : 'false';
   }
+  if (site.kind === 'deno-npm-cache') return denoCacheDirect(site.pkgDir, name, probes);
   if (site.kind === 'yarn-pnp' || site.kind === 'yarn-global-cache') {
     const api = probes.pnpApiFor?.(site.pkgDir);
     if (api) return pnpDirect(api, site.pkgDir);

@@ -6,7 +6,7 @@ import { decideHere, printDebug, say, startSender } from './hook.js';
 import { denoCacheDirOf, installSite, packageDirOf, type InstallSite } from './layout.js';
 import { isReported, markerLocation } from './marker.js';
 import { envOptOut, isOn } from './optout.js';
-import { isDeno, pnpFileFor, readPackageJson, realMarkerFs } from './probes.js';
+import { isDeno, pnpFileFor, readPackageJson, realMarkerFs, realProbes } from './probes.js';
 
 // The runtime trigger: `reportInstall(__filename)` at the top of a package's
 // main module counts installs whose postinstall never ran (npm 12, pnpm 10+,
@@ -86,7 +86,14 @@ export function denoGrants(query: (d: PermissionDescriptor) => string, markerDir
 interface DenoGlobal {
   permissions: { querySync(d: PermissionDescriptor): { state: string } };
   execPath(): string;
+  mainModule: string;
 }
+
+/** The program Deno runs, when it is a local file: {direct} in Deno's npm cache reads its project. */
+const denoMainModule = (): string | undefined => {
+  const main = (globalThis as unknown as { Deno: DenoGlobal }).Deno.mainModule;
+  return /^file:/.test(main) ? toPath(main) : undefined;
+};
 
 function denoAllows(markerDir: string | undefined): boolean {
   try {
@@ -143,7 +150,7 @@ function runtimeSend(site: InstallSite, runtime: Runtime): void {
   const host = currentHost();
   const debug = isOn(host.env.INSTALL_BEACON_DEBUG);
   // Deno's npm cache is an install outside any node_modules: the site says so, not the path.
-  const decision = decideHere(host, site.pkgDir, 'runtime', { describeSkips: debug, asDependency: site.kind === 'deno-npm-cache' });
+  const decision = decideHere(host, site.pkgDir, 'runtime', { describeSkips: debug, asDependency: site.kind === 'deno-npm-cache', probes: { ...realProbes, denoMainModule } });
   if (debug) return printDebug(decision, 'runtime');
   if (!decision.send || !decision.url) return;
   const bin = senderBin(site.pkgDir);

@@ -1,22 +1,29 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startRegistry, type Registry } from './matrix/registry.js';
 import { startCollector, type Collector } from './support/collector.js';
 import { packAcme, packBeacon } from './support/fixture.js';
 import { baseEnv, run, type RunResult, sendersDone, TempDirs } from './support/process.js';
 
 // {direct} with pnpm 10 (its .pnpm store), yarn 4 PnP (its defaults: the
-// global cache), yarn 1 and bun 1.4. They use the real tools the matrix caches
-// (~/.cache/install-beacon-matrix, filled by `npm run test:matrix`); without
-// them these cases are skipped and say so. Packages come from local tarballs
-// (file: specs); the registry is a dead loopback port.
+// global cache), yarn 1, bun 1.4 and deno 2.9. They use the real tools the
+// matrix caches (~/.cache/install-beacon-matrix, filled by `npm run
+// test:matrix`); without them these cases are skipped and say so. Packages come
+// from local tarballs (file: specs) and the registry is a dead loopback port,
+// except for deno, which installs only from a registry: the matrix's local
+// verdaccio (no uplinks) on 127.0.0.1.
 
 const CACHE = process.env.INSTALL_BEACON_MATRIX_CACHE || join(homedir(), '.cache', 'install-beacon-matrix');
 const PNPM = join(CACHE, 'pnpm@10.34.9', 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
 const YARN = join(CACHE, '@yarnpkg+cli-dist@4.18.1', 'node_modules', '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
 const YARN1 = join(CACHE, 'yarn@1.22.22', 'node_modules', 'yarn', 'bin', 'yarn.js');
 const BUN = join(CACHE, 'bun@1.4.5', 'node_modules', '.bin', 'bun');
+// The real file: Deno matches --allow-run=<path> against Deno.execPath(), symlinks unresolved.
+const DENO = join(CACHE, 'deno@2.9.6', 'node_modules', 'deno', 'deno');
+const VERDACCIO = join(CACHE, 'verdaccio@6.7.4', 'node_modules', 'verdaccio');
+const withDeno = existsSync(DENO) && existsSync(join(VERDACCIO, 'bin', 'verdaccio'));
 const DEAD = 'http://127.0.0.1:9/';
 
 const temps = new TempDirs();
@@ -27,7 +34,7 @@ let midA: string;
 let acme1: string;
 
 beforeAll(async () => {
-  if (![PNPM, YARN, YARN1, BUN].some((tool) => existsSync(tool))) return;
+  if (![PNPM, YARN, YARN1, BUN].some((tool) => existsSync(tool)) && !withDeno) return;
   collector = await startCollector();
   tarballs = temps.make('ib-dpm-tarballs-');
   const beacon = packBeacon(tarballs);
@@ -185,5 +192,134 @@ describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
       }
     }
     expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false', 'yarn runtime direct=true', 'yarn runtime direct=false']);
+  });
+});
+
+describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store, and its own npm cache)', () => {
+  let registry: Registry;
+  beforeAll(async () => {
+    const work = temps.make('ib-dpm-deno-registry-');
+    registry = await startRegistry({ name: 'verdaccio', version: '6.7.4', pkgDir: VERDACCIO, binDir: join(VERDACCIO, '..', '.bin') }, process.execPath, work);
+    // Published packages depend on each other by version: install-beacon ^1.0.0 (packAcme's default), acme-lib ^2.3.4.
+    const dest = temps.make('ib-dpm-deno-tarballs-');
+    const installBeacon = { url: `${collector.base}/{name}/{version}?direct={direct}&trigger={trigger}&pm={pm}`, delivery: 'inline' };
+    const main = "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n";
+    for (const tgz of [
+      packBeacon(dest),
+      // 1.0.0 first: npm publish tags a lower version than the latest only when told to.
+      packAcme(dest, { version: '1.0.0', installBeacon, main }),
+      // Each with a bin (its main module), for `deno run npm:acme-lib` and `deno run npm:mid-a`.
+      packAcme(dest, { installBeacon, main, extra: { bin: { 'acme-lib': 'index.js' } } }),
+      packAcme(dest, { name: 'mid-a', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { 'acme-lib': '^2.3.4' }, bin: { 'mid-a': 'index.js' } }, main: "module.exports = require('acme-lib');\n" }),
+    ])
+      await registry.publish(tgz, work);
+  }, 120_000);
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  // A fresh DENO_DIR per project (in its own HOME): no cache, and no marker in one, is shared between cases.
+  // The age gate (24 h by default) would refuse the fixtures published a moment ago, as the matrix says.
+  const deno = (dir: string, home: string, args: string[]) =>
+    run(DENO, [...args.slice(0, 1), '--minimum-dependency-age=0', ...args.slice(1)], {
+      cwd: dir,
+      env: baseEnv(home, { DENO_DIR: join(home, 'deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', NPM_CONFIG_REGISTRY: registry.url }),
+      timeoutMs: 120_000,
+    });
+  // The README's grants for a program run by Deno (test/matrix/main.ts: denoGrants).
+  const grants = ['--allow-env', '--allow-read', '--allow-write=node_modules/.install-beacon', `--allow-run=${DENO}`];
+  const ALLOW = '--allow-scripts=npm:acme-lib';
+  const listed = (dir: string) => readFileSync(join(dir, 'package.json'), 'utf8');
+  /** Exactly `n` events after the commands above (bounded wait), and no more once every sender is done. */
+  const settle = async (n: number) => {
+    await collector.waitFor(n, 15_000).catch(() => undefined);
+    await collector.settled();
+  };
+
+  it('postinstall: deno add npm:acme-lib (writes package.json) is asked for; deno add npm:mid-a pulls it in', async () => {
+    const asked = project('ib-dpm-da-', {});
+    ok(await deno(asked.dir, asked.home, ['add', ALLOW, 'npm:acme-lib']));
+    const pulled = project('ib-dpm-dp-', {});
+    ok(await deno(pulled.dir, pulled.home, ['add', ALLOW, 'npm:mid-a']));
+    await settle(2);
+    expect(events()).toEqual(['deno postinstall direct=true', 'deno postinstall direct=false']);
+    // With a package.json, deno add writes the dependency there, and installs into node_modules/.deno.
+    expect(JSON.parse(listed(asked.dir)).dependencies).toEqual({ 'acme-lib': '^2.3.4' });
+    expect(existsSync(join(asked.dir, 'deno.json'))).toBe(false);
+    expect(realpathSync(join(asked.dir, 'node_modules', 'acme-lib'))).toBe(realpathSync(join(asked.dir, 'node_modules', '.deno', 'acme-lib@2.3.4', 'node_modules', 'acme-lib')));
+  });
+
+  it('postinstall: deno install of an existing package.json, and of a deno.json beside one', async () => {
+    // Each project's events on their own: a project's two postinstalls may come in either order.
+    const seen: string[][] = [];
+    for (const [prefix, pkg, files, n] of [
+      ['ib-dpm-di-', { dependencies: { 'acme-lib': '^2' } }, {}, 1],
+      // The project asks for acme-lib 1.x; mid-a's 2.3.4 sits beside it in the store.
+      ['ib-dpm-db-', { dependencies: { 'acme-lib': '^1', 'mid-a': '^1' } }, {}, 2],
+      // deno.json imports beside a package.json (so a node_modules dir): the same store.
+      ['ib-dpm-dj-', {}, { 'deno.json': JSON.stringify({ imports: { 'acme-lib': 'npm:acme-lib@^2' } }) }, 1],
+      ['ib-dpm-djm-', {}, { 'deno.json': JSON.stringify({ imports: { 'mid-a': 'npm:mid-a@^1' } }) }, 1],
+    ] as const) {
+      collector.requests.length = 0;
+      const p = project(prefix, pkg, files);
+      ok(await deno(p.dir, p.home, ['install', ALLOW]));
+      expect(existsSync(join(p.dir, 'node_modules', '.deno', 'acme-lib@2.3.4'))).toBe(true);
+      await settle(n);
+      seen.push(events().sort());
+    }
+    expect(seen).toEqual([
+      ['deno postinstall direct=true'],
+      ['deno postinstall 1.0.0 direct=true', 'deno postinstall direct=false'],
+      ['deno postinstall direct=true'],
+      ['deno postinstall direct=false'],
+    ]);
+  });
+
+  it('reportInstall (deno run with the README grants; scripts not allowed, deno\'s default): asked for, and pulled in', async () => {
+    const asked = project('ib-dpm-dra-', {}, { 'main.mjs': "import 'acme-lib';\n" });
+    ok(await deno(asked.dir, asked.home, ['add', 'npm:acme-lib']));
+    const pulled = project('ib-dpm-drp-', {}, { 'main.mjs': "import 'mid-a';\n" });
+    ok(await deno(pulled.dir, pulled.home, ['add', 'npm:mid-a']));
+    await collector.settled();
+    expect(events()).toEqual([]);
+    for (const p of [asked, pulled]) ok(await deno(p.dir, p.home, ['run', ...grants, 'main.mjs']));
+    await settle(2);
+    expect(events()).toEqual(['deno runtime direct=true', 'deno runtime direct=false']);
+  });
+
+  it("reportInstall in Deno's own npm cache (no node_modules): a deno.json import, the script's own npm: import, or deno run npm:x is asked for", async () => {
+    const script = (prefix: string, files: Record<string, string>) => {
+      const p = project(prefix, {}, files);
+      rmSync(join(p.dir, 'package.json'));
+      return p;
+    };
+    const runs: Array<[ReturnType<typeof project>, string]> = [
+      [script('ib-dpm-dca-', { 'spec.mjs': "import 'npm:acme-lib';\n" }), 'spec.mjs'],
+      [script('ib-dpm-dcp-', { 'spec.mjs': "import 'npm:mid-a';\n" }), 'spec.mjs'],
+      [script('ib-dpm-dcj-', { 'deno.json': JSON.stringify({ imports: { 'acme-lib': 'npm:acme-lib@^2' } }), 'main.mjs': "import 'acme-lib';\n" }), 'main.mjs'],
+      [script('ib-dpm-dcm-', { 'deno.json': JSON.stringify({ imports: { 'mid-a': 'npm:mid-a@^1' } }), 'main.mjs': "import 'mid-a';\n" }), 'main.mjs'],
+      // The project asks for acme-lib 1.x (deno.lock's specifiers say so); mid-a's 2.3.4 is pulled in.
+      [script('ib-dpm-dcb-', { 'deno.json': JSON.stringify({ imports: { 'acme-lib': 'npm:acme-lib@^1', 'mid-a': 'npm:mid-a@^1' } }), 'main.mjs': "import 'acme-lib';\nimport 'mid-a';\n" }), 'main.mjs'],
+    ];
+    // `deno run npm:x` (as npx x): x is asked for, its dependencies are pulled in.
+    runs.push([script('ib-dpm-dcx-', {}), 'npm:acme-lib'], [script('ib-dpm-dcy-', {}), 'npm:mid-a']);
+    const seen: string[][] = [];
+    for (const [i, [p, main]] of runs.entries()) {
+      collector.requests.length = 0;
+      // -A: the marker lives in the cache (DENO_DIR/npm/<registry>/.install-beacon), outside the README's node_modules grant.
+      ok(await deno(p.dir, p.home, ['run', '-A', main]));
+      expect(existsSync(join(p.dir, 'node_modules'))).toBe(false);
+      await settle(i === 4 ? 2 : 1);
+      seen.push(events().sort());
+    }
+    expect(seen).toEqual([
+      ['deno runtime direct=true'],
+      ['deno runtime direct=false'],
+      ['deno runtime direct=true'],
+      ['deno runtime direct=false'],
+      ['deno runtime 1.0.0 direct=true', 'deno runtime direct=false'],
+      ['deno runtime direct=true'],
+      ['deno runtime direct=false'],
+    ]);
   });
 });

@@ -197,6 +197,54 @@ describe('detectDirect: every layout', () => {
   });
 });
 
+// Deno's own npm cache (`deno run` with no node_modules): <DENO_DIR>/npm/<registry>/<name>/<version>,
+// shared by every program on the machine. The project is the program Deno runs (its main module):
+// the deno.lock Deno keeps beside the config it finds above it, or, with no config, the main module's own imports.
+const CACHED = '/root/.cache/deno/npm/registry.npmjs.org/acme-lib/2.3.4';
+const lock = (specifiers: Record<string, string>) => ({ version: '5', specifiers, npm: {} });
+const denoCacheCases: Record<string, { files: Record<string, unknown>; main?: string; pkgDir?: string; expected: 'true' | 'false' | 'unknown' }> = {
+  'a deno.json import (deno.lock: "npm:acme-lib@^2": "2.3.4")': {
+    files: { '/app/deno.json': { imports: { 'acme-lib': 'npm:acme-lib@^2' } }, '/app/deno.lock': lock({ 'npm:acme-lib@^2': '2.3.4' }), '/app/main.ts': "import 'acme-lib';\n" },
+    main: '/app/main.ts', expected: 'true',
+  },
+  'the main module in a subfolder: the lockfile above it': {
+    files: { '/app/deno.json': {}, '/app/deno.lock': lock({ 'npm:acme-lib@*': '2.3.4' }), '/app/src/cli/main.ts': "import 'npm:acme-lib';\n" },
+    main: '/app/src/cli/main.ts', expected: 'true',
+  },
+  "only mid-a asked for: acme-lib is mid-a's": {
+    files: { '/app/deno.json': { imports: { 'mid-a': 'npm:mid-a@1' } }, '/app/deno.lock': lock({ 'npm:mid-a@1': '1.0.0' }), '/app/main.ts': "import 'mid-a'; // not npm:acme-lib\n" },
+    main: '/app/main.ts', expected: 'false',
+  },
+  'the project asks for acme-lib 1.x; this 2.3.4 is mid-a\'s': {
+    files: { '/app/deno.json': {}, '/app/deno.lock': lock({ 'npm:acme-lib@1': '1.0.0', 'npm:mid-a@1': '1.0.0' }), '/app/main.ts': '' },
+    main: '/app/main.ts', expected: 'false',
+  },
+  'a second copy of the version (peer dependencies: <version>_1), asked for': {
+    files: { '/app/deno.json': {}, '/app/deno.lock': lock({ 'npm:@s/x@^2': '2.3.4_react@18.3.1', 'jsr:@std/path@1': '1.0.8' }), '/app/main.ts': '' },
+    main: '/app/main.ts', pkgDir: '/root/.cache/deno/npm/registry.npmjs.org/@s/x/2.3.4_1', expected: 'true',
+  },
+  'no config, no lockfile: the main module imports npm:acme-lib': { files: { '/tmp/x/script.mjs': "import lib from 'npm:acme-lib@2';\n" }, main: '/tmp/x/script.mjs', expected: 'true' },
+  'no config: the main module imports npm:mid-a (and npm:acme-lib-extra, another package)': {
+    files: { '/tmp/x/script.mjs': "import 'npm:mid-a';\nimport 'npm:acme-lib-extra';\n" }, main: '/tmp/x/script.mjs', expected: 'false',
+  },
+  'deno run npm:acme-lib: the main module is its own bin, in the cache': { files: { [`${CACHED}/cli.js`]: "require('./index.js');\n" }, main: `${CACHED}/cli.js`, expected: 'true' },
+  "deno run npm:mid-a: acme-lib is mid-a's dependency": {
+    files: { '/root/.cache/deno/npm/registry.npmjs.org/mid-a/1.0.0/cli.js': "require('acme-lib');\n" }, main: '/root/.cache/deno/npm/registry.npmjs.org/mid-a/1.0.0/cli.js', expected: 'false',
+  },
+  'the main module is not a local file (Deno.mainModule is https:)': { files: {}, expected: 'unknown' },
+  'the main module cannot be read': { files: {}, main: '/gone/main.ts', expected: 'unknown' },
+};
+
+describe("detectDirect in Deno's npm cache: the project Deno runs", () => {
+  it.each(Object.entries(denoCacheCases))('%s', (_name, c) => {
+    const probes = { ...new MemFs(c.files).probes(), denoMainModule: () => c.main };
+    const pkgDir = c.pkgDir ?? CACHED;
+    const site = installSite(pkgDir, { isDeno: () => true });
+    expect(site?.kind).toBe('deno-npm-cache');
+    expect(detectDirect(site, pkgDir.includes('@s/x') ? '@s/x' : 'acme-lib', false, probes)).toBe(c.expected);
+  });
+});
+
 describe('after the install (reportInstall) and in npm ci, package.json is complete: no scan of other packages', () => {
   const tree = { '/app/package.json': pkg('app', { 'mid-a': '1' }), '/app/node_modules/mid-a/package.json': pkg('mid-a'), [`${NPM}/package.json`]: lib() };
   it.each([
