@@ -10,7 +10,7 @@ declare const __filename: string;
 const POSTINSTALL_ONLY_SKIPS = (): boolean => {
   const host = currentHost();
   if (isOn(host.env.INSTALL_BEACON_DEBUG)) {
-    // Debug explains every path; the rules (and index.cjs's syntax) need Node 18, so old Node is explained here.
+    // Debug explains every path; the rules (and core.cjs's syntax) need Node 18, so old Node is explained here.
     if (nodeMajor(host.nodeVersion) >= 18) return false;
     process.stderr.write(`install-beacon: skip [rule: node-version] Node.js ${host.nodeVersion} is older than 18: nothing is sent\n`);
     return true;
@@ -37,9 +37,9 @@ function main(): void {
   // paths never write to (see BENCHMARKS.md).
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);
-  // dist/index.cjs (scripts/build.mjs maps ./cli.cjs to it: the decision code ships once).
+  // dist/core.cjs: the decision code, shipped once (scripts/build.mjs keeps it a separate file).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const cli = require('./cli.cjs') as typeof import('./cli.js');
+  const cli = require('./core.cjs') as typeof import('./core.js');
   cli.run(args, __filename, currentHost().env).then(
     // A hook exits now rather than wait on leftovers (a pending DNS lookup past the
     // deadline). A command lets its output drain first (stdout may be an async pipe).

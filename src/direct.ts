@@ -186,7 +186,7 @@ function denoCacheDirect(pkgDir: string, name: string, probes: DirectProbes): Di
   for (const dir of ancestors(main)) {
     // "specifiers": {"npm:acme-lib@^2": "2.3.4", "npm:@s/x@1": "1.0.0_peer@2.0.0", "jsr:...": ...}
     const specs = (probes.readJson(join(dir, 'deno.lock')) as { specifiers?: unknown } | undefined)?.specifiers;
-    if (isObj(specs)) return Object.entries(specs).some(([spec, v]) => spec.replace(/^npm:(@?[^@]+).*/, '$1') === name && String(v).replace(/_.*/, '') === version) ? 'true' : 'false';
+    if (isObject(specs)) return Object.entries(specs).some(([spec, v]) => spec.replace(/^npm:(@?[^@]+).*/, '$1') === name && String(v).replace(/_.*/, '') === version) ? 'true' : 'false';
   }
   const source = probes.readText(main);
   return source === undefined ? 'unknown' : new RegExp(`npm:${name.replace(/\W/g, '\\$&')}(?![\\w.-])`).test(source) ? 'true' : 'false';

@@ -67,15 +67,16 @@ describe('the opt-out path stays within its size budget', () => {
 
 describe("the library entry's load cost", () => {
   const INDEX = join(ROOT, 'dist/index.cjs');
+  const CORE = join(ROOT, 'dist/core.cjs');
   const { root } = project();
 
-  it('require of dist/index.cjs loads that one file and no Node built-in an empty script does not', async () => {
+  it('require of dist/index.cjs loads it and dist/core.cjs, and no Node built-in an empty script does not', async () => {
     const script = join(temp.make('ib-size-entry-'), 'main.cjs');
     writeFileSync(script, `require(${JSON.stringify(INDEX)});\n`);
     const empty = join(temp.make('ib-size-empty-'), 'empty.cjs');
     writeFileSync(empty, '');
     const loaded = await probe(script, root, {});
-    expect(loaded.files.filter((f) => f !== script)).toEqual([INDEX]);
+    expect(loaded.files.filter((f) => f !== script)).toEqual([INDEX, CORE]);
     const baseline = new Set((await probe(empty, root, {})).builtins);
     expect(loaded.builtins.filter((m) => !baseline.has(m))).toEqual([]);
   });
@@ -111,7 +112,7 @@ describe('npm pack stays within the footprint budget', () => {
   it('ships every file a feature needs (the budget is not met by leaving one out)', () => {
     expect(report.files.map((f) => f.path).sort()).toEqual([
       'LICENSE', 'README.md',
-      'dist/bin.cjs', 'dist/browser.mjs', 'dist/deliver.cjs',
+      'dist/bin.cjs', 'dist/browser.mjs', 'dist/core.cjs', 'dist/deliver.cjs',
       'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.mts', 'dist/index.mjs',
       'package.json',
     ]);
