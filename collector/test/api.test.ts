@@ -177,7 +177,7 @@ describe('--public, a generated token, and the rate limit', () => {
     expect(JSON.parse((await request(c.url, '/api/downloads/point/last-day/acme')).body).downloads).toBe(4);
   });
 
-  it('--rate-limit counts an IPv6 sender per /64 (any spelling) and an IPv4-mapped address as its IPv4 address', async () => {
+  it('--rate-limit counts an IPv6 sender per /64 (any spelling) and an IPv4-mapped address as its IPv4 address; X-Forwarded-For only with --trust-proxy', async () => {
     const c = await collector(['--rate-limit', '3', '--trust-proxy', '--public'], {});
     const from = (ip: string, id: string) => request(c.url, `/acme/1/linux/x64?event_id=${id}`, { headers: { 'x-forwarded-for': `198.51.100.1, ${ip}` } });
     // Six addresses of 2001:db8:0:7::/64, spelled differently: one budget of 3.
@@ -193,6 +193,11 @@ describe('--public, a generated token, and the rate limit', () => {
     for (const [i, ip] of ['203.0.113.5', '::ffff:203.0.113.5', '::FFFF:cb00:7105', '203.0.113.5'].entries()) v4.push((await from(ip, `v4-${i}`)).status);
     expect(v4).toEqual([200, 200, 200, 429]);
     expect(JSON.parse((await request(c.url, '/api/downloads/point/last-day/acme')).body).downloads).toBe(7);
+    // Without --trust-proxy the header is the client's word: the peer (127.0.0.1) is counted.
+    const direct = await collector(['--rate-limit', '1', '--public'], {});
+    const sent = [];
+    for (const ip of ['2001:db8:1::1', '2001:db8:2::1']) sent.push((await request(direct.url, `/acme/1/linux/x64?event_id=direct-${ip}`, { headers: { 'x-forwarded-for': ip } })).status);
+    expect(sent).toEqual([200, 429]);
   });
 });
 
