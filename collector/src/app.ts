@@ -1,5 +1,5 @@
 // The request path. Ingest reads as a pipeline:
-//   length/method/route/values (matchRequest, pure) -> rate limit -> enqueue -> commit -> answer
+//   length/method/route/values (matchRequest, pure) -> rate limit (ratelimit.ts, pure) -> enqueue -> commit -> answer
 // and every rejection is a named reason (routes.ts REJECTIONS) with its status.
 // Reads: the npm download-counts API's shapes, badges, /healthz.
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -8,6 +8,7 @@ import { badgeSvg, endpointBadge } from './badge.js';
 import { CSP, CSS, dashboardPage, FAVICON, SERIES, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
 import { Batcher } from './batcher.js';
 import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
+import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
 import { utcDay, type NewEvent, type Storage } from './storage/types.js';
 
@@ -47,26 +48,14 @@ export function createApp(o: AppOptions): App {
   // The session cookie holds a value derived from the token (not the token itself): it opens the dashboard only.
   const sessionValue = o.token === undefined ? '' : createHash('sha256').update(`install-beacon-collector dashboard session\0${o.token}`).digest('base64url');
 
-  // Per-address fixed window of one minute; addresses live in memory only.
-  let window = { start: now(), counts: new Map<string, number>() };
-  // Addresses are forgotten within a minute even when no request comes to roll the window.
-  const forget = setInterval(() => {
-    if (now() - window.start >= 60_000) window = { start: now(), counts: new Map() };
-  }, 60_000);
-  forget.unref();
+  // Per-sender fixed window of one minute (ratelimit.ts: an IPv4 address or an IPv6 /64; at most
+  // MAX_KEYS senders tracked, the rest share one budget); senders live in memory only.
+  const limiter = o.rateLimit === 0 ? undefined : createLimiter({ limit: o.rateLimit, now });
+  // Senders are forgotten soon after their window ends even when no request comes to roll it.
+  const forget = limiter && setInterval(() => limiter.sweep(), WINDOW_MS / 6);
+  forget?.unref();
   function limited(req: IncomingMessage): boolean {
-    if (o.rateLimit === 0) return false;
-    const t = now();
-    if (t - window.start >= 60_000) window = { start: t, counts: new Map() };
-    let address = req.socket.remoteAddress ?? '';
-    if (o.trustProxy) {
-      const forwarded = String(req.headers['x-forwarded-for'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      // The last entry is the one our own proxy appended; earlier ones are the client's word.
-      address = forwarded[forwarded.length - 1] ?? address;
-    }
-    const n = (window.counts.get(address) ?? 0) + 1;
-    window.counts.set(address, n);
-    return n > o.rateLimit;
+    return limiter !== undefined && limiter.limited(senderKey(req.socket.remoteAddress, req.headers['x-forwarded-for'], o.trustProxy));
   }
 
   function text(res: ServerResponse, req: IncomingMessage, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -273,7 +262,7 @@ export function createApp(o: AppOptions): App {
     batcher,
     rejected,
     close: () => {
-      clearInterval(forget);
+      if (forget) clearInterval(forget);
       return batcher.close();
     },
   };

@@ -19,7 +19,7 @@ export interface Config {
   /** INSTALL_BEACON_TOKEN, if set; otherwise the token stored in the database is used. */
   token?: string;
   retentionDays: number;
-  /** Ingest requests per address per minute; 0 turns the limit off. */
+  /** Ingest requests per sender (IPv4 address or IPv6 /64, ratelimit.ts) per minute; 0 turns the limit off. */
   rateLimit: number;
   trustProxy: boolean;
 }
@@ -38,7 +38,8 @@ export const USAGE = `Usage: install-beacon-collector [options]
   --public                 read API readable without the token
   --tls-cert F --tls-key F serve https with this certificate and key (PEM)
   --retention-days N       keep raw events N days (default ${DEFAULTS.retentionDays}); daily counts stay
-  --rate-limit N           ingest requests per address per minute (default ${DEFAULTS.rateLimit}; 0: off)
+  --rate-limit N           ingest requests per sender per minute (default ${DEFAULTS.rateLimit}; 0: off);
+                           a sender is an IPv4 address or an IPv6 /64
   --trust-proxy            take the client address from X-Forwarded-For (behind a reverse proxy)
   --help                   this text
 

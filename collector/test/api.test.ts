@@ -176,6 +176,29 @@ describe('--public, a generated token, and the rate limit', () => {
     expect((await from('198.51.100.7', 0)).status).toBe(200);
     expect(JSON.parse((await request(c.url, '/api/downloads/point/last-day/acme')).body).downloads).toBe(4);
   });
+
+  it('--rate-limit counts an IPv6 sender per /64 (any spelling) and an IPv4-mapped address as its IPv4 address; X-Forwarded-For only with --trust-proxy', async () => {
+    const c = await collector(['--rate-limit', '3', '--trust-proxy', '--public'], {});
+    const from = (ip: string, id: string) => request(c.url, `/acme/1/linux/x64?event_id=${id}`, { headers: { 'x-forwarded-for': `198.51.100.1, ${ip}` } });
+    // Six addresses of 2001:db8:0:7::/64, spelled differently: one budget of 3.
+    const sameNet = ['2001:db8:0:7::1', '2001:DB8:0:7::2', '2001:0db8:0000:0007:ffff:ffff:ffff:ffff', '[2001:db8:0:7:1:2:3:4]', '2001:db8::7:0:0:0:5%eth0', '2001:db8:0:7::9'];
+    const replies = [];
+    for (const [i, ip] of sameNet.entries()) replies.push(await from(ip, `v6-${i}`));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 429, 429, 429]);
+    expect(replies.slice(3).map((r) => [r.headers['retry-after'], r.body])).toEqual(Array(3).fill(['60', 'too many requests from this address; retry later\n']));
+    // The neighbouring /64 has its own budget.
+    expect((await from('2001:db8:0:8::1', 'v6-next')).status).toBe(200);
+    // ::ffff:203.0.113.5 is 203.0.113.5 (what Node reports on a dual-stack socket).
+    const v4 = [];
+    for (const [i, ip] of ['203.0.113.5', '::ffff:203.0.113.5', '::FFFF:cb00:7105', '203.0.113.5'].entries()) v4.push((await from(ip, `v4-${i}`)).status);
+    expect(v4).toEqual([200, 200, 200, 429]);
+    expect(JSON.parse((await request(c.url, '/api/downloads/point/last-day/acme')).body).downloads).toBe(7);
+    // Without --trust-proxy the header is the client's word: the peer (127.0.0.1) is counted.
+    const direct = await collector(['--rate-limit', '1', '--public'], {});
+    const sent = [];
+    for (const ip of ['2001:db8:1::1', '2001:db8:2::1']) sent.push((await request(direct.url, `/acme/1/linux/x64?event_id=direct-${ip}`, { headers: { 'x-forwarded-for': ip } })).status);
+    expect(sent).toEqual([200, 429]);
+  });
 });
 
 describe('--retention-days', () => {
