@@ -149,12 +149,13 @@ export function decide(input: DecideInput): Decision {
 
   // 8. Send.
   const variables = [...config.template.variables];
-  let late = input.deferLate && config.delivery !== 'inline' ? variables.filter((v) => LATE_VARIABLES.has(v)) : [];
+  let late = input.deferLate ? variables.filter((v) => LATE_VARIABLES.has(v)) : [];
   const facts = contextFacts(input, name, version, variables.filter((v) => !late.includes(v)), { ci, ciName }, site);
   // auto: a detached process dies with a CI job or a container, so send in-process there.
   const delivery = config.delivery !== 'auto' ? config.delivery : ci || facts.container() !== 'none' ? 'inline' : 'background';
   const values = facts.values;
   if (delivery === 'inline' && late.length) {
+    // Inline after all: computed here. (Equivalent mutant: {} for the CI facts, which no late variable reads.)
     Object.assign(values, contextFacts(input, name, version, late, { ci, ciName }, site).values);
     late = [];
   }

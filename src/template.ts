@@ -165,7 +165,7 @@ export const LATE_VARIABLES: ReadonlySet<VarName> = new Set(['direct', 'libc', '
 /** A late variable's mark, rendered (encoded) as %01direct%01: no computed value holds a control character, and only the author's own template text could. */
 export const lateMark = (variable: VarName): string => `\u0001${variable}\u0001`;
 
-/** The URL with each late variable's mark replaced by its encoded value. */
+/** The URL with each late variable's mark replaced by its encoded value. (Equivalent mutant: '' for 'unknown', which encodeValue sends as "unknown".) */
 export function fillLate(url: string, values: Partial<Values>): string {
   return url.replace(/%01([a-z_]+)%01/g, (mark, variable: VarName) => (LATE_VARIABLES.has(variable) ? encodeValue(values[variable] ?? 'unknown') : mark));
 }
