@@ -9,6 +9,7 @@ import { CSP, CSS, dashboardPage, FAVICON, SERIES, emptyPage, parseView, tokenPa
 import { Batcher } from './batcher.js';
 import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
+import { newSession, SESSION_COOKIE, SESSION_SECONDS, sessionFrom, validSession } from './session.js';
 import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
 import { utcDay, type NewEvent, type Storage } from './storage/types.js';
 
@@ -35,7 +36,6 @@ export interface App {
   close(): Promise<void>;
 }
 
-const SESSION_COOKIE = 'ibc_session';
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 export function createApp(o: AppOptions): App {
@@ -45,8 +45,6 @@ export function createApp(o: AppOptions): App {
   const batcher = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), concurrency: o.storage.kind === 'postgres' ? 3 : 1, ...o.batch });
   const rejected: Record<string, number> = {};
   const tokenDigest = o.token === undefined ? undefined : digest(o.token);
-  // The session cookie holds a value derived from the token (not the token itself): it opens the dashboard only.
-  const sessionValue = o.token === undefined ? '' : createHash('sha256').update(`install-beacon-collector dashboard session\0${o.token}`).digest('base64url');
 
   // Per-sender fixed window of one minute (ratelimit.ts: an IPv4 address or an IPv6 /64; at most
   // MAX_KEYS senders tracked, the rest share one budget); senders live in memory only.
@@ -217,7 +215,9 @@ export function createApp(o: AppOptions): App {
         if (!timingSafeEqual(digest(given), tokenDigest)) return page(req, res, tokenPage(true, query), { 'www-authenticate': 'Bearer' });
         // The token leaves the address bar (and the history); the cookie carries the session.
         const rest = query.toString();
-        return redirect(res, rest ? `/?${rest}` : '/', { 'set-cookie': `${SESSION_COOKIE}=${sessionValue}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000${'encrypted' in req.socket && req.socket.encrypted ? '; Secure' : ''}` });
+        // The session cookie is signed with the token (session.ts): it opens the dashboard only, and expires on the server too.
+        const cookie = `${SESSION_COOKIE}=${newSession(o.token!, now())}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}`;
+        return redirect(res, rest ? `/?${rest}` : '/', { 'set-cookie': `${cookie}${'encrypted' in req.socket && req.socket.encrypted ? '; Secure' : ''}` });
       }
       if (!authorized(req, null) && !hasSession(req)) return page(req, res, tokenPage(false, query), { 'www-authenticate': 'Bearer' });
     }
@@ -240,8 +240,7 @@ export function createApp(o: AppOptions): App {
     return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows, totals }));
   }
   function hasSession(req: IncomingMessage): boolean {
-    const m = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(req.headers.cookie ?? '');
-    return m !== null && timingSafeEqual(digest(m[1]!), digest(sessionValue));
+    return o.token !== undefined && validSession(o.token, sessionFrom(req.headers.cookie), now());
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
