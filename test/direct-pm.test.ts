@@ -33,13 +33,14 @@ let tarballs: string;
 let acme: string;
 let midA: string;
 
-// The postinstall cases run once per delivery. Background delivery (what "auto" means outside CI and
-// containers) leaves {direct}, {libc} and {libc_version} to the detached sender, which computes them after
-// the hook has exited, with the hook's environment, from the file-system root: each case waits for the
-// senders (by PID) after each command. Each delivery has its own packages (a registry holds one of each).
+// Every postinstall case installs acme-lib (inline delivery) and its twin acme-bg (background delivery,
+// what "auto" means outside CI and containers) side by side, and mid-a and mid-b, which pull them in.
+// With background delivery the hook leaves {direct}, {libc} and {libc_version} to the detached sender,
+// which computes them after the hook has exited, later, from the file-system root, with the hook's
+// environment: both must report the same. After each command the case waits for the senders (by PID).
 const DELIVERIES = ['inline', 'background'] as const;
 type Delivery = (typeof DELIVERIES)[number];
-/** The package (acme-lib; acme-bg when it delivers in the background), the same at 1.0.0, and mid-a (mid-b), which depends on it. */
+/** Per delivery: the package, the same at 1.0.0, and the package that depends on it. */
 interface Fixtures {
   name: string;
   mid: string;
@@ -54,6 +55,8 @@ const configOf = (delivery: Delivery) => ({
   url: `${collector.base}/{name}/{version}?direct={direct}&trigger={trigger}&pm={pm}&libc={libc}&libc_version={libc_version}`,
   delivery,
 });
+/** What `pick` gives for each delivery, merged: both packages in one install. */
+const twins = <T extends Record<string, unknown>>(pick: (f: Fixtures) => T): T => Object.assign({}, ...DELIVERIES.map((d) => pick(fx[d])));
 
 beforeAll(async () => {
   if (![PNPM, YARN, YARN1, BUN].some((tool) => existsSync(tool)) && !withDeno) return;
@@ -78,18 +81,33 @@ afterAll(async () => {
   await collector?.close();
   temps.cleanup();
 });
+const libcSeen = new Set<string>();
 beforeEach(() => {
   if (collector) collector.requests.length = 0;
+  libcSeen.clear();
 });
 
-/** Every background sender has exited (bounded wait, by PID); with inline delivery there are none. */
-const senders = () => sendersDone(String(collector.port));
+/** acme-lib's events, and acme-bg's marked "(background)". */
+const events = () =>
+  collector.requests
+    .filter((q) => q.segments[0] === 'acme-lib' || q.segments[0] === 'acme-bg')
+    .map((q) => `${q.query.pm} ${q.query.trigger}${q.segments[1] === '2.3.4' ? '' : ` ${q.segments[1]}`} direct=${q.query.direct}${q.segments[0] === 'acme-bg' ? ' (background)' : ''}`);
+/** The event from each delivery. */
+const both = (event: string) => [event, `${event} (background)`];
 
-/** {libc} and {libc_version} of every event: the C library Node runs on here, inline or from the sender. */
-const libcs = () => [...new Set(collector.requests.map((q) => `${q.query.libc} ${q.query.libc_version}`))];
+/**
+ * After a command: wait until every background sender has exited (bounded, by PID), then take the
+ * events since the last step, sorted (the inline hook's and the sender's may come in either order).
+ */
+async function step(): Promise<string[]> {
+  await sendersDone(String(collector.port));
+  for (const q of collector.requests) libcSeen.add(`${q.query.libc} ${q.query.libc_version}`);
+  const seen = events().sort();
+  collector.requests.length = 0;
+  return seen;
+}
+/** {libc} {libc_version}: the C library Node runs on here, computed inline or by the sender. */
 const LIBC = process.platform !== 'linux' ? 'none none' : `glibc ${/^ldd .* (\d+\.\d+)$/m.exec(execFileSync('ldd', ['--version'], { encoding: 'utf8' }))?.[1] ?? 'not glibc'}`;
-
-const events = () => collector.requests.filter((q) => q.segments[0] === 'acme-lib' || q.segments[0] === 'acme-bg').map((q) => `${q.query.pm} ${q.query.trigger}${q.segments[1] === '2.3.4' ? '' : ` ${q.segments[1]}`} direct=${q.query.direct}`);
 
 function ok(r: RunResult): void {
   expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
@@ -117,30 +135,28 @@ async function programRun(dir: string, home: string, module: string, viaYarn = f
 describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', () => {
   const pnpm = (dir: string, home: string, args: string[]) =>
     run(process.execPath, [PNPM, ...args, `--registry=${DEAD}`, `--store-dir=${join(home, 'store')}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
-  // Allow acme-lib's build, as the README tells pnpm users (a file: package is also named with its spec).
-  const allow = (dir: string, { name, acme }: Fixtures) => `onlyBuiltDependencies:\n  - ${name}\n  - "${name}@file:${relative(dir, acme)}"\n`;
+  // Allow both builds, as the README tells pnpm users (a file: package is also named with its spec).
+  const allow = (dir: string, ...tarball: Array<(f: Fixtures) => string>) =>
+    `onlyBuiltDependencies:\n${DELIVERIES.flatMap((d) => [fx[d].name, ...tarball.map((t) => `"${fx[d].name}@file:${relative(dir, t(fx[d]))}"`)]).map((entry) => `  - ${entry}\n`).join('')}`;
 
-  for (const delivery of DELIVERIES) {
-    it(`postinstall (${delivery} delivery): pnpm add acme-lib is asked for; pnpm add mid-a pulls it in`, async () => {
-      const f = fx[delivery];
-      const asked = project('ib-dpm-pa-', {});
-      writeFileSync(join(asked.dir, 'pnpm-workspace.yaml'), allow(asked.dir, f));
-      ok(await pnpm(asked.dir, asked.home, ['add', f.acme]));
-      await senders();
-      const pulled = project('ib-dpm-pp-', {});
-      writeFileSync(join(pulled.dir, 'pnpm-workspace.yaml'), allow(pulled.dir, f));
-      ok(await pnpm(pulled.dir, pulled.home, ['add', f.midA]));
-      await senders();
-      expect(events()).toEqual(['pnpm postinstall direct=true', 'pnpm postinstall direct=false']);
-      // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 sits beside it in the store.
-      const both = project('ib-dpm-pb-', { dependencies: { [f.name]: `file:${f.acme1}`, [f.mid]: `file:${f.midA}` } });
-      writeFileSync(join(both.dir, 'pnpm-workspace.yaml'), `${allow(both.dir, f)}  - "${f.name}@file:${relative(both.dir, f.acme1)}"\n`);
-      ok(await pnpm(both.dir, both.home, ['install']));
-      await senders();
-      expect(events().slice(2).sort()).toEqual(['pnpm postinstall 1.0.0 direct=true', 'pnpm postinstall direct=false']);
-      expect(libcs()).toEqual([LIBC]);
-    });
-  }
+  it('postinstall (inline and background delivery): pnpm add acme-lib is asked for; pnpm add mid-a pulls it in', async () => {
+    const seen: string[][] = [];
+    const asked = project('ib-dpm-pa-', {});
+    writeFileSync(join(asked.dir, 'pnpm-workspace.yaml'), allow(asked.dir, (f) => f.acme));
+    ok(await pnpm(asked.dir, asked.home, ['add', fx.inline.acme, fx.background.acme]));
+    seen.push(await step());
+    const pulled = project('ib-dpm-pp-', {});
+    writeFileSync(join(pulled.dir, 'pnpm-workspace.yaml'), allow(pulled.dir, (f) => f.acme));
+    ok(await pnpm(pulled.dir, pulled.home, ['add', fx.inline.midA, fx.background.midA]));
+    seen.push(await step());
+    // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 sits beside it in the store.
+    const mixed = project('ib-dpm-pb-', { dependencies: twins((f) => ({ [f.name]: `file:${f.acme1}`, [f.mid]: `file:${f.midA}` })) });
+    writeFileSync(join(mixed.dir, 'pnpm-workspace.yaml'), allow(mixed.dir, (f) => f.acme, (f) => f.acme1));
+    ok(await pnpm(mixed.dir, mixed.home, ['install']));
+    seen.push(await step());
+    expect(seen).toEqual([both('pnpm postinstall direct=true'), both('pnpm postinstall direct=false'), [...both('pnpm postinstall 1.0.0 direct=true'), ...both('pnpm postinstall direct=false')]]);
+    expect([...libcSeen]).toEqual([LIBC]);
+  });
 
   it('reportInstall (builds not allowed, pnpm 10 default): asked for, and pulled in', async () => {
     const asked = project('ib-dpm-ra-', {});
@@ -161,36 +177,37 @@ describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults 
     project(prefix, { dependencies: deps, ...(built ? { dependenciesMeta: { [built]: { built: true } } } : {}) }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
   const nm = yarnrc.replace('nodeLinker: pnp', 'nodeLinker: node-modules');
 
-  for (const delivery of DELIVERIES) {
-    it(`postinstall (${delivery} delivery; dependenciesMeta built): asked for, and pulled in`, async () => {
-      const f = fx[delivery];
-      const asked = yarnProject('ib-dpm-ya-', { [f.name]: `file:${f.acme}` }, f.name);
-      ok(await yarn(asked.dir, asked.home, ['install']));
-      await senders();
-      const pulled = yarnProject('ib-dpm-yp-', { [f.mid]: `file:${f.midA}` }, f.name);
-      ok(await yarn(pulled.dir, pulled.home, ['install']));
-      await senders();
-      expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false']);
-      // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 is pulled in. (The manifest alone would call both asked for: the PnP API tells them apart.)
-      const both = yarnProject('ib-dpm-yb-', { [f.name]: `file:${f.acme1}`, [f.mid]: `file:${f.midA}` }, f.name);
-      ok(await yarn(both.dir, both.home, ['install']));
-      await senders();
-      expect(events().slice(2).sort()).toEqual(['yarn postinstall 1.0.0 direct=true', 'yarn postinstall direct=false']);
-      expect(libcs()).toEqual([LIBC]);
-    });
+  const built = () => ({ dependenciesMeta: twins((f) => ({ [f.name]: { built: true } })) });
 
-    it(`nodeLinker node-modules, yarn add (${delivery} delivery; built): asked for, and pulled in`, async () => {
-      const f = fx[delivery];
-      const asked = project('ib-dpm-yna-', { dependenciesMeta: { [f.name]: { built: true } } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
-      ok(await yarn(asked.dir, asked.home, ['add', `${f.name}@file:${f.acme}`]));
-      await senders();
-      const pulled = project('ib-dpm-ynp-', { dependenciesMeta: { [f.name]: { built: true } } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
-      ok(await yarn(pulled.dir, pulled.home, ['add', `${f.mid}@file:${f.midA}`]));
-      await senders();
-      expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false']);
-      expect(libcs()).toEqual([LIBC]);
-    });
-  }
+  it('postinstall (inline and background delivery; dependenciesMeta built): asked for, and pulled in', async () => {
+    const seen: string[][] = [];
+    for (const [prefix, deps] of [
+      ['ib-dpm-ya-', twins((f) => ({ [f.name]: `file:${f.acme}` }))],
+      ['ib-dpm-yp-', twins((f) => ({ [f.mid]: `file:${f.midA}` }))],
+      // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 is pulled in. (The manifest alone would call both asked for: the PnP API tells them apart.)
+      ['ib-dpm-yb-', twins((f) => ({ [f.name]: `file:${f.acme1}`, [f.mid]: `file:${f.midA}` }))],
+    ] as const) {
+      const p = project(prefix, { dependencies: deps, ...built() }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
+      ok(await yarn(p.dir, p.home, ['install']));
+      seen.push(await step());
+    }
+    expect(seen).toEqual([both('yarn postinstall direct=true'), both('yarn postinstall direct=false'), [...both('yarn postinstall 1.0.0 direct=true'), ...both('yarn postinstall direct=false')]]);
+    expect([...libcSeen]).toEqual([LIBC]);
+  });
+
+  it('nodeLinker node-modules, yarn add (inline and background delivery; built): asked for, and pulled in', async () => {
+    const seen: string[][] = [];
+    for (const [prefix, specs] of [
+      ['ib-dpm-yna-', DELIVERIES.map((d) => `${fx[d].name}@file:${fx[d].acme}`)],
+      ['ib-dpm-ynp-', DELIVERIES.map((d) => `${fx[d].mid}@file:${fx[d].midA}`)],
+    ] as const) {
+      const p = project(prefix, built(), { '.yarnrc.yml': nm, 'yarn.lock': '' });
+      ok(await yarn(p.dir, p.home, ['add', ...specs]));
+      seen.push(await step());
+    }
+    expect(seen).toEqual([both('yarn postinstall direct=true'), both('yarn postinstall direct=false')]);
+    expect([...libcSeen]).toEqual([LIBC]);
+  });
 
   it('nodeLinker node-modules: reportInstall after a skip-build install: pulled in', async () => {
     const later = project('ib-dpm-ynr-', { dependencies: { 'mid-a': `file:${midA}` } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
@@ -214,40 +231,31 @@ describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults 
 describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
   const bun = (dir: string, home: string, args: string[]) => run(BUN, [...args, `--registry=${DEAD}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
 
-  for (const delivery of DELIVERIES) {
-    it(`bun add acme-lib (trusted; ${delivery} delivery): asked for, by its postinstall; bun add mid-a: pulled in, by reportInstall on a program run`, async () => {
-      const f = fx[delivery];
-      const asked = project('ib-dpm-ba-', { trustedDependencies: [f.name] });
-      ok(await bun(asked.dir, asked.home, ['add', f.acme]));
-      await senders();
-      const pulled = project('ib-dpm-bp-', {});
-      ok(await bun(pulled.dir, pulled.home, ['add', f.midA]));
-      await senders();
-      expect(events()).toEqual(['bun postinstall direct=true']);
-      await programRun(pulled.dir, pulled.home, f.mid);
-      expect(events()).toEqual(['bun postinstall direct=true', 'bun runtime direct=false']);
-      expect(libcs()).toEqual([LIBC]);
-    });
-  }
+  it('bun add acme-lib (trusted; inline and background delivery): asked for, by its postinstall; bun add mid-a: pulled in, by reportInstall on a program run', async () => {
+    const asked = project('ib-dpm-ba-', { trustedDependencies: DELIVERIES.map((d) => NAMES[d][0]) });
+    ok(await bun(asked.dir, asked.home, ['add', fx.inline.acme, fx.background.acme]));
+    expect(await step()).toEqual(both('bun postinstall direct=true'));
+    const pulled = project('ib-dpm-bp-', {});
+    ok(await bun(pulled.dir, pulled.home, ['add', midA]));
+    await programRun(pulled.dir, pulled.home, 'mid-a');
+    expect(await step()).toEqual(['bun runtime direct=false']);
+    expect([...libcSeen]).toEqual([LIBC]);
+  });
 });
 
 describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
   const yarn1 = (dir: string, home: string, args: string[]) =>
     run(process.execPath, [YARN1, ...args, '--registry', DEAD, '--cache-folder', join(home, 'yarn-cache')], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
 
-  for (const delivery of DELIVERIES) {
-    it(`yarn add (${delivery} delivery): asked for, and pulled in, by the postinstall`, async () => {
-      const f = fx[delivery];
-      const asked = project('ib-dpm-1a-', {});
-      ok(await yarn1(asked.dir, asked.home, ['add', `file:${f.acme}`]));
-      await senders();
-      const pulled = project('ib-dpm-1p-', {});
-      ok(await yarn1(pulled.dir, pulled.home, ['add', `file:${f.midA}`]));
-      await senders();
-      expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false']);
-      expect(libcs()).toEqual([LIBC]);
-    });
-  }
+  it('yarn add (inline and background delivery): asked for, and pulled in, by the postinstall', async () => {
+    const asked = project('ib-dpm-1a-', {});
+    ok(await yarn1(asked.dir, asked.home, ['add', ...DELIVERIES.map((d) => `file:${fx[d].acme}`)]));
+    expect(await step()).toEqual(both('yarn postinstall direct=true'));
+    const pulled = project('ib-dpm-1p-', {});
+    ok(await yarn1(pulled.dir, pulled.home, ['add', ...DELIVERIES.map((d) => `file:${fx[d].midA}`)]));
+    expect(await step()).toEqual(both('yarn postinstall direct=false'));
+    expect([...libcSeen]).toEqual([LIBC]);
+  });
 
   it('yarn add --ignore-scripts: asked for, and pulled in, by reportInstall', async () => {
     const asked = project('ib-dpm-1a-', {});
@@ -295,7 +303,7 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
     });
   // The README's grants for a program run by Deno (test/matrix/main.ts: denoGrants).
   const grants = ['--allow-env', '--allow-read', '--allow-write=node_modules/.install-beacon', `--allow-run=${DENO}`];
-  const allow = (delivery: Delivery) => `--allow-scripts=npm:${fx[delivery].name}`;
+  const ALLOW = `--allow-scripts=${DELIVERIES.map((d) => `npm:${NAMES[d][0]}`).join(',')}`;
   const listed = (dir: string) => readFileSync(join(dir, 'package.json'), 'utf8');
   /** Exactly `n` events after the commands above (bounded wait), and no more once every sender is done. */
   const settle = async (n: number) => {
@@ -303,50 +311,47 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
     await collector.settled();
   };
 
-  for (const delivery of DELIVERIES) {
-    it(`postinstall (${delivery} delivery): deno add npm:acme-lib (writes package.json) is asked for; deno add npm:mid-a pulls it in`, async () => {
-      const { name, mid } = fx[delivery];
-      const asked = project('ib-dpm-da-', {});
-      ok(await deno(asked.dir, asked.home, ['add', allow(delivery), `npm:${name}`]));
-      await settle(1);
-      const pulled = project('ib-dpm-dp-', {});
-      ok(await deno(pulled.dir, pulled.home, ['add', allow(delivery), `npm:${mid}`]));
-      await settle(2);
-      expect(events()).toEqual(['deno postinstall direct=true', 'deno postinstall direct=false']);
-      expect(libcs()).toEqual([LIBC]);
-      // With a package.json, deno add writes the dependency there, and installs into node_modules/.deno.
-      expect(JSON.parse(listed(asked.dir)).dependencies).toEqual({ [name]: '^2.3.4' });
-      expect(existsSync(join(asked.dir, 'deno.json'))).toBe(false);
-      expect(realpathSync(join(asked.dir, 'node_modules', name))).toBe(realpathSync(join(asked.dir, 'node_modules', '.deno', `${name}@2.3.4`, 'node_modules', name)));
-    });
+  it('postinstall (inline and background delivery): deno add npm:acme-lib (writes package.json) is asked for; deno add npm:mid-a pulls it in', async () => {
+    const asked = project('ib-dpm-da-', {});
+    ok(await deno(asked.dir, asked.home, ['add', ALLOW, ...DELIVERIES.map((d) => `npm:${fx[d].name}`)]));
+    await settle(2);
+    expect(await step()).toEqual(both('deno postinstall direct=true'));
+    const pulled = project('ib-dpm-dp-', {});
+    ok(await deno(pulled.dir, pulled.home, ['add', ALLOW, ...DELIVERIES.map((d) => `npm:${fx[d].mid}`)]));
+    await settle(2);
+    expect(await step()).toEqual(both('deno postinstall direct=false'));
+    expect([...libcSeen]).toEqual([LIBC]);
+    // With a package.json, deno add writes the dependencies there, and installs into node_modules/.deno.
+    expect(JSON.parse(listed(asked.dir)).dependencies).toEqual({ 'acme-bg': '^2.3.4', 'acme-lib': '^2.3.4' });
+    expect(existsSync(join(asked.dir, 'deno.json'))).toBe(false);
+    expect(realpathSync(join(asked.dir, 'node_modules', 'acme-lib'))).toBe(realpathSync(join(asked.dir, 'node_modules', '.deno', 'acme-lib@2.3.4', 'node_modules', 'acme-lib')));
+  });
 
-    it(`postinstall (${delivery} delivery): deno install of an existing package.json, and of a deno.json beside one`, async () => {
-      const { name, mid } = fx[delivery];
-      // Each project's events on their own: a project's two postinstalls may come in either order.
-      const seen: string[][] = [];
-      for (const [prefix, pkg, files, n] of [
-        ['ib-dpm-di-', { dependencies: { [name]: '^2' } }, {}, 1],
-        // The project asks for acme-lib 1.x; mid-a's 2.3.4 sits beside it in the store.
-        ['ib-dpm-db-', { dependencies: { [name]: '^1', [mid]: '^1' } }, {}, 2],
-        // deno.json imports beside a package.json (so a node_modules dir): the same store.
-        ['ib-dpm-dj-', {}, { 'deno.json': JSON.stringify({ imports: { [name]: `npm:${name}@^2` } }) }, 1],
-        ['ib-dpm-djm-', {}, { 'deno.json': JSON.stringify({ imports: { [mid]: `npm:${mid}@^1` } }) }, 1],
-      ] as const) {
-        collector.requests.length = 0;
-        const p = project(prefix, pkg, files);
-        ok(await deno(p.dir, p.home, ['install', allow(delivery)]));
-        expect(existsSync(join(p.dir, 'node_modules', '.deno', `${name}@2.3.4`))).toBe(true);
-        await settle(n);
-        seen.push([...events().sort(), ...libcs()]);
-      }
-      expect(seen).toEqual([
-        ['deno postinstall direct=true', LIBC],
-        ['deno postinstall 1.0.0 direct=true', 'deno postinstall direct=false', LIBC],
-        ['deno postinstall direct=true', LIBC],
-        ['deno postinstall direct=false', LIBC],
-      ]);
-    });
-  }
+  it('postinstall (inline and background delivery): deno install of an existing package.json, and of a deno.json beside one', async () => {
+    // Each project's events on their own: a project's postinstalls may come in either order.
+    const seen: string[][] = [];
+    for (const [prefix, pkg, files, n] of [
+      ['ib-dpm-di-', { dependencies: twins((f) => ({ [f.name]: '^2' })) }, {}, 2],
+      // The project asks for acme-lib 1.x; mid-a's 2.3.4 sits beside it in the store.
+      ['ib-dpm-db-', { dependencies: twins((f) => ({ [f.name]: '^1', [f.mid]: '^1' })) }, {}, 4],
+      // deno.json imports beside a package.json (so a node_modules dir): the same store.
+      ['ib-dpm-dj-', {}, { 'deno.json': JSON.stringify({ imports: twins((f) => ({ [f.name]: `npm:${f.name}@^2` })) }) }, 2],
+      ['ib-dpm-djm-', {}, { 'deno.json': JSON.stringify({ imports: twins((f) => ({ [f.mid]: `npm:${f.mid}@^1` })) }) }, 2],
+    ] as const) {
+      const p = project(prefix, pkg, files);
+      ok(await deno(p.dir, p.home, ['install', ALLOW]));
+      expect(existsSync(join(p.dir, 'node_modules', '.deno', 'acme-lib@2.3.4'))).toBe(true);
+      await settle(n);
+      seen.push(await step());
+    }
+    expect(seen).toEqual([
+      both('deno postinstall direct=true'),
+      [...both('deno postinstall 1.0.0 direct=true'), ...both('deno postinstall direct=false')],
+      both('deno postinstall direct=true'),
+      both('deno postinstall direct=false'),
+    ]);
+    expect([...libcSeen]).toEqual([LIBC]);
+  });
 
   it('reportInstall (deno run with the README grants; scripts not allowed, deno\'s default): asked for, and pulled in', async () => {
     const asked = project('ib-dpm-dra-', {}, { 'main.mjs': "import 'acme-lib';\n" });
