@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -31,35 +32,82 @@ let collector: Collector;
 let tarballs: string;
 let acme: string;
 let midA: string;
-let acme1: string;
+
+// Every postinstall case installs acme-lib (inline delivery) and its twin acme-bg (background delivery,
+// what "auto" means outside CI and containers) side by side, and mid-a and mid-b, which pull them in.
+// With background delivery the hook leaves {direct}, {libc} and {libc_version} to the detached sender,
+// which computes them after the hook has exited, later, from the file-system root, with the hook's
+// environment: both must report the same. After each command the case waits for the senders (by PID).
+const DELIVERIES = ['inline', 'background'] as const;
+type Delivery = (typeof DELIVERIES)[number];
+/** Per delivery: the package, the same at 1.0.0, and the package that depends on it. */
+interface Fixtures {
+  name: string;
+  mid: string;
+  acme: string;
+  acme1: string;
+  midA: string;
+}
+const fx = {} as Record<Delivery, Fixtures>;
+const NAMES: Record<Delivery, [string, string]> = { inline: ['acme-lib', 'mid-a'], background: ['acme-bg', 'mid-b'] };
+const MAIN = "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n";
+const configOf = (delivery: Delivery) => ({
+  url: `${collector.base}/{name}/{version}?direct={direct}&trigger={trigger}&pm={pm}&libc={libc}&libc_version={libc_version}`,
+  delivery,
+});
+/** What `pick` gives for each delivery, merged: both packages in one install. */
+const twins = <T extends Record<string, unknown>>(pick: (f: Fixtures) => T): T => Object.assign({}, ...DELIVERIES.map((d) => pick(fx[d])));
 
 beforeAll(async () => {
   if (![PNPM, YARN, YARN1, BUN].some((tool) => existsSync(tool)) && !withDeno) return;
   collector = await startCollector();
   tarballs = temps.make('ib-dpm-tarballs-');
   const beacon = packBeacon(tarballs);
-  acme = packAcme(tarballs, {
-    installBeacon: { url: `${collector.base}/{name}/{version}?direct={direct}&trigger={trigger}&pm={pm}`, delivery: 'inline' },
-    extra: { dependencies: { 'install-beacon': `file:${beacon}` } },
-    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
-  });
-  // The same package at another version: a project asking for 1.x while mid-a pulls in 2.3.4.
-  acme1 = packAcme(tarballs, {
-    version: '1.0.0',
-    installBeacon: { url: `${collector.base}/{name}/{version}?direct={direct}&trigger={trigger}&pm={pm}`, delivery: 'inline' },
-    extra: { dependencies: { 'install-beacon': `file:${beacon}` } },
-  });
-  midA = packAcme(tarballs, { name: 'mid-a', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { 'acme-lib': `file:${acme}` } }, main: "module.exports = require('acme-lib');\n" });
+  for (const delivery of DELIVERIES) {
+    const [name, mid] = NAMES[delivery];
+    const acmeTgz = packAcme(tarballs, { name, installBeacon: configOf(delivery), extra: { dependencies: { 'install-beacon': `file:${beacon}` } }, main: MAIN });
+    fx[delivery] = {
+      name,
+      mid,
+      acme: acmeTgz,
+      // The same package at another version: a project asking for 1.x while mid-a pulls in 2.3.4.
+      acme1: packAcme(tarballs, { name, version: '1.0.0', installBeacon: configOf(delivery), extra: { dependencies: { 'install-beacon': `file:${beacon}` } } }),
+      midA: packAcme(tarballs, { name: mid, version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { [name]: `file:${acmeTgz}` } }, main: `module.exports = require('${name}');\n` }),
+    };
+  }
+  ({ acme, midA } = fx.inline);
 }, 120_000);
 afterAll(async () => {
   await collector?.close();
   temps.cleanup();
 });
+const libcSeen = new Set<string>();
 beforeEach(() => {
   if (collector) collector.requests.length = 0;
+  libcSeen.clear();
 });
 
-const events = () => collector.requests.filter((q) => q.segments[0] === 'acme-lib').map((q) => `${q.query.pm} ${q.query.trigger}${q.segments[1] === '2.3.4' ? '' : ` ${q.segments[1]}`} direct=${q.query.direct}`);
+/** acme-lib's events, and acme-bg's marked "(background)". */
+const events = () =>
+  collector.requests
+    .filter((q) => q.segments[0] === 'acme-lib' || q.segments[0] === 'acme-bg')
+    .map((q) => `${q.query.pm} ${q.query.trigger}${q.segments[1] === '2.3.4' ? '' : ` ${q.segments[1]}`} direct=${q.query.direct}${q.segments[0] === 'acme-bg' ? ' (background)' : ''}`);
+/** The event from each delivery. */
+const both = (event: string) => [event, `${event} (background)`];
+
+/**
+ * After a command: wait until every background sender has exited (bounded, by PID), then take the
+ * events since the last step, sorted (the inline hook's and the sender's may come in either order).
+ */
+async function step(): Promise<string[]> {
+  await sendersDone(String(collector.port));
+  for (const q of collector.requests) libcSeen.add(`${q.query.libc} ${q.query.libc_version}`);
+  const seen = events().sort();
+  collector.requests.length = 0;
+  return seen;
+}
+/** {libc} {libc_version}: the C library Node runs on here, computed inline or by the sender. */
+const LIBC = process.platform !== 'linux' ? 'none none' : `glibc ${/^ldd .* (\d+\.\d+)$/m.exec(execFileSync('ldd', ['--version'], { encoding: 'utf8' }))?.[1] ?? 'not glibc'}`;
 
 function ok(r: RunResult): void {
   expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
@@ -87,23 +135,27 @@ async function programRun(dir: string, home: string, module: string, viaYarn = f
 describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', () => {
   const pnpm = (dir: string, home: string, args: string[]) =>
     run(process.execPath, [PNPM, ...args, `--registry=${DEAD}`, `--store-dir=${join(home, 'store')}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
-  // Allow acme-lib's build, as the README tells pnpm users (a file: package is also named with its spec).
-  const allow = (dir: string) => `onlyBuiltDependencies:\n  - acme-lib\n  - "acme-lib@file:${relative(dir, acme)}"\n`;
+  // Allow both builds, as the README tells pnpm users (a file: package is also named with its spec).
+  const allow = (dir: string, ...tarball: Array<(f: Fixtures) => string>) =>
+    `onlyBuiltDependencies:\n${DELIVERIES.flatMap((d) => [fx[d].name, ...tarball.map((t) => `"${fx[d].name}@file:${relative(dir, t(fx[d]))}"`)]).map((entry) => `  - ${entry}\n`).join('')}`;
 
-  it('postinstall: pnpm add acme-lib is asked for; pnpm add mid-a pulls it in', async () => {
+  it('postinstall (inline and background delivery): pnpm add acme-lib is asked for; pnpm add mid-a pulls it in', async () => {
+    const seen: string[][] = [];
     const asked = project('ib-dpm-pa-', {});
-    writeFileSync(join(asked.dir, 'pnpm-workspace.yaml'), allow(asked.dir));
-    ok(await pnpm(asked.dir, asked.home, ['add', acme]));
+    writeFileSync(join(asked.dir, 'pnpm-workspace.yaml'), allow(asked.dir, (f) => f.acme));
+    ok(await pnpm(asked.dir, asked.home, ['add', fx.inline.acme, fx.background.acme]));
+    seen.push(await step());
     const pulled = project('ib-dpm-pp-', {});
-    writeFileSync(join(pulled.dir, 'pnpm-workspace.yaml'), allow(pulled.dir));
-    ok(await pnpm(pulled.dir, pulled.home, ['add', midA]));
-    expect(events()).toEqual(['pnpm postinstall direct=true', 'pnpm postinstall direct=false']);
+    writeFileSync(join(pulled.dir, 'pnpm-workspace.yaml'), allow(pulled.dir, (f) => f.acme));
+    ok(await pnpm(pulled.dir, pulled.home, ['add', fx.inline.midA, fx.background.midA]));
+    seen.push(await step());
     // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 sits beside it in the store.
-    collector.requests.length = 0;
-    const both = project('ib-dpm-pb-', { dependencies: { 'acme-lib': `file:${acme1}`, 'mid-a': `file:${midA}` } });
-    writeFileSync(join(both.dir, 'pnpm-workspace.yaml'), `${allow(both.dir)}  - "acme-lib@file:${relative(both.dir, acme1)}"\n`);
-    ok(await pnpm(both.dir, both.home, ['install']));
-    expect(events().sort()).toEqual(['pnpm postinstall 1.0.0 direct=true', 'pnpm postinstall direct=false']);
+    const mixed = project('ib-dpm-pb-', { dependencies: twins((f) => ({ [f.name]: `file:${f.acme1}`, [f.mid]: `file:${f.midA}` })) });
+    writeFileSync(join(mixed.dir, 'pnpm-workspace.yaml'), allow(mixed.dir, (f) => f.acme, (f) => f.acme1));
+    ok(await pnpm(mixed.dir, mixed.home, ['install']));
+    seen.push(await step());
+    expect(seen).toEqual([both('pnpm postinstall direct=true'), both('pnpm postinstall direct=false'), [...both('pnpm postinstall 1.0.0 direct=true'), ...both('pnpm postinstall direct=false')]]);
+    expect([...libcSeen]).toEqual([LIBC]);
   });
 
   it('reportInstall (builds not allowed, pnpm 10 default): asked for, and pulled in', async () => {
@@ -121,39 +173,51 @@ describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', ()
 describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults (the global cache), and node-modules', () => {
   const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
   const yarn = (dir: string, home: string, args: string[]) => run(process.execPath, [YARN, ...args], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
-  const yarnProject = (prefix: string, deps: Record<string, string>, built: boolean) =>
-    project(prefix, { dependencies: deps, ...(built ? { dependenciesMeta: { 'acme-lib': { built: true } } } : {}) }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
+  const nm = yarnrc.replace('nodeLinker: pnp', 'nodeLinker: node-modules');
+  // Allow both builds, as docs/compatibility.md tells yarn 4 users.
+  const built = () => ({ dependenciesMeta: twins((f) => ({ [f.name]: { built: true } })) });
 
-  it('postinstall (dependenciesMeta built): asked for, and pulled in', async () => {
-    const asked = yarnProject('ib-dpm-ya-', { 'acme-lib': `file:${acme}` }, true);
-    ok(await yarn(asked.dir, asked.home, ['install']));
-    const pulled = yarnProject('ib-dpm-yp-', { 'mid-a': `file:${midA}` }, true);
-    ok(await yarn(pulled.dir, pulled.home, ['install']));
-    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false']);
-    // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 is pulled in. (The manifest alone would call both asked for: the PnP API tells them apart.)
-    collector.requests.length = 0;
-    const both = yarnProject('ib-dpm-yb-', { 'acme-lib': `file:${acme1}`, 'mid-a': `file:${midA}` }, true);
-    ok(await yarn(both.dir, both.home, ['install']));
-    expect(events().sort()).toEqual(['yarn postinstall 1.0.0 direct=true', 'yarn postinstall direct=false']);
+  it('postinstall (inline and background delivery; dependenciesMeta built): asked for, and pulled in', async () => {
+    const seen: string[][] = [];
+    for (const [prefix, deps] of [
+      ['ib-dpm-ya-', twins((f) => ({ [f.name]: `file:${f.acme}` }))],
+      ['ib-dpm-yp-', twins((f) => ({ [f.mid]: `file:${f.midA}` }))],
+      // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 is pulled in. (The manifest alone would call both asked for: the PnP API tells them apart.)
+      ['ib-dpm-yb-', twins((f) => ({ [f.name]: `file:${f.acme1}`, [f.mid]: `file:${f.midA}` }))],
+    ] as const) {
+      const p = project(prefix, { dependencies: deps, ...built() }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
+      ok(await yarn(p.dir, p.home, ['install']));
+      seen.push(await step());
+    }
+    expect(seen).toEqual([both('yarn postinstall direct=true'), both('yarn postinstall direct=false'), [...both('yarn postinstall 1.0.0 direct=true'), ...both('yarn postinstall direct=false')]]);
+    expect([...libcSeen]).toEqual([LIBC]);
   });
 
-  it('nodeLinker node-modules, yarn add (built): asked for, and pulled in; then reportInstall after a skip-build install', async () => {
-    const nm = yarnrc.replace('nodeLinker: pnp', 'nodeLinker: node-modules');
-    const asked = project('ib-dpm-yna-', { dependenciesMeta: { 'acme-lib': { built: true } } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
-    ok(await yarn(asked.dir, asked.home, ['add', `acme-lib@file:${acme}`]));
-    const pulled = project('ib-dpm-ynp-', { dependenciesMeta: { 'acme-lib': { built: true } } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
-    ok(await yarn(pulled.dir, pulled.home, ['add', `mid-a@file:${midA}`]));
-    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false']);
+  it('nodeLinker node-modules, yarn add (inline and background delivery; built): asked for, and pulled in', async () => {
+    const seen: string[][] = [];
+    for (const [prefix, specs] of [
+      ['ib-dpm-yna-', DELIVERIES.map((d) => `${fx[d].name}@file:${fx[d].acme}`)],
+      ['ib-dpm-ynp-', DELIVERIES.map((d) => `${fx[d].mid}@file:${fx[d].midA}`)],
+    ] as const) {
+      const p = project(prefix, built(), { '.yarnrc.yml': nm, 'yarn.lock': '' });
+      ok(await yarn(p.dir, p.home, ['add', ...specs]));
+      seen.push(await step());
+    }
+    expect(seen).toEqual([both('yarn postinstall direct=true'), both('yarn postinstall direct=false')]);
+    expect([...libcSeen]).toEqual([LIBC]);
+  });
+
+  it('nodeLinker node-modules: reportInstall after a skip-build install: pulled in', async () => {
     const later = project('ib-dpm-ynr-', { dependencies: { 'mid-a': `file:${midA}` } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
     ok(await yarn(later.dir, later.home, ['install', '--mode=skip-build']));
     await programRun(later.dir, later.home, 'mid-a');
-    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false', 'yarn runtime direct=false']);
+    expect(events()).toEqual(['yarn runtime direct=false']);
   });
 
   it('reportInstall (yarn node): asked for, and pulled in', async () => {
-    const asked = yarnProject('ib-dpm-yra-', { 'acme-lib': `file:${acme}` }, false);
+    const asked = project('ib-dpm-yra-', { dependencies: { 'acme-lib': `file:${acme}` } }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
     ok(await yarn(asked.dir, asked.home, ['install', '--mode=skip-build']));
-    const pulled = yarnProject('ib-dpm-yrp-', { 'mid-a': `file:${midA}` }, false);
+    const pulled = project('ib-dpm-yrp-', { dependencies: { 'mid-a': `file:${midA}` } }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
     ok(await yarn(pulled.dir, pulled.home, ['install', '--mode=skip-build']));
     expect(events()).toEqual([]);
     await programRun(asked.dir, asked.home, 'acme-lib', true);
@@ -165,14 +229,15 @@ describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults 
 describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
   const bun = (dir: string, home: string, args: string[]) => run(BUN, [...args, `--registry=${DEAD}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
 
-  it('bun add acme-lib (trusted): asked for, by its postinstall; bun add mid-a: pulled in, by reportInstall on a program run', async () => {
-    const asked = project('ib-dpm-ba-', { trustedDependencies: ['acme-lib'] });
-    ok(await bun(asked.dir, asked.home, ['add', acme]));
+  it('bun add acme-lib (trusted; inline and background delivery): asked for, by its postinstall; bun add mid-a: pulled in, by reportInstall on a program run', async () => {
+    const asked = project('ib-dpm-ba-', { trustedDependencies: DELIVERIES.map((d) => NAMES[d][0]) });
+    ok(await bun(asked.dir, asked.home, ['add', fx.inline.acme, fx.background.acme]));
+    expect(await step()).toEqual(both('bun postinstall direct=true'));
     const pulled = project('ib-dpm-bp-', {});
     ok(await bun(pulled.dir, pulled.home, ['add', midA]));
-    expect(events()).toEqual(['bun postinstall direct=true']);
     await programRun(pulled.dir, pulled.home, 'mid-a');
-    expect(events()).toEqual(['bun postinstall direct=true', 'bun runtime direct=false']);
+    expect(await step()).toEqual(['bun runtime direct=false']);
+    expect([...libcSeen]).toEqual([LIBC]);
   });
 });
 
@@ -180,18 +245,24 @@ describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
   const yarn1 = (dir: string, home: string, args: string[]) =>
     run(process.execPath, [YARN1, ...args, '--registry', DEAD, '--cache-folder', join(home, 'yarn-cache')], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
 
-  it('yarn add: asked for, and pulled in, by the postinstall and by reportInstall', async () => {
-    for (const scripts of [[], ['--ignore-scripts']]) {
-      const asked = project('ib-dpm-1a-', {});
-      ok(await yarn1(asked.dir, asked.home, ['add', `file:${acme}`, ...scripts]));
-      const pulled = project('ib-dpm-1p-', {});
-      ok(await yarn1(pulled.dir, pulled.home, ['add', `file:${midA}`, ...scripts]));
-      if (scripts.length) {
-        await programRun(asked.dir, asked.home, 'acme-lib');
-        await programRun(pulled.dir, pulled.home, 'mid-a');
-      }
-    }
-    expect(events()).toEqual(['yarn postinstall direct=true', 'yarn postinstall direct=false', 'yarn runtime direct=true', 'yarn runtime direct=false']);
+  it('yarn add (inline and background delivery): asked for, and pulled in, by the postinstall', async () => {
+    const asked = project('ib-dpm-1a-', {});
+    ok(await yarn1(asked.dir, asked.home, ['add', ...DELIVERIES.map((d) => `file:${fx[d].acme}`)]));
+    expect(await step()).toEqual(both('yarn postinstall direct=true'));
+    const pulled = project('ib-dpm-1p-', {});
+    ok(await yarn1(pulled.dir, pulled.home, ['add', ...DELIVERIES.map((d) => `file:${fx[d].midA}`)]));
+    expect(await step()).toEqual(both('yarn postinstall direct=false'));
+    expect([...libcSeen]).toEqual([LIBC]);
+  });
+
+  it('yarn add --ignore-scripts: asked for, and pulled in, by reportInstall', async () => {
+    const asked = project('ib-dpm-1a-', {});
+    ok(await yarn1(asked.dir, asked.home, ['add', `file:${acme}`, '--ignore-scripts']));
+    const pulled = project('ib-dpm-1p-', {});
+    ok(await yarn1(pulled.dir, pulled.home, ['add', `file:${midA}`, '--ignore-scripts']));
+    await programRun(asked.dir, asked.home, 'acme-lib');
+    await programRun(pulled.dir, pulled.home, 'mid-a');
+    expect(events()).toEqual(['yarn runtime direct=true', 'yarn runtime direct=false']);
   });
 });
 
@@ -202,17 +273,19 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
     registry = await startRegistry({ name: 'verdaccio', version: '6.7.4', pkgDir: VERDACCIO, binDir: join(VERDACCIO, '..', '.bin') }, process.execPath, work);
     // Published packages depend on each other by version: install-beacon ^1.0.0 (packAcme's default), acme-lib ^2.3.4.
     const dest = temps.make('ib-dpm-deno-tarballs-');
-    const installBeacon = { url: `${collector.base}/{name}/{version}?direct={direct}&trigger={trigger}&pm={pm}`, delivery: 'inline' };
-    const main = "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n";
-    for (const tgz of [
-      packBeacon(dest),
-      // 1.0.0 first: npm publish tags a lower version than the latest only when told to.
-      packAcme(dest, { version: '1.0.0', installBeacon, main }),
-      // Each with a bin (its main module), for `deno run npm:acme-lib` and `deno run npm:mid-a`.
-      packAcme(dest, { installBeacon, main, extra: { bin: { 'acme-lib': 'index.js' } } }),
-      packAcme(dest, { name: 'mid-a', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { 'acme-lib': '^2.3.4' }, bin: { 'mid-a': 'index.js' } }, main: "module.exports = require('acme-lib');\n" }),
-    ])
-      await registry.publish(tgz, work);
+    await registry.publish(packBeacon(dest), work);
+    for (const delivery of DELIVERIES) {
+      const [name, mid] = NAMES[delivery];
+      const installBeacon = configOf(delivery);
+      for (const tgz of [
+        // 1.0.0 first: npm publish tags a lower version than the latest only when told to.
+        packAcme(dest, { name, version: '1.0.0', installBeacon, main: MAIN }),
+        // Each with a bin (its main module), for `deno run npm:acme-lib` and `deno run npm:mid-a`.
+        packAcme(dest, { name, installBeacon, main: MAIN, extra: { bin: { [name]: 'index.js' } } }),
+        packAcme(dest, { name: mid, version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { [name]: '^2.3.4' }, bin: { [mid]: 'index.js' } }, main: `module.exports = require('${name}');\n` }),
+      ])
+        await registry.publish(tgz, work);
+    }
   }, 120_000);
   afterAll(async () => {
     await registry?.stop();
@@ -228,7 +301,7 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
     });
   // The README's grants for a program run by Deno (test/matrix/main.ts: denoGrants).
   const grants = ['--allow-env', '--allow-read', '--allow-write=node_modules/.install-beacon', `--allow-run=${DENO}`];
-  const ALLOW = '--allow-scripts=npm:acme-lib';
+  const ALLOW = `--allow-scripts=${DELIVERIES.map((d) => `npm:${NAMES[d][0]}`).join(',')}`;
   const listed = (dir: string) => readFileSync(join(dir, 'package.json'), 'utf8');
   /** Exactly `n` events after the commands above (bounded wait), and no more once every sender is done. */
   const settle = async (n: number) => {
@@ -236,43 +309,46 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
     await collector.settled();
   };
 
-  it('postinstall: deno add npm:acme-lib (writes package.json) is asked for; deno add npm:mid-a pulls it in', async () => {
+  it('postinstall (inline and background delivery): deno add npm:acme-lib (writes package.json) is asked for; deno add npm:mid-a pulls it in', async () => {
     const asked = project('ib-dpm-da-', {});
-    ok(await deno(asked.dir, asked.home, ['add', ALLOW, 'npm:acme-lib']));
-    const pulled = project('ib-dpm-dp-', {});
-    ok(await deno(pulled.dir, pulled.home, ['add', ALLOW, 'npm:mid-a']));
+    ok(await deno(asked.dir, asked.home, ['add', ALLOW, ...DELIVERIES.map((d) => `npm:${fx[d].name}`)]));
     await settle(2);
-    expect(events()).toEqual(['deno postinstall direct=true', 'deno postinstall direct=false']);
-    // With a package.json, deno add writes the dependency there, and installs into node_modules/.deno.
-    expect(JSON.parse(listed(asked.dir)).dependencies).toEqual({ 'acme-lib': '^2.3.4' });
+    expect(await step()).toEqual(both('deno postinstall direct=true'));
+    const pulled = project('ib-dpm-dp-', {});
+    ok(await deno(pulled.dir, pulled.home, ['add', ALLOW, ...DELIVERIES.map((d) => `npm:${fx[d].mid}`)]));
+    await settle(2);
+    expect(await step()).toEqual(both('deno postinstall direct=false'));
+    expect([...libcSeen]).toEqual([LIBC]);
+    // With a package.json, deno add writes the dependencies there, and installs into node_modules/.deno.
+    expect(JSON.parse(listed(asked.dir)).dependencies).toEqual({ 'acme-bg': '^2.3.4', 'acme-lib': '^2.3.4' });
     expect(existsSync(join(asked.dir, 'deno.json'))).toBe(false);
     expect(realpathSync(join(asked.dir, 'node_modules', 'acme-lib'))).toBe(realpathSync(join(asked.dir, 'node_modules', '.deno', 'acme-lib@2.3.4', 'node_modules', 'acme-lib')));
   });
 
-  it('postinstall: deno install of an existing package.json, and of a deno.json beside one', async () => {
-    // Each project's events on their own: a project's two postinstalls may come in either order.
+  it('postinstall (inline and background delivery): deno install of an existing package.json, and of a deno.json beside one', async () => {
+    // Each project's events on their own: a project's postinstalls may come in either order.
     const seen: string[][] = [];
     for (const [prefix, pkg, files, n] of [
-      ['ib-dpm-di-', { dependencies: { 'acme-lib': '^2' } }, {}, 1],
+      ['ib-dpm-di-', { dependencies: twins((f) => ({ [f.name]: '^2' })) }, {}, 2],
       // The project asks for acme-lib 1.x; mid-a's 2.3.4 sits beside it in the store.
-      ['ib-dpm-db-', { dependencies: { 'acme-lib': '^1', 'mid-a': '^1' } }, {}, 2],
+      ['ib-dpm-db-', { dependencies: twins((f) => ({ [f.name]: '^1', [f.mid]: '^1' })) }, {}, 4],
       // deno.json imports beside a package.json (so a node_modules dir): the same store.
-      ['ib-dpm-dj-', {}, { 'deno.json': JSON.stringify({ imports: { 'acme-lib': 'npm:acme-lib@^2' } }) }, 1],
-      ['ib-dpm-djm-', {}, { 'deno.json': JSON.stringify({ imports: { 'mid-a': 'npm:mid-a@^1' } }) }, 1],
+      ['ib-dpm-dj-', {}, { 'deno.json': JSON.stringify({ imports: twins((f) => ({ [f.name]: `npm:${f.name}@^2` })) }) }, 2],
+      ['ib-dpm-djm-', {}, { 'deno.json': JSON.stringify({ imports: twins((f) => ({ [f.mid]: `npm:${f.mid}@^1` })) }) }, 2],
     ] as const) {
-      collector.requests.length = 0;
       const p = project(prefix, pkg, files);
       ok(await deno(p.dir, p.home, ['install', ALLOW]));
       expect(existsSync(join(p.dir, 'node_modules', '.deno', 'acme-lib@2.3.4'))).toBe(true);
       await settle(n);
-      seen.push(events().sort());
+      seen.push(await step());
     }
     expect(seen).toEqual([
-      ['deno postinstall direct=true'],
-      ['deno postinstall 1.0.0 direct=true', 'deno postinstall direct=false'],
-      ['deno postinstall direct=true'],
-      ['deno postinstall direct=false'],
+      both('deno postinstall direct=true'),
+      [...both('deno postinstall 1.0.0 direct=true'), ...both('deno postinstall direct=false')],
+      both('deno postinstall direct=true'),
+      both('deno postinstall direct=false'),
     ]);
+    expect([...libcSeen]).toEqual([LIBC]);
   });
 
   it('reportInstall (deno run with the README grants; scripts not allowed, deno\'s default): asked for, and pulled in', async () => {
