@@ -1,0 +1,217 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startCollector, type Collector } from './support/collector.js';
+import { npmArgv, packAcme, packBeacon } from './support/fixture.js';
+import { baseEnv, run, type RunResult, TempDirs } from './support/process.js';
+
+// "`npm ci` or a reinstall counts again" (README), with the real package
+// managers and their defaults: install acme-lib, add another package and
+// install again (not a reinstall of acme-lib: no event), remove acme-lib, add
+// the same version again (one more event). node_modules/.install-beacon (ours)
+// survives the remove, so the marker's rule alone decides. bun links
+// package.json from its cache and yarn 4 extracts it with its zip's time
+// (1984): neither reinstall gives it a newer mtime, only a newly created
+// package folder (marker.ts: reborn). pnpm 10 keeps the removed package's
+// folder in node_modules/.pnpm and links the same folder again: nothing of
+// the package changes, and it stays reported (docs/markers.md, Limits).
+// The tools come from the matrix's cache (~/.cache/install-beacon-matrix,
+// filled by `npm run test:matrix`); a missing one is skipped and says so.
+// Packages come from local tarballs; the registry is a dead loopback port.
+
+const CACHE = process.env.INSTALL_BEACON_MATRIX_CACHE || join(homedir(), '.cache', 'install-beacon-matrix');
+const PNPM10 = join(CACHE, 'pnpm@10.34.9', 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+const PNPM12 = join(CACHE, 'pnpm@12.21.0', 'node_modules', '.bin', 'pnpm');
+const YARN = join(CACHE, '@yarnpkg+cli-dist@4.18.1', 'node_modules', '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
+const BUN = join(CACHE, 'bun@1.4.5', 'node_modules', '.bin', 'bun');
+const DEAD = 'http://127.0.0.1:9/';
+const missing = (tool: string) => (existsSync(tool) ? '' : ` (skipped: ${tool} is not in the tool cache; \`npm run test:matrix\` fills it)`);
+
+const temps = new TempDirs();
+let collector: Collector;
+let acme: string;
+let other: string;
+
+beforeAll(async () => {
+  collector = await startCollector();
+  const tarballs = temps.make('ib-rpm-tarballs-');
+  const beacon = packBeacon(tarballs);
+  acme = packAcme(tarballs, {
+    installBeacon: { url: `${collector.base}/{name}/{version}?trigger={trigger}&pm={pm}`, delivery: 'inline' },
+    extra: { dependencies: { 'install-beacon': `file:${beacon}` } },
+    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+  });
+  other = packAcme(tarballs, { name: 'other-lib', version: '1.0.0', extra: { dependencies: {}, scripts: {} } });
+}, 120_000);
+afterAll(async () => {
+  await collector?.close();
+  temps.cleanup();
+});
+beforeEach(() => {
+  collector.requests.length = 0;
+});
+
+const events = () => collector.requests.filter((q) => q.segments[0] === 'acme-lib').map((q) => `${q.query.pm} ${q.query.trigger}`);
+
+function ok(r: RunResult): void {
+  expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+}
+
+interface Steps {
+  add(): Promise<RunResult>;
+  addOther(): Promise<RunResult>;
+  install(): Promise<RunResult>;
+  remove(): Promise<RunResult>;
+  /** A program run of USE. */
+  use(code: string): Promise<RunResult>;
+}
+
+/** Loads acme-lib (its reportInstall), and prints the times of its package.json and folder as the program sees them. */
+const USE = [
+  "require('acme-lib'); const fs = require('fs'), path = require('path');",
+  'const t = (f) => { const s = fs.statSync(f); return { mtime: s.mtimeMs, ctime: s.ctimeMs, birth: s.birthtimeMs, ino: s.ino, nlink: s.nlink }; };',
+  "const pj = require.resolve('acme-lib/package.json');",
+  'console.log(JSON.stringify({ pkg: t(pj), dir: t(path.dirname(pj)) }));',
+].join(' ');
+
+type Times = { mtime: number; ctime: number; birth: number; ino: number; nlink: number };
+interface Seen {
+  /** The events after: the install, another package added and installed, acme-lib removed and added again. */
+  events: string[][];
+  installed: { pkg: Times; dir: Times };
+  readded: { pkg: Times; dir: Times };
+  /** The marker folder survived the remove. */
+  markerKept: boolean;
+}
+
+/** `readded`: the events expected in all after the add again (the wait for them is bounded; nothing more may come). */
+async function cycle(dir: string, markerDir: string, steps: Steps, readded = 2): Promise<Seen> {
+  const seen: string[][] = [];
+  const settle = async (n: number) => {
+    // Exactly n, with a bounded wait; then nothing more once every sender is done.
+    await collector.waitFor(n, 10_000).catch(() => undefined);
+    await collector.settled();
+    seen.push(events());
+  };
+  const use = async () => {
+    const r = await steps.use(USE);
+    ok(r);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { pkg: Times; dir: Times };
+  };
+  ok(await steps.add());
+  const installed = await use();
+  await settle(1);
+  ok(await steps.addOther());
+  ok(await steps.install());
+  await use();
+  await settle(1);
+  ok(await steps.remove());
+  const markerKept = readdirSync(join(dir, markerDir)).some((n) => n.startsWith('acme-lib@2.3.4-'));
+  ok(await steps.add());
+  const again = await use();
+  await settle(readded);
+  return { events: seen, installed, readded: again, markerKept };
+}
+
+function project(prefix: string, pkg: Record<string, unknown> = {}, files: Record<string, string> = {}): { dir: string; home: string } {
+  const root = temps.make(prefix);
+  const dir = join(root, 'proj');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'proj', version: '1.0.0', private: true, ...pkg }));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return { dir, home: join(root, 'home') };
+}
+
+const NM = join('node_modules', '.install-beacon');
+const nodeUse = (p: { dir: string; home: string }) => (code: string) => run(process.execPath, ['-e', code], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 60_000 });
+const counts = (s: Seen) => s.events.map((e) => e.length);
+
+describe('install, add another package, remove, add the same version again', () => {
+  it('npm 11, the control (the host npm; it runs the postinstall): package.json is extracted afresh, 2 events', async () => {
+    const p = project('ib-rpm-npm-');
+    const npm = (args: string[]) => run(...npmArgv([...args, '--no-audit', '--no-fund', `--registry=${DEAD}`, '--loglevel=error']), { cwd: p.dir, env: baseEnv(p.home, { npm_config_cache: join(p.home, 'npm-cache') }), timeoutMs: 120_000 });
+    const s = await cycle(p.dir, NM, { add: () => npm(['install', acme]), addOther: () => npm(['install', other]), install: () => npm(['install']), remove: () => npm(['uninstall', 'acme-lib']), use: nodeUse(p) });
+    expect(s.events).toEqual([['npm postinstall'], ['npm postinstall'], ['npm postinstall', 'npm postinstall']]);
+    expect(s.markerKept).toBe(true);
+    expect(s.readded.pkg.mtime).toBeGreaterThan(s.installed.pkg.mtime);
+  }, 240_000);
+
+  it(`pnpm 10 (onlyBuiltDependencies): the same package folder is linked again, 1 event (the documented limit)${missing(PNPM10)}`, async () => {
+    if (missing(PNPM10)) return;
+    const p = project('ib-rpm-pnpm10-');
+    writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `onlyBuiltDependencies:\n  - acme-lib\n  - "acme-lib@file:${relative(p.dir, acme)}"\n`);
+    const pnpm = (args: string[]) => run(process.execPath, [PNPM10, ...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
+    const s = await cycle(p.dir, NM, { add: () => pnpm(['add', acme]), addOther: () => pnpm(['add', other]), install: () => pnpm(['install']), remove: () => pnpm(['remove', 'acme-lib']), use: nodeUse(p) }, 1);
+    expect(counts(s)).toEqual([1, 1, 1]);
+    expect(s.markerKept).toBe(true);
+    // Why: the folder pnpm kept in node_modules/.pnpm, untouched.
+    expect([s.readded.dir.birth, s.readded.dir.ino, s.readded.pkg.ctime]).toEqual([s.installed.dir.birth, s.installed.dir.ino, s.installed.pkg.ctime]);
+  }, 240_000);
+
+  it(`pnpm 12 (allowBuilds): package.json is written afresh, 2 events${missing(PNPM12)}`, async () => {
+    if (missing(PNPM12)) return;
+    const p = project('ib-rpm-pnpm12-');
+    writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `allowBuilds:\n  acme-lib: true\n  "acme-lib@file:${relative(p.dir, acme)}": true\n`);
+    const pnpm = (args: string[]) => run(PNPM12, [...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
+    const s = await cycle(p.dir, NM, { add: () => pnpm(['add', acme]), addOther: () => pnpm(['add', other]), install: () => pnpm(['install']), remove: () => pnpm(['remove', 'acme-lib']), use: nodeUse(p) });
+    expect(counts(s)).toEqual([1, 1, 2]);
+    expect(s.markerKept).toBe(true);
+    expect(s.readded.pkg.mtime).toBeGreaterThan(s.installed.pkg.mtime);
+  }, 240_000);
+
+  for (const trusted of [true, false]) {
+    it(`bun 1.4, ${trusted ? 'trustedDependencies (its postinstall)' : 'scripts blocked, its default (reportInstall)'}: package.json is a hard link from its cache, 2 events${missing(BUN)}`, async () => {
+      if (missing(BUN)) return;
+      const p = project('ib-rpm-bun-', trusted ? { trustedDependencies: ['acme-lib'] } : {});
+      const bun = (args: string[]) => run(BUN, [...args, `--registry=${DEAD}`], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 });
+      const s = await cycle(p.dir, NM, { add: () => bun(['add', acme]), addOther: () => bun(['add', other]), install: () => bun(['install']), remove: () => bun(['remove', 'acme-lib']), use: nodeUse(p) });
+      expect(s.events.map((e) => [...new Set(e)])).toEqual(Array(3).fill([trusted ? 'bun postinstall' : 'bun runtime']));
+      expect(counts(s)).toEqual([1, 1, 2]);
+      expect(s.markerKept).toBe(true);
+      // Why the mtime rule alone missed it: the same file, linked again (its ctime moved), in a new folder.
+      expect(s.readded.pkg.nlink).toBeGreaterThan(1);
+      expect([s.readded.pkg.ino, s.readded.pkg.mtime]).toEqual([s.installed.pkg.ino, s.installed.pkg.mtime]);
+      expect(s.readded.dir.birth).toBeGreaterThan(s.installed.dir.birth);
+    }, 240_000);
+  }
+
+  it(`yarn 4 PnP (dependenciesMeta built: unplugged): package.json keeps its zip time (1984), 2 events${missing(YARN)}`, async () => {
+    if (missing(YARN)) return;
+    const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
+    const p = project('ib-rpm-yarn-', { dependenciesMeta: { 'acme-lib': { built: true } } }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
+    const yarn = (args: string[]) => run(process.execPath, [YARN, ...args], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 });
+    const s = await cycle(p.dir, join('.yarn', '.install-beacon'), {
+      add: () => yarn(['add', `acme-lib@file:${acme}`]),
+      addOther: () => yarn(['add', `other-lib@file:${other}`]),
+      install: () => yarn(['install']),
+      remove: () => yarn(['remove', 'acme-lib']),
+      use: (code) => yarn(['node', '-e', code]),
+    });
+    expect(counts(s)).toEqual([1, 1, 2]);
+    expect(s.markerKept).toBe(true);
+    const zipTime = Date.UTC(1984, 5, 22, 21, 50);
+    expect([s.installed.pkg.mtime, s.readded.pkg.mtime]).toEqual([zipTime, zipTime]);
+    expect(s.readded.dir.birth).toBeGreaterThan(s.installed.dir.birth);
+  }, 240_000);
+
+  it(`yarn 4 PnP, scripts not run, its default (reportInstall): the package is a zip in the global cache, 1 event (the documented limit)${missing(YARN)}`, async () => {
+    if (missing(YARN)) return;
+    const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
+    const p = project('ib-rpm-yarnz-', {}, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
+    const yarn = (args: string[]) => run(process.execPath, [YARN, ...args], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 });
+    const s = await cycle(p.dir, join('.yarn', '.install-beacon'), {
+      add: () => yarn(['add', `acme-lib@file:${acme}`]),
+      addOther: () => yarn(['add', `other-lib@file:${other}`]),
+      install: () => yarn(['install']),
+      remove: () => yarn(['remove', 'acme-lib']),
+      use: (code) => yarn(['node', '-e', code]),
+    }, 1);
+    expect(counts(s)).toEqual([1, 1, 1]);
+    expect(s.events[0]).toEqual(['yarn runtime']);
+    expect(s.markerKept).toBe(true);
+    // Why: the package and its folder are the zip's entries, with the zip's time (1984), before and after.
+    const zipTime = Date.UTC(1984, 5, 22, 21, 50);
+    expect([s.installed.pkg.mtime, s.installed.dir.birth, s.readded.pkg.mtime, s.readded.dir.birth]).toEqual([zipTime, zipTime, zipTime, zipTime]);
+  }, 240_000);
+});
