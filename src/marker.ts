@@ -132,18 +132,20 @@ function stateOf(st: MarkerStat | undefined, now: number, pkgMtimeMs: number, lo
 /**
  * Was the package folder created after the marker was written? bun links
  * package.json from its cache and yarn 4 extracts it with its zip's time
- * (1984), so its mtime says nothing; their reinstall creates the folder afresh.
- * Judged only while the marker is the very file this tree wrote: its ctime is
- * its mtime (a copy, an extracted image layer, a chown give it a later ctime)
- * and it was born before it was last written (so the file system keeps birth
- * times, not the ctime in their place). A folder born after its own mtime is a
- * copy that kept its times (an overlay copy-up), not an install.
+ * (1984), so its mtime says nothing; their reinstall creates the folder afresh
+ * and puts package.json in it. Judged only while the marker is the very file
+ * this tree wrote: its ctime is its mtime (a copy, an extracted image layer, a
+ * chown give it a later ctime) and it was born before it was last written (so
+ * the file system keeps birth times, not the ctime in their place). A folder
+ * born after its own mtime, or after its package.json last changed, is a copy
+ * that kept its times or an overlay copy-up of the folder, not an install.
  */
 function reborn(st: MarkerStat, location: MarkerLocation, fs: MarkerFs): boolean {
   if (!location.path || st.ctimeMs !== st.mtimeMs || !((st.birthtimeMs ?? 0) < st.mtimeMs)) return false;
-  const dir = fs.stat(`${location.tree}/${location.path}`);
-  const born = dir?.birthtimeMs ?? 0;
-  return born > st.mtimeMs && born <= dir!.mtimeMs;
+  const dir = `${location.tree}/${location.path}`;
+  const folder = fs.stat(dir);
+  const born = folder?.birthtimeMs ?? 0;
+  return born > st.mtimeMs && born <= folder!.mtimeMs && (fs.stat(`${dir}/package.json`)?.ctimeMs ?? 0) >= born;
 }
 
 /**
