@@ -23,14 +23,17 @@
 // event; the file name holds no path, device, inode or birth time, so the tree
 // can be moved, copied with its metadata (`cp -a`, `docker cp`), baked into an
 // image layer or mounted again (every overlayfs mount has a new st_dev) and
-// stay reported. A real reinstall still counts: npm, yarn and bun extract
-// package.json afresh, so its mtime is the extraction time. A marker covers
-// the copy whose package.json is not newer than the marker; a newer one at the
+// stay reported. A real reinstall still counts: npm extracts package.json
+// afresh, so its mtime is the extraction time; yarn 1, bun, deno and yarn 4
+// keep an older mtime but create the package folder afresh (reborn, below). A
+// marker covers the copy whose package.json is not newer than the marker and
+// whose folder was not born after it; a newer one at the
 // path the marker recorded is a new install of that version ('outdated'),
 // taken over like a stale claim, while a newer copy at another path is one
 // more copy of an already reported version in this tree. Checking costs one
-// read of package.json (name, version, mtime from one open) and one stat of
-// the marker (and a read of it only when package.json is the newer).
+// read of package.json (name, version, mtime from one open), one stat of the
+// marker and one of the package folder (and a read of the marker only when
+// the copy is the newer).
 //
 // Claiming is an exclusive create (O_EXCL) of an empty file, atomic on local
 // file systems, so of many processes starting at once exactly one wins. The
@@ -130,10 +133,11 @@ function stateOf(st: MarkerStat | undefined, now: number, pkgMtimeMs: number, lo
 }
 
 /**
- * Was the package folder created after the marker was written? bun links
- * package.json from its cache and yarn 4 extracts it with its zip's time
- * (1984), so its mtime says nothing; their reinstall creates the folder afresh
- * and puts package.json in it. Judged only while the marker is the very file
+ * Was the package folder created after the marker was written? yarn 1 copies
+ * package.json from its cache with the cache's mtime, bun and deno link it from
+ * theirs, yarn 4 extracts it with its zip's time (1984): its mtime says
+ * nothing, but their reinstall creates the folder afresh and puts package.json
+ * in it. Judged only while the marker is the very file
  * this tree wrote: its ctime is its mtime (a copy, an extracted image layer, a
  * chown give it a later ctime) and it was born before it was last written (so
  * the file system keeps birth times, not the ctime in their place). A folder

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startRegistry, type Registry } from './matrix/registry.js';
 import { startCollector, type Collector } from './support/collector.js';
 import { npmArgv, packAcme, packBeacon } from './support/fixture.js';
 import { baseEnv, run, type RunResult, TempDirs } from './support/process.js';
@@ -25,6 +26,10 @@ const PNPM10 = join(CACHE, 'pnpm@10.34.9', 'node_modules', 'pnpm', 'bin', 'pnpm.
 const PNPM12 = join(CACHE, 'pnpm@12.21.0', 'node_modules', '.bin', 'pnpm');
 const YARN = join(CACHE, '@yarnpkg+cli-dist@4.18.1', 'node_modules', '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
 const BUN = join(CACHE, 'bun@1.4.5', 'node_modules', '.bin', 'bun');
+const YARN1 = join(CACHE, 'yarn@1.22.22', 'node_modules', 'yarn', 'bin', 'yarn.js');
+// The real file: Deno matches --allow-run=<path> against Deno.execPath(), symlinks unresolved.
+const DENO = join(CACHE, 'deno@2.9.6', 'node_modules', 'deno', 'deno');
+const VERDACCIO = join(CACHE, 'verdaccio@6.7.4', 'node_modules', 'verdaccio');
 const DEAD = 'http://127.0.0.1:9/';
 const missing = (tool: string) => (existsSync(tool) ? '' : ` (skipped: ${tool} is not in the tool cache; \`npm run test:matrix\` fills it)`);
 
@@ -149,6 +154,26 @@ describe('install, add another package, remove, add the same version again', () 
     expect([s.readded.dir.birth, s.readded.dir.ino, s.readded.pkg.ctime]).toEqual([s.installed.dir.birth, s.installed.dir.ino, s.installed.pkg.ctime]);
   }, 240_000);
 
+  it(`pnpm 10: node_modules/.pnpm/<acme-lib> deleted, then pnpm install: a new folder, 2 events${missing(PNPM10)}`, async () => {
+    if (missing(PNPM10)) return;
+    const p = project('ib-rpm-pnpm10d-');
+    writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `onlyBuiltDependencies:\n  - acme-lib\n  - "acme-lib@file:${relative(p.dir, acme)}"\n`);
+    const pnpm = (args: string[]) => run(process.execPath, [PNPM10, ...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
+    const store = join(p.dir, 'node_modules', '.pnpm');
+    const s = await cycle(p.dir, NM, {
+      add: () => pnpm(['add', acme]),
+      addOther: () => pnpm(['add', other]),
+      install: () => pnpm(['install']),
+      remove: async () => {
+        for (const d of readdirSync(store).filter((n) => n.startsWith('acme-lib@'))) rmSync(join(store, d), { recursive: true });
+        return pnpm(['install']);
+      },
+      use: nodeUse(p),
+    });
+    expect(counts(s)).toEqual([1, 1, 2]);
+    expect(s.readded.dir.birth).toBeGreaterThan(s.installed.dir.birth);
+  }, 240_000);
+
   it(`pnpm 12 (allowBuilds): package.json is written afresh, 2 events${missing(PNPM12)}`, async () => {
     if (missing(PNPM12)) return;
     const p = project('ib-rpm-pnpm12-');
@@ -158,6 +183,19 @@ describe('install, add another package, remove, add the same version again', () 
     expect(counts(s)).toEqual([1, 1, 2]);
     expect(s.markerKept).toBe(true);
     expect(s.readded.pkg.mtime).toBeGreaterThan(s.installed.pkg.mtime);
+  }, 240_000);
+
+  it(`yarn 1 (runs the postinstall): package.json is copied from its cache with the cache's mtime, 2 events${missing(YARN1)}`, async () => {
+    if (missing(YARN1)) return;
+    const p = project('ib-rpm-yarn1-');
+    const yarn1 = (args: string[]) => run(process.execPath, [YARN1, ...args, '--registry', DEAD, '--cache-folder', join(p.home, 'yarn-cache'), '--non-interactive'], { cwd: p.dir, env: baseEnv(p.home, { YARN_DISABLE_SELF_UPDATE_CHECK: 'true' }), timeoutMs: 120_000 });
+    const s = await cycle(p.dir, NM, { add: () => yarn1(['add', `file:${acme}`]), addOther: () => yarn1(['add', `file:${other}`]), install: () => yarn1(['install']), remove: () => yarn1(['remove', 'acme-lib']), use: nodeUse(p) });
+    expect(counts(s)).toEqual([1, 1, 2]);
+    expect(s.markerKept).toBe(true);
+    // Why the mtime rule alone missed it: a new file with the old mtime, in a new folder.
+    expect(s.readded.pkg.ino).not.toBe(s.installed.pkg.ino);
+    expect(s.readded.pkg.mtime).toBe(s.installed.pkg.mtime);
+    expect(s.readded.dir.birth).toBeGreaterThan(s.installed.dir.birth);
   }, 240_000);
 
   for (const trusted of [true, false]) {
@@ -214,4 +252,48 @@ describe('install, add another package, remove, add the same version again', () 
     const zipTime = Date.UTC(1984, 5, 22, 21, 50);
     expect([s.installed.pkg.mtime, s.installed.dir.birth, s.readded.pkg.mtime, s.readded.dir.birth]).toEqual([zipTime, zipTime, zipTime, zipTime]);
   }, 240_000);
+
+  describe('deno 2.9 (its node_modules/.deno store; from a local registry, the only way deno installs)', () => {
+    let registry: Registry | undefined;
+    beforeAll(async () => {
+      if (missing(DENO) || missing(VERDACCIO)) return;
+      const work = temps.make('ib-rpm-deno-registry-');
+      registry = await startRegistry({ name: 'verdaccio', version: '6.7.4', pkgDir: VERDACCIO, binDir: join(VERDACCIO, '..', '.bin') }, process.execPath, work);
+      const dest = temps.make('ib-rpm-deno-tarballs-');
+      const installBeacon = { url: `${collector.base}/{name}/{version}?trigger={trigger}&pm={pm}`, delivery: 'inline' };
+      for (const tgz of [
+        packBeacon(dest),
+        packAcme(dest, { installBeacon, main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n" }),
+        packAcme(dest, { name: 'other-lib', version: '1.0.0', extra: { dependencies: {}, scripts: {} } }),
+      ])
+        await registry.publish(tgz, work);
+    }, 120_000);
+    afterAll(async () => {
+      await registry?.stop();
+    });
+
+    it(`deno add --allow-scripts (its postinstall; a program run afterwards): package.json is a hard link from its cache, 2 events${missing(DENO) || missing(VERDACCIO)}`, async () => {
+      if (!registry) return;
+      const p = project('ib-rpm-deno-');
+      const deno = (args: string[]) =>
+        run(DENO, [...args.slice(0, 1), '--minimum-dependency-age=0', ...args.slice(1)], {
+          cwd: p.dir,
+          env: baseEnv(p.home, { DENO_DIR: join(p.home, 'deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', NPM_CONFIG_REGISTRY: registry!.url }),
+          timeoutMs: 120_000,
+        });
+      const plain = (args: string[]) => run(DENO, args, { cwd: p.dir, env: baseEnv(p.home, { DENO_DIR: join(p.home, 'deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', NPM_CONFIG_REGISTRY: registry!.url }), timeoutMs: 120_000 });
+      const s = await cycle(p.dir, NM, {
+        add: () => deno(['add', '--allow-scripts=npm:acme-lib', 'npm:acme-lib']),
+        addOther: () => deno(['add', 'npm:other-lib']),
+        install: () => deno(['install', '--allow-scripts=npm:acme-lib']),
+        remove: () => plain(['remove', 'acme-lib']),
+        use: nodeUse(p),
+      });
+      expect(counts(s)).toEqual([1, 1, 2]);
+      expect(s.markerKept).toBe(true);
+      // Why the mtime rule alone missed it: package.json is a hard link from DENO_DIR (same inode, same mtime), in a new folder.
+      expect([s.readded.pkg.ino, s.readded.pkg.mtime]).toEqual([s.installed.pkg.ino, s.installed.pkg.mtime]);
+      expect(s.readded.dir.birth).toBeGreaterThan(s.installed.dir.birth);
+    }, 240_000);
+  });
 });
