@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -296,4 +297,46 @@ describe('install, add another package, remove, add the same version again', () 
       expect(s.readded.dir.birth).toBeGreaterThan(s.installed.dir.birth);
     }, 240_000);
   });
+});
+
+// The promise the folder rule must keep: an image layer stays reported, also
+// when a container writes into the package folder. overlayfs then copies the
+// folder up: in the mount it is born at that moment, after the marker, and its
+// mtime moves with the write, while the marker and package.json stay the lower
+// layer's. Reproduced in a mount namespace (root, unshare -m).
+const overlay = (() => {
+  const r = spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore' });
+  return r.error || r.status !== 0 ? ' (skipped: unshare -m is not available or not permitted here)' : '';
+})();
+
+describe('an image layer whose package folder a container writes into (overlay copy-up)', () => {
+  it(`npm install reported in the lower layer; in a mount a file is written into node_modules/acme-lib and acme-lib is loaded: no new event${overlay}`, async () => {
+    if (overlay) return;
+    const p = project('ib-rpm-ovl-');
+    const npm = (args: string[]) => run(...npmArgv([...args, '--no-audit', '--no-fund', `--registry=${DEAD}`, '--loglevel=error']), { cwd: p.dir, env: baseEnv(p.home, { npm_config_cache: join(p.home, 'npm-cache') }), timeoutMs: 120_000 });
+    ok(await npm(['install', acme]));
+    await collector.settled();
+    expect(events()).toEqual(['npm postinstall']);
+    const work = temps.make('ib-rpm-ovl-work-');
+    for (const d of ['u', 'w', 'm']) mkdirSync(join(work, d));
+    const times = "const fs = require('fs'); const m = fs.readdirSync('node_modules/.install-beacon').find((n) => n.startsWith('acme-lib')); const d = fs.statSync('node_modules/acme-lib'); console.log(JSON.stringify({ born: d.birthtimeMs, mtime: d.mtimeMs, marker: fs.statSync('node_modules/.install-beacon/' + m).mtimeMs }))";
+    const script = [
+      `mount -t overlay overlay -o lowerdir=${p.dir},upperdir=${work}/u,workdir=${work}/w ${work}/m`,
+      `cd ${work}/m`,
+      'echo cached > node_modules/acme-lib/cache.txt',
+      `${process.execPath} -e "require('acme-lib')"`,
+      `${process.execPath} -e "${times}"`,
+    ].join('\n');
+    const r = await run('unshare', ['-m', 'sh', '-ec', script], { env: baseEnv(p.home), timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    await collector.settled();
+    expect(events()).toEqual(['npm postinstall']);
+    // The case this is about: the folder, copied up, was born after the marker and written since.
+    const t = JSON.parse(r.stdout.trim().split('\n').pop()!) as { born: number; mtime: number; marker: number };
+    expect(t.born).toBeGreaterThan(t.marker);
+    expect(t.mtime).toBeGreaterThanOrEqual(t.born);
+    // Only the folder and the new file were copied up: the marker was found, not claimed again.
+    expect(readdirSync(join(work, 'u'))).toEqual(['node_modules']);
+    expect(readdirSync(join(work, 'u', 'node_modules'))).toEqual(['acme-lib']);
+  }, 240_000);
 });
