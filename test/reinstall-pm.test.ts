@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -299,8 +299,10 @@ describe('install, add another package, remove, add the same version again', () 
   });
 });
 
-// The promise the folder rule must keep: an image layer stays reported, also
-// when a container writes into the package folder. overlayfs then copies the
+// The promises the folder rule must keep: a tree copied with its times stays
+// reported (cp -a gives every folder a new birth time, and the marker a new
+// ctime), and so does an image layer, also when a container writes into the
+// package folder. overlayfs then copies the
 // folder up: in the mount it is born at that moment, after the marker, and its
 // mtime moves with the write, while the marker and package.json stay the lower
 // layer's. Reproduced in a mount namespace (root, unshare -m).
@@ -309,8 +311,26 @@ const overlay = (() => {
   return r.error || r.status !== 0 ? ' (skipped: unshare -m is not available or not permitted here)' : '';
 })();
 
-describe('an image layer whose package folder a container writes into (overlay copy-up)', () => {
-  it(`npm install reported in the lower layer; in a mount a file is written into node_modules/acme-lib and acme-lib is loaded: no new event${overlay}`, async () => {
+describe('copies stay reported, though their package folders are born after the marker', () => {
+  it(`bun 1.4: the tree copied with cp -a (every folder born at the copy) stays reported${missing(BUN)}`, async () => {
+    if (missing(BUN)) return;
+    const p = project('ib-rpm-bunc-', { trustedDependencies: ['acme-lib'] });
+    ok(await run(BUN, ['add', acme, `--registry=${DEAD}`], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 }));
+    await collector.settled();
+    expect(events()).toEqual(['bun postinstall']);
+    const copy = join(temps.make('ib-rpm-bunc-copy-'), 'proj');
+    ok(await run('cp', ['-a', p.dir, copy]));
+    const r = await nodeUse({ dir: copy, home: p.home })(USE);
+    ok(r);
+    await collector.settled();
+    expect(events()).toEqual(['bun postinstall']);
+    // The case this is about: in the copy, the package folder was born after the marker was written.
+    const marker = readdirSync(join(copy, NM)).find((n) => n.startsWith('acme-lib@'))!;
+    const born = (JSON.parse(r.stdout.trim().split('\n').pop()!) as { dir: Times }).dir.birth;
+    expect(born).toBeGreaterThan(statSync(join(copy, NM, marker)).mtimeMs);
+  }, 240_000);
+
+  it(`an image layer a container writes into (overlay copy-up): npm install reported in the lower layer; in a mount a file is written into node_modules/acme-lib and acme-lib is loaded: no new event${overlay}`, async () => {
     if (overlay) return;
     const p = project('ib-rpm-ovl-');
     const npm = (args: string[]) => run(...npmArgv([...args, '--no-audit', '--no-fund', `--registry=${DEAD}`, '--loglevel=error']), { cwd: p.dir, env: baseEnv(p.home, { npm_config_cache: join(p.home, 'npm-cache') }), timeoutMs: 120_000 });
