@@ -137,12 +137,14 @@ function stateOf(st: MarkerStat | undefined, now: number, pkgMtimeMs: number, lo
  * package.json from its cache with the cache's mtime, bun and deno link it from
  * theirs, yarn 4 extracts it with its zip's time (1984): its mtime says
  * nothing, but their reinstall creates the folder afresh and puts package.json
- * in it. Judged only while the marker is the very file
- * this tree wrote: its ctime is its mtime (a copy, an extracted image layer, a
- * chown give it a later ctime) and it was born before it was last written (so
- * the file system keeps birth times, not the ctime in their place). A folder
- * born after its own mtime, or after its package.json last changed, is a copy
- * that kept its times or an overlay copy-up of the folder, not an install.
+ * in it. Judged only while the marker is the very file this tree wrote: its
+ * ctime is its mtime (a copy, an extracted image layer, a chown give it a later
+ * ctime) and it was born before it was last written (so the file system keeps
+ * birth times, not the ctime in their place). A folder born after its own
+ * mtime, or after its package.json last changed, is a copy that kept its times
+ * or an overlay copy-up of the folder, not an install. pnpm 10 links the folder
+ * it kept in node_modules/.pnpm again, and yarn 4's global cache serves one zip
+ * to every project: neither changes, so neither counts again (docs/markers.md).
  */
 function reborn(st: MarkerStat, location: MarkerLocation, fs: MarkerFs): boolean {
   if (!location.path || st.ctimeMs !== st.mtimeMs || !((st.birthtimeMs ?? 0) < st.mtimeMs)) return false;
