@@ -9,9 +9,10 @@ import { npmArgv, packAcme, packBeacon } from './support/fixture.js';
 import { baseEnv, run, type RunResult, TempDirs } from './support/process.js';
 
 // "`npm ci` or a reinstall counts again" (README), with the real package
-// managers and their defaults: install acme-lib, add another package and
-// install again (not a reinstall of acme-lib: no event), remove acme-lib, add
-// the same version again (one more event). node_modules/.install-beacon (ours)
+// managers and their defaults: install acme-lib; add another package, install
+// again and rebuild where the manager has a rebuild (npm, pnpm, yarn 4): none
+// of that installs acme-lib again, no event; remove acme-lib, add the same
+// version again: one more event. node_modules/.install-beacon (ours)
 // survives the remove, so the marker's rule alone decides. bun links
 // package.json from its cache and yarn 4 extracts it with its zip's time
 // (1984): neither reinstall gives it a newer mtime, only a newly created
@@ -132,12 +133,18 @@ function project(prefix: string, pkg: Record<string, unknown> = {}, files: Recor
 const NM = join('node_modules', '.install-beacon');
 const nodeUse = (p: { dir: string; home: string }) => (code: string) => run(process.execPath, ['-e', code], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 60_000 });
 const counts = (s: Seen) => s.events.map((e) => e.length);
+/** Run the commands one after another; the first that fails is the answer. */
+const inTurn = async (...steps: Array<() => Promise<RunResult>>): Promise<RunResult> => {
+  let last!: RunResult;
+  for (const step of steps) if ((last = await step()).code !== 0) break;
+  return last;
+};
 
 describe('install, add another package, remove, add the same version again', () => {
   it('npm 11, the control (the host npm; it runs the postinstall): package.json is extracted afresh, 2 events', async () => {
     const p = project('ib-rpm-npm-');
     const npm = (args: string[]) => run(...npmArgv([...args, '--no-audit', '--no-fund', `--registry=${DEAD}`, '--loglevel=error']), { cwd: p.dir, env: baseEnv(p.home, { npm_config_cache: join(p.home, 'npm-cache') }), timeoutMs: 120_000 });
-    const s = await cycle(p.dir, NM, { add: () => npm(['install', acme]), addOther: () => npm(['install', other]), install: () => npm(['install']), remove: () => npm(['uninstall', 'acme-lib']), use: nodeUse(p) });
+    const s = await cycle(p.dir, NM, { add: () => npm(['install', acme]), addOther: () => npm(['install', other]), install: () => inTurn(() => npm(['install']), () => npm(['rebuild'])), remove: () => npm(['uninstall', 'acme-lib']), use: nodeUse(p) });
     expect(s.events).toEqual([['npm postinstall'], ['npm postinstall'], ['npm postinstall', 'npm postinstall']]);
     expect(s.markerKept).toBe(true);
     expect(s.readded.pkg.mtime).toBeGreaterThan(s.installed.pkg.mtime);
@@ -148,7 +155,7 @@ describe('install, add another package, remove, add the same version again', () 
     const p = project('ib-rpm-pnpm10-');
     writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `onlyBuiltDependencies:\n  - acme-lib\n  - "acme-lib@file:${relative(p.dir, acme)}"\n`);
     const pnpm = (args: string[]) => run(process.execPath, [PNPM10, ...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
-    const s = await cycle(p.dir, NM, { add: () => pnpm(['add', acme]), addOther: () => pnpm(['add', other]), install: () => pnpm(['install']), remove: () => pnpm(['remove', 'acme-lib']), use: nodeUse(p) }, 1);
+    const s = await cycle(p.dir, NM, { add: () => pnpm(['add', acme]), addOther: () => pnpm(['add', other]), install: () => inTurn(() => pnpm(['install']), () => pnpm(['rebuild'])), remove: () => pnpm(['remove', 'acme-lib']), use: nodeUse(p) }, 1);
     expect(counts(s)).toEqual([1, 1, 1]);
     expect(s.markerKept).toBe(true);
     // Why: the folder pnpm kept in node_modules/.pnpm, untouched.
@@ -180,7 +187,7 @@ describe('install, add another package, remove, add the same version again', () 
     const p = project('ib-rpm-pnpm12-');
     writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `allowBuilds:\n  acme-lib: true\n  "acme-lib@file:${relative(p.dir, acme)}": true\n`);
     const pnpm = (args: string[]) => run(PNPM12, [...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
-    const s = await cycle(p.dir, NM, { add: () => pnpm(['add', acme]), addOther: () => pnpm(['add', other]), install: () => pnpm(['install']), remove: () => pnpm(['remove', 'acme-lib']), use: nodeUse(p) });
+    const s = await cycle(p.dir, NM, { add: () => pnpm(['add', acme]), addOther: () => pnpm(['add', other]), install: () => inTurn(() => pnpm(['install']), () => pnpm(['rebuild'])), remove: () => pnpm(['remove', 'acme-lib']), use: nodeUse(p) });
     expect(counts(s)).toEqual([1, 1, 2]);
     expect(s.markerKept).toBe(true);
     expect(s.readded.pkg.mtime).toBeGreaterThan(s.installed.pkg.mtime);
@@ -223,7 +230,7 @@ describe('install, add another package, remove, add the same version again', () 
     const s = await cycle(p.dir, join('.yarn', '.install-beacon'), {
       add: () => yarn(['add', `acme-lib@file:${acme}`]),
       addOther: () => yarn(['add', `other-lib@file:${other}`]),
-      install: () => yarn(['install']),
+      install: () => inTurn(() => yarn(['install']), () => yarn(['rebuild'])),
       remove: () => yarn(['remove', 'acme-lib']),
       use: (code) => yarn(['node', '-e', code]),
     });
@@ -242,7 +249,7 @@ describe('install, add another package, remove, add the same version again', () 
     const s = await cycle(p.dir, join('.yarn', '.install-beacon'), {
       add: () => yarn(['add', `acme-lib@file:${acme}`]),
       addOther: () => yarn(['add', `other-lib@file:${other}`]),
-      install: () => yarn(['install']),
+      install: () => inTurn(() => yarn(['install']), () => yarn(['rebuild'])),
       remove: () => yarn(['remove', 'acme-lib']),
       use: (code) => yarn(['node', '-e', code]),
     }, 1);
