@@ -13,10 +13,11 @@ import { baseEnv, run, type RunResult, TempDirs } from './support/process.js';
 // again and rebuild where the manager has a rebuild (npm, pnpm, yarn 4): none
 // of that installs acme-lib again, no event; remove acme-lib, add the same
 // version again: one more event. node_modules/.install-beacon (ours)
-// survives the remove, so the marker's rule alone decides. bun links
-// package.json from its cache and yarn 4 extracts it with its zip's time
-// (1984): neither reinstall gives it a newer mtime, only a newly created
-// package folder (marker.ts: reborn). pnpm 10 keeps the removed package's
+// survives the remove, so the marker's rule alone decides. yarn 1 copies
+// package.json from its cache with the cache's mtime, bun and deno link it
+// from theirs, yarn 4 extracts it with its zip's time (1984): no reinstall of
+// theirs gives it a newer mtime, only a newly created package folder
+// (marker.ts: reborn). pnpm 10 keeps the removed package's
 // folder in node_modules/.pnpm and links the same folder again: nothing of
 // the package changes, and it stays reported (docs/markers.md, Limits).
 // The tools come from the matrix's cache (~/.cache/install-beacon-matrix,
@@ -84,7 +85,7 @@ const USE = [
 
 type Times = { mtime: number; ctime: number; birth: number; ino: number; nlink: number };
 interface Seen {
-  /** The events after: the install, another package added and installed, acme-lib removed and added again. */
+  /** The events after: the install; another package added, installed and rebuilt; acme-lib removed and added again. */
   events: string[][];
   installed: { pkg: Times; dir: Times };
   readded: { pkg: Times; dir: Times };
@@ -150,8 +151,7 @@ describe('install, add another package, remove, add the same version again', () 
     expect(s.readded.pkg.mtime).toBeGreaterThan(s.installed.pkg.mtime);
   }, 240_000);
 
-  it(`pnpm 10 (onlyBuiltDependencies): the same package folder is linked again, 1 event (the documented limit)${missing(PNPM10)}`, async () => {
-    if (missing(PNPM10)) return;
+  it.skipIf(!!missing(PNPM10))(`pnpm 10 (onlyBuiltDependencies): the same package folder is linked again, 1 event (the documented limit)${missing(PNPM10)}`, async () => {
     const p = project('ib-rpm-pnpm10-');
     writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `onlyBuiltDependencies:\n  - acme-lib\n  - "acme-lib@file:${relative(p.dir, acme)}"\n`);
     const pnpm = (args: string[]) => run(process.execPath, [PNPM10, ...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
@@ -162,8 +162,7 @@ describe('install, add another package, remove, add the same version again', () 
     expect([s.readded.dir.birth, s.readded.dir.ino, s.readded.pkg.ctime]).toEqual([s.installed.dir.birth, s.installed.dir.ino, s.installed.pkg.ctime]);
   }, 240_000);
 
-  it(`pnpm 10: node_modules/.pnpm/<acme-lib> deleted, then pnpm install: a new folder, 2 events${missing(PNPM10)}`, async () => {
-    if (missing(PNPM10)) return;
+  it.skipIf(!!missing(PNPM10))(`pnpm 10: node_modules/.pnpm/<acme-lib> deleted, then pnpm install: a new folder, 2 events${missing(PNPM10)}`, async () => {
     const p = project('ib-rpm-pnpm10d-');
     writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `onlyBuiltDependencies:\n  - acme-lib\n  - "acme-lib@file:${relative(p.dir, acme)}"\n`);
     const pnpm = (args: string[]) => run(process.execPath, [PNPM10, ...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
@@ -182,8 +181,7 @@ describe('install, add another package, remove, add the same version again', () 
     expect(s.readded.dir.birth).toBeGreaterThan(s.installed.dir.birth);
   }, 240_000);
 
-  it(`pnpm 12 (allowBuilds): package.json is written afresh, 2 events${missing(PNPM12)}`, async () => {
-    if (missing(PNPM12)) return;
+  it.skipIf(!!missing(PNPM12))(`pnpm 12 (allowBuilds): package.json is written afresh, 2 events${missing(PNPM12)}`, async () => {
     const p = project('ib-rpm-pnpm12-');
     writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `allowBuilds:\n  acme-lib: true\n  "acme-lib@file:${relative(p.dir, acme)}": true\n`);
     const pnpm = (args: string[]) => run(PNPM12, [...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
@@ -193,8 +191,7 @@ describe('install, add another package, remove, add the same version again', () 
     expect(s.readded.pkg.mtime).toBeGreaterThan(s.installed.pkg.mtime);
   }, 240_000);
 
-  it(`yarn 1 (runs the postinstall): package.json is copied from its cache with the cache's mtime, 2 events${missing(YARN1)}`, async () => {
-    if (missing(YARN1)) return;
+  it.skipIf(!!missing(YARN1))(`yarn 1 (runs the postinstall): package.json is copied from its cache with the cache's mtime, 2 events${missing(YARN1)}`, async () => {
     const p = project('ib-rpm-yarn1-');
     const yarn1 = (args: string[]) => run(process.execPath, [YARN1, ...args, '--registry', DEAD, '--cache-folder', join(p.home, 'yarn-cache'), '--non-interactive'], { cwd: p.dir, env: baseEnv(p.home, { YARN_DISABLE_SELF_UPDATE_CHECK: 'true' }), timeoutMs: 120_000 });
     const s = await cycle(p.dir, NM, { add: () => yarn1(['add', `file:${acme}`]), addOther: () => yarn1(['add', `file:${other}`]), install: () => yarn1(['install']), remove: () => yarn1(['remove', 'acme-lib']), use: nodeUse(p) });
@@ -207,8 +204,7 @@ describe('install, add another package, remove, add the same version again', () 
   }, 240_000);
 
   for (const trusted of [true, false]) {
-    it(`bun 1.4, ${trusted ? 'trustedDependencies (its postinstall)' : 'scripts blocked, its default (reportInstall)'}: package.json is a hard link from its cache, 2 events${missing(BUN)}`, async () => {
-      if (missing(BUN)) return;
+    it.skipIf(!!missing(BUN))(`bun 1.4, ${trusted ? 'trustedDependencies (its postinstall)' : 'scripts blocked, its default (reportInstall)'}: package.json is a hard link from its cache, 2 events${missing(BUN)}`, async () => {
       const p = project('ib-rpm-bun-', trusted ? { trustedDependencies: ['acme-lib'] } : {});
       const bun = (args: string[]) => run(BUN, [...args, `--registry=${DEAD}`], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 });
       const s = await cycle(p.dir, NM, { add: () => bun(['add', acme]), addOther: () => bun(['add', other]), install: () => bun(['install']), remove: () => bun(['remove', 'acme-lib']), use: nodeUse(p) });
@@ -222,8 +218,7 @@ describe('install, add another package, remove, add the same version again', () 
     }, 240_000);
   }
 
-  it(`yarn 4 PnP (dependenciesMeta built: unplugged): package.json keeps its zip time (1984), 2 events${missing(YARN)}`, async () => {
-    if (missing(YARN)) return;
+  it.skipIf(!!missing(YARN))(`yarn 4 PnP (dependenciesMeta built: unplugged): package.json keeps its zip time (1984), 2 events${missing(YARN)}`, async () => {
     const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
     const p = project('ib-rpm-yarn-', { dependenciesMeta: { 'acme-lib': { built: true } } }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
     const yarn = (args: string[]) => run(process.execPath, [YARN, ...args], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 });
@@ -241,8 +236,7 @@ describe('install, add another package, remove, add the same version again', () 
     expect(s.readded.dir.birth).toBeGreaterThan(s.installed.dir.birth);
   }, 240_000);
 
-  it(`yarn 4 PnP, scripts not run, its default (reportInstall): the package is a zip in the global cache, 1 event (the documented limit)${missing(YARN)}`, async () => {
-    if (missing(YARN)) return;
+  it.skipIf(!!missing(YARN))(`yarn 4 PnP, scripts not run, its default (reportInstall): the package is a zip in the global cache, 1 event (the documented limit)${missing(YARN)}`, async () => {
     const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
     const p = project('ib-rpm-yarnz-', {}, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
     const yarn = (args: string[]) => run(process.execPath, [YARN, ...args], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 });
@@ -280,8 +274,7 @@ describe('install, add another package, remove, add the same version again', () 
       await registry?.stop();
     });
 
-    it(`deno add --allow-scripts (its postinstall; a program run afterwards): package.json is a hard link from its cache, 2 events${missing(DENO) || missing(VERDACCIO)}`, async () => {
-      if (!registry) return;
+    it.skipIf(!!(missing(DENO) || missing(VERDACCIO)))(`deno add --allow-scripts (its postinstall; a program run afterwards): package.json is a hard link from its cache, 2 events${missing(DENO) || missing(VERDACCIO)}`, async () => {
       const p = project('ib-rpm-deno-');
       const deno = (args: string[]) =>
         run(DENO, [...args.slice(0, 1), '--minimum-dependency-age=0', ...args.slice(1)], {
@@ -319,8 +312,7 @@ const overlay = (() => {
 })();
 
 describe('copies stay reported, though their package folders are born after the marker', () => {
-  it(`bun 1.4: the tree copied with cp -a (every folder born at the copy) stays reported${missing(BUN)}`, async () => {
-    if (missing(BUN)) return;
+  it.skipIf(!!missing(BUN))(`bun 1.4: the tree copied with cp -a (every folder born at the copy) stays reported${missing(BUN)}`, async () => {
     const p = project('ib-rpm-bunc-', { trustedDependencies: ['acme-lib'] });
     ok(await run(BUN, ['add', acme, `--registry=${DEAD}`], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 }));
     await collector.settled();
@@ -337,8 +329,7 @@ describe('copies stay reported, though their package folders are born after the 
     expect(born).toBeGreaterThan(statSync(join(copy, NM, marker)).mtimeMs);
   }, 240_000);
 
-  it(`an image layer a container writes into (overlay copy-up): npm install reported in the lower layer; in a mount a file is written into node_modules/acme-lib and acme-lib is loaded: no new event${overlay}`, async () => {
-    if (overlay) return;
+  it.skipIf(!!overlay)(`an image layer a container writes into (overlay copy-up): npm install reported in the lower layer; in a mount a file is written into node_modules/acme-lib and acme-lib is loaded: no new event${overlay}`, async () => {
     const p = project('ib-rpm-ovl-');
     const npm = (args: string[]) => run(...npmArgv([...args, '--no-audit', '--no-fund', `--registry=${DEAD}`, '--loglevel=error']), { cwd: p.dir, env: baseEnv(p.home, { npm_config_cache: join(p.home, 'npm-cache') }), timeoutMs: 120_000 });
     ok(await npm(['install', acme]));
