@@ -23,14 +23,17 @@
 // event; the file name holds no path, device, inode or birth time, so the tree
 // can be moved, copied with its metadata (`cp -a`, `docker cp`), baked into an
 // image layer or mounted again (every overlayfs mount has a new st_dev) and
-// stay reported. A real reinstall still counts: npm, yarn and bun extract
-// package.json afresh, so its mtime is the extraction time. A marker covers
-// the copy whose package.json is not newer than the marker; a newer one at the
+// stay reported. A real reinstall still counts: npm extracts package.json
+// afresh, so its mtime is the extraction time; yarn 1, bun, deno and yarn 4
+// keep an older mtime but create the package folder afresh (reborn, below). A
+// marker covers the copy whose package.json is not newer than the marker and
+// whose folder was not born after it; a newer one at the
 // path the marker recorded is a new install of that version ('outdated'),
 // taken over like a stale claim, while a newer copy at another path is one
 // more copy of an already reported version in this tree. Checking costs one
-// read of package.json (name, version, mtime from one open) and one stat of
-// the marker (and a read of it only when package.json is the newer).
+// read of package.json (name, version, mtime from one open), one stat of the
+// marker and one of the package folder (and a read of the marker only when
+// the copy is the newer).
 //
 // Claiming is an exclusive create (O_EXCL) of an empty file, atomic on local
 // file systems, so of many processes starting at once exactly one wins. The
@@ -46,12 +49,20 @@
 // lost event is retried, never doubled, and a machine without network does not
 // retry on every process start.
 
+export interface MarkerStat {
+  size: number;
+  mtimeMs: number;
+  ctimeMs?: number;
+  birthtimeMs?: number;
+}
+
 export interface MarkerFs {
   /** mkdir -p; false if it could not be created. */
   mkdirp(dir: string): boolean;
   /** Create the file only if it does not exist. */
   createExclusive(file: string, content: string): 'created' | 'exists' | 'failed';
-  stat(file: string): { size: number; mtimeMs: number } | undefined;
+  /** Times a file system does not record are absent or 0 (some keep the ctime as the birth time). */
+  stat(file: string): MarkerStat | undefined;
   /** The file's text, or undefined if unreadable. */
   read(file: string): string | undefined;
   /** Replace the file's content (and so its mtime); false on failure. */
@@ -107,17 +118,40 @@ export function markerLocation(site: { markerDir: string; treeRoot?: string; pkg
 
 export type MarkerState = 'none' | 'reported' | 'in-flight' | 'stale' | 'outdated';
 
-function stateOf(st: { size: number; mtimeMs: number } | undefined, now: number, pkgMtimeMs: number, recordedElsewhere: () => boolean): MarkerState {
+function stateOf(st: MarkerStat | undefined, now: number, pkgMtimeMs: number, location: MarkerLocation, fs: MarkerFs): MarkerState {
   if (!st) return 'none';
-  // A package.json newer than the marker: this version was installed again after
-  // it reported, unless the marker was recorded by a copy at another path (a
-  // second copy of an already reported version, added to the tree later).
+  // A package.json newer than the marker, or a package folder born after it:
+  // this version was installed again after it reported, unless the marker was
+  // recorded by a copy at another path (a second copy of an already reported
+  // version, added to the tree later).
   // Equivalent mutants: `st.size > 0` as `true` or `>= 0`. The size test only
   // spares a read: an empty marker never parses as JSON, so recordedElsewhere()
   // returns false for it anyway.
-  if (pkgMtimeMs > st.mtimeMs && !(st.size > 0 && recordedElsewhere())) return 'outdated';
+  if ((pkgMtimeMs > st.mtimeMs || reborn(st, location, fs)) && !(st.size > 0 && recordedElsewhere(location, fs))) return 'outdated';
   if (st.size > 0) return 'reported';
   return now - st.mtimeMs < RETRY_AFTER_MS ? 'in-flight' : 'stale';
+}
+
+/**
+ * Was the package folder created after the marker was written? yarn 1 copies
+ * package.json from its cache with the cache's mtime, bun and deno link it from
+ * theirs, yarn 4 extracts it with its zip's time (1984): its mtime says
+ * nothing, but their reinstall creates the folder afresh and puts package.json
+ * in it. Judged only while the marker is the very file this tree wrote: its
+ * ctime is its mtime (a copy, an extracted image layer, a chown give it a later
+ * ctime) and it was born before it was last written (so the file system keeps
+ * birth times, not the ctime in their place). A folder born after its own
+ * mtime, or after its package.json last changed, is a copy that kept its times
+ * or an overlay copy-up of the folder, not an install. pnpm 10 links the folder
+ * it kept in node_modules/.pnpm again, and yarn 4's global cache serves one zip
+ * to every project: neither changes, so neither counts again (docs/markers.md).
+ */
+function reborn(st: MarkerStat, location: MarkerLocation, fs: MarkerFs): boolean {
+  if (!location.path || st.ctimeMs !== st.mtimeMs || !((st.birthtimeMs ?? 0) < st.mtimeMs)) return false;
+  const dir = `${location.tree}/${location.path}`;
+  const folder = fs.stat(dir);
+  const born = folder?.birthtimeMs ?? 0;
+  return born > st.mtimeMs && born <= folder!.mtimeMs && (fs.stat(`${dir}/package.json`)?.ctimeMs ?? 0) >= born;
 }
 
 /**
@@ -137,18 +171,16 @@ function recordedPath(file: string, fs: MarkerFs): string | undefined {
   }
 }
 
-/** Was the marker's report recorded by a copy at another path in the tree? Read only when its package.json is newer than the marker. */
-function recordedElsewhere(location: MarkerLocation, fs: MarkerFs): () => boolean {
-  return () => {
-    if (!location.path) return false;
-    const recorded = recordedPath(location.file, fs);
-    return recorded !== undefined && recorded !== location.path; // unreadable or not ours: judge by the times alone
-  };
+/** Was the marker's report recorded by a copy at another path in the tree? Read only when this copy is newer than the marker. */
+function recordedElsewhere(location: MarkerLocation, fs: MarkerFs): boolean {
+  if (!location.path) return false;
+  const recorded = recordedPath(location.file, fs);
+  return recorded !== undefined && recorded !== location.path; // unreadable or not ours: judge by the times alone
 }
 
 /** The marker's state for a copy whose package.json has mtime `pkgMtimeMs`. */
 export function markerState(location: MarkerLocation, fs: MarkerFs, now: number, pkgMtimeMs: number): MarkerState {
-  return stateOf(fs.stat(location.file), now, pkgMtimeMs, recordedElsewhere(location, fs));
+  return stateOf(fs.stat(location.file), now, pkgMtimeMs, location, fs);
 }
 
 /** Reported, or being reported right now: either way, not this caller's job. */
@@ -172,7 +204,7 @@ export function claim(location: MarkerLocation | undefined, fs: MarkerFs, now: n
   if (result === 'failed') return { result: 'unwritable' };
   // It exists: take it over only if it is stale or outdated, and only if this caller wins the takeover.
   const seen = fs.stat(location.file);
-  const state = stateOf(seen, now, pkgMtimeMs, recordedElsewhere(location, fs));
+  const state = stateOf(seen, now, pkgMtimeMs, location, fs);
   if (!seen || (state !== 'stale' && state !== 'outdated')) return { result: 'taken' };
   const lock = `${location.file}.${Math.round(seen.mtimeMs)}-${seen.size}.takeover`;
   // Equivalent mutant: the lock's content. Only its existence counts; nobody reads it.

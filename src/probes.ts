@@ -109,8 +109,7 @@ export const realMarkerFs: MarkerFs = {
   },
   stat(file) {
     try {
-      const st = fs.statSync(file);
-      return { size: st.size, mtimeMs: st.mtimeMs };
+      return fs.statSync(file);
     } catch {
       return undefined;
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claim, finish, fnv1a, isReported, markerLocation, markerState, pathInTree, pruneGone, RETRY_AFTER_MS, retryLater, type MarkerFs } from '../src/marker.js';
+import { claim, finish, fnv1a, isReported, markerLocation, markerState, pathInTree, pruneGone, RETRY_AFTER_MS, retryLater, type MarkerFs, type MarkerStat } from '../src/marker.js';
 import { MemFs } from './support/memfs.js';
 
 const SITE = { markerDir: '/app/node_modules/.install-beacon', treeRoot: '/app', pkgDir: '/app/node_modules/acme-lib' };
@@ -97,6 +97,105 @@ describe('markerState: which copies a marker covers', () => {
     const fs = content === undefined ? new MemFs().markerFs() : at(mtime, content);
     expect(markerState(loc(), fs, 1000, pkgMtime)).toBe(expected);
     expect(isReported(loc(), fs, 1000, pkgMtime)).toBe(expected === 'reported' || expected === 'in-flight');
+  });
+});
+
+describe('markerState: a package folder created after the marker (bun, yarn 4: package.json keeps an old mtime)', () => {
+  type Times = Omit<MarkerStat, 'size'>;
+  const loc = () => markerLocation(SITE, 'acme-lib', '2.3.4');
+  /** A marker reported by node_modules/acme-lib, with the times of the marker, the package folder and its package.json as a file system reports them. */
+  const fsWith = (marker: Times, folder: Times | undefined, pkgCtime = 2000, content = '{"status":204,"path":"node_modules/acme-lib"}\n') => {
+    const mem = new MemFs();
+    mem.write(loc().file, content);
+    const base = mem.markerFs();
+    const stats: string[] = [];
+    const fs: MarkerFs = {
+      ...base,
+      stat: (file) => {
+        stats.push(file);
+        if (file === loc().file) return { size: Buffer.byteLength(content), ...marker };
+        // package.json: as old as the store or zip it came from; its ctime is when it was put here.
+        if (file === `${SITE.pkgDir}/package.json`) return folder && { size: 100, mtimeMs: 500, ctimeMs: pkgCtime, birthtimeMs: pkgCtime };
+        return file === SITE.pkgDir ? (folder && { size: 4096, ...folder }) : base.stat(file);
+      },
+    };
+    return { fs, stats };
+  };
+  // The marker as this tree wrote it: born at its claim (990), last written at 1000, ctime = mtime.
+  const written = { mtimeMs: 1000, ctimeMs: 1000, birthtimeMs: 990 };
+  it.each([
+    ['bun re-add (package.json linked from its cache) or yarn 4 unplugged again: a folder born after the marker, package.json put in it: outdated', written, { birthtimeMs: 2000, mtimeMs: 2000, ctimeMs: 2000 }, 2000, 'outdated'],
+    ['the folder born before the marker and written since (npm rebuild, a build output, another package added): reported', written, { birthtimeMs: 900, mtimeMs: 3000, ctimeMs: 3000 }, 900, 'reported'],
+    ['born in the same tick as the marker was written (coarse times): reported', written, { birthtimeMs: 1000, mtimeMs: 1000, ctimeMs: 1000 }, 1000, 'reported'],
+    ['cp -a, docker cp, an image layer pulled elsewhere: everything born at the copy, mtimes kept, the marker\'s ctime later: reported', { mtimeMs: 1000, ctimeMs: 5000, birthtimeMs: 5000 }, { birthtimeMs: 5000, mtimeMs: 5000, ctimeMs: 5000 }, 5000, 'reported'],
+    ['chown -R or chmod -R after the report (the marker\'s ctime moved): judged by package.json alone: reported', { mtimeMs: 1000, ctimeMs: 3000, birthtimeMs: 990 }, { birthtimeMs: 2000, mtimeMs: 2000, ctimeMs: 3000 }, 3000, 'reported'],
+    ['a copy of the folder that kept its times (born after its own mtime): reported', written, { birthtimeMs: 2000, mtimeMs: 500, ctimeMs: 2000 }, 2000, 'reported'],
+    ['an overlay copy-up of the folder (a file written in it in a container; package.json still the lower layer\'s): reported', written, { birthtimeMs: 2000, mtimeMs: 2500, ctimeMs: 2500 }, 400, 'reported'],
+    ['no birth times on this file system (0): reported', { mtimeMs: 1000, ctimeMs: 1000, birthtimeMs: 0 }, { birthtimeMs: 0, mtimeMs: 2000, ctimeMs: 2000 }, 2000, 'reported'],
+    ['the ctime in place of the birth time (Linux without statx): the marker is not born before its write: reported', { mtimeMs: 1000, ctimeMs: 1000, birthtimeMs: 1000 }, { birthtimeMs: 2000, mtimeMs: 2000, ctimeMs: 2000 }, 2000, 'reported'],
+    ['times not reported at all: reported', { mtimeMs: 1000 }, { mtimeMs: 2000 }, 2000, 'reported'],
+    ['the package folder is gone: reported', written, undefined, 2000, 'reported'],
+  ] as const)('%s', (_n, marker, folder, pkgCtime, expected) => {
+    const { fs } = fsWith(marker, folder, pkgCtime);
+    // package.json as old as the store or zip it came from.
+    expect(markerState(loc(), fs, 5000, 500)).toBe(expected);
+  });
+
+  it('a copy at another path born after the marker (a nested copy added later) is covered; the reporting path reborn is not', () => {
+    const nested = markerLocation({ ...SITE, pkgDir: '/app/node_modules/mid-b/node_modules/acme-lib' }, 'acme-lib', '2.3.4');
+    const { fs } = fsWith(written, { birthtimeMs: 2000, mtimeMs: 2000, ctimeMs: 2000 });
+    const nestedFs: MarkerFs = { ...fs, stat: (f) => fs.stat(f.replace('/app/node_modules/mid-b/node_modules/acme-lib', SITE.pkgDir)) };
+    expect(markerState(nested, nestedFs, 5000, 500)).toBe('reported');
+    expect(markerState(loc(), fs, 5000, 500)).toBe('outdated');
+  });
+
+  it('an empty marker (a send in flight: born when last written) is not judged by the folder: in-flight', () => {
+    const { fs } = fsWith({ mtimeMs: 1000, ctimeMs: 1000, birthtimeMs: 1000 }, { birthtimeMs: 2000, mtimeMs: 2000, ctimeMs: 2000 }, 2000, '');
+    expect(markerState(loc(), fs, 1500, 500)).toBe('in-flight');
+  });
+
+  it('no package path (yarn 4 global cache): the folder is never looked at', () => {
+    const { fs, stats } = fsWith(written, { birthtimeMs: 2000, mtimeMs: 2000, ctimeMs: 2000 });
+    expect(markerState({ ...loc(), path: undefined }, fs, 5000, 500)).toBe('reported');
+    expect(stats).toEqual([loc().file]);
+  });
+
+  it('stats the folder only when package.json is not newer and the marker is the file this tree wrote', () => {
+    const folder = { birthtimeMs: 900, mtimeMs: 900, ctimeMs: 900 };
+    const copied = fsWith({ mtimeMs: 1000, ctimeMs: 5000, birthtimeMs: 5000 }, folder);
+    markerState(loc(), copied.fs, 5000, 500);
+    const newer = fsWith(written, folder);
+    markerState(loc(), newer.fs, 5000, 2000);
+    const inPlace = fsWith(written, folder);
+    markerState(loc(), inPlace.fs, 5000, 500);
+    expect([copied.stats, newer.stats, inPlace.stats]).toEqual([[loc().file], [loc().file], [loc().file, SITE.pkgDir]]);
+  });
+
+  it('a reborn folder is claimed again, once; the marker finished after it covers it', () => {
+    const mem = new MemFs();
+    const base = mem.markerFs();
+    const times = new Map<string, Omit<MarkerStat, 'size'>>();
+    // Each write gives the marker mtime = ctime = the clock; its birth is its first write.
+    const fs: MarkerFs = {
+      ...base,
+      stat: (f) => {
+        const s = base.stat(f);
+        if (f === SITE.pkgDir) return { size: 4096, birthtimeMs: 2000, mtimeMs: 2000, ctimeMs: 2000 };
+        if (f === `${SITE.pkgDir}/package.json`) return { size: 100, birthtimeMs: 500, mtimeMs: 500, ctimeMs: 2000 };
+        return s && { ...s, ctimeMs: s.mtimeMs, birthtimeMs: times.get(f)?.birthtimeMs ?? s.mtimeMs };
+      },
+    };
+    mem.clock = 990;
+    expect(claim(loc(), fs, 990, 500)).toEqual({ result: 'claimed', location: loc() });
+    times.set(loc().file, { mtimeMs: 990, birthtimeMs: 990 });
+    mem.clock = 1000;
+    finish(loc(), fs, { trigger: 'postinstall', status: 204, at: 1000 });
+    mem.clock = 3000;
+    expect(claim(loc(), fs, 3000, 500)).toEqual({ result: 'claimed', location: loc() });
+    expect(claim(loc(), fs, 3000, 500)).toEqual({ result: 'taken' });
+    mem.clock = 3010;
+    finish(loc(), fs, { trigger: 'runtime', status: 204, at: 3010 });
+    expect(markerState(loc(), fs, 3010, 500)).toBe('reported');
   });
 });
 
