@@ -51,9 +51,9 @@ export function elfInterpreter(head: Uint8Array): string | undefined {
       const offset = word(ph + (is64 ? 0x08 : 0x04));
       const size = word(ph + (is64 ? 0x20 : 0x10));
       if (offset + size > head.length) return undefined; // beyond what was read: answer from the fallback instead
-      const bytes = head.subarray(offset, offset + size);
-      const end = bytes.indexOf(0);
-      const path = latin1(end === -1 ? bytes : bytes.subarray(0, end));
+      // Up to its NUL, one character per byte: plain code (a Buffer's subarray and toString cost 0.15 ms on first use).
+      let path = '';
+      for (let at = offset; at < offset + size && head[at] !== 0; at++) path += String.fromCharCode(head[at]!);
       return path.startsWith('/') ? path : undefined;
     }
   } catch {
