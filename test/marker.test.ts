@@ -141,6 +141,12 @@ describe('markerState: a package folder created after the marker (bun, yarn 4: p
     expect(markerState(loc(), fs, 5000, 500)).toBe(expected);
   });
 
+  it('a reborn folder whose package.json cannot be stat-ed (removed meanwhile) is not a reinstall, and nothing throws', () => {
+    const { fs } = fsWith(written, { birthtimeMs: 2000, mtimeMs: 2000, ctimeMs: 2000 });
+    const gone: MarkerFs = { ...fs, stat: (file) => (file === `${SITE.pkgDir}/package.json` ? undefined : fs.stat(file)) };
+    expect(markerState(loc(), gone, 5000, 500)).toBe('reported');
+  });
+
   it('a copy at another path born after the marker (a nested copy added later) is covered; the reporting path reborn is not', () => {
     const nested = markerLocation({ ...SITE, pkgDir: '/app/node_modules/mid-b/node_modules/acme-lib' }, 'acme-lib', '2.3.4');
     const { fs } = fsWith(written, { birthtimeMs: 2000, mtimeMs: 2000, ctimeMs: 2000 });
