@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -113,15 +113,6 @@ function ok(r: RunResult): void {
   expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
 }
 
-/** A fresh project (and HOME, so no store or cache is shared between cases). */
-function project(prefix: string, pkg: Record<string, unknown>, files: Record<string, string> = {}): { dir: string; home: string } {
-  const root = temps.make(prefix);
-  const dir = join(root, 'proj');
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'proj', version: '1.0.0', private: true, ...pkg }));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return { dir, home: join(root, 'home') };
-}
 
 async function programRun(dir: string, home: string, module: string, viaYarn = false): Promise<void> {
   const code = `require(${JSON.stringify(module)})`;
@@ -141,16 +132,16 @@ describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', ()
 
   it('postinstall (inline and background delivery): pnpm add acme-lib is asked for; pnpm add mid-a pulls it in', async () => {
     const seen: string[][] = [];
-    const asked = project('ib-dpm-pa-', {});
+    const asked = temps.project('ib-dpm-pa-', {});
     writeFileSync(join(asked.dir, 'pnpm-workspace.yaml'), allow(asked.dir, (f) => f.acme));
     ok(await pnpm(asked.dir, asked.home, ['add', fx.inline.acme, fx.background.acme]));
     seen.push(await step());
-    const pulled = project('ib-dpm-pp-', {});
+    const pulled = temps.project('ib-dpm-pp-', {});
     writeFileSync(join(pulled.dir, 'pnpm-workspace.yaml'), allow(pulled.dir, (f) => f.acme));
     ok(await pnpm(pulled.dir, pulled.home, ['add', fx.inline.midA, fx.background.midA]));
     seen.push(await step());
     // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 sits beside it in the store.
-    const mixed = project('ib-dpm-pb-', { dependencies: twins((f) => ({ [f.name]: `file:${f.acme1}`, [f.mid]: `file:${f.midA}` })) });
+    const mixed = temps.project('ib-dpm-pb-', { dependencies: twins((f) => ({ [f.name]: `file:${f.acme1}`, [f.mid]: `file:${f.midA}` })) });
     writeFileSync(join(mixed.dir, 'pnpm-workspace.yaml'), allow(mixed.dir, (f) => f.acme, (f) => f.acme1));
     ok(await pnpm(mixed.dir, mixed.home, ['install']));
     seen.push(await step());
@@ -159,9 +150,9 @@ describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', ()
   });
 
   it('reportInstall (builds not allowed, pnpm 10 default): asked for, and pulled in', async () => {
-    const asked = project('ib-dpm-ra-', {});
+    const asked = temps.project('ib-dpm-ra-', {});
     ok(await pnpm(asked.dir, asked.home, ['add', acme]));
-    const pulled = project('ib-dpm-rp-', {});
+    const pulled = temps.project('ib-dpm-rp-', {});
     ok(await pnpm(pulled.dir, pulled.home, ['add', midA]));
     expect(events()).toEqual([]);
     await programRun(asked.dir, asked.home, 'acme-lib');
@@ -185,7 +176,7 @@ describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults 
       // The project asks for acme-lib 1.0.0; mid-a's 2.3.4 is pulled in. (The manifest alone would call both asked for: the PnP API tells them apart.)
       ['ib-dpm-yb-', twins((f) => ({ [f.name]: `file:${f.acme1}`, [f.mid]: `file:${f.midA}` }))],
     ] as const) {
-      const p = project(prefix, { dependencies: deps, ...built() }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
+      const p = temps.project(prefix, { dependencies: deps, ...built() }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
       ok(await yarn(p.dir, p.home, ['install']));
       seen.push(await step());
     }
@@ -199,7 +190,7 @@ describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults 
       ['ib-dpm-yna-', DELIVERIES.map((d) => `${fx[d].name}@file:${fx[d].acme}`)],
       ['ib-dpm-ynp-', DELIVERIES.map((d) => `${fx[d].mid}@file:${fx[d].midA}`)],
     ] as const) {
-      const p = project(prefix, built(), { '.yarnrc.yml': nm, 'yarn.lock': '' });
+      const p = temps.project(prefix, built(), { '.yarnrc.yml': nm, 'yarn.lock': '' });
       ok(await yarn(p.dir, p.home, ['add', ...specs]));
       seen.push(await step());
     }
@@ -208,16 +199,16 @@ describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults 
   });
 
   it('nodeLinker node-modules: reportInstall after a skip-build install: pulled in', async () => {
-    const later = project('ib-dpm-ynr-', { dependencies: { 'mid-a': `file:${midA}` } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
+    const later = temps.project('ib-dpm-ynr-', { dependencies: { 'mid-a': `file:${midA}` } }, { '.yarnrc.yml': nm, 'yarn.lock': '' });
     ok(await yarn(later.dir, later.home, ['install', '--mode=skip-build']));
     await programRun(later.dir, later.home, 'mid-a');
     expect(events()).toEqual(['yarn runtime direct=false']);
   });
 
   it('reportInstall (yarn node): asked for, and pulled in', async () => {
-    const asked = project('ib-dpm-yra-', { dependencies: { 'acme-lib': `file:${acme}` } }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
+    const asked = temps.project('ib-dpm-yra-', { dependencies: { 'acme-lib': `file:${acme}` } }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
     ok(await yarn(asked.dir, asked.home, ['install', '--mode=skip-build']));
-    const pulled = project('ib-dpm-yrp-', { dependencies: { 'mid-a': `file:${midA}` } }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
+    const pulled = temps.project('ib-dpm-yrp-', { dependencies: { 'mid-a': `file:${midA}` } }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
     ok(await yarn(pulled.dir, pulled.home, ['install', '--mode=skip-build']));
     expect(events()).toEqual([]);
     await programRun(asked.dir, asked.home, 'acme-lib', true);
@@ -230,10 +221,10 @@ describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
   const bun = (dir: string, home: string, args: string[]) => run(BUN, [...args, `--registry=${DEAD}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
 
   it('bun add acme-lib (trusted; inline and background delivery): asked for, by its postinstall; bun add mid-a: pulled in, by reportInstall on a program run', async () => {
-    const asked = project('ib-dpm-ba-', { trustedDependencies: DELIVERIES.map((d) => NAMES[d][0]) });
+    const asked = temps.project('ib-dpm-ba-', { trustedDependencies: DELIVERIES.map((d) => NAMES[d][0]) });
     ok(await bun(asked.dir, asked.home, ['add', fx.inline.acme, fx.background.acme]));
     expect(await step()).toEqual(both('bun postinstall direct=true'));
-    const pulled = project('ib-dpm-bp-', {});
+    const pulled = temps.project('ib-dpm-bp-', {});
     ok(await bun(pulled.dir, pulled.home, ['add', midA]));
     await programRun(pulled.dir, pulled.home, 'mid-a');
     expect(await step()).toEqual(['bun runtime direct=false']);
@@ -246,19 +237,19 @@ describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
     run(process.execPath, [YARN1, ...args, '--registry', DEAD, '--cache-folder', join(home, 'yarn-cache')], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
 
   it('yarn add (inline and background delivery): asked for, and pulled in, by the postinstall', async () => {
-    const asked = project('ib-dpm-1a-', {});
+    const asked = temps.project('ib-dpm-1a-', {});
     ok(await yarn1(asked.dir, asked.home, ['add', ...DELIVERIES.map((d) => `file:${fx[d].acme}`)]));
     expect(await step()).toEqual(both('yarn postinstall direct=true'));
-    const pulled = project('ib-dpm-1p-', {});
+    const pulled = temps.project('ib-dpm-1p-', {});
     ok(await yarn1(pulled.dir, pulled.home, ['add', ...DELIVERIES.map((d) => `file:${fx[d].midA}`)]));
     expect(await step()).toEqual(both('yarn postinstall direct=false'));
     expect([...libcSeen]).toEqual([LIBC]);
   });
 
   it('yarn add --ignore-scripts: asked for, and pulled in, by reportInstall', async () => {
-    const asked = project('ib-dpm-1a-', {});
+    const asked = temps.project('ib-dpm-1a-', {});
     ok(await yarn1(asked.dir, asked.home, ['add', `file:${acme}`, '--ignore-scripts']));
-    const pulled = project('ib-dpm-1p-', {});
+    const pulled = temps.project('ib-dpm-1p-', {});
     ok(await yarn1(pulled.dir, pulled.home, ['add', `file:${midA}`, '--ignore-scripts']));
     await programRun(asked.dir, asked.home, 'acme-lib');
     await programRun(pulled.dir, pulled.home, 'mid-a');
@@ -310,11 +301,11 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
   };
 
   it('postinstall (inline and background delivery): deno add npm:acme-lib (writes package.json) is asked for; deno add npm:mid-a pulls it in', async () => {
-    const asked = project('ib-dpm-da-', {});
+    const asked = temps.project('ib-dpm-da-', {});
     ok(await deno(asked.dir, asked.home, ['add', ALLOW, ...DELIVERIES.map((d) => `npm:${fx[d].name}`)]));
     await settle(2);
     expect(await step()).toEqual(both('deno postinstall direct=true'));
-    const pulled = project('ib-dpm-dp-', {});
+    const pulled = temps.project('ib-dpm-dp-', {});
     ok(await deno(pulled.dir, pulled.home, ['add', ALLOW, ...DELIVERIES.map((d) => `npm:${fx[d].mid}`)]));
     await settle(2);
     expect(await step()).toEqual(both('deno postinstall direct=false'));
@@ -336,7 +327,7 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
       ['ib-dpm-dj-', {}, { 'deno.json': JSON.stringify({ imports: twins((f) => ({ [f.name]: `npm:${f.name}@^2` })) }) }, 2],
       ['ib-dpm-djm-', {}, { 'deno.json': JSON.stringify({ imports: twins((f) => ({ [f.mid]: `npm:${f.mid}@^1` })) }) }, 2],
     ] as const) {
-      const p = project(prefix, pkg, files);
+      const p = temps.project(prefix, pkg, files);
       ok(await deno(p.dir, p.home, ['install', ALLOW]));
       expect(existsSync(join(p.dir, 'node_modules', '.deno', 'acme-lib@2.3.4'))).toBe(true);
       await settle(n);
@@ -352,9 +343,9 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
   });
 
   it('reportInstall (deno run with the README grants; scripts not allowed, deno\'s default): asked for, and pulled in', async () => {
-    const asked = project('ib-dpm-dra-', {}, { 'main.mjs': "import 'acme-lib';\n" });
+    const asked = temps.project('ib-dpm-dra-', {}, { 'main.mjs': "import 'acme-lib';\n" });
     ok(await deno(asked.dir, asked.home, ['add', 'npm:acme-lib']));
-    const pulled = project('ib-dpm-drp-', {}, { 'main.mjs': "import 'mid-a';\n" });
+    const pulled = temps.project('ib-dpm-drp-', {}, { 'main.mjs': "import 'mid-a';\n" });
     ok(await deno(pulled.dir, pulled.home, ['add', 'npm:mid-a']));
     await collector.settled();
     expect(events()).toEqual([]);
@@ -365,11 +356,11 @@ describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store
 
   it("reportInstall in Deno's own npm cache (no node_modules): a deno.json import, the script's own npm: import, or deno run npm:x is asked for", async () => {
     const script = (prefix: string, files: Record<string, string>) => {
-      const p = project(prefix, {}, files);
+      const p = temps.project(prefix, {}, files);
       rmSync(join(p.dir, 'package.json'));
       return p;
     };
-    const runs: Array<[ReturnType<typeof project>, string]> = [
+    const runs: Array<[ReturnType<TempDirs["project"]>, string]> = [
       [script('ib-dpm-dca-', { 'spec.mjs': "import 'npm:acme-lib';\n" }), 'spec.mjs'],
       [script('ib-dpm-dcp-', { 'spec.mjs': "import 'npm:mid-a';\n" }), 'spec.mjs'],
       [script('ib-dpm-dcj-', { 'deno.json': JSON.stringify({ imports: { 'acme-lib': 'npm:acme-lib@^2' } }), 'main.mjs': "import 'acme-lib';\n" }), 'main.mjs'],

@@ -122,14 +122,6 @@ async function cycle(dir: string, markerDir: string, steps: Steps, readded = 2):
   return { events: seen, installed, readded: again, markerKept };
 }
 
-function project(prefix: string, pkg: Record<string, unknown> = {}, files: Record<string, string> = {}): { dir: string; home: string } {
-  const root = temps.make(prefix);
-  const dir = join(root, 'proj');
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'proj', version: '1.0.0', private: true, ...pkg }));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return { dir, home: join(root, 'home') };
-}
 
 const NM = join('node_modules', '.install-beacon');
 const nodeUse = (p: { dir: string; home: string }) => (code: string) => run(process.execPath, ['-e', code], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 60_000 });
@@ -141,9 +133,23 @@ const inTurn = async (...steps: Array<() => Promise<RunResult>>): Promise<RunRes
   return last;
 };
 
+/** The cycle under yarn 4 PnP with its defaults (the global cache), in a project with `pkg`; `events` as cycle() takes it. */
+function yarn4Cycle(prefix: string, pkg: Record<string, unknown>, events?: number): ReturnType<typeof cycle> {
+  const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
+  const p = temps.project(prefix, pkg, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
+  const yarn = (args: string[]) => run(process.execPath, [YARN, ...args], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 });
+  return cycle(p.dir, join('.yarn', '.install-beacon'), {
+    add: () => yarn(['add', `acme-lib@file:${acme}`]),
+    addOther: () => yarn(['add', `other-lib@file:${other}`]),
+    install: () => inTurn(() => yarn(['install']), () => yarn(['rebuild'])),
+    remove: () => yarn(['remove', 'acme-lib']),
+    use: (code) => yarn(['node', '-e', code]),
+  }, events);
+}
+
 describe('install, add another package, remove, add the same version again', () => {
   it('npm 11, the control (the host npm; it runs the postinstall): package.json is extracted afresh, 2 events', async () => {
-    const p = project('ib-rpm-npm-');
+    const p = temps.project('ib-rpm-npm-');
     const npm = (args: string[]) => run(...npmArgv([...args, '--no-audit', '--no-fund', `--registry=${DEAD}`, '--loglevel=error']), { cwd: p.dir, env: baseEnv(p.home, { npm_config_cache: join(p.home, 'npm-cache') }), timeoutMs: 120_000 });
     const s = await cycle(p.dir, NM, { add: () => npm(['install', acme]), addOther: () => npm(['install', other]), install: () => inTurn(() => npm(['install']), () => npm(['rebuild'])), remove: () => npm(['uninstall', 'acme-lib']), use: nodeUse(p) });
     expect(s.events).toEqual([['npm postinstall'], ['npm postinstall'], ['npm postinstall', 'npm postinstall']]);
@@ -152,7 +158,7 @@ describe('install, add another package, remove, add the same version again', () 
   }, 240_000);
 
   it.skipIf(!!missing(PNPM10))(`pnpm 10 (onlyBuiltDependencies): the same package folder is linked again, 1 event (the documented limit)${missing(PNPM10)}`, async () => {
-    const p = project('ib-rpm-pnpm10-');
+    const p = temps.project('ib-rpm-pnpm10-');
     writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `onlyBuiltDependencies:\n  - acme-lib\n  - "acme-lib@file:${relative(p.dir, acme)}"\n`);
     const pnpm = (args: string[]) => run(process.execPath, [PNPM10, ...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
     const s = await cycle(p.dir, NM, { add: () => pnpm(['add', acme]), addOther: () => pnpm(['add', other]), install: () => inTurn(() => pnpm(['install']), () => pnpm(['rebuild'])), remove: () => pnpm(['remove', 'acme-lib']), use: nodeUse(p) }, 1);
@@ -163,7 +169,7 @@ describe('install, add another package, remove, add the same version again', () 
   }, 240_000);
 
   it.skipIf(!!missing(PNPM10))(`pnpm 10: node_modules/.pnpm/<acme-lib> deleted, then pnpm install: a new folder, 2 events${missing(PNPM10)}`, async () => {
-    const p = project('ib-rpm-pnpm10d-');
+    const p = temps.project('ib-rpm-pnpm10d-');
     writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `onlyBuiltDependencies:\n  - acme-lib\n  - "acme-lib@file:${relative(p.dir, acme)}"\n`);
     const pnpm = (args: string[]) => run(process.execPath, [PNPM10, ...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
     const store = join(p.dir, 'node_modules', '.pnpm');
@@ -182,7 +188,7 @@ describe('install, add another package, remove, add the same version again', () 
   }, 240_000);
 
   it.skipIf(!!missing(PNPM12))(`pnpm 12 (allowBuilds): package.json is written afresh, 2 events${missing(PNPM12)}`, async () => {
-    const p = project('ib-rpm-pnpm12-');
+    const p = temps.project('ib-rpm-pnpm12-');
     writeFileSync(join(p.dir, 'pnpm-workspace.yaml'), `allowBuilds:\n  acme-lib: true\n  "acme-lib@file:${relative(p.dir, acme)}": true\n`);
     const pnpm = (args: string[]) => run(PNPM12, [...args, '--reporter=append-only'], { cwd: p.dir, env: baseEnv(p.home, { npm_config_registry: DEAD }), timeoutMs: 120_000 });
     const s = await cycle(p.dir, NM, { add: () => pnpm(['add', acme]), addOther: () => pnpm(['add', other]), install: () => inTurn(() => pnpm(['install']), () => pnpm(['rebuild'])), remove: () => pnpm(['remove', 'acme-lib']), use: nodeUse(p) });
@@ -192,7 +198,7 @@ describe('install, add another package, remove, add the same version again', () 
   }, 240_000);
 
   it.skipIf(!!missing(YARN1))(`yarn 1 (runs the postinstall): package.json is copied from its cache with the cache's mtime, 2 events${missing(YARN1)}`, async () => {
-    const p = project('ib-rpm-yarn1-');
+    const p = temps.project('ib-rpm-yarn1-');
     const yarn1 = (args: string[]) => run(process.execPath, [YARN1, ...args, '--registry', DEAD, '--cache-folder', join(p.home, 'yarn-cache'), '--non-interactive'], { cwd: p.dir, env: baseEnv(p.home, { YARN_DISABLE_SELF_UPDATE_CHECK: 'true' }), timeoutMs: 120_000 });
     const s = await cycle(p.dir, NM, { add: () => yarn1(['add', `file:${acme}`]), addOther: () => yarn1(['add', `file:${other}`]), install: () => yarn1(['install']), remove: () => yarn1(['remove', 'acme-lib']), use: nodeUse(p) });
     expect(counts(s)).toEqual([1, 1, 2]);
@@ -205,7 +211,7 @@ describe('install, add another package, remove, add the same version again', () 
 
   for (const trusted of [true, false]) {
     it.skipIf(!!missing(BUN))(`bun 1.4, ${trusted ? 'trustedDependencies (its postinstall)' : 'scripts blocked, its default (reportInstall)'}: package.json is a hard link from its cache, 2 events${missing(BUN)}`, async () => {
-      const p = project('ib-rpm-bun-', trusted ? { trustedDependencies: ['acme-lib'] } : {});
+      const p = temps.project('ib-rpm-bun-', trusted ? { trustedDependencies: ['acme-lib'] } : {});
       const bun = (args: string[]) => run(BUN, [...args, `--registry=${DEAD}`], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 });
       const s = await cycle(p.dir, NM, { add: () => bun(['add', acme]), addOther: () => bun(['add', other]), install: () => bun(['install']), remove: () => bun(['remove', 'acme-lib']), use: nodeUse(p) });
       expect(s.events.map((e) => [...new Set(e)])).toEqual(Array(3).fill([trusted ? 'bun postinstall' : 'bun runtime']));
@@ -219,16 +225,7 @@ describe('install, add another package, remove, add the same version again', () 
   }
 
   it.skipIf(!!missing(YARN))(`yarn 4 PnP (dependenciesMeta built: unplugged): package.json keeps its zip time (1984), 2 events${missing(YARN)}`, async () => {
-    const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
-    const p = project('ib-rpm-yarn-', { dependenciesMeta: { 'acme-lib': { built: true } } }, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
-    const yarn = (args: string[]) => run(process.execPath, [YARN, ...args], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 });
-    const s = await cycle(p.dir, join('.yarn', '.install-beacon'), {
-      add: () => yarn(['add', `acme-lib@file:${acme}`]),
-      addOther: () => yarn(['add', `other-lib@file:${other}`]),
-      install: () => inTurn(() => yarn(['install']), () => yarn(['rebuild'])),
-      remove: () => yarn(['remove', 'acme-lib']),
-      use: (code) => yarn(['node', '-e', code]),
-    });
+    const s = await yarn4Cycle('ib-rpm-yarn-', { dependenciesMeta: { 'acme-lib': { built: true } } });
     expect(counts(s)).toEqual([1, 1, 2]);
     expect(s.markerKept).toBe(true);
     const zipTime = Date.UTC(1984, 5, 22, 21, 50);
@@ -237,16 +234,7 @@ describe('install, add another package, remove, add the same version again', () 
   }, 240_000);
 
   it.skipIf(!!missing(YARN))(`yarn 4 PnP, scripts not run, its default (reportInstall): the package is a zip in the global cache, 1 event (the documented limit)${missing(YARN)}`, async () => {
-    const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
-    const p = project('ib-rpm-yarnz-', {}, { '.yarnrc.yml': yarnrc, 'yarn.lock': '' });
-    const yarn = (args: string[]) => run(process.execPath, [YARN, ...args], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 });
-    const s = await cycle(p.dir, join('.yarn', '.install-beacon'), {
-      add: () => yarn(['add', `acme-lib@file:${acme}`]),
-      addOther: () => yarn(['add', `other-lib@file:${other}`]),
-      install: () => inTurn(() => yarn(['install']), () => yarn(['rebuild'])),
-      remove: () => yarn(['remove', 'acme-lib']),
-      use: (code) => yarn(['node', '-e', code]),
-    }, 1);
+    const s = await yarn4Cycle('ib-rpm-yarnz-', {}, 1);
     expect(counts(s)).toEqual([1, 1, 1]);
     expect(s.events[0]).toEqual(['yarn runtime']);
     expect(s.markerKept).toBe(true);
@@ -275,7 +263,7 @@ describe('install, add another package, remove, add the same version again', () 
     });
 
     it.skipIf(!!(missing(DENO) || missing(VERDACCIO)))(`deno add --allow-scripts (its postinstall; a program run afterwards): package.json is a hard link from its cache, 2 events${missing(DENO) || missing(VERDACCIO)}`, async () => {
-      const p = project('ib-rpm-deno-');
+      const p = temps.project('ib-rpm-deno-');
       const deno = (args: string[]) =>
         run(DENO, [...args.slice(0, 1), '--minimum-dependency-age=0', ...args.slice(1)], {
           cwd: p.dir,
@@ -313,7 +301,7 @@ const overlay = (() => {
 
 describe('copies stay reported, though their package folders are born after the marker', () => {
   it.skipIf(!!missing(BUN))(`bun 1.4: the tree copied with cp -a (every folder born at the copy) stays reported${missing(BUN)}`, async () => {
-    const p = project('ib-rpm-bunc-', { trustedDependencies: ['acme-lib'] });
+    const p = temps.project('ib-rpm-bunc-', { trustedDependencies: ['acme-lib'] });
     ok(await run(BUN, ['add', acme, `--registry=${DEAD}`], { cwd: p.dir, env: baseEnv(p.home), timeoutMs: 120_000 }));
     await collector.settled();
     expect(events()).toEqual(['bun postinstall']);
@@ -330,7 +318,7 @@ describe('copies stay reported, though their package folders are born after the 
   }, 240_000);
 
   it.skipIf(!!overlay)(`an image layer a container writes into (overlay copy-up): npm install reported in the lower layer; in a mount a file is written into node_modules/acme-lib and acme-lib is loaded: no new event${overlay}`, async () => {
-    const p = project('ib-rpm-ovl-');
+    const p = temps.project('ib-rpm-ovl-');
     const npm = (args: string[]) => run(...npmArgv([...args, '--no-audit', '--no-fund', `--registry=${DEAD}`, '--loglevel=error']), { cwd: p.dir, env: baseEnv(p.home, { npm_config_cache: join(p.home, 'npm-cache') }), timeoutMs: 120_000 });
     ok(await npm(['install', acme]));
     await collector.settled();

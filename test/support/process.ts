@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +69,15 @@ export class TempDirs {
   }
   cleanup(): void {
     for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
+  /** A fresh project folder (a private package.json with `pkg`, and `files` beside it) and a HOME of its own, so no store or cache is shared between cases. */
+  project(prefix: string, pkg: Record<string, unknown> = {}, files: Record<string, string> = {}): { dir: string; home: string } {
+    const root = this.make(prefix);
+    const dir = join(root, 'proj');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'proj', version: '1.0.0', private: true, ...pkg }));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return { dir, home: join(root, 'home') };
   }
 }
 
