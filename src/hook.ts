@@ -135,7 +135,8 @@ export async function postinstall(positional: string | undefined, binFile: strin
   const host = currentHost();
   const debug = isOn(host.env.INSTALL_BEACON_DEBUG);
   // With debug on, a skip after the config was read (already reported, CI, an opt-out file) still shows its URL.
-  const decision = decideHere(host, realDir(host.cwd), 'postinstall', { positional, describeSkips: debug, deferLate: !debug });
+  const pkgDir = realDir(host.cwd);
+  const decision = decideHere(host, pkgDir, 'postinstall', { positional, describeSkips: debug, deferLate: !debug });
   if (debug) return printDebug(decision);
   if (!decision.send || !decision.url) return;
 
@@ -144,7 +145,8 @@ export async function postinstall(positional: string | undefined, binFile: strin
   // a postinstall runs once per install, so send without a marker.
   if (claim.result === 'taken') return;
   const job: SendJob = { url: decision.url, trigger: 'postinstall', marker: claim.result === 'claimed' ? claim.location : undefined };
-  if (decision.late) job.late = { vars: decision.late, pkgDir: decision.site?.pkgDir ?? realDir(host.cwd), name: decision.name!, version: decision.version! };
+  // The sender computes them for the very folder the decision was made for.
+  if (decision.late) job.late = { vars: decision.late, pkgDir, name: decision.name!, version: decision.version! };
   say(notice(decision));
   if (decision.delivery === 'background') return startSender(host.execPath, binFile, job, host.cwd);
   // Killed mid-send (npm passes SIGINT and SIGTERM on to its scripts, and job
