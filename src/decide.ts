@@ -3,7 +3,7 @@ import { detectCI, detectContainer, detectInstall, detectPM, detectPMFromTree, t
 import type { Env } from './env.js';
 import { detectDirect, type DirectProbes } from './direct.js';
 import { enclosingWorkspaceRoot, installSite, type InstallSite, type LayoutProbes } from './layout.js';
-import { detectLibcFamily, detectLibcVersion, findLoader } from './libc.js';
+import { detectLibcFamily, detectLibcVersion, loaderOn } from './libc.js';
 import { claim as claimMarker, isReported, markerLocation, type Claim, type MarkerFs, type MarkerLocation } from './marker.js';
 import { envOptOut, insideNodeModules, isOn } from './optout.js';
 import { LATE_VARIABLES, lateMark, renderTemplate, type Values, type VarName } from './template.js';
@@ -191,8 +191,8 @@ export function contextFacts(
     return site;
   };
   // {libc} and {libc_version} both read Node's executable for its loader.
-  let loader: { found: ReturnType<typeof findLoader> } | undefined;
-  const loaderOf = () => (loader ??= { found: input.platform === 'linux' ? findLoader(input.execPath, probes) : undefined }).found;
+  let loader: { found: ReturnType<typeof loaderOn> } | undefined;
+  const loaderOf = () => (loader ??= { found: loaderOn(input.platform, input.execPath, probes) }).found;
   let pm: { pm: string; pmVersion: string } | undefined;
   const pmOf = () => {
     if (pm) return pm;

@@ -104,14 +104,17 @@ export function findLoader(execPath: string | undefined, probes: LibcProbes): { 
   return undefined;
 }
 
+/** findLoader on Linux; nothing is read elsewhere. */
+export const loaderOn = (platform: string, execPath: string | undefined, probes: LibcProbes) => (platform === 'linux' ? findLoader(execPath, probes) : undefined);
+
 /** {libc}: glibc, musl, or none off Linux (a Linux whose loader cannot be found is taken as glibc, the common case). */
-export function detectLibcFamily(platform: string, execPath: string | undefined, probes: LibcProbes, loader = platform === 'linux' ? findLoader(execPath, probes) : undefined): LibcFamily | 'none' {
+export function detectLibcFamily(platform: string, execPath: string | undefined, probes: LibcProbes, loader = loaderOn(platform, execPath, probes)): LibcFamily | 'none' {
   if (platform !== 'linux') return 'none';
   return loader?.family ?? 'glibc';
 }
 
 /** {libc_version}: e.g. "2.36" or "1.2.4"; "none" off Linux; "unknown" when Linux's loader or its version cannot be read. */
-export function detectLibcVersion(platform: string, execPath: string | undefined, probes: LibcProbes, loader = platform === 'linux' ? findLoader(execPath, probes) : undefined): string {
+export function detectLibcVersion(platform: string, execPath: string | undefined, probes: LibcProbes, loader = loaderOn(platform, execPath, probes)): string {
   if (platform !== 'linux') return 'none';
   if (!loader) return 'unknown';
   const contents = probes.readBytes(loader.path, MAX_LOADER_BYTES);
