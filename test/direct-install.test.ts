@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
-import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { npmLocal, packAcme, packBeacon, REPORTING_MAIN, writeProject } from './support/fixture.js';
 import { baseEnv, BIN, run, sendersDone, TempDirs } from './support/process.js';
 
 // {direct} and {libc_version} on real `npm install` runs of packed fixtures,
@@ -27,7 +27,7 @@ beforeAll(async () => {
   beacon = packBeacon(tarballs);
   acme = packAcme(tarballs, {
     installBeacon: { url: `${collector.base}/{name}/{version}?direct={direct}&libc={libc}&libc_version={libc_version}&trigger={trigger}`, delivery: 'inline' },
-    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+    main: REPORTING_MAIN,
   });
   // A global package gets its own copy of its dependencies: install-beacon from the local tarball.
   acmeGlobal = packAcme(tarballs, {

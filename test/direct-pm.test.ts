@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startRegistry, type Registry } from './matrix/registry.js';
 import { startCollector, type Collector } from './support/collector.js';
-import { packAcme, packBeacon } from './support/fixture.js';
+import { packAcme, packBeacon, REPORTING_MAIN } from './support/fixture.js';
 import { baseEnv, run, type RunResult, sendersDone, TempDirs } from './support/process.js';
 
 // {direct} with pnpm 10 (its .pnpm store), yarn 4 PnP (its defaults: the
@@ -50,7 +50,7 @@ interface Fixtures {
 }
 const fx = {} as Record<Delivery, Fixtures>;
 const NAMES: Record<Delivery, [string, string]> = { inline: ['acme-lib', 'mid-a'], background: ['acme-bg', 'mid-b'] };
-const MAIN = "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n";
+const MAIN = REPORTING_MAIN;
 const configOf = (delivery: Delivery) => ({
   url: `${collector.base}/{name}/{version}?direct={direct}&trigger={trigger}&pm={pm}&libc={libc}&libc_version={libc_version}`,
   delivery,

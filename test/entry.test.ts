@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
-import { NPM, npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { NPM, npmLocal, packAcme, packBeacon, REPORTING_MAIN, writeProject } from './support/fixture.js';
 import { oldNode } from './support/old-node.js';
 import { baseEnv, ROOT, run, TempDirs } from './support/process.js';
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
   acme = packAcme(tarballs, {
     postinstall: 'exit 0', // the runtime trigger is under test, not the hook
     installBeacon: { url: `${collector.base}/{name}/{version}?trigger={trigger}&node={node}` },
-    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+    main: REPORTING_MAIN,
   });
 }, 120_000);
 afterAll(async () => {

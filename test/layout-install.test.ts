@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
-import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { npmLocal, packAcme, packBeacon, REPORTING_MAIN, writeProject } from './support/fixture.js';
 import { baseEnv, BIN, run, TempDirs } from './support/process.js';
 import { sendersDone } from './support/process.js';
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
   tarballs = temps.make('ib-lay-tarballs-');
   home = temps.make('ib-lay-home-');
   beacon = packBeacon(tarballs);
-  acme = packAcme(tarballs, { installBeacon: { url: url(collector.base), delivery: 'inline' }, main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n" });
+  acme = packAcme(tarballs, { installBeacon: { url: url(collector.base), delivery: 'inline' }, main: REPORTING_MAIN });
   acmeFails = packAcme(tarballs, { name: 'acme-fails', installBeacon: { url: url(failing.base), delivery: 'inline' } });
 }, 120_000);
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { elfInterpreter } from '../src/libc.js';
 import { startCollector, type Collector } from './support/collector.js';
-import { packAcme, packBeacon } from './support/fixture.js';
+import { packAcme, packBeacon, REPORTING_MAIN } from './support/fixture.js';
 import { bunMusl, MUSL_DIR, MUSL_ROOT_LIBS, muslRootMissing } from './support/musl.js';
 import { run, type RunResult, TempDirs } from './support/process.js';
 
@@ -107,7 +107,7 @@ describe.skipIf(!!missing)(`{libc} and {libc_version} under Bun's musl build (${
     acme = packAcme(join(root, 'pkgs'), {
       installBeacon: { url: `${collector.base}/e?libc={libc}&libc_version={libc_version}&platform={platform}&pm={pm}&trigger={trigger}` },
       extra: { dependencies: { 'install-beacon': `file:/${relative(root, beacon)}` } },
-      main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+      main: REPORTING_MAIN,
     });
     // What musl says of itself: its loader, run with no program, prints "musl libc (x86_64)\nVersion 1.2.3".
     const self = await inRoot([LOADER]);

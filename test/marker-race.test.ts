@@ -5,7 +5,7 @@ import { installSite } from '../src/layout.js';
 import { markerLocation, RETRY_AFTER_MS } from '../src/marker.js';
 import { runtimeOf } from '../src/runtime.js';
 import { startCollector, type Collector } from './support/collector.js';
-import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { npmLocal, packAcme, packBeacon, REPORTING_MAIN, writeProject } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
 import { sendersDone } from './support/process.js';
 
@@ -22,7 +22,7 @@ beforeAll(async () => {
   beacon = packBeacon(tarballs);
   acme = packAcme(tarballs, {
     installBeacon: { url: `${collector.base}/{name}/{version}?trigger={trigger}`, delivery: 'inline' },
-    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+    main: REPORTING_MAIN,
   });
 }, 120_000);
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
-import { NPM, NPM_LOCAL, npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { NPM, NPM_LOCAL, npmLocal, packAcme, packBeacon, REPORTING_MAIN, writeProject } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
 
 // The postinstall line the README tells authors to write, installed for real
@@ -49,7 +49,7 @@ const acmeWith = (postinstall: string, dependencies: Record<string, string> = { 
     postinstall,
     installBeacon: { url: url(), delivery: 'inline' },
     extra: { dependencies },
-    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+    main: REPORTING_MAIN,
   });
 
 /** mid-a (packed), a package that depends on `acme` (a tarball): install-beacon is reachable only as a nested dependency. */

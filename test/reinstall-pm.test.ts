@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startRegistry, type Registry } from './matrix/registry.js';
 import { startCollector, type Collector } from './support/collector.js';
-import { npmArgv, packAcme, packBeacon } from './support/fixture.js';
+import { npmArgv, packAcme, packBeacon, REPORTING_MAIN } from './support/fixture.js';
 import { baseEnv, run, type RunResult, TempDirs } from './support/process.js';
 
 // "`npm ci` or a reinstall counts again" (README), with the real package
@@ -48,7 +48,7 @@ beforeAll(async () => {
   acme = packAcme(tarballs, {
     installBeacon: { url: `${collector.base}/{name}/{version}?trigger={trigger}&pm={pm}`, delivery: 'inline' },
     extra: { dependencies: { 'install-beacon': `file:${beacon}` } },
-    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+    main: REPORTING_MAIN,
   });
   other = packAcme(tarballs, { name: 'other-lib', version: '1.0.0', extra: { dependencies: {}, scripts: {} } });
 }, 120_000);
@@ -253,7 +253,7 @@ describe('install, add another package, remove, add the same version again', () 
       const installBeacon = { url: `${collector.base}/{name}/{version}?trigger={trigger}&pm={pm}`, delivery: 'inline' };
       for (const tgz of [
         packBeacon(dest),
-        packAcme(dest, { installBeacon, main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n" }),
+        packAcme(dest, { installBeacon, main: REPORTING_MAIN }),
         packAcme(dest, { name: 'other-lib', version: '1.0.0', extra: { dependencies: {}, scripts: {} } }),
       ])
         await registry.publish(tgz, work);

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { denoGrants, packageDirOf, pnpArgs, runsSender, senderArgs, type PermissionDescriptor } from '../src/runtime.js';
 import { startCollector, type Collector } from './support/collector.js';
-import { npmLocal, packAcme, packBeacon, writeProject } from './support/fixture.js';
+import { npmLocal, packAcme, packBeacon, REPORTING_MAIN, writeProject } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
 
 describe('packageDirOf', () => {
@@ -121,7 +121,7 @@ beforeAll(async () => {
   beacon = packBeacon(tarballs);
   acme = packAcme(tarballs, {
     installBeacon: { url: `${collector.base}/{name}/{version}?trigger={trigger}&pm={pm}`, delivery: 'inline' },
-    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+    main: REPORTING_MAIN,
   });
 }, 120_000);
 afterAll(async () => {

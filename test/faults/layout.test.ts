@@ -3,7 +3,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from '../support/collector.js';
-import { npmLocal, packAcme, packBeacon, writeProject } from '../support/fixture.js';
+import { npmLocal, packAcme, packBeacon, REPORTING_MAIN, writeProject } from '../support/fixture.js';
 import { baseEnv, run, TempDirs } from '../support/process.js';
 import { sendersDone } from '../support/process.js';
 import { AS_NOBODY, NOBODY_UID, setprivUnavailable, skipReason, unshareUnavailable, writeResults } from './harness.js';
@@ -29,7 +29,7 @@ beforeAll(async () => {
   beacon = packBeacon(tarballs);
   acme = packAcme(tarballs, {
     installBeacon: { url: `${collector.base}/{name}/{version}?trigger={trigger}`, delivery: 'inline' },
-    main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n",
+    main: REPORTING_MAIN,
   });
 }, 120_000);
 afterAll(async () => {

@@ -38,6 +38,9 @@ export function packBeacon(dest: string): string {
   return join(dest, out.trim().split('\n').pop()!.trim());
 }
 
+/** A main module that reports the install at load, as the README shows it (the runtime trigger). */
+export const REPORTING_MAIN = "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n";
+
 export interface AcmeOptions {
   name?: string;
   version?: string;
