@@ -25,6 +25,14 @@ describe('tableDrift', () => {
   it('each differing line, README first', () => {
     expect(tableDrift(table, table.replace('1 event', '2 events'))).toEqual(['- | npm 11.19.1 | 1 event |', '+ | npm 11.19.1 | 2 events |']);
   });
+  it('none when only the versions of the tools changed (a new release of a manager installed by range)', () => {
+    const released = table.replace('npm 11.19.1', 'npm 11.21.3');
+    expect(tableDrift(table, released)).toEqual([]);
+  });
+  it('a changed claim beside a changed version still drifts', () => {
+    const changed = table.replace('npm 11.19.1 | 1 event', 'npm 11.21.3 | 0 events');
+    expect(tableDrift(table, changed)).toEqual(['- | npm 11.19.1 | 1 event |', '+ | npm 11.21.3 | 0 events |']);
+  });
   it('a row only in one of them', () => {
     expect(tableDrift(table, `${table}\n| bun | 1 event |`)).toEqual(['+ | bun | 1 event |']);
     expect(tableDrift(`${table}\n| bun | 1 event |`, table)).toEqual(['- | bun | 1 event |']);
