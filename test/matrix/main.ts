@@ -1,9 +1,11 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { startCollector, type Collector, type Received } from '../support/collector.js';
 import { packAcme, packBeacon } from '../support/fixture.js';
 import { baseEnv, BIN, ROOT } from '../support/process.js';
+import { EVENT_RULES, expected, LAYOUT_EVENTS, LAYOUTS, verbsFor, type Layout, type LayoutEvent } from './layouts.js';
 import { MANAGERS, type Manager, type Project } from './managers.js';
 import { exec, killAll, type Result } from './procs.js';
 import { startRegistry, type Registry } from './registry.js';
@@ -32,7 +34,7 @@ const checkReadme = !only;
 
 type Status = 'pass' | 'fail' | 'skip';
 interface Outcome {
-  table: 'managers' | 'npm' | 'node' | 'runtime';
+  table: 'managers' | 'npm' | 'node' | 'runtime' | 'layouts';
   row: string;
   col: string;
   status: Status;
@@ -659,6 +661,162 @@ async function nodeCases(acmePkg: Record<string, unknown>): Promise<void> {
   }
 }
 
+// ---- the layout table: each manager × its layout settings × an install's life ----
+
+const readies = new Map<string, Promise<Ready | string>>();
+const readyFor = (m: Manager) => {
+  let r = readies.get(m.id);
+  if (!r) readies.set(m.id, (r = prepare(m)));
+  return r;
+};
+
+/** The program the end user runs: loads acme-lib (whose main calls reportInstall) from `dir`, through the project's .pnp.cjs where there is one. */
+function program(ready: Ready, root: string, dir: string, env: NodeJS.ProcessEnv, wrap: string[] = []): Promise<Result> {
+  const pnp = join(root, '.pnp.cjs');
+  const argv = [...(existsSync(pnp) ? ['-r', pnp] : []), '-e', "require('acme-lib')"];
+  return wrap.length ? exec(wrap[0]!, [...wrap.slice(1), ready.node, ...argv], { cwd: dir, env, timeoutMs: 60_000 }) : exec(ready.node, argv, { cwd: dir, env, timeoutMs: 60_000 });
+}
+
+const canMount = (() => {
+  try {
+    return process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore' }).status === 0;
+  } catch {
+    return false;
+  }
+})();
+
+async function layoutCases(l: Layout): Promise<void> {
+  const m = MANAGERS.find((x) => x.id === l.manager)!;
+  const ready = await readyFor(m);
+  const verdict = (col: LayoutEvent | `${LayoutEvent} opt-out`, problems: string[], cell: string) =>
+    record({ table: 'layouts', row: l.label, col, status: problems.length ? 'fail' : 'pass', cell, why: problems.join('; ') || undefined });
+  if (typeof ready === 'string') {
+    for (const e of LAYOUT_EVENTS) if (!l.skip?.[e]) record({ table: 'layouts', row: l.label, col: e, status: 'skip', cell: 'skipped', why: ready });
+    return;
+  }
+  rowInfo.set(l.label, ready.tool.version);
+  const verbs = verbsFor(m.id);
+  const bin = join(ready.tool.binDir, m.tool.bin);
+  const make = (suffix: string, optOut: boolean) => {
+    const p = newProject(`layout-${l.id}${suffix}`);
+    m.configure(p);
+    m.allow(p);
+    if (optOut) p.pkg.installBeacon = { enabled: false };
+    l.setup?.(p);
+    p.save();
+    return p;
+  };
+  const at = (p: Project) => (l.member ? join(p.app, l.member) : p.app);
+  const envOf = (p: ReturnType<typeof newProject>) => p.env(m.env?.(p.home), ready.path);
+  const pm = (p: ReturnType<typeof newProject>, argv: string[], cwd = at(p)) => exec(bin, argv, { cwd, env: envOf(p), timeoutMs: 240_000 });
+  const add = (spec: string) => [...m.add([spec]), ...(m.allowArgs ? m.allowArgs(['acme-lib']) : [])];
+
+  /** One step: the manager commands, then the program; the events they gave against what the cell must give. */
+  const step = async (p: ReturnType<typeof newProject>, e: LayoutEvent, want: number, commands: string[][], options: { version?: string; cwd?: string; root?: string } = {}) => {
+    const problems: string[] = [];
+    const got = await measure(want, async () => {
+      for (const argv of commands) {
+        const r = await pm(p, argv, options.root);
+        if (r.code !== 0) problems.push(`\`${m.tool.bin} ${argv.join(' ')}\`: exit ${r.code}: ${tail(r)}`);
+      }
+      const r = await program(ready, options.root ?? p.app, options.cwd ?? at(p), envOf(p));
+      problems.push(...silent(r, 'the program'));
+    });
+    if (got.events.length !== want) problems.push(`${plural(got.events.length, 'event')}, expected ${want}`);
+    for (const ev of got.events) if (ev.segments[0] !== 'acme-lib' || ev.segments[1] !== (options.version ?? '2.3.5')) problems.push(`an event for ${ev.segments[0]}@${ev.segments[1]}`);
+    return { problems, events: got.events };
+  };
+  const cellOf = (n: number, e: LayoutEvent) => `${plural(n, 'event')}${expected(l, e).why ? ` (${expected(l, e).why})` : ''}`;
+
+  // The life of one project, each event after the one before.
+  const p = make('', false);
+  const steps: Array<[LayoutEvent, () => Promise<{ problems: string[]; events: Received[] }>]> = [
+    ['install', () => step(p, 'install', expected(l, 'install').events, [add('acme-lib@2.3.4')], { version: '2.3.4' })],
+    ['rebuild', () => step(p, 'rebuild', expected(l, 'rebuild').events, [m.rebuild ?? []], { version: '2.3.4' })],
+    ['dedupe', () => step(p, 'dedupe', expected(l, 'dedupe').events, [verbs.dedupe ?? []], { version: '2.3.4' })],
+    ['update', () => step(p, 'update', expected(l, 'update').events, [add('acme-lib@2.3.5')])],
+    ['remove+add', () => step(p, 'remove+add', expected(l, 'remove+add').events, [verbs.remove('acme-lib'), add('acme-lib@2.3.5')])],
+    ['ci', () => ciStep(p, false)],
+    ['image layer', () => imageStep(p)],
+    ['copy', () => copyStep(p)],
+    ['other user', () => otherUserStep(p)],
+  ];
+  const ciStep = async (from: ReturnType<typeof newProject>, optOut: boolean) => {
+    const q = newProject(`layout-${l.id}-ci${optOut ? '-optout' : ''}`);
+    m.configure(q);
+    for (const f of verbs.files) if (existsSync(join(from.app, f))) cpSync(join(from.app, f), join(q.app, f));
+    if (l.member) for (const d of readdirSync(join(from.app, 'packages'))) {
+      mkdirSync(join(q.app, 'packages', d), { recursive: true });
+      cpSync(join(from.app, 'packages', d, 'package.json'), join(q.app, 'packages', d, 'package.json'));
+    }
+    const frozen = [...verbs.frozen, ...(m.allowArgs ? m.allowArgs(['acme-lib']) : [])];
+    return step(q, 'ci', optOut ? 0 : expected(l, 'ci').events, [frozen], { root: q.app, cwd: at(q) });
+  };
+  const imageStep = async (from: ReturnType<typeof newProject>) => {
+    const problems: string[] = [];
+    if (!canMount) return { problems: ['not root, or unshare -m is not permitted'], events: [] };
+    const layers = join(dirname(from.app), 'layers');
+    const got = await measure(0, async () => {
+      for (let i = 0; i < 3; i++) {
+        for (const d of ['u', 'w']) mkdirSync(join(layers, `${d}${i}`), { recursive: true });
+        const pnp = existsSync(join(from.app, '.pnp.cjs')) ? `-r ${join(from.app, '.pnp.cjs')} ` : '';
+        const script = [`mount -t overlay overlay -o lowerdir=${from.app},upperdir=${layers}/u${i},workdir=${layers}/w${i} ${from.app}`, `cd ${at(from)}`, `${ready.node} ${pnp}-e "require('acme-lib')"`].join('\n');
+        const r = await exec('unshare', ['-m', 'sh', '-ec', script], { cwd: dirname(from.app), env: envOf(from), timeoutMs: 60_000 });
+        problems.push(...silent(r, `container ${i + 1}`));
+      }
+    });
+    if (got.events.length !== expected(l, 'image layer').events) problems.push(`${plural(got.events.length, 'event')} from three containers, expected ${expected(l, 'image layer').events}`);
+    return { problems, events: got.events };
+  };
+  const copyStep = async (from: ReturnType<typeof newProject>) => {
+    const copy = `${from.app}-copy`;
+    const r = await exec('cp', ['-a', from.app, copy], { cwd: dirname(from.app), env: envOf(from) });
+    if (r.code !== 0) return { problems: [`cp -a: exit ${r.code}: ${tail(r)}`], events: [] };
+    return step(from, 'copy', expected(l, 'copy').events, [], { root: copy, cwd: l.member ? join(copy, l.member) : copy });
+  };
+  const otherUserStep = async (from: ReturnType<typeof newProject>) => {
+    if (process.getuid?.() !== 0) return { problems: ['not root: cannot run as another user'], events: [] };
+    // The tree readable (not writable) by uid 65534, as a root-built image or a shared checkout is.
+    for (let d = dirname(from.app); d.startsWith(work); d = dirname(d)) chmodSync(d, 0o755);
+    await exec('chmod', ['-R', 'a+rX', dirname(from.app)], { cwd: work, env: envOf(from) });
+    const home = join(dirname(from.app), 'nobody-home');
+    mkdirSync(home, { recursive: true });
+    chmodSync(home, 0o777);
+    const problems: string[] = [];
+    const env = { ...envOf(from), HOME: home, TMPDIR: home, TMP: home, TEMP: home };
+    const got = await measure(0, async () => problems.push(...silent(await program(ready, from.app, at(from), env, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']), 'the program as uid 65534')));
+    if (got.events.length !== expected(l, 'other user').events) problems.push(`${plural(got.events.length, 'event')}, expected ${expected(l, 'other user').events}`);
+    return { problems, events: got.events };
+  };
+
+  let broken = '';
+  for (const [e, run] of steps) {
+    if (l.skip?.[e]) continue;
+    if (broken) {
+      verdict(e, [broken], 'not run');
+      continue;
+    }
+    const { problems, events } = await run();
+    verdict(e, problems, cellOf(events.length, e));
+    // Later steps build on the install: without it they would measure nothing.
+    if (e === 'install' && problems.length) broken = 'the install step failed';
+  }
+
+  // The project's opt-out ("installBeacon": {"enabled": false} in its package.json) through the events that count.
+  const o = make('-optout', true);
+  const optOutSteps: Array<[LayoutEvent, () => Promise<{ problems: string[]; events: Received[] }>]> = [
+    ['install', () => step(o, 'install', 0, [add('acme-lib@2.3.4')], { version: '2.3.4' })],
+    ['update', () => step(o, 'update', 0, [add('acme-lib@2.3.5')])],
+    ['remove+add', () => step(o, 'remove+add', 0, [verbs.remove('acme-lib'), add('acme-lib@2.3.5')])],
+    ['ci', () => ciStep(o, true)],
+  ];
+  for (const [e, run] of optOutSteps) {
+    if (l.skip?.[e]) continue;
+    const { problems, events } = await run();
+    verdict(`${e} opt-out`, problems, plural(events.length, 'event'));
+  }
+}
+
 // ---- the README table ----
 
 function renderTables(counts: Record<Status, number>): string {
@@ -701,6 +859,26 @@ function renderTables(counts: Record<Status, number>): string {
   lines.push('|---|---|');
   for (const o of outcomes.filter((x) => x.table === 'node')) lines.push(`| ${o.row.replace('Node ', '')} | ${esc(cell(o))} |`);
   lines.push('');
+  if (outcomes.some((x) => x.table === 'layouts')) {
+    lines.push('The layout table: each package manager with each layout setting, through the life of one project (scripts allowed the way the README tells users; each step after the one before, and its count is that step\'s alone). "opted out": the same steps in a project whose package.json says `"installBeacon": {"enabled": false}`. n/a: not measured, for the reason given.');
+    lines.push('');
+    for (const e of LAYOUT_EVENTS) lines.push(`- **${e}**: ${EVENT_RULES[e].what}; must give ${plural(EVENT_RULES[e].events, 'event')}${EVENT_RULES[e].optOut ? ', and none when opted out' : ''}.`);
+    lines.push('');
+    lines.push(`| layout | ${LAYOUT_EVENTS.join(' | ')} |`);
+    lines.push(`|---|${LAYOUT_EVENTS.map(() => '---|').join('')}`);
+    for (const l of LAYOUTS) {
+      const row = outcomes.filter((x) => x.table === 'layouts' && x.row === l.label);
+      if (!row.length) continue;
+      const cols = LAYOUT_EVENTS.map((e) => {
+        if (l.skip?.[e]) return `n/a: ${l.skip[e]}`;
+        const main = cell(row.find((x) => x.col === e));
+        const opted = row.find((x) => x.col === `${e} opt-out`);
+        return esc(opted ? `${main}; opted out: ${cell(opted)}` : main);
+      });
+      lines.push(`| ${l.label}${rowInfo.get(l.label) ? ` (${rowInfo.get(l.label)})` : ''} | ${cols.join(' | ')} |`);
+    }
+    lines.push('');
+  }
   lines.push(`Measured on ${process.platform} ${process.arch} by \`npm run test:matrix\` (rewritten by every full run): ${counts.pass} passed, ${counts.fail} failed, ${counts.skip} skipped.`);
   return lines.join('\n');
 }
@@ -729,10 +907,12 @@ async function main(): Promise<Record<Status, number> & { drift: number }> {
   const selected = MANAGERS.filter((m) => !only || only.test(m.id));
   const runNpm = !only || only.test('npm-situations');
   const runNode = !only || only.test('node');
+  const layouts = LAYOUTS.filter((l) => !only || only.test('layouts') || only.test(`layout:${l.id}`));
 
   // Fetch every tool at once (downloads overlap); the cases below wait for what they need.
   const verdaccio = ensureTool(VERDACCIO.name, VERDACCIO.range, { overrides: VERDACCIO.overrides });
   for (const m of selected) void ensureTool(m.tool.name, m.tool.range);
+  for (const l of layouts) for (const m of MANAGERS) if (m.id === l.manager) void ensureTool(m.tool.name, m.tool.range);
   if (runNode) for (const v of NODE_VERSIONS) void ensureNode(v);
   else if (selected.some((m) => m.node)) for (const m of selected) if (m.node) void ensureNode(m.node.version);
 
@@ -743,6 +923,8 @@ async function main(): Promise<Record<Status, number> & { drift: number }> {
   const beaconTgz = packBeacon(pack);
   // acme-lib also calls reportInstall() from its main module: the runtime cases load it.
   const acmeTgz = packAcme(pack, { installBeacon, main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n" });
+  // The layout table's update step installs a newer version.
+  const acmeNextTgz = packAcme(pack, { installBeacon, version: '2.3.5', main: "require('install-beacon').reportInstall(__filename);\nmodule.exports = 42;\n" });
   const otherTgz = packAcme(pack, { name: 'other-lib', version: ACME_VERSION, installBeacon });
   const controlTgz = packAcme(pack, { name: 'acme-control', version: ACME_VERSION, postinstall: 'node -e "process.exit(0)"', extra: { dependencies: {} } });
   const acmePkg = JSON.parse(readFileSync(join(dirname(acmeTgz), 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -754,7 +936,7 @@ async function main(): Promise<Record<Status, number> & { drift: number }> {
   console.log(`matrix: verdaccio ${v.tool.version} on ${registry.url} (pid ${registry.pid}), collector on ${collector.base}`);
   const publishHome = join(work, 'publish');
   mkdirSync(publishHome);
-  for (const tgz of [beaconTgz, acmeTgz, otherTgz, controlTgz]) await registry.publish(tgz, publishHome);
+  for (const tgz of [beaconTgz, acmeTgz, acmeNextTgz, otherTgz, controlTgz]) await registry.publish(tgz, publishHome);
 
   // Cases run one at a time: each owns the collector while it runs, so its event
   // and connection counts are its own.
@@ -762,6 +944,7 @@ async function main(): Promise<Record<Status, number> & { drift: number }> {
   if (runNpm) await npmCases(MANAGERS.find((m) => m.id === 'npm11')!, dirname(acmeTgz));
   for (const m of selected) if (RUNTIME_MANAGERS.includes(m.id)) await runtimeCases(m);
   if (runNode) await nodeCases(acmePkg);
+  for (const l of layouts) await layoutCases(l);
 
   const counts: Record<Status, number> = { pass: 0, fail: 0, skip: 0 };
   for (const o of outcomes) counts[o.status]++;
