@@ -138,7 +138,7 @@ export function createApp(o: AppOptions): App {
     }
     if (path === '/dashboard.css' || path === '/favicon.svg') {
       const [type, body] = path === '/favicon.svg' ? ['image/svg+xml', FAVICON] : ['text/css; charset=utf-8', CSS];
-      res.writeHead(200, { 'content-type': type, 'cache-control': 'max-age=300', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(body) });
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
     if (path === '/') return dashboard(req, res, query);
@@ -194,7 +194,6 @@ export function createApp(o: AppOptions): App {
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
       'content-security-policy': CSP,
-      'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       'x-frame-options': 'DENY',
       'content-length': Buffer.byteLength(p.body),
@@ -244,6 +243,8 @@ export function createApp(o: AppOptions): App {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    // Every answer, whatever its type: no browser may sniff a badge, a page or an error into something else.
+    res.setHeader('x-content-type-options', 'nosniff');
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);

@@ -51,8 +51,19 @@ function compilePattern(text: string, value: string): { source: string; vars: Va
   return { source, vars };
 }
 
-// An npm package name, scoped or not (loosely: what a --route PACKAGE= may be).
-const PACKAGE_NAME = /^(?:@[a-z0-9][\w.~-]*\/)?[a-z0-9][\w.~-]*$/i;
+/**
+ * An npm package name, as npm's registry has ever accepted one (new names are lowercase; a few old
+ * ones are not, such as JSONStream): at most 214 characters, an optional `@scope/`, each part of
+ * characters a URL carries unencoded, not starting with `.` or `_`. Everything the dashboard lists
+ * as a package passes here first, so a sender cannot make a headline of a sentence, a path (`../..`)
+ * or markup.
+ */
+const NAME_PART = /^(?![._])[A-Za-z0-9._~!*'()-]+$/;
+export function isPackageName(name: string): boolean {
+  if (name.length > 214 || name === 'node_modules' || name === 'favicon.ico') return false;
+  const m = /^(?:@([^/]+)\/)?([^/]+)$/.exec(name);
+  return m !== null && (m[1] === undefined || NAME_PART.test(m[1])) && NAME_PART.test(m[2]!);
+}
 
 export type CompileResult = { ok: true; route: Route } | { ok: false; error: string };
 
@@ -63,7 +74,7 @@ export function compileRoute(spec: string): CompileResult {
   if (fixed) {
     pkg = fixed[1];
     template = fixed[2]!;
-    if (!PACKAGE_NAME.test(pkg!)) return { ok: false, error: `--route ${spec}: "${pkg}" is not a package name` };
+    if (!isPackageName(pkg!)) return { ok: false, error: `--route ${spec}: "${pkg}" is not a package name` };
   }
   const full = template.startsWith('/') ? `http://localhost${template}` : template;
   const parsed = parseTemplate(full);
@@ -107,6 +118,8 @@ export const REJECTIONS = {
   dot_segment: { status: 400, text: 'the path holds a "." or ".." segment' },
   value_too_long: { status: 400, text: 'a value is longer than 200 characters' },
   control_chars: { status: 400, text: 'a value holds control characters' },
+  invisible_chars: { status: 400, text: 'a value holds bidirectional-text controls, line or paragraph separators or a byte-order mark' },
+  bad_name: { status: 400, text: 'the package name is not a valid npm package name' },
   duplicate_param: { status: 400, text: 'a query parameter is given twice' },
   rate_limited: { status: 429, text: 'too many requests from this address; retry later' },
   unavailable: { status: 503, text: 'the database is unavailable; retry later' },
@@ -126,6 +139,10 @@ export interface Matched {
 export type MatchResult = { ok: true; event: Matched } | { ok: false; reason: Rejection };
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// Characters that change how the text around them reads without being seen: bidi embeddings,
+// overrides and isolates (U+202A-U+202E, U+2066-U+2069), the direction marks (U+200E, U+200F,
+// U+061C), the line and paragraph separators (U+2028, U+2029) and the byte-order mark (U+FEFF).
+const INVISIBLE = /[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u2028\u2029\ufeff]/;
 
 function decodeValue(raw: string): { ok: true; value: string } | { ok: false; reason: Rejection } {
   let value: string;
@@ -135,6 +152,7 @@ function decodeValue(raw: string): { ok: true; value: string } | { ok: false; re
     return { ok: false, reason: 'bad_encoding' };
   }
   if (CONTROL.test(value)) return { ok: false, reason: 'control_chars' };
+  if (INVISIBLE.test(value)) return { ok: false, reason: 'invisible_chars' };
   // Lone surrogates cannot come out of valid UTF-8; count code points, not UTF-16 units.
   let n = 0;
   for (const _ of value) if (++n > MAX_VALUE) return { ok: false, reason: 'value_too_long' };
@@ -186,6 +204,8 @@ export function matchRequest(routes: readonly Route[], method: string, url: stri
       else vars[name] ??= d.value;
     }
     if (!pkg) return { ok: false, reason: 'no_route' };
+    // The name is checked decoded: `%2E%2E%2F%2E%2E` is one raw segment that decodes to `../..`.
+    if (!isPackageName(pkg)) return { ok: false, reason: pkg.split('/').some((s) => s === '.' || s === '..') ? 'dot_segment' : 'bad_name' };
     return { ok: true, event: { package: pkg, vars } };
   }
   return { ok: false, reason: 'no_route' };
