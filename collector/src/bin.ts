@@ -36,5 +36,5 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-if (!isMainThread && workerData?.[WORKER_FLAG]) serveSqliteWorker(workerData[WORKER_FLAG] as string);
+if (!isMainThread && workerData?.[WORKER_FLAG]) serveSqliteWorker(workerData[WORKER_FLAG]);
 else void main();
