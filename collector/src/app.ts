@@ -5,13 +5,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badgeSvg, endpointBadge } from './badge.js';
-import { CSP, CSS, dashboardPage, FAVICON, SERIES, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
+import { CSP, CSS, dashboardPage, FAVICON, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
 import { Batcher } from './batcher.js';
 import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { newSession, SESSION_COOKIE, SESSION_SECONDS, sessionFrom, validSession } from './session.js';
 import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
-import { utcDay, type NewEvent, type Storage } from './storage/types.js';
+import { OTHER, utcDay, type NewEvent, type Storage } from './storage/types.js';
 
 export interface AppOptions {
   routes: readonly Route[];
@@ -100,6 +100,11 @@ export function createApp(o: AppOptions): App {
   }
 
   const today = () => utcDay(now());
+  /** A breakdown's values past the storage's bound (Limits) as `other`, next to the counts. */
+  const withOther = (counts: Record<string, number>, key: string) => {
+    const { [OTHER]: other, ...rest } = counts;
+    return other === undefined ? { [key]: rest } : { [key]: rest, other };
+  };
   const notFound = (pkg: string) => ({ error: `package ${pkg} not found` });
 
   /** "@scope/name", "@scope%2Fname" or "name" from the rest of a path. */
@@ -161,12 +166,12 @@ export function createApp(o: AppOptions): App {
       });
     }
     if ((m = /^\/api\/versions\/(.+)\/last-week$/.exec(path))) {
-      return withPeriod('last-week', m[1]!, async (pkg, p) => ({ package: pkg, downloads: await o.storage.breakdown(pkg, 'version', p.start, p.end) }));
+      return withPeriod('last-week', m[1]!, async (pkg, p) => ({ package: pkg, ...withOther(await o.storage.breakdown(pkg, 'version', p.start, p.end), 'downloads') }));
     }
     if ((m = /^\/api\/breakdown\/([^/]+)\/([^/]+)\/(.+)$/.exec(path))) {
       const field = m[1]!;
       if (!(FIELDS as readonly string[]).includes(field)) return json(res, req, 400, { error: `unknown field "${field}"; known: ${FIELDS.join(', ')}` });
-      return withPeriod(m[2]!, m[3]!, async (pkg, p) => ({ package: pkg, start: p.start, end: p.end, field, counts: await o.storage.breakdown(pkg, field, p.start, p.end) }));
+      return withPeriod(m[2]!, m[3]!, async (pkg, p) => ({ package: pkg, start: p.start, end: p.end, field, ...withOther(await o.storage.breakdown(pkg, field, p.start, p.end), 'counts') }));
     }
     if (path === '/api/events.ndjson') {
       const sinceText = query.get('since');
@@ -224,16 +229,21 @@ export function createApp(o: AppOptions): App {
     const { view, notes } = parseView(query, t, FIELDS);
     if (query.has('ff')) return redirect(res, viewUrl(view));
     const reads = o.dashboardStorage ?? o.storage;
-    const packages = await reads.packages();
+    // Bounded (anyone can send a package name): the PICKER packages with most installs in the view's range, or ever.
+    let packages = await reads.topPackages(view.start, view.end, PICKER);
+    if (packages.length === 0) packages = await reads.topPackages('0000-01-01', '9999-12-31', PICKER);
     const host = /^[a-z0-9.:[\]-]+$/i.test(req.headers.host ?? '') ? req.headers.host! : '127.0.0.1:7708';
     const origin = `${'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http'}://${host}`;
     if (packages.length === 0) return page(req, res, emptyPage(o.routes.map((r) => `${origin}${r.display}`)));
-    if (view.pkg === undefined || !packages.includes(view.pkg)) {
-      if (view.pkg !== undefined) notes.push(`no installs of "${view.pkg}" stored; showing ${packages[0]}`);
-      view.pkg = packages[0]!;
+    if (view.pkg === undefined || !(await reads.hasPackage(view.pkg))) {
+      // Never the text asked for (sender-chosen names stay off the page unless stored), never the first by sorting:
+      // the author's own package (a route's PACKAGE=) when it has installs, else the one with most installs.
+      if (view.pkg !== undefined) notes.push('no installs of the package asked for are stored; showing the one with most installs');
+      const own = o.routes.map((r) => r.package).find((p) => p !== undefined && packages.some(([q]) => q === p));
+      view.pkg = own ?? packages[0]![0];
     }
     const monthStart = dayString(dayNumber(t)! - 29);
-    const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES);
+    const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES, TOP);
     // The totals for the last day, week and month, unless the view's range already covers them.
     const totals = view.start <= monthStart && view.end >= t ? rows : await reads.cube(view.pkg, monthStart, t, view.filters, null);
     return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows, totals }));

@@ -1,12 +1,26 @@
 // install-beacon-collector: the receiving end for install-beacon's events.
 import { isMainThread, workerData } from 'node:worker_threads';
-import { parseConfig, USAGE } from './config.js';
-import { start } from './main.js';
+import { parseConfig, parsePrune, USAGE } from './config.js';
+import { prune, start } from './main.js';
 import { serveSqliteWorker, WORKER_FLAG } from './storage/sqlite-worker.js';
 
 declare const __COLLECTOR_VERSION__: string;
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'prune') {
+    const p = parsePrune(process.argv.slice(3), process.env, process.cwd());
+    if (!p.ok) {
+      process.stderr.write(`install-beacon-collector: ${p.error}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    // SQLite in this thread: a running collector's writer waits at most its busy timeout (5 s) for this transaction.
+    await prune(p.database, p.target, (line) => process.stdout.write(line + '\n')).catch((e: Error) => {
+      process.stderr.write(`install-beacon-collector: prune failed: ${e.message}\n`);
+      process.exitCode = 1;
+    });
+    return;
+  }
   const parsed = parseConfig(process.argv.slice(2), process.env, process.cwd());
   if (parsed.ok === 'help') {
     process.stdout.write(`install-beacon-collector ${__COLLECTOR_VERSION__}\n\n${USAGE}\n`);
@@ -36,5 +50,5 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-if (!isMainThread && workerData?.[WORKER_FLAG]) serveSqliteWorker(workerData[WORKER_FLAG] as string);
+if (!isMainThread && workerData?.[WORKER_FLAG]) serveSqliteWorker(workerData[WORKER_FLAG]);
 else void main();

@@ -2,6 +2,7 @@
 // Nothing else reads process.argv or process.env.
 import { isAbsolute, resolve } from 'node:path';
 import { compileRoute, DEFAULT_ROUTE, type Route } from './routes.js';
+import { DEFAULT_LIMITS, type Limits, type Prune } from './storage/types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -19,6 +20,10 @@ export interface Config {
   /** INSTALL_BEACON_TOKEN, if set; otherwise the token stored in the database is used. */
   token?: string;
   retentionDays: number;
+  /** Days the daily counts are kept; undefined: for ever. */
+  countsRetentionDays?: number;
+  /** What senders can make the database track (storage/types.ts Limits). */
+  limits: Limits;
   /** Ingest requests per sender (IPv4 address or IPv6 /64, ratelimit.ts) per minute; 0 turns the limit off. */
   rateLimit: number;
   trustProxy: boolean;
@@ -38,16 +43,31 @@ export const USAGE = `Usage: install-beacon-collector [options]
   --public                 read API readable without the token
   --tls-cert F --tls-key F serve https with this certificate and key (PEM)
   --retention-days N       keep raw events N days (default ${DEFAULTS.retentionDays}); daily counts stay
+  --counts-retention-days N
+                           delete the daily counts of days older than N (default: keep them)
+  --max-values N           distinct values counted per package, field and day (default ${DEFAULT_LIMITS.values});
+                           later new values of that day count as "other"
+  --max-combinations N     distinct sets of values kept per package and day for filtered views
+                           (default ${DEFAULT_LIMITS.combinations}); later new sets count without their values
   --rate-limit N           ingest requests per sender per minute (default ${DEFAULTS.rateLimit}; 0: off);
                            a sender is an IPv4 address or an IPv6 /64
   --trust-proxy            take the client address from X-Forwarded-For (behind a reverse proxy)
   --help                   this text
 
+  install-beacon-collector prune [--db FILE | --database-url URL] WHAT
+                           delete junk, then exit; WHAT is one of:
+    --package P...         every event and count of these packages (repeatable)
+    --keep P...            every event and count of every package but these (repeatable)
+    --package P --field F --value V
+                           the raw events with F=V; its counts move to F's "other"
+
 Environment: INSTALL_BEACON_TOKEN (the read token), DATABASE_URL (PostgreSQL).`;
 
 export type ParseResult = { ok: true; config: Config } | { ok: false; error: string } | { ok: 'help' };
 
-const VALUE_FLAGS = ['--port', '--host', '--db', '--database-url', '--route', '--tls-cert', '--tls-key', '--retention-days', '--rate-limit'] as const;
+const VALUE_FLAGS = ['--port', '--host', '--db', '--database-url', '--route', '--tls-cert', '--tls-key', '--retention-days', '--counts-retention-days', '--max-values', '--max-combinations', '--rate-limit'] as const;
+const PRUNE_FLAGS = ['--db', '--database-url', '--package', '--keep', '--field', '--value'] as const;
+const REPEATABLE = ['--route', '--package', '--keep'];
 const SWITCHES = ['--public', '--trust-proxy', '--help'] as const;
 
 function intIn(flag: string, text: string, min: number, max: number): number | string {
@@ -56,22 +76,65 @@ function intIn(flag: string, text: string, min: number, max: number): number | s
   return n < min || n > max ? `${flag} must be between ${min} and ${max}` : n;
 }
 
-export function parseConfig(argv: readonly string[], env: Env, cwd: string): ParseResult {
+function scan(argv: readonly string[], valueFlags: readonly string[], switchFlags: readonly string[]): { values: Map<string, string[]>; switches: Set<string> } | string {
   const values = new Map<string, string[]>();
   const switches = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const flag = eq === -1 ? arg : arg.slice(0, eq);
-    if ((SWITCHES as readonly string[]).includes(flag) && eq === -1) {
+    if (switchFlags.includes(flag) && eq === -1) {
       switches.add(flag);
-    } else if ((VALUE_FLAGS as readonly string[]).includes(flag)) {
+    } else if (valueFlags.includes(flag)) {
       const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-      if (value === undefined) return { ok: false, error: `${flag} needs a value` };
-      if (flag !== '--route' && values.has(flag)) return { ok: false, error: `${flag} is given twice` };
+      if (value === undefined) return `${flag} needs a value`;
+      if (!REPEATABLE.includes(flag) && values.has(flag)) return `${flag} is given twice`;
       values.set(flag, [...(values.get(flag) ?? []), value]);
-    } else return { ok: false, error: `unknown option "${arg}" (see --help)` };
+    } else return `unknown option "${arg}" (see --help)`;
   }
+  return { values, switches };
+}
+
+function databaseOf(one: (flag: string) => string | undefined, env: Env, cwd: string): Database | string {
+  const url = one('--database-url') ?? (env.DATABASE_URL || undefined);
+  if (url !== undefined && one('--db') !== undefined) return 'give --db (SQLite) or --database-url (PostgreSQL), not both';
+  if (url !== undefined) {
+    if (!/^postgres(ql)?:\/\//i.test(url)) return 'the database URL must start with postgres:// or postgresql://';
+    return { kind: 'postgres', url };
+  }
+  const file = one('--db') ?? DEFAULTS.db;
+  if (!file) return '--db is empty';
+  return { kind: 'sqlite', file: isAbsolute(file) ? file : resolve(cwd, file) };
+}
+
+export type PruneResult = { ok: true; database: Database; target: Prune } | { ok: false; error: string };
+
+/** `install-beacon-collector prune ...` (argv after "prune"). */
+export function parsePrune(argv: readonly string[], env: Env, cwd: string): PruneResult {
+  const scanned = scan(argv, PRUNE_FLAGS, []);
+  if (typeof scanned === 'string') return { ok: false, error: scanned };
+  const { values } = scanned;
+  const database = databaseOf((f) => values.get(f)?.[0], env, cwd);
+  if (typeof database === 'string') return { ok: false, error: database };
+  const packages = values.get('--package') ?? [];
+  const keep = values.get('--keep') ?? [];
+  const field = values.get('--field')?.[0];
+  const value = values.get('--value')?.[0];
+  if ((field === undefined) !== (value === undefined)) return { ok: false, error: 'prune: --field and --value go together' };
+  if (field !== undefined && value !== undefined) {
+    if (packages.length !== 1 || keep.length) return { ok: false, error: 'prune: --field and --value need exactly one --package' };
+    return { ok: true, database, target: { package: packages[0]!, field, value } };
+  }
+  if (packages.length && keep.length) return { ok: false, error: 'prune: give --package or --keep, not both' };
+  if (keep.length) return { ok: true, database, target: { keep } };
+  if (packages.length) return { ok: true, database, target: { packages } };
+  return { ok: false, error: 'prune: say what to delete: --package P, --keep P, or --package P --field F --value V' };
+}
+
+export function parseConfig(argv: readonly string[], env: Env, cwd: string): ParseResult {
+  const scanned = scan(argv, VALUE_FLAGS, SWITCHES);
+  if (typeof scanned === 'string') return { ok: false, error: scanned };
+  const { values, switches } = scanned;
   if (switches.has('--help')) return { ok: 'help' };
   const one = (flag: string): string | undefined => values.get(flag)?.[0];
 
@@ -80,17 +143,8 @@ export function parseConfig(argv: readonly string[], env: Env, cwd: string): Par
   const host = one('--host') ?? DEFAULTS.host;
   if (!host) return { ok: false, error: '--host is empty' };
 
-  const url = one('--database-url') ?? (env.DATABASE_URL || undefined);
-  if (url !== undefined && one('--db') !== undefined) return { ok: false, error: 'give --db (SQLite) or --database-url (PostgreSQL), not both' };
-  let database: Database;
-  if (url !== undefined) {
-    if (!/^postgres(ql)?:\/\//i.test(url)) return { ok: false, error: 'the database URL must start with postgres:// or postgresql://' };
-    database = { kind: 'postgres', url };
-  } else {
-    const file = one('--db') ?? DEFAULTS.db;
-    if (!file) return { ok: false, error: '--db is empty' };
-    database = { kind: 'sqlite', file: isAbsolute(file) ? file : resolve(cwd, file) };
-  }
+  const database = databaseOf(one, env, cwd);
+  if (typeof database === 'string') return { ok: false, error: database };
 
   const specs = values.get('--route') ?? [];
   const routes: Route[] = [];
@@ -106,6 +160,13 @@ export function parseConfig(argv: readonly string[], env: Env, cwd: string): Par
 
   const retentionDays = intIn('--retention-days', one('--retention-days') ?? String(DEFAULTS.retentionDays), 1, 36500);
   if (typeof retentionDays === 'string') return { ok: false, error: retentionDays };
+  const countsText = one('--counts-retention-days');
+  const countsRetentionDays = countsText === undefined ? undefined : intIn('--counts-retention-days', countsText, 1, 36500);
+  if (typeof countsRetentionDays === 'string') return { ok: false, error: countsRetentionDays };
+  const maxValues = intIn('--max-values', one('--max-values') ?? String(DEFAULT_LIMITS.values), 1, 1e6);
+  if (typeof maxValues === 'string') return { ok: false, error: maxValues };
+  const maxCombinations = intIn('--max-combinations', one('--max-combinations') ?? String(DEFAULT_LIMITS.combinations), 1, 1e7);
+  if (typeof maxCombinations === 'string') return { ok: false, error: maxCombinations };
   const rateLimit = intIn('--rate-limit', one('--rate-limit') ?? String(DEFAULTS.rateLimit), 0, 1e9);
   if (typeof rateLimit === 'string') return { ok: false, error: rateLimit };
 
@@ -124,6 +185,8 @@ export function parseConfig(argv: readonly string[], env: Env, cwd: string): Par
       tls: cert !== undefined && key !== undefined ? { cert: resolve(cwd, cert), key: resolve(cwd, key) } : undefined,
       token,
       retentionDays,
+      countsRetentionDays,
+      limits: { values: maxValues, combinations: maxCombinations },
       rateLimit,
       trustProxy: switches.has('--trust-proxy'),
     },

@@ -5,7 +5,7 @@
 // No link on the page is built from sender data except links back to this page
 // whose query string carries it (always "/?..." and URL-encoded).
 import { dayNumber, dayString, MAX_DAYS } from './periods.js';
-import { FIELD_NAME, TOTAL, type CubeRow, type Filter } from './storage/types.js';
+import { FIELD_NAME, OTHER, TOTAL, type CubeRow, type Filter } from './storage/types.js';
 
 // ---- escaping by construction --------------------------------------------
 
@@ -181,7 +181,29 @@ export function regroup(counts: ReadonlyMap<string, number>, key: (v: string) =>
   return out;
 }
 
-const sorted = (m: ReadonlyMap<string, number>): Array<[string, number]> => [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+/** Most installs first; OTHER (the values past a bound, summed) always last. */
+const sorted = (m: ReadonlyMap<string, number>): Array<[string, number]> => [...m].sort((a, b) => Number(a[0] === OTHER) - Number(b[0] === OTHER) || b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+/** The TOP values with most installs and one OTHER entry for the rest (what the page draws of any field). */
+export function capped(entries: ReadonlyArray<[string, number]>): Array<[string, number]> {
+  const head = entries.filter(([v]) => v !== OTHER).slice(0, TOP);
+  const rest = entries.reduce((a, [, n]) => a + n, 0) - head.reduce((a, [, n]) => a + n, 0);
+  return rest > 0 ? [...head, [OTHER, rest]] : head;
+}
+const label = (v: string): string => (v === OTHER ? '(other values)' : v === '' ? '(empty)' : v);
+
+// ---- bounds: what one page renders, whatever senders sent --------------------
+
+/**
+ * Per field, the page gets the TOP values with most installs in the view (Storage.cube's `top`) and
+ * one "(other values)" row for the rest; the package picker lists the PICKER packages with most
+ * installs. With the 366 days a view spans at most, that bounds the page: MAX_PAGE_BYTES is checked
+ * by test/dashboard.test.ts with TOP distinct 200-character values in every field.
+ */
+export const TOP = 20;
+export const PICKER = 20;
+export const MAX_PAGE_BYTES = 1_500_000;
+/** The asked-for/pulled-in chart draws these values; any other counts as "(other values)". */
+const DIRECT_VALUES = ['true', 'false', 'unknown'];
 
 // ---- charts (SVG) ----------------------------------------------------------
 
@@ -223,16 +245,16 @@ ${days.length > 0 ? html`<text x="${L}" y="${H - 6}" class="axis">${days[0]}</te
 </svg>`;
 }
 
-const TOP = 8;
+const BARS = 8;
 
-function barChart(entries: ReadonlyArray<[string, number]>, label: string): Html {
-  const shown: Array<[string, number]> = entries.slice(0, TOP);
-  if (entries.length > TOP) shown.push([`${entries.length - TOP} others`, entries.slice(TOP).reduce((a, [, n]) => a + n, 0)]);
+function barChart(entries: ReadonlyArray<[string, number]>, title: string): Html {
+  const shown: Array<[string, number]> = entries.slice(0, BARS).map(([v, n]) => [label(v), n]);
+  if (entries.length > BARS) shown.push([`${entries.length - BARS} more`, entries.slice(BARS).reduce((a, [, n]) => a + n, 0)]);
   const W = 360, row = 22, L = 130;
   const max = Math.max(1, ...shown.map(([, n]) => n));
   const cut = (s: string) => (s.length > 20 ? `${s.slice(0, 19)}…` : s);
-  return html`<svg class="bars" viewBox="0 0 ${W} ${shown.length * row + 4}" role="img" aria-label="${label}">
-${shown.map(([v, n], i) => html`<text x="${L - 6}" y="${i * row + 15}" text-anchor="end" class="axis">${cut(v === '' ? '(empty)' : v)}</text><rect x="${L}" y="${i * row + 4}" width="${(((W - L - 50) * n) / max).toFixed(1)}" height="${row - 8}" fill="${PALETTE[0]}"><title>${v}: ${n}</title></rect><text x="${(L + ((W - L - 50) * n) / max + 4).toFixed(1)}" y="${i * row + 15}" class="axis">${n}</text>`)}
+  return html`<svg class="bars" viewBox="0 0 ${W} ${shown.length * row + 4}" role="img" aria-label="${title}">
+${shown.map(([v, n], i) => html`<text x="${L - 6}" y="${i * row + 15}" text-anchor="end" class="axis">${cut(v)}</text><rect x="${L}" y="${i * row + 4}" width="${(((W - L - 50) * n) / max).toFixed(1)}" height="${row - 8}" fill="${PALETTE[0]}"><title>${v}: ${n}</title></rect><text x="${(L + ((W - L - 50) * n) / max + 4).toFixed(1)}" y="${i * row + 15}" class="axis">${n}</text>`)}
 </svg>`;
 }
 
@@ -259,7 +281,8 @@ export interface Page {
 
 export interface DashboardInput {
   fields: readonly string[];
-  packages: readonly string[];
+  /** The picker's packages: at most PICKER, with installs, most first (Storage.topPackages). */
+  packages: ReadonlyArray<readonly [string, number]>;
   view: View;
   notes: readonly string[];
   today: string;
@@ -303,7 +326,7 @@ ${wrong ? html`<p class="note">That token is not this collector's read token.</p
 
 function table(field: string, entries: ReadonlyArray<[string, number]>, view: View, filterable: boolean): Html {
   return html`<details><summary>Table (${entries.length} ${entries.length === 1 ? 'value' : 'values'})</summary><table><thead><tr><th scope="col">${field}</th><th scope="col">installs</th>${filterable ? html`<th scope="col">filter</th>` : ''}</tr></thead><tbody>
-${entries.map(([v, n]) => html`<tr><td>${v}</td><td class="num">${n}</td>${filterable ? html`<td><a href="${viewUrl(view, { filters: [...view.filters, { field, op: '=', value: v }] })}">only</a> · <a href="${viewUrl(view, { filters: [...view.filters, { field, op: '!=', value: v }] })}">not</a></td>` : ''}</tr>`)}
+${entries.map(([v, n]) => v === OTHER ? html`<tr class="other"><td>${label(v)}</td><td class="num">${n}</td>${filterable ? html`<td></td>` : ''}</tr>` : html`<tr><td>${v}</td><td class="num">${n}</td>${filterable ? html`<td><a href="${viewUrl(view, { filters: [...view.filters, { field, op: '=', value: v }] })}">only</a> · <a href="${viewUrl(view, { filters: [...view.filters, { field, op: '!=', value: v }] })}">not</a></td>` : ''}</tr>`)}
 </tbody></table></details>`;
 }
 
@@ -329,7 +352,7 @@ export function dashboardPage(d: DashboardInput): Page {
       shownAs = 'node (major)';
       filterable = false;
     }
-    const entries = sorted(m);
+    const entries = capped(sorted(m));
     return html`<div class="field" data-field="${field}"><h3>${shownAs}</h3>
 ${field === 'version' ? html`<p class="group">Group by: ${(['full', 'minor', 'major'] as const).map((g) => (g === view.versions ? html`<strong>${g}</strong> ` : html`<a href="${viewUrl(view, { versions: g })}">${g}</a> `))}</p>` : ''}
 ${barChart(entries, `installs by ${shownAs}`)}
@@ -354,8 +377,11 @@ ${table(shownAs, entries, view, filterable)}</div>`;
     return [day, m];
   }));
   const anyMissing = direct !== undefined && [...direct.values()].some((m) => m.has(NOT_SENT));
-  const directOrder = direct ? ['true', 'false', 'unknown', ...[...(num.counts.get('direct')?.keys() ?? [])].filter((v) => !['true', 'false', 'unknown'].includes(v)).sort(), ...(anyMissing ? [NOT_SENT] : [])] : [];
-  const directLabels: Record<string, string> = { true: 'asked for (direct)', false: 'pulled in (transitive)', unknown: 'unknown', [NOT_SENT]: '(not sent)' };
+  // Values other than these three (senders choose them) are drawn as one: "(other values)".
+  if (direct) for (const m of direct.values()) for (const [v, n] of [...m]) if (v !== NOT_SENT && v !== OTHER && !DIRECT_VALUES.includes(v)) m.delete(v), m.set(OTHER, (m.get(OTHER) ?? 0) + n);
+  const anyOther = direct !== undefined && [...direct.values()].some((m) => m.has(OTHER));
+  const directOrder = direct ? [...DIRECT_VALUES, ...(anyOther ? [OTHER] : []), ...(anyMissing ? [NOT_SENT] : [])] : [];
+  const directLabels: Record<string, string> = { true: 'asked for (direct)', false: 'pulled in (transitive)', unknown: 'unknown', [OTHER]: label(OTHER), [NOT_SENT]: '(not sent)' };
   const directSection = direct
     ? html`<section id="direct-over-time"><h2>Asked for vs pulled in, over time</h2>
 <p class="legend">${directOrder.map((v, k) => html`<span class="swatch swatch-${v === NOT_SENT ? 5 : k % PALETTE.length}"></span> ${directLabels[v] ?? v} `)}</p>
@@ -369,7 +395,8 @@ ${dayList.map((day) => html`<tr><td>${day}</td>${directOrder.map((v) => html`<td
     html`${except !== 'package' ? html`<input type="hidden" name="package" value="${pkg}">` : ''}${view.range === 'custom' && except !== 'range' ? html`<input type="hidden" name="from" value="${view.start}"><input type="hidden" name="to" value="${view.end}">` : view.range !== 30 && except !== 'range' ? html`<input type="hidden" name="range" value="${view.range}">` : ''}${view.filters.map((f) => html`<input type="hidden" name="filter" value="${filterText(f)}">`)}${view.versions !== 'full' ? html`<input type="hidden" name="versions" value="${view.versions}">` : ''}`;
 
   const body = html`<header><h1>${pkg}</h1>
-${d.packages.length > 1 ? html`<form method="get" action="/" class="picker"><label>Package <select name="package">${d.packages.map((p) => html`<option value="${p}"${p === pkg ? html` selected` : ''}>${p}</option>`)}</select></label>${hidden('package')}<button type="submit">Show</button></form>` : ''}
+${d.packages.length > 1 || (d.packages.length === 1 && d.packages[0]![0] !== pkg) ? html`<form method="get" action="/" class="picker"><label>Package <select name="package">${d.packages.some(([p]) => p === pkg) ? '' : html`<option value="${pkg}" selected>${pkg}</option>`}${d.packages.map(([p]) => html`<option value="${p}"${p === pkg ? html` selected` : ''}>${p}</option>`)}</select></label>${hidden('package')}<button type="submit">Show</button></form>
+<form method="get" action="/" class="goto"><label>or another <input name="package" aria-label="package name" placeholder="package name" required></label>${hidden('package')}<button type="submit">Show</button></form>` : ''}
 </header>
 <main>
 ${d.notes.map((n) => html`<p class="note">${n}</p>`)}
@@ -397,7 +424,7 @@ header{display:flex;align-items:center;gap:1.5rem;flex-wrap:wrap;padding:.8rem 1
 main{padding:1rem 1.5rem;max-width:1200px}section{background:#fff;border:1px solid #e5e7eb;border-radius:6px;padding:.8rem 1rem;margin:0 0 1rem}h2{font-size:1.05rem;margin:.1rem 0 .6rem}h3{font-size:.95rem;margin:.2rem 0}
 .totals{display:flex;gap:2.5rem}.big{font-size:1.6rem;font-weight:600;margin-right:.3rem}.chart{width:100%;height:auto;max-height:240px}.bars{width:100%;max-width:420px;height:auto}
 .axis{font-size:11px;fill:#4b5563}.fields{display:flex;flex-wrap:wrap;gap:2rem}.field{flex:1 1 360px;min-width:0}.muted{color:#6b7280}.note{background:#fef3c7;padding:.4rem .6rem;border-radius:4px}
-form{display:inline-block;margin:.2rem 1rem .2rem 0}.presets{margin:.2rem 0}.presets a,.presets strong{margin-right:.6rem}.chip{background:#eef2ff;border-radius:4px;padding:.1rem .4rem;margin-right:.3rem}
+form{display:inline-block;margin:.2rem 1rem .2rem 0}.presets{margin:.2rem 0}.presets a,.presets strong{margin-right:.6rem}tr.other td{color:#6b7280;font-style:italic}.chip{background:#eef2ff;border-radius:4px;padding:.1rem .4rem;margin-right:.3rem}
 table{border-collapse:collapse;margin:.4rem 0;font-variant-numeric:tabular-nums}td,th{border-bottom:1px solid #e5e7eb;padding:.15rem .6rem;text-align:left;word-break:break-all}td.num{text-align:right}
 summary{cursor:pointer;color:#374151}pre.copy{background:#111827;color:#f9fafb;padding:.8rem;border-radius:6px;overflow:auto}.empty{max-width:760px}
 .swatch{display:inline-block;width:.8rem;height:.8rem;vertical-align:middle}${PALETTE.map((c, i) => `.swatch-${i}{background:${c}}`).join('')}

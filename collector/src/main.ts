@@ -10,7 +10,8 @@ import type { Config } from './config.js';
 import { openPostgres } from './storage/postgres.js';
 import { openSqlite } from './storage/sqlite.js';
 import { openSqliteInWorker } from './storage/sqlite-worker.js';
-import type { Storage } from './storage/types.js';
+import { utcDay, type Prune, type Storage } from './storage/types.js';
+import type { Database } from './config.js';
 
 export interface Running {
   url: string;
@@ -28,10 +29,10 @@ const HOUR = 3_600_000;
 export async function start(config: Config, print: (line: string) => void, sqliteWorker?: string): Promise<Running> {
   const storage =
     config.database.kind === 'postgres'
-      ? openPostgres(config.database.url)
+      ? openPostgres(config.database.url, config.limits)
       : sqliteWorker
-        ? openSqliteInWorker(config.database.file, sqliteWorker)
-        : openSqlite(config.database.file);
+        ? openSqliteInWorker(config.database.file, sqliteWorker, config.limits)
+        : openSqlite(config.database.file, config.limits);
   try {
     await storage.migrate();
   } catch (e) {
@@ -68,8 +69,12 @@ export async function start(config: Config, print: (line: string) => void, sqlit
   print(`dashboard: ${url}/${token === undefined ? '' : `?token=${token}`}`);
 
   const sweep = () => storage.deleteBefore(Date.now() - config.retentionDays * 24 * HOUR).catch(() => {});
+  // The daily counts go too when --counts-retention-days is given (by default they are kept: they are the history).
+  const countsDays = config.countsRetentionDays;
+  const sweepCounts = () => (countsDays === undefined ? undefined : storage.deleteCountsBefore(utcDay(Date.now() - countsDays * 24 * HOUR)).catch(() => {}));
   void sweep();
-  const retention = setInterval(sweep, HOUR);
+  void sweepCounts();
+  const retention = setInterval(() => (void sweep(), void sweepCounts()), HOUR);
   retention.unref();
 
   let closing: Promise<void> | undefined;
@@ -88,4 +93,16 @@ export async function start(config: Config, print: (line: string) => void, sqlit
         await dashboardStorage?.close();
       })()),
   };
+}
+
+/** `install-beacon-collector prune`: delete junk (Storage.prune) and say what went. */
+export async function prune(database: Database, target: Prune, print: (line: string) => void): Promise<void> {
+  const storage = database.kind === 'postgres' ? openPostgres(database.url) : openSqlite(database.file);
+  try {
+    await storage.migrate();
+    const { events, rows } = await storage.prune(target);
+    print(`pruned ${events} raw events and ${rows} count rows from ${storage.where}`);
+  } finally {
+    await storage.close();
+  }
 }

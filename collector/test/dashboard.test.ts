@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { dashboardPage, emptyPage, escapeText, groupVersion, html, numbers, parseView, tokenPage, viewUrl, type View } from '../src/dashboard.js';
+import { dashboardPage, emptyPage, escapeText, groupVersion, html, MAX_PAGE_BYTES, numbers, parseView, PICKER, tokenPage, TOP, viewUrl, type View } from '../src/dashboard.js';
 import { FIELDS } from '../src/routes.js';
-import type { CubeRow } from '../src/storage/types.js';
+import { OTHER, type CubeRow } from '../src/storage/types.js';
 
 // The dashboard's pure parts: escaping, the view a URL asks for, the numbers from cube rows, the page.
 
@@ -73,15 +73,15 @@ describe('numbers and the page', () => {
 
   it('renders sender data as text only; the direct chart appears only when the data has the field', () => {
     const v = { ...view('range=7').view, pkg: '"><script>alert(1)</script>' } as View;
-    const page = dashboardPage({ fields: [...FIELDS, 'direct'], packages: ['a', v.pkg!], view: v, notes: [], today: TODAY, rows }).body;
+    const page = dashboardPage({ fields: [...FIELDS, 'direct'], packages: [['a', 1], [v.pkg!, 1]], view: v, notes: [], today: TODAY, rows }).body;
     expect(page).not.toMatch(/<script|<img|javascript:/i);
     expect(page).toContain('&lt;img src=x onerror=alert(1)&gt;');
     expect(page).toContain('id="direct-over-time"');
-    const without = dashboardPage({ fields: [...FIELDS, 'direct'], packages: ['a'], view: { ...v, pkg: 'a' }, notes: [], today: TODAY, rows: rows.filter((r) => r[1] !== 'direct') }).body;
+    const without = dashboardPage({ fields: [...FIELDS, 'direct'], packages: [['a', 1]], view: { ...v, pkg: 'a' }, notes: [], today: TODAY, rows: rows.filter((r) => r[1] !== 'direct') }).body;
     expect(without).not.toContain('id="direct-over-time"');
     expect(page).not.toContain('(not sent)');
     // Installs whose event has no {direct} stay visible as "not sent".
-    const partly = dashboardPage({ fields: FIELDS, packages: ['a'], view: { ...v, pkg: 'a' }, notes: [], today: TODAY, rows: [...rows, ['2026-11-21', '', '', 4]] }).body;
+    const partly = dashboardPage({ fields: FIELDS, packages: [['a', 1]], view: { ...v, pkg: 'a' }, notes: [], today: TODAY, rows: [...rows, ['2026-11-21', '', '', 4]] }).body;
     expect(partly).toMatch(/<th scope="col">\(not sent\)<\/th>/);
     expect(partly).toContain('<tr><td>2026-11-21</td><td class="num">0</td><td class="num">0</td><td class="num">0</td><td class="num">4</td></tr>');
     // Every field of VARIABLES (but name and event_id) gets its breakdown.
@@ -93,5 +93,49 @@ describe('numbers and the page', () => {
     expect(e).toContain('"url": "http://127.0.0.1:7708/{name}/{version}"');
     expect(tokenPage(false).body).toContain('name="token"');
     expect(tokenPage(true).body).toContain('not this collector');
+  });
+});
+
+describe('bounds: what one page renders, whatever senders sent', () => {
+  // The worst a sender can make: 366 days, and in every field 1000 distinct 200-character values that
+  // escape to the longest markup (each "<" is "&lt;" in text and "%3C" in a link), plus OTHER.
+  const K = 1000;
+  const junk = (f: string, i: number) => `<${f}${i}`.padEnd(200, '<');
+  const v = { ...parseView(new URLSearchParams('from=2025-11-26&to=2026-11-26'), TODAY, FIELDS).view, pkg: 'acme-lib' } as View;
+  const days = Array.from({ length: 366 }, (_, i) => new Date(Date.UTC(2025, 10, 26 + i)).toISOString().slice(0, 10));
+  const rows: CubeRow[] = [
+    ...days.map((d): CubeRow => [d, '', '', K + 5]),
+    ...FIELDS.filter((f) => f !== 'direct').flatMap((f) => [...Array.from({ length: K }, (_, i): CubeRow => ['', f, junk(f, i), K - i]), ['', f, OTHER, 7] as CubeRow]),
+    ...days.flatMap((d) => [[d, 'direct', 'true', 2], ...Array.from({ length: 40 }, (_, i): CubeRow => [d, 'direct', junk('direct', i), 1])] as CubeRow[]),
+  ];
+  const packages = Array.from({ length: PICKER }, (_, i): [string, number] => [`${'<'.repeat(200)}${i}`, 100 - i]);
+  const body = dashboardPage({ fields: FIELDS, packages, view: v, notes: [], today: TODAY, rows }).body;
+  const tableOf = (field: string) => [...body.matchAll(new RegExp(`data-field="${field}">[\\s\\S]*?</tbody>`, 'g'))][0]![0];
+
+  it(`every field's table: at most ${TOP} values and "(other values)" holding exactly the rest`, () => {
+    for (const f of FIELDS.filter((x) => x !== 'direct' && x !== 'node' && x !== 'version')) {
+      const t = tableOf(f);
+      const trs = [...t.matchAll(/<tr( class="other")?><td>[^<]*<\/td><td class="num">(\d+)<\/td>/g)];
+      expect(trs.length, f).toBe(TOP + 1);
+      expect(trs.at(-1)![1], f).toBe(' class="other"');
+      const all = K * (K + 1) / 2 + 7;
+      const shown = trs.slice(0, -1).reduce((a, m) => a + Number(m[2]), 0);
+      expect([f, shown, Number(trs.at(-1)![2])]).toEqual([f, Array.from({ length: TOP }, (_, i) => K - i).reduce((a, b) => a + b, 0), all - shown]);
+    }
+    // The asked-for/pulled-in chart: its three values, and every other one as "(other values)".
+    expect([...body.matchAll(/<th scope="col">([^<]*)<\/th>/g)].map((m) => m[1]).filter((x) => x === '(other values)' || x!.startsWith('asked'))).toEqual(['asked for (direct)', '(other values)']);
+  });
+
+  it(`the page stays under MAX_PAGE_BYTES (${MAX_PAGE_BYTES}) given ${K} distinct values in every field`, () => {
+    expect(Buffer.byteLength(body)).toBeLessThan(MAX_PAGE_BYTES);
+    expect(Buffer.byteLength(body)).toBeGreaterThan(MAX_PAGE_BYTES / 4); // the worst case is near the bound, not far under it
+    expect([...body.matchAll(/<option value="&lt;/g)]).toHaveLength(PICKER);
+    expect(body).toContain(`<option value="acme-lib" selected>acme-lib</option>`);
+  });
+
+  it('the page shows the package it is given: its name, never a sender-chosen text asked for in ?package=, and a picked package outside the top list is an option of its own', () => {
+    const one = dashboardPage({ fields: FIELDS, packages: [['acme-lib', 3], ['! SECURITY NOTICE', 1]], view: { ...v, pkg: 'acme-lib' }, notes: [], today: TODAY, rows: [] }).body;
+    expect(one).toContain('<h1>acme-lib</h1>');
+    expect(one).toContain('<option value="acme-lib" selected>');
   });
 });

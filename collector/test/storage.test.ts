@@ -8,7 +8,7 @@ import { openPostgres } from '../src/storage/postgres.js';
 import { openSqlite } from '../src/storage/sqlite.js';
 import { openSqliteInWorker } from '../src/storage/sqlite-worker.js';
 import { BIN } from './support/bin.js';
-import { SCHEMA_VERSION, type Filter, type NewEvent, type Storage } from '../src/storage/types.js';
+import { OTHER, SCHEMA_VERSION, type Filter, type Limits, type NewEvent, type Storage } from '../src/storage/types.js';
 import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
 
 // One suite, two databases: a real SQLite file and a real PostgreSQL server.
@@ -16,7 +16,7 @@ import { postgresSkipped, startPostgres, type Postgres } from './support/postgre
 interface Backend {
   name: string;
   /** A fresh, empty database; open() may be called several times on it (several instances). */
-  fresh(): Promise<{ open(): Storage; raw(sql: string): Promise<void> }>;
+  fresh(): Promise<{ open(limits?: Limits): Storage; raw(sql: string): Promise<void> }>;
 }
 
 let dir: string;
@@ -38,7 +38,7 @@ const backends: Backend[] = [
     async fresh() {
       const file = join(dir, `db-${++n}.db`);
       return {
-        open: () => openSqlite(file),
+        open: (limits) => openSqlite(file, limits),
         async raw(sql) {
           const db = new Database(file);
           db.exec(sql);
@@ -53,7 +53,7 @@ const backends: Backend[] = [
     async fresh() {
       const file = join(dir, `db-${++n}.db`);
       return {
-        open: () => openSqliteInWorker(file, BIN),
+        open: (limits) => openSqliteInWorker(file, BIN, limits),
         async raw(sql) {
           const db = new Database(file);
           db.exec(sql);
@@ -67,7 +67,7 @@ const backends: Backend[] = [
     async fresh() {
       const url = await server.createDatabase(`t${++n}`);
       return {
-        open: () => openPostgres(url),
+        open: (limits) => openPostgres(url, limits),
         async raw(sql) {
           const c = new pg.Client({ connectionString: url });
           await c.connect();
@@ -234,9 +234,9 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     };
     expect(reference('combo', '2026-11-01', '2026-11-30', cases[0]![3], ['direct']).length).toBeGreaterThan(10);
     await check();
-    // The migration that creates the table backfills it from the raw events: drop it, go back to version 1, migrate again.
+    // The migration that creates the table backfills it from the raw events: drop it (and what step 3 made), go back to version 1, migrate again.
     await st.close();
-    await own.raw(`DROP TABLE combos; UPDATE collector_meta SET value = '1' WHERE key = 'schema_version'`);
+    await own.raw(`DROP TABLE combos; DROP TABLE slots; DROP INDEX daily_totals; UPDATE collector_meta SET value = '1' WHERE key = 'schema_version'`);
     st = own.open();
     opened.push(st);
     await st.migrate();
@@ -244,6 +244,96 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     // Retention: the combination rows stay when the raw events go.
     expect(await st.deleteBefore(T0 + 10 * DAY)).toBe(stored.length);
     await check();
+  });
+
+  /** A fresh database opened with these limits. */
+  const limited = async (limits?: Limits) => {
+    const own = await backend.fresh();
+    const st = own.open(limits);
+    opened.push(st);
+    await st.migrate();
+    return st;
+  };
+  const rows = async (st: Storage, ...a: Parameters<Storage['cube']>) => (await st.cube(...a)).map((r) => r.join('|')).sort();
+
+  it('bounds what senders make it track: past `values` distinct values of a field a day, new ones count as OTHER (totals and known values stay exact); past `combinations`, new sets count as {}', async () => {
+    const st = await limited({ values: 3, combinations: 4 });
+    const junk = (i: number, day = 0) => ev(`j${day}-${i}`, day, { version: `v${i}`, pm: 'npm' });
+    expect(await st.insertBatch([4, 3, 2, 1, 0].map((i) => junk(i)))).toBe(5);
+    expect(await st.insertBatch([5, 6, 7, 8, 9].map((i) => junk(i)))).toBe(5);
+    // A value that has its row keeps counting there; a new one of the next day gets a slot of that day.
+    await st.insertBatch([ev('again', 0, { version: 'v1', pm: 'npm' }), junk(9, 1)]);
+    expect(await st.breakdown('acme', 'version', '2026-11-20', '2026-11-20')).toEqual({ v0: 1, v1: 2, v2: 1, [OTHER]: 7 });
+    expect(await st.breakdown('acme', 'version', '2026-11-21', '2026-11-21')).toEqual({ v9: 1 });
+    expect(await st.breakdown('acme', 'pm', '2026-11-20', '2026-11-21')).toEqual({ npm: 12 });
+    expect(Object.fromEntries(await st.daily('acme', '2026-11-20', '2026-11-21'))).toEqual({ '2026-11-20': 11, '2026-11-21': 1 });
+    // The combination table holds the folded values too: a filter on pm sees every install, OTHER included.
+    expect(await rows(st, 'acme', '2026-11-20', '2026-11-20', [{ field: 'pm', op: '=', value: 'npm' }], [])).toEqual(
+      ['2026-11-20|||11', '|pm|npm|11', '|version|v0|1', '|version|v1|2', '|version|v2|1', `|version|${OTHER}|7`].sort(),
+    );
+    // Six combinations of values within the bound, two events each: four get rows, the last two count as {}.
+    const st2 = await limited({ values: 3, combinations: 4 });
+    const six = ['a', 'b'].flatMap((version) => ['x', 'y', 'z'].flatMap((ci) => [0, 1].map((k) => ev(`${version}${ci}${k}`, 0, { version, ci }))));
+    expect(await st2.insertBatch(six)).toBe(12);
+    const total = async (filters: Filter[]) => (await st2.cube('acme', '2026-11-20', '2026-11-20', filters, null)).reduce((a, r) => a + r[3], 0);
+    expect(await total([{ field: 'ci', op: '!=', value: 'nosuch' }])).toBe(12);
+    expect((await Promise.all(['x', 'y', 'z'].map((v) => total([{ field: 'ci', op: '=', value: v }])))).reduce((a, b) => a + b, 0)).toBe(8);
+    expect(await st2.breakdown('acme', 'ci', '2026-11-20', '2026-11-20')).toEqual({ x: 4, y: 4, z: 4 });
+  });
+
+  it('cube(top): per field the `top` values with most installs as they are, the rest summed as OTHER (per day for a series field); filtered the same', async () => {
+    const st = await limited();
+    const batch: NewEvent[] = [];
+    let k = 0;
+    for (const [version, n] of [['w1', 5], ['w2', 4], ['w3', 3], ['w4', 2], ['w5', 1]] as const)
+      for (let i = 0; i < n; i++) batch.push(ev(`t${k++}`, i % 2, { version, direct: version === 'w1' ? 'true' : i % 2 ? 'false' : 'unknown', pm: 'npm' }));
+    await st.insertBatch(batch);
+    const expected = ['2026-11-20|||9', '2026-11-21|||6', '|version|w1|5', '|version|w2|4', `|version|${OTHER}|6`, '|pm|npm|15',
+      '2026-11-20|direct|unknown|6', '2026-11-20|direct|true|3', '2026-11-21|direct|true|2', `2026-11-21|direct|${OTHER}|4`].sort();
+    expect(await rows(st, 'acme', '2026-11-01', '2026-11-30', [], ['direct'], 2)).toEqual(expected);
+    expect(await rows(st, 'acme', '2026-11-01', '2026-11-30', [{ field: 'pm', op: '=', value: 'npm' }], ['direct'], 2)).toEqual(expected);
+    // direct: unknown 6, true 5, false 4 -> with top 1 only "unknown" stays.
+    const one = await rows(st, 'acme', '2026-11-01', '2026-11-30', [], ['direct'], 1);
+    expect(one.filter((r) => r.includes('|direct|'))).toEqual(['2026-11-20|direct|unknown|6', `2026-11-20|direct|${OTHER}|3`, `2026-11-21|direct|${OTHER}|6`].sort());
+    expect(one.filter((r) => r.includes('|version|'))).toEqual(['|version|w1|5', `|version|${OTHER}|10`].sort());
+  });
+
+  it('topPackages: by installs in the range, most first, then by name, at most `limit`', async () => {
+    const st = await limited();
+    await st.insertBatch([ev(null, 0, {}, 'b'), ev(null, 0, {}, 'b'), ev(null, 1, {}, 'a'), ev(null, 1, {}, 'c'), ev(null, 1, {}, 'c'), ev(null, 5, {}, 'a'), ev(null, 5, {}, 'a')]);
+    expect(await st.topPackages('2026-11-20', '2026-11-21', 10)).toEqual([['b', 2], ['c', 2], ['a', 1]]);
+    expect(await st.topPackages('2026-11-20', '2026-11-30', 2)).toEqual([['a', 3], ['b', 2]]);
+  });
+
+  it('prune: a package (or all but the kept ones) leaves no event or count; a value leaves no event, and its counts move to OTHER', async () => {
+    const st = await limited();
+    const junkPkg = '! SECURITY NOTICE: re-enter your token at https://evil.example';
+    await st.insertBatch([
+      ev('p1', 0, { ci: 'false' }), ev('p2', 0, { version: 'zzzz-junk', ci: 'false' }), ev('p3', 1, { version: 'zzzz-junk', ci: 'true' }),
+      ev('p4', 0, {}, junkPkg), ev('p5', 0, {}, 'junk-2'), ev('p6', 0, {}, 'mine-too'),
+    ]);
+    expect(await st.prune({ package: 'acme', field: 'version', value: 'zzzz-junk' })).toEqual({ events: 2, rows: 4 });
+    expect(await st.breakdown('acme', 'version', '2026-11-01', '2026-11-30')).toEqual({ '1.0.0': 1, [OTHER]: 2 });
+    expect(Object.fromEntries(await st.daily('acme', '2026-11-01', '2026-11-30'))).toEqual({ '2026-11-20': 2, '2026-11-21': 1 });
+    expect(await rows(st, 'acme', '2026-11-01', '2026-11-30', [{ field: 'version', op: '=', value: 'zzzz-junk' }], null)).toEqual([]);
+    expect(await rows(st, 'acme', '2026-11-01', '2026-11-30', [{ field: 'ci', op: '=', value: 'false' }], [])).toEqual(['2026-11-20|||2', '|ci|false|2', '|version|1.0.0|1', `|version|${OTHER}|1`].sort());
+    expect((await st.events({ package: 'acme', since: 0, afterId: 0, limit: 10 })).map((e) => e.eventId)).toEqual(['p1']);
+    expect(await st.prune({ packages: [junkPkg] })).toMatchObject({ events: 1 });
+    expect(await st.packages()).toEqual(['acme', 'junk-2', 'mine-too']);
+    expect(await st.prune({ keep: ['acme', 'mine-too'] })).toMatchObject({ events: 1 });
+    expect(await st.packages()).toEqual(['acme', 'mine-too']);
+    expect(await st.hasPackage('junk-2')).toBe(false);
+    expect(await st.events({ package: 'junk-2', since: 0, afterId: 0, limit: 10 })).toEqual([]);
+    await expect(st.prune({ package: 'acme', field: "x') OR 1=1 --", value: 'v' })).rejects.toThrow(/not a field name/);
+  });
+
+  it('deleteCountsBefore drops the counts of earlier days only (rollups and combinations)', async () => {
+    const st = await limited();
+    await st.insertBatch([ev(null, 0, { ci: 'true' }), ev(null, 1, { ci: 'true' }), ev(null, 2, { ci: 'false' })]);
+    expect(await st.deleteCountsBefore('2026-11-21')).toBeGreaterThan(0);
+    expect(Object.fromEntries(await st.daily('acme', '2026-11-01', '2026-11-30'))).toEqual({ '2026-11-21': 1, '2026-11-22': 1 });
+    expect(await rows(st, 'acme', '2026-11-01', '2026-11-30', [{ field: 'ci', op: '=', value: 'true' }], null)).toEqual(['2026-11-21|||1']);
+    expect(await st.events({ since: 0, afterId: 0, limit: 10 })).toHaveLength(3);
   });
 
   it('deleteBefore drops raw events only: the daily counts stay; de-duplication holds for what is kept', async () => {

@@ -2,7 +2,7 @@
 // transaction per batch; event_id de-duplication by a unique index with
 // ON CONFLICT DO NOTHING, so two instances store a replayed event once.
 import pg from 'pg';
-import { FIELD_NAME, NewerSchemaError, SCHEMA_VERSION, TOTAL, uniqueInBatch, type Storage, type StoredEvent } from './types.js';
+import { DEFAULT_LIMITS, FIELD_NAME, NewerSchemaError, OTHER, SCHEMA_VERSION, TOTAL, uniqueInBatch, type CubeRow, type Limits, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -34,6 +34,18 @@ const MIGRATIONS: string[] = [
    INSERT INTO combos (package, day, vars, count)
      SELECT package, to_char(to_timestamp(received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), vars::jsonb::text, count(*)
      FROM events GROUP BY 1, 2, 3;`,
+  // Value slots (see Limits and insertBatch), backfilled from what is stored; the partial index serves
+  // the picker's packages-by-installs query.
+  `CREATE TABLE slots (
+     package TEXT NOT NULL,
+     field TEXT NOT NULL,
+     day TEXT NOT NULL,
+     n BIGINT NOT NULL,
+     PRIMARY KEY (package, field, day)
+   );
+   INSERT INTO slots (package, field, day, n) SELECT package, field, day, count(*) FROM daily WHERE field > '' GROUP BY 1, 2, 3;
+   INSERT INTO slots (package, field, day, n) SELECT package, '', day, count(*) FROM combos GROUP BY 1, 3;
+   CREATE INDEX daily_totals ON daily (day, package) WHERE field = '';`,
 ];
 
 // Serialises migrations of instances starting at once.
@@ -52,7 +64,7 @@ export function redactUrl(url: string): string {
   }
 }
 
-export function openPostgres(url: string): Storage {
+export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Storage {
   const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 2000, idleTimeoutMillis: 10_000 });
   // A connection dropped while idle (the server restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
@@ -101,27 +113,63 @@ export function openPostgres(url: string): Storage {
       // One statement, one round trip, its own transaction: the events that are new
       // (ON CONFLICT DO NOTHING leaves out a known event_id) and their rollups, in key
       // order so that concurrent writers take row locks in one order.
+      // Bounds (see Limits): a value that is new to its package, field and day takes a slot; `slots.n`
+      // counts every value that ever asked for one (it grows past the bound, so that concurrent writers,
+      // which each see the others' increments through the upsert's row lock, never give out more than
+      // the bound: the r-th new value of a batch gets a slot when n - m + r <= bound). Values without a
+      // slot count as OTHER, in the rollups and in the combinations; combinations without one count in {}.
       const r = await pool.query<{ fresh: string }>(
         `WITH ins AS (
            INSERT INTO events (event_id, package, received_at, vars)
            SELECT e, p, r, v FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS t(e, p, r, v)
            ON CONFLICT (event_id) DO NOTHING
-           RETURNING package, vars, to_char(to_timestamp(received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
-         ), keys AS (
-           SELECT package, day, $5::text AS field, $5::text AS value FROM ins
-           UNION ALL
-           SELECT ins.package, ins.day, kv.key, kv.value FROM ins, jsonb_each_text(ins.vars::jsonb) AS kv
+           RETURNING id, package, vars, to_char(to_timestamp(received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+         ), kv AS (
+           SELECT ins.id, ins.package, ins.day, x.key AS field, x.value FROM ins, jsonb_each_text(ins.vars::jsonb) AS x
+         ), fresh AS (
+           SELECT k.package, k.day, k.field, k.value,
+                  row_number() OVER (PARTITION BY k.package, k.field, k.day ORDER BY k.value) AS r,
+                  count(*) OVER (PARTITION BY k.package, k.field, k.day) AS m
+           FROM (SELECT DISTINCT package, day, field, value FROM kv) k
+           WHERE NOT EXISTS (SELECT 1 FROM daily d WHERE d.package = k.package AND d.field = k.field AND d.day = k.day AND d.value = k.value)
+         ), claimed AS (
+           INSERT INTO slots (package, field, day, n)
+           SELECT package, field, day, max(m) FROM fresh GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+           ON CONFLICT (package, field, day) DO UPDATE SET n = slots.n + EXCLUDED.n
+           RETURNING package, field, day, n
+         ), folded AS (
+           SELECT f.package, f.day, f.field, f.value FROM fresh f JOIN claimed c USING (package, field, day) WHERE c.n - f.m + f.r > $7::bigint
+         ), kept AS (
+           SELECT kv.id, kv.package, kv.day, kv.field, CASE WHEN fo.value IS NULL THEN kv.value ELSE $6::text END AS value
+           FROM kv LEFT JOIN folded fo USING (package, day, field, value)
          ), up AS (
            INSERT INTO daily (package, day, field, value, count)
-           SELECT package, day, field, value, count(*) FROM keys GROUP BY package, day, field, value ORDER BY package, field, day, value
+           SELECT package, day, field, value, sum(n) FROM (
+             SELECT package, day, $5::text AS field, $5::text AS value, count(*) AS n FROM ins GROUP BY 1, 2
+             UNION ALL SELECT package, day, field, value, count(*) FROM kept GROUP BY 1, 2, 3, 4
+           ) t GROUP BY package, day, field, value ORDER BY package, field, day, value
            ON CONFLICT (package, field, day, value) DO UPDATE SET count = daily.count + EXCLUDED.count
+         ), cv AS (
+           SELECT ins.package, ins.day, COALESCE((SELECT jsonb_object_agg(k.field, k.value) FROM kept k WHERE k.id = ins.id), '{}'::jsonb)::text AS vars FROM ins
+         ), cg AS (
+           SELECT package, day, vars, count(*) AS n FROM cv GROUP BY 1, 2, 3
+         ), cfresh AS (
+           SELECT g.package, g.day, g.vars, row_number() OVER (PARTITION BY g.package, g.day ORDER BY g.vars) AS r, count(*) OVER (PARTITION BY g.package, g.day) AS m
+           FROM cg g WHERE NOT EXISTS (SELECT 1 FROM combos x WHERE x.package = g.package AND x.day = g.day AND x.vars = g.vars)
+         ), cclaimed AS (
+           INSERT INTO slots (package, field, day, n)
+           SELECT package, $5::text, day, max(m) FROM cfresh GROUP BY 1, 3 ORDER BY 1, 3
+           ON CONFLICT (package, field, day) DO UPDATE SET n = slots.n + EXCLUDED.n
+           RETURNING package, day, n
          ), combo AS (
            INSERT INTO combos (package, day, vars, count)
-           SELECT package, day, vars::jsonb::text, count(*) FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+           SELECT g.package, g.day, CASE WHEN c.n - f.m + f.r > $8::bigint THEN '{}' ELSE g.vars END, sum(g.n)
+           FROM cg g LEFT JOIN cfresh f USING (package, day, vars) LEFT JOIN cclaimed c USING (package, day)
+           GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
            ON CONFLICT (package, day, vars) DO UPDATE SET count = combos.count + EXCLUDED.count
          )
          SELECT count(*) AS fresh FROM ins`,
-        [events.map((e) => e.eventId), events.map((e) => e.package), events.map((e) => e.receivedAt), events.map((e) => JSON.stringify(e.vars)), TOTAL],
+        [events.map((e) => e.eventId), events.map((e) => e.package), events.map((e) => e.receivedAt), events.map((e) => JSON.stringify(e.vars)), TOTAL, OTHER, limits.values, limits.combinations],
       );
       return Number(r.rows[0]!.fresh);
     },
@@ -137,15 +185,19 @@ export function openPostgres(url: string): Storage {
       const r = await pool.query<{ package: string }>('SELECT DISTINCT package FROM daily WHERE field = $1 ORDER BY package', [TOTAL]);
       return r.rows.map((row) => row.package);
     },
-    async cube(pkg, start, end, filters, series) {
-      // See Storage.cube: one statement, every field in one pass over the rollups or the combination table.
+    async topPackages(start, end, limit) {
+      const r = await pool.query<{ package: string; n: string }>(`SELECT package, SUM(count) AS n FROM daily WHERE field = '' AND value = '' AND day BETWEEN $1 AND $2 GROUP BY package ORDER BY n DESC, package COLLATE "C" LIMIT $3`, [start, end, limit]);
+      return r.rows.map((row) => [row.package, Number(row.n)]);
+    },
+    async cube(pkg, start, end, filters, series, top = Number.MAX_SAFE_INTEGER) {
+      // See Storage.cube and SQLite's: one statement, every field in one pass over the rollups or the combination table.
       for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
-      const args: unknown[] = [pkg, start, end, series ?? []];
-      let sql: string;
+      const args: unknown[] = [pkg, start, end];
+      let totals: string;
+      let src: string;
       if (filters.length === 0) {
-        sql = `SELECT day, field, value, count FROM daily WHERE package = $1 AND field = '' AND value = '' AND day BETWEEN $2 AND $3`;
-        if (series) sql += ` UNION ALL SELECT CASE WHEN field = ANY($4::text[]) THEN day ELSE '' END, field, value, SUM(count) FROM daily WHERE package = $1 AND field > '' AND day BETWEEN $2 AND $3 GROUP BY 1, 2, 3`;
-        else sql += ' AND cardinality($4::text[]) >= 0';
+        totals = `SELECT day, field, value, count FROM daily WHERE package = $1 AND field = '' AND value = '' AND day BETWEEN $2 AND $3`;
+        src = `SELECT day, field, value, count FROM daily WHERE package = $1 AND field > '' AND day BETWEEN $2 AND $3`;
       } else {
         const where = ['c.package = $1', 'c.day BETWEEN $2 AND $3'];
         for (const f of filters) {
@@ -153,11 +205,48 @@ export function openPostgres(url: string): Storage {
           const [k, v] = [`$${args.length - 1}`, `$${args.length}`];
           where.push(f.op === '=' ? `(c.vars::jsonb ->> ${k}::text) = ${v}::text` : `COALESCE(c.vars::jsonb ->> ${k}::text, '') <> ${v}::text`);
         }
-        sql = `SELECT c.day AS day, '' AS field, '' AS value, SUM(c.count) AS count FROM combos c WHERE ${where.join(' AND ')} AND cardinality($4::text[]) >= 0 GROUP BY 1`;
-        if (series) sql += ` UNION ALL SELECT CASE WHEN kv.key = ANY($4::text[]) THEN c.day ELSE '' END, kv.key, kv.value, SUM(c.count) FROM combos c, jsonb_each_text(c.vars::jsonb) AS kv WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3`;
+        totals = `SELECT c.day AS day, ''::text AS field, ''::text AS value, SUM(c.count) AS count FROM combos c WHERE ${where.join(' AND ')} GROUP BY 1`;
+        src = `SELECT c.day AS day, kv.key AS field, kv.value AS value, c.count AS count FROM combos c, jsonb_each_text(c.vars::jsonb) AS kv WHERE ${where.join(' AND ')}`;
+      }
+      let sql = totals;
+      if (series) {
+        const n = args.length;
+        args.push(series, top, OTHER);
+        sql = `WITH a AS (SELECT CASE WHEN field = ANY($${n + 1}::text[]) THEN day ELSE '' END AS day, field, value, SUM(count) AS n FROM (${src}) s GROUP BY 1, 2, 3),
+          r AS (SELECT field, value, row_number() OVER (PARTITION BY field ORDER BY SUM(n) DESC, value COLLATE "C") AS rn FROM a GROUP BY field, value)
+          ${totals}
+          UNION ALL SELECT a.day, a.field, CASE WHEN r.rn <= $${n + 2}::bigint THEN a.value ELSE $${n + 3}::text END, SUM(a.n) FROM a JOIN r ON r.field = a.field AND r.value = a.value GROUP BY 1, 2, 3`;
       }
       const r = await pool.query<{ day: string; field: string; value: string; count: string }>(sql, args);
-      return r.rows.map((row) => [row.day, row.field, row.value, Number(row.count)]);
+      return r.rows.map((row): CubeRow => [row.day, row.field, row.value, Number(row.count)]);
+    },
+    async prune(t) {
+      return tx(async (c) => {
+        const n = async (sql: string, args: unknown[]) => (await c.query(sql, args)).rowCount ?? 0;
+        if ('field' in t) {
+          if (!FIELD_NAME.test(t.field) || t.value === OTHER) throw new Error(`not a field name: ${t.field}`);
+          const args = [t.package, t.field, t.value];
+          const events = await n('DELETE FROM events WHERE package = $1 AND (vars::jsonb ->> $2::text) = $3::text', args);
+          await c.query('INSERT INTO daily (package, day, field, value, count) SELECT package, day, field, $4::text, count FROM daily WHERE package = $1 AND field = $2 AND value = $3 ON CONFLICT (package, field, day, value) DO UPDATE SET count = daily.count + EXCLUDED.count', [...args, OTHER]);
+          let rows = await n('DELETE FROM daily WHERE package = $1 AND field = $2 AND value = $3', args);
+          await c.query('INSERT INTO combos (package, day, vars, count) SELECT package, day, jsonb_set(vars::jsonb, ARRAY[$2::text], to_jsonb($4::text))::text, sum(count) FROM combos WHERE package = $1 AND (vars::jsonb ->> $2::text) = $3::text GROUP BY 1, 2, 3 ON CONFLICT (package, day, vars) DO UPDATE SET count = combos.count + EXCLUDED.count', [...args, OTHER]);
+          rows += await n('DELETE FROM combos WHERE package = $1 AND (vars::jsonb ->> $2::text) = $3::text', args);
+          return { events, rows };
+        }
+        const which = 'keep' in t ? 'NOT (package = ANY($1::text[]))' : 'package = ANY($1::text[])';
+        const names = 'keep' in t ? t.keep : t.packages;
+        const events = await n(`DELETE FROM events WHERE ${which}`, [names]);
+        let rows = 0;
+        for (const table of ['daily', 'combos', 'slots']) rows += await n(`DELETE FROM ${table} WHERE ${which}`, [names]);
+        return { events, rows };
+      });
+    },
+    async deleteCountsBefore(day) {
+      return tx(async (c) => {
+        let rows = 0;
+        for (const table of ['daily', 'combos', 'slots']) rows += (await c.query(`DELETE FROM ${table} WHERE day < $1`, [day])).rowCount ?? 0;
+        return rows;
+      });
     },
     async hasPackage(pkg) {
       const r = await pool.query('SELECT 1 FROM daily WHERE package = $1 AND field = $2 LIMIT 1', [pkg, TOTAL]);

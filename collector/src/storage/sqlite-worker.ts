@@ -5,7 +5,7 @@
 // second core does the database work.
 import { parentPort, Worker } from 'node:worker_threads';
 import { openSqlite } from './sqlite.js';
-import type { Storage } from './types.js';
+import type { Limits, Storage } from './types.js';
 
 type Method = Exclude<keyof Storage, 'kind' | 'where'>;
 interface Call { id: number; method: Method; args: unknown[] }
@@ -15,8 +15,8 @@ type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false;
 export const WORKER_FLAG = 'installBeaconCollectorSqlite';
 
 /** In the worker: serve calls on one connection, one at a time (a batch's transaction is never interleaved). */
-export function serveSqliteWorker(file: string): void {
-  const s = openSqlite(file);
+export function serveSqliteWorker({ file, limits }: { file: string; limits?: Limits }): void {
+  const s = openSqlite(file, limits);
   let chain: Promise<unknown> = Promise.resolve();
   parentPort!.on('message', (call: Call) => {
     chain = chain.then(async () => {
@@ -33,12 +33,12 @@ export function serveSqliteWorker(file: string): void {
 }
 
 /** On the main thread: the Storage interface, each call answered by the worker started from `script`. */
-export function openSqliteInWorker(file: string, script: string): Storage {
+export function openSqliteInWorker(file: string, script: string, limits?: Limits): Storage {
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let next = 0;
   let worker: Worker | undefined;
   const spawn = (): Worker => {
-    const w = new Worker(script, { workerData: { [WORKER_FLAG]: file } });
+    const w = new Worker(script, { workerData: { [WORKER_FLAG]: { file, limits } } });
     w.on('message', (r: Reply) => {
       const p = pending.get(r.id);
       pending.delete(r.id);
@@ -72,7 +72,10 @@ export function openSqliteInWorker(file: string, script: string): Storage {
     daily: (pkg, start, end) => call('daily', pkg, start, end),
     breakdown: (pkg, field, start, end) => call('breakdown', pkg, field, start, end),
     packages: () => call('packages'),
-    cube: (pkg, start, end, filters, series) => call('cube', pkg, start, end, filters, series),
+    topPackages: (start, end, limit) => call('topPackages', start, end, limit),
+    cube: (pkg, start, end, filters, series, top) => call('cube', pkg, start, end, filters, series, top),
+    prune: (target) => call('prune', target),
+    deleteCountsBefore: (day) => call('deleteCountsBefore', day),
     hasPackage: (pkg) => call('hasPackage', pkg),
     events: (opts) => call('events', opts),
     deleteBefore: (cutoff) => call('deleteBefore', cutoff),

@@ -2,7 +2,7 @@
 // committed batch survives a crash of the process and of the machine.
 // Prepared statements, one transaction per batch (better-sqlite3's own advice).
 import Database from 'better-sqlite3';
-import { combos, FIELD_NAME, NewerSchemaError, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, type CubeRow, type Filter, type NewEvent, type Storage, type StoredEvent } from './types.js';
+import { combos, DEFAULT_LIMITS, FIELD_NAME, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -34,11 +34,24 @@ const MIGRATIONS: string[] = [
      SELECT package, strftime('%Y-%m-%d', received_at / 1000, 'unixepoch'),
             (SELECT json_group_object(key, value) FROM (SELECT j.key, j.value FROM json_each(e.vars) j ORDER BY j.key)), count(*)
      FROM events e GROUP BY 1, 2, 3;`,
+  // Value slots (see Limits): per package, field and day, how many distinct values have a row of their
+  // own (field '': how many combinations), backfilled from what is stored. The partial index serves
+  // the picker's packages-by-installs query.
+  `CREATE TABLE slots (
+     package TEXT NOT NULL,
+     field TEXT NOT NULL,
+     day TEXT NOT NULL,
+     n INTEGER NOT NULL,
+     PRIMARY KEY (package, field, day)
+   ) WITHOUT ROWID;
+   INSERT INTO slots (package, field, day, n) SELECT package, field, day, count(*) FROM daily WHERE field > '' GROUP BY 1, 2, 3;
+   INSERT INTO slots (package, field, day, n) SELECT package, '', day, count(*) FROM combos GROUP BY 1, 3;
+   CREATE INDEX daily_totals ON daily (day, package) WHERE field = '';`,
 ];
 
 interface EventRow { id: number; event_id: string | null; package: string; received_at: number; vars: string }
 
-export function openSqlite(file: string): Storage {
+export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Storage {
   const db = new Database(file, { timeout: 5000 });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -48,6 +61,11 @@ export function openSqlite(file: string): Storage {
   const prepare = () => ({
     insertEvent: db.prepare('INSERT INTO events (event_id, package, received_at, vars) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING'),
     bump: db.prepare('INSERT INTO daily (package, day, field, value, count) VALUES (?, ?, ?, ?, ?) ON CONFLICT (package, field, day, value) DO UPDATE SET count = count + excluded.count'),
+    add: db.prepare('UPDATE daily SET count = count + ? WHERE package = ? AND field = ? AND day = ? AND value = ?'),
+    // A new value (or combination) takes a slot while there is one; RETURNING gives no row once they are gone.
+    claim: db.prepare<[string, string, string, number], { n: number }>('INSERT INTO slots (package, field, day, n) VALUES (?, ?, ?, 1) ON CONFLICT (package, field, day) DO UPDATE SET n = n + 1 WHERE n < ? RETURNING n'),
+    addCombo: db.prepare('UPDATE combos SET count = count + ? WHERE package = ? AND day = ? AND vars = ?'),
+    topPackages: db.prepare<[string, string, number], [string, number]>("SELECT package, SUM(count) AS n FROM daily WHERE field = '' AND value = '' AND day BETWEEN ? AND ? GROUP BY package ORDER BY n DESC, package LIMIT ?").raw(),
     combo: db.prepare('INSERT INTO combos (package, day, vars, count) VALUES (?, ?, ?, ?) ON CONFLICT (package, day, vars) DO UPDATE SET count = count + excluded.count'),
     daily: db.prepare<[string, string, string, string, string], { day: string; count: number }>('SELECT day, count FROM daily WHERE package = ? AND field = ? AND value = ? AND day BETWEEN ? AND ?'),
     breakdown: db.prepare<[string, string, string, string], { value: string; count: number }>('SELECT value, SUM(count) AS count FROM daily WHERE package = ? AND field = ? AND day BETWEEN ? AND ? GROUP BY value'),
@@ -63,43 +81,78 @@ export function openSqlite(file: string): Storage {
     for (const e of events) {
       if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, JSON.stringify(e.vars)).changes === 1) fresh.push(e);
     }
-    for (const row of rollup(fresh)) s().bump.run(...row);
-    for (const row of combos(fresh)) s().combo.run(...row);
+    // Past the bound of a field's values that day, a new value counts as OTHER, in the rollups and in the combinations.
+    const folded = new Set<string>();
+    for (const [p, d, f, v, n] of rollup(fresh)) {
+      if (f === TOTAL) s().bump.run(p, d, f, v, n);
+      else if (s().add.run(n, p, f, d, v).changes === 0) {
+        const own = s().claim.get(p, f, d, limits.values) !== undefined;
+        if (!own) folded.add(`${p}\0${d}\0${f}\0${v}`);
+        s().bump.run(p, d, f, own ? v : OTHER, n);
+      }
+    }
+    const kept = folded.size === 0 ? fresh : fresh.map((e) => {
+      const day = utcDay(e.receivedAt);
+      return { ...e, vars: Object.fromEntries(Object.entries(e.vars).map(([f, v]) => [f, folded.has(`${e.package}\0${day}\0${f}\0${v}`) ? OTHER : v])) };
+    });
+    for (const [p, d, key, n] of combos(kept)) {
+      if (s().addCombo.run(n, p, d, key).changes === 1) continue;
+      s().combo.run(p, d, s().claim.get(p, TOTAL, d, limits.combinations) !== undefined ? key : '{}', n);
+    }
     return fresh.length;
   });
 
   const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, eventId: r.event_id, package: r.package, receivedAt: r.received_at, vars: JSON.parse(r.vars) as Record<string, string> });
 
   /** The dashboard's counts (see Storage.cube): one statement, every field in one pass over the rollups or the combination table. */
-  function cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null): CubeRow[] {
+  function cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null, top = Number.MAX_SAFE_INTEGER): CubeRow[] {
     for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
     const inSeries = series && series.length > 0 ? `IN (${series.map((f) => `'${f}'`).join(', ')})` : 'IN (NULL)';
-    let sql: string;
-    let args: unknown[];
+    let totals: string;
+    let src: string;
+    let cond: unknown[];
     if (filters.length === 0) {
-      args = [pkg, start, end];
-      sql = `SELECT day, field, value, count FROM daily WHERE package = ? AND field = '' AND value = '' AND day BETWEEN ? AND ?`;
-      if (series) {
-        sql += ` UNION ALL SELECT CASE WHEN field ${inSeries} THEN day ELSE '' END, field, value, SUM(count) FROM daily WHERE package = ? AND field > '' AND day BETWEEN ? AND ? GROUP BY 1, 2, 3`;
-        args.push(pkg, start, end);
-      }
+      cond = [pkg, start, end];
+      totals = `SELECT day, field, value, count FROM daily WHERE package = ? AND field = '' AND value = '' AND day BETWEEN ? AND ?`;
+      src = `SELECT day, field, value, count FROM daily WHERE package = ? AND field > '' AND day BETWEEN ? AND ?`;
     } else {
       const where: string[] = ['c.package = ?', 'c.day BETWEEN ? AND ?'];
-      const cond: unknown[] = [pkg, start, end];
+      cond = [pkg, start, end];
       for (const f of filters) {
         where.push(f.op === '=' ? 'json_extract(c.vars, ?) = ?' : "IFNULL(json_extract(c.vars, ?), '') != ?");
         cond.push(`$.${f.field}`, f.value);
       }
-      sql = `SELECT c.day AS day, '' AS field, '' AS value, SUM(c.count) AS count FROM combos c WHERE ${where.join(' AND ')} GROUP BY 1`;
-      args = [...cond];
-      if (series) {
-        sql += ` UNION ALL SELECT CASE WHEN j.key ${inSeries} THEN c.day ELSE '' END, j.key, CAST(j.value AS TEXT), SUM(c.count) FROM combos c, json_each(c.vars) j WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3`;
-        args.push(...cond);
-      }
+      totals = `SELECT c.day AS day, '' AS field, '' AS value, SUM(c.count) AS count FROM combos c WHERE ${where.join(' AND ')} GROUP BY 1`;
+      src = `SELECT c.day AS day, j.key AS field, CAST(j.value AS TEXT) AS value, c.count AS count FROM combos c, json_each(c.vars) j WHERE ${where.join(' AND ')}`;
     }
-    const rows = db.prepare(sql).raw().all(...args) as Array<[string, string, string, number]>;
-    return rows;
+    if (!series) return db.prepare(totals).raw().all(...cond) as CubeRow[];
+    // a: per field and value (per day for the series fields); r: each value's rank in its field over the range.
+    const sql = `WITH a AS (SELECT CASE WHEN field ${inSeries} THEN day ELSE '' END AS day, field, value, SUM(count) AS n FROM (${src}) GROUP BY 1, 2, 3),
+      r AS (SELECT field, value, row_number() OVER (PARTITION BY field ORDER BY SUM(n) DESC, value) AS rn FROM a GROUP BY field, value)
+      ${totals}
+      UNION ALL SELECT a.day, a.field, CASE WHEN r.rn <= ? THEN a.value ELSE ? END, SUM(a.n) FROM a JOIN r ON r.field = a.field AND r.value = a.value GROUP BY 1, 2, 3`;
+    return db.prepare(sql).raw().all(...cond, ...cond, top, OTHER) as CubeRow[];
   }
+
+  const pruneTx = db.transaction((t: Prune) => {
+    let events = 0;
+    let rows = 0;
+    if ('field' in t) {
+      if (!FIELD_NAME.test(t.field) || t.value === OTHER) throw new Error(`not a field name: ${t.field}`);
+      const path = `$.${t.field}`;
+      events = db.prepare('DELETE FROM events WHERE package = ? AND json_extract(vars, ?) = ?').run(t.package, path, t.value).changes;
+      db.prepare('INSERT INTO daily (package, day, field, value, count) SELECT package, day, field, ?, count FROM daily WHERE package = ? AND field = ? AND value = ? AND true ON CONFLICT (package, field, day, value) DO UPDATE SET count = count + excluded.count').run(OTHER, t.package, t.field, t.value);
+      rows += db.prepare('DELETE FROM daily WHERE package = ? AND field = ? AND value = ?').run(t.package, t.field, t.value).changes;
+      db.prepare('INSERT INTO combos (package, day, vars, count) SELECT package, day, json_set(vars, ?, ?), count FROM combos WHERE package = ? AND json_extract(vars, ?) = ? AND true ON CONFLICT (package, day, vars) DO UPDATE SET count = count + excluded.count').run(path, OTHER, t.package, path, t.value);
+      rows += db.prepare('DELETE FROM combos WHERE package = ? AND json_extract(vars, ?) = ?').run(t.package, path, t.value).changes;
+      return { events, rows };
+    }
+    const which = 'keep' in t ? 'package NOT IN (SELECT value FROM json_each(?))' : 'package IN (SELECT value FROM json_each(?))';
+    const names = JSON.stringify('keep' in t ? t.keep : t.packages);
+    events = db.prepare(`DELETE FROM events WHERE ${which}`).run(names).changes;
+    for (const table of ['daily', 'combos', 'slots']) rows += db.prepare(`DELETE FROM ${table} WHERE ${which}`).run(names).changes;
+    return { events, rows };
+  });
 
   return {
     kind: 'sqlite',
@@ -125,8 +178,17 @@ export function openSqlite(file: string): Storage {
     async packages() {
       return s().packages.all(TOTAL).map((r) => r.package);
     },
-    async cube(pkg, start, end, filters, series) {
-      return cube(pkg, start, end, filters, series);
+    async topPackages(start, end, limit) {
+      return s().topPackages.all(start, end, limit);
+    },
+    async cube(pkg, start, end, filters, series, top) {
+      return cube(pkg, start, end, filters, series, top);
+    },
+    async prune(target) {
+      return pruneTx.immediate(target);
+    },
+    async deleteCountsBefore(day) {
+      return db.transaction(() => ['daily', 'combos', 'slots'].reduce((n, table) => n + db.prepare(`DELETE FROM ${table} WHERE day < ?`).run(day).changes, 0)).immediate();
     },
     async hasPackage(pkg) {
       return s().has.get(pkg, TOTAL) !== undefined;

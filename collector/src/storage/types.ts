@@ -36,6 +36,8 @@ export interface Storage {
   breakdown(pkg: string, field: string, start: string, end: string): Promise<Record<string, number>>;
   /** Every package with any count, by name. */
   packages(): Promise<string[]>;
+  /** At most `limit` packages by installs in [start, end], most first (then by name): the dashboard's bounded picker. */
+  topPackages(start: string, end: string, limit: number): Promise<Array<[string, number]>>;
   /**
    * The dashboard's counts over [start, end]: installs per day as [day, TOTAL, TOTAL, n]; and, unless
    * `series` is null, every (field, value) summed over the range as ['', field, value, n], except the
@@ -43,14 +45,21 @@ export interface Storage {
    * from the daily rollups (O(days)); with filters (every filter must hold), from the daily combination
    * table (one row per package, day and distinct set of variable values, with a count: O(days x distinct
    * combinations), not O(events)), which like the rollups outlives the raw events.
+   * `top`: per field, only the `top` values with most installs over the range come as they are; the
+   * rest come summed as the value OTHER (per day for a series field), so a field's counts still add up
+   * and what leaves the database is O(fields x top + days), whatever senders sent.
    */
-  cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null): Promise<CubeRow[]>;
+  cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null, top?: number): Promise<CubeRow[]>;
   /** Whether the package has any count at all. */
   hasPackage(pkg: string): Promise<boolean>;
   /** Up to `limit` raw events with id > afterId and receivedAt >= since, by id (optionally of one package). */
   events(opts: { package?: string; since: number; afterId: number; limit: number }): Promise<StoredEvent[]>;
   /** Delete raw events received before `cutoff` (ms); daily counts stay. Returns how many were deleted. */
   deleteBefore(cutoff: number): Promise<number>;
+  /** Delete the daily counts (rollups, combinations, value slots) of days before `day` (YYYY-MM-DD). Returns how many rows went. */
+  deleteCountsBefore(day: string): Promise<number>;
+  /** Delete junk (see Prune); in one transaction. */
+  prune(target: Prune): Promise<{ events: number; rows: number }>;
   /** The value under `key`, setting it to `value` first if there is none (one winner across instances). */
   metaGetOrSet(key: string, value: string): Promise<string>;
   /** Throws when the database does not answer. */
@@ -60,6 +69,29 @@ export interface Storage {
 
 /** A dashboard filter: field = value, or field != value (an event without the field is != any value). */
 export interface Filter { field: string; op: '=' | '!='; value: string }
+/**
+ * What `prune` deletes: every event and count of the packages named, or of every package but those
+ * kept; or one value of one field of a package: its raw events are deleted and its counts move to
+ * that field's OTHER bucket (so every day's total and the field's sum stay right).
+ */
+export type Prune = { packages: string[] } | { keep: string[] } | { package: string; field: string; value: string };
+
+/**
+ * Bounds on what senders can make the database track (anyone can send). Per package, UTC day and
+ * field at most `values` distinct values are counted as themselves; later new values of that day are
+ * counted in the value OTHER. Per package and day at most `combinations` distinct sets of values get
+ * a row of their own in the combination table; later new sets count in the row of the empty set `{}`
+ * (so they count as an event without variables in a filtered view: left out by "=", counted by "!=").
+ */
+export interface Limits { values: number; combinations: number }
+export const DEFAULT_LIMITS: Limits = { values: 500, combinations: 5000 };
+
+/**
+ * The bucket of values past a bound. It starts with U+0001, a control character that ingest refuses
+ * in any value (routes.ts), so no sender can send it.
+ */
+export const OTHER = '\u0001other';
+
 /** [day, field, value, count]; day is '' for a count summed over the whole range. */
 export type CubeRow = [string, string, string, number];
 
@@ -67,7 +99,7 @@ export type CubeRow = [string, string, string, number];
 export const FIELD_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 
 /** The schema version this collector writes; a database with a higher one is refused. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * The key of an event's row in the daily combination table: its variables as JSON with the keys
