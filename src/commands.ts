@@ -1,6 +1,6 @@
 const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 const path = require('path') as typeof import('path'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
-import { isObject, parseConfig, projectOptOut, projectSettingNotes, type BeaconConfig } from './config.js';
+import { isObject, parseConfig, parseJson, projectOptOut, projectSettingNotes, type BeaconConfig } from './config.js';
 import { contextFacts, type Decision } from './decide.js';
 import { DEP_FIELDS } from './direct.js';
 import { currentHost, type Env } from './env.js';
@@ -216,7 +216,7 @@ export function readPackageJson(file: string): { ok: true; pkg: Record<string, u
     return { ok: false, error: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
   }
   try {
-    const pkg = JSON.parse(text) as unknown;
+    const pkg = parseJson(text);
     return isObject(pkg) ? { ok: true, pkg } : { ok: false, error: `${file} is not a JSON object` };
   } catch (error) {
     return { ok: false, error: `${file} is not valid JSON: ${jsonErrorAt(text, (error as Error).message)}` };

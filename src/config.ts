@@ -24,6 +24,9 @@ export type ConfigResult =
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** JSON text as npm reads a package.json (json-parse-even-better-errors): a leading byte-order mark is dropped. Throws as JSON.parse. */
+export const parseJson = (text: string): unknown => JSON.parse(text.replace(/^\uFEFF/, ''));
+
 /** A non-empty string, or undefined (a package.json's name or version). */
 export const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 

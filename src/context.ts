@@ -1,5 +1,6 @@
 import vendors from 'ci-info/vendors.json';
 import type { Env } from './env.js';
+import { parseJson } from './config.js';
 import { detectLibcFamily, type LibcProbes } from './libc.js';
 
 // Facts about the install's context, each computed from an injected `env` and
@@ -128,7 +129,7 @@ export const TREE_PM_VERSION_RULES: ReadonlyArray<{ source: string; read: (root:
   // The project's "packageManager" field (corepack runs exactly that version).
   { source: 'package.json packageManager', read: (root, p) => {
     try {
-      const pkg = JSON.parse(p.readText(`${root}/package.json`) ?? '') as { packageManager?: unknown };
+      const pkg = parseJson(p.readText(`${root}/package.json`) ?? '') as { packageManager?: unknown };
       return typeof pkg.packageManager === 'string' ? parsePmSpec(pkg.packageManager) : undefined;
     } catch {
       return undefined; // no or malformed package.json: no version from here

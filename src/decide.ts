@@ -80,17 +80,14 @@ export interface Decision {
 /**
  * The project folders whose package.json opt-out covers an install in `site`:
  * the project installed into, then the workspace root that lists it as a
- * member (a member's copies that npm could not hoist stay in its own
- * node_modules; the monorepo's opt-out still covers them).
+ * member (a member's copies that npm or pnpm could not hoist, or pnpm's
+ * per-member lockfiles, stay in its own node_modules; the monorepo's opt-out
+ * still covers them), whichever layout the tree has.
  */
-export function projectRoots(site: InstallSite | undefined, readJson: (path: string) => unknown): string[] {
+export function projectRoots(site: InstallSite | undefined, probes: Pick<DecideProbes, 'readJson' | 'readText'>): string[] {
   if (!site) return [];
-  const roots = [site.projectRoot];
-  if (site.kind === 'node_modules') {
-    const ws = enclosingWorkspaceRoot(site.projectRoot, readJson);
-    if (ws) roots.push(ws);
-  }
-  return roots;
+  const ws = enclosingWorkspaceRoot(site.projectRoot, probes.readJson, probes.readText);
+  return ws ? [site.projectRoot, ws] : [site.projectRoot];
 }
 
 const pkgJsonOf = (root: string): string => `${root.replace(/[\\/]$/, '')}/package.json`;
@@ -124,7 +121,7 @@ export function decide(input: DecideInput): Decision {
   // the package manager was started: INIT_CWD is a subfolder for `cd src && npm
   // install`, and elsewhere for `npm install --prefix`), then the machine.
   const site = installSite(pkgDir, probes);
-  for (const root of projectRoots(site, probes.readJson)) {
+  for (const root of projectRoots(site, probes)) {
     const setting = projectOptOut(probes.readJson(pkgJsonOf(root)));
     if (setting) return { ...base, ...wouldSend(), site, send: false, rule: 'project-opt-out', reason: `the project's package.json (${root}) has ${setting}` };
   }

@@ -1,5 +1,5 @@
 import { isObject } from './config.js';
-import { ancestors, matchesWorkspace, workspacePatterns, type InstallSite } from './layout.js';
+import { ancestors, isWorkspace, pnpmWorkspacePatterns, workspacePatterns, type InstallSite } from './layout.js';
 
 // {direct}: did the installing project ask for this package (true), or was it
 // pulled in by another package (false)? Homebrew's "installed on request". One
@@ -88,13 +88,6 @@ export function namesAskingFor(manifest: unknown, pkgName: string | undefined, i
   return [...names];
 }
 
-/** pnpm-workspace.yaml's `packages:` list (the plain YAML pnpm writes: `  - 'packages/*'`). */
-export function pnpmWorkspacePatterns(yaml: string | undefined): string[] {
-  const m = /^packages:\s*\n((?:[ \t]*(?:-.*|#.*)?\n?)+)/m.exec(yaml ?? '');
-  if (!m) return [];
-  return [...m[1]!.matchAll(/^[ \t]*-[ \t]*['"]?([^'"#\n]+?)['"]?[ \t]*(?:#.*)?$/gm)].map((x) => x[1]!).filter((p) => !p.startsWith('!'));
-}
-
 /** The workspace member folders under `root` (npm, yarn, bun: package.json "workspaces"; pnpm: pnpm-workspace.yaml). */
 export function workspaceMembers(root: string, rootManifest: unknown, probes: DirectProbes): string[] {
   const patterns = [...workspacePatterns(rootManifest), ...pnpmWorkspacePatterns(probes.readText(join(root, 'pnpm-workspace.yaml')))];
@@ -102,30 +95,30 @@ export function workspaceMembers(root: string, rootManifest: unknown, probes: Di
   const found = new Set<string>();
   // Walk the folders a pattern can match: `*` one level, `**` up to 4 levels; never into node_modules or dot folders.
   const walk = (dir: string, rel: string, depth: number) => {
-    if (rel && probes.exists(join(dir, 'package.json')) && patterns.some((p) => matchesWorkspace(rel, p.replace(/^\.\//, '')))) found.add(dir);
+    if (rel && probes.exists(join(dir, 'package.json')) && isWorkspace(rel, patterns)) found.add(dir);
     if (depth >= 4) return;
     for (const name of probes.listDir(dir)) {
       if (name === 'node_modules' || name.startsWith('.')) continue;
       const sub = rel ? `${rel}/${name}` : name;
       // Only descend where some pattern can still match below.
-      if (patterns.some((p) => couldContain(p.replace(/^\.\//, ''), sub))) walk(join(dir, name), sub, depth + 1);
+      if (patterns.some((p) => couldContain(p, sub))) walk(join(dir, name), sub, depth + 1);
     }
   };
   walk(root.replace(/[\\/]$/, ''), '', 0);
   return [...found];
 }
 
-/** Can a folder matching `pattern` lie at or below `rel`? */
+/**
+ * Can a folder matching `pattern` lie at or below `rel`? Conservative (it may
+ * say yes in vain, never no in vain): below the pattern's literal folders, as
+ * deep as its segments reach (any depth with `**`).
+ */
 function couldContain(pattern: string, rel: string): boolean {
-  const parts = pattern.replace(/\/+$/, '').split('/');
-  const relParts = rel.split('/');
-  for (let i = 0; i < relParts.length; i++) {
-    const p = parts[i];
-    if (p === undefined) return false;
-    if (p === '**') return true;
-    if (!matchesWorkspace(relParts[i]!, p)) return false;
-  }
-  return true;
+  const p = pattern.replace(/^!+|^\.?\/+/g, '');
+  const head = p.split(/[*?[{\\]|[@!+]\(/)[0]!;
+  const literal = head.slice(0, head.lastIndexOf('/') + 1);
+  const sub = `${rel}/`;
+  return sub.startsWith(literal) ? p.includes('**') || rel.split('/').length <= p.split('/').length : literal.startsWith(sub);
 }
 
 /** The copy `name` resolves to from `dir`, as Node looks it up: dir/node_modules/name, then each folder above, up to `top`. */

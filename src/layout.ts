@@ -129,25 +129,94 @@ export function workspacePatterns(pkg: unknown): string[] {
   return Array.isArray(list) ? list.filter((p): p is string => typeof p === 'string') : [];
 }
 
-/** Does the relative path `rel` (with `/`) match a workspace glob (`packages/*`, `apps/**`, `tools/cli`)? */
-export function matchesWorkspace(rel: string, pattern: string): boolean {
-  const clean = pattern.replace(/^\.\//, '').replace(/\/+$/, '');
-  const re = clean.split('/').map((part) => (part === '**' ? '.*' : part.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*'))).join('/');
-  return new RegExp(`^${re}$`).test(rel);
+/** pnpm-workspace.yaml's `packages:` list, `!` exclusions included (the plain YAML pnpm writes: `  - 'packages/*'`). */
+export function pnpmWorkspacePatterns(yaml: string | undefined): string[] {
+  const m = /^packages:\s*\n((?:[ \t]*(?:-.*|#.*)?\n?)+)/m.exec(yaml ?? '');
+  return m ? [...m[1]!.matchAll(/^[ \t]*-[ \t]*['"]?([^'"#\n]+?)['"]?[ \t]*(?:#.*)?$/gm)].map((x) => x[1]!) : [];
 }
 
-/** The nearest folder above `dir` whose package.json declares `dir` as one of its workspaces. */
-export function enclosingWorkspaceRoot(dir: string, readJson: (path: string) => unknown): string | undefined {
+const lit = (c: string): string => (/\w/.test(c) ? c : `\\${c}`);
+// A wildcard never matches a segment's leading dot (dot: false, every manager's default).
+const NO_DOT = '(?!(?<![^/])\\.)';
+
+/**
+ * A workspace glob as a RegExp over `<relative path>/`, in the syntax npm
+ * (minimatch), pnpm (tinyglobby), yarn and bun accept: `*`, `?`, `[a-z]`,
+ * `[!a]`, `**` (any number of folders), `{a,b}`, `@(a|b)`, `?(a)`, `+(a)`,
+ * `*(a)`, `!(a|b)` (as a segment's end), `\` escapes. Not handled: numeric
+ * ranges `{1..3}` and POSIX classes `[[:alpha:]]` (they match nothing).
+ */
+export function globRegExp(glob: string): RegExp {
+  const g = `${glob.replace(/^\.?\/+|\/+$/g, '')}/`;
+  const close: string[] = [];
+  let re = '^';
+  for (let i = 0; i < g.length; i++) {
+    const c = g[i]!;
+    const rest = g.slice(i);
+    const ext = /^([?*+@!])\(/.exec(rest)?.[1];
+    const cls = /^\[(.[^\]]*)\]/.exec(rest);
+    if (c === '\\') re += lit(g[++i]!);
+    else if (/^\*\*\//.test(rest) && /(^|\/)$/.test(g.slice(0, i))) (re += `(?:${NO_DOT}[^/]*/)*`), (i += 2);
+    else if (ext) {
+      re += ext === '!' ? `(?:${NO_DOT}(?!(?:` : '(?:';
+      close.push(ext === '!' ? ')/)[^/]*)' : ext === '@' ? ')' : `)${ext}`);
+      i++;
+    } else if (cls) (re += `${NO_DOT}(?!/)[${cls[1]!.replace(/^!/, '^').replace(/\\?([\\\]])/g, '\\$1')}]`), (i += cls[0].length - 1);
+    else if (c === '*') re += /\*$/.test(g.slice(0, i)) ? '' : `${NO_DOT}[^/]*`;
+    else if (c === '?') re += `${NO_DOT}[^/]`;
+    else if (c === '{' && !/^\{[^,{}]*\}/.test(rest)) re += '(?:', close.push('}');
+    else if (c === '}' && close.at(-1) === '}') re += ')', close.pop();
+    else if (c === ',' && close.at(-1) === '}') re += '|';
+    else if (c === '|' && close.length) re += '|';
+    else if (c === ')' && close.length && close.at(-1) !== '}') re += close.pop();
+    else re += lit(c);
+  }
+  try {
+    return new RegExp(`${re}$`);
+  } catch {
+    return /$^/; // unbalanced: matches nothing
+  }
+}
+
+/**
+ * Is `rel` (a folder relative to the root, with `/`) one of the workspaces the
+ * patterns declare? The last pattern that matches decides: a plain one makes it
+ * a member, a `!` one (an odd number of `!`) excludes it, as npm orders them;
+ * pnpm and bun exclude whatever any `!` pattern matches, so in the one case
+ * where they differ (a later pattern adding back what a `!` removed) this
+ * counts a member, and the workspace root's opt-out holds.
+ */
+export function isWorkspace(rel: string, patterns: string[]): boolean {
+  let member = false;
+  for (const p of patterns) {
+    const neg = /^!*/.exec(p)![0].length;
+    if (globRegExp(p.slice(neg)).test(`${rel}/`)) member = neg % 2 === 0;
+  }
+  return member;
+}
+
+/** Does the relative path `rel` (with `/`) match a workspace glob? */
+export function matchesWorkspace(rel: string, pattern: string): boolean {
+  return isWorkspace(rel, [pattern]);
+}
+
+/**
+ * The nearest folder above `dir` that declares `dir` one of its workspaces: in
+ * its package.json (npm, yarn, bun) or, given `readText`, its
+ * pnpm-workspace.yaml (pnpm; a member with its own lockfile or its own
+ * unhoisted copies has its own node_modules, and the root's opt-out covers it).
+ */
+export function enclosingWorkspaceRoot(dir: string, readJson: (path: string) => unknown, readText?: (path: string) => string | undefined): string | undefined {
   const norm = dir.replace(/\\/g, '/').replace(/\/+$/, '');
   for (const up of ancestors(dir)) {
-    const patterns = workspacePatterns(readJson(`${up.replace(/[\\/]$/, '')}/package.json`));
+    const base = up.replace(/[\\/]$/, '');
+    const patterns = [...workspacePatterns(readJson(`${base}/package.json`)), ...pnpmWorkspacePatterns(readText?.(`${base}/pnpm-workspace.yaml`))];
     // Equivalent mutants: the `continue` (no pattern matches anything anyway;
     // this only skips the work), and `\/+$` as `\/$` below (an ancestor never
     // ends in a separator, except the root '/', which has one).
     if (patterns.length === 0) continue;
     const upNorm = up.replace(/\\/g, '/').replace(/\/+$/, '');
-    const rel = norm.slice(upNorm.length + 1);
-    if (patterns.some((p) => matchesWorkspace(rel, p))) return up;
+    if (isWorkspace(norm.slice(upNorm.length + 1), patterns)) return up;
   }
   return undefined;
 }

@@ -1,12 +1,49 @@
 const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import isDocker from 'is-docker';
-import { str } from './config.js';
+import { parseJson, str } from './config.js';
 import type { DecideProbes } from './decide.js';
 import type { PnpApi } from './direct.js';
 import type { MarkerFs } from './marker.js';
 
 // The real file probes. Each one catches and answers "no": a probe that cannot
 // look is treated as finding nothing, never as an error.
+
+/**
+ * The largest file the probes read (10 MB): far above any real package.json or
+ * lockfile-side YAML (a 20,000-package tree's .modules.yaml is about 1 MB), and
+ * small enough to parse at once. A 67 MB package.json above a project took 9 s.
+ */
+export const MAX_TEXT_BYTES = 1e7;
+
+/**
+ * A regular file's text, up to MAX_TEXT_BYTES; undefined for anything else.
+ * The workspace-root walk reads every ancestor's package.json, and another user
+ * may have put anything there: a FIFO (open would wait for a writer forever), a
+ * link to /dev/zero (a read never ends). So: stat first (no device is ever
+ * opened), open with O_NONBLOCK (a FIFO swapped in meanwhile opens at once, and
+ * the fstat then refuses it), read by descriptor only what fstat measured.
+ * Under Yarn PnP a zip's virtual descriptor supports fstat and read.
+ */
+function readText(path: string): string | undefined {
+  let fd: number | undefined;
+  const fits = (s: import('fs').Stats) => s.isFile() && s.size <= MAX_TEXT_BYTES;
+  try {
+    if (!fits(fs.statSync(path))) return undefined;
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); // no O_NONBLOCK on Windows: undefined | n is n
+    const st = fs.fstatSync(fd);
+    if (!fits(st)) return undefined;
+    const buffer = Buffer.allocUnsafe(st.size);
+    return buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, st.size, 0));
+  } catch {
+    return undefined;
+  } finally {
+    try {
+      if (fd !== undefined) fs.closeSync(fd);
+    } catch {
+      // The text is read; a failed close leaks nothing this short-lived process keeps.
+    }
+  }
+}
 
 export const realProbes: DecideProbes = {
   exists(path) {
@@ -17,18 +54,12 @@ export const realProbes: DecideProbes = {
       return false;
     }
   },
-  readText(path) {
-    try {
-      return fs.readFileSync(path, 'utf8');
-    } catch {
-      return undefined;
-    }
-  },
+  readText,
   readJson(path) {
     try {
-      return JSON.parse(fs.readFileSync(path, 'utf8')) as unknown;
+      return parseJson(readText(path)!);
     } catch {
-      return undefined; // missing, a directory, or malformed: the caller treats it as absent
+      return undefined; // missing, not a file, too large, or malformed: the caller treats it as absent
     }
   },
   readBytes(path, max) {
@@ -153,7 +184,7 @@ export const realMarkerFs: MarkerFs = {
  */
 export function readPackageJson(file: string): { name: string; version: string; mtimeMs: number } | undefined {
   try {
-    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown } | null;
+    const pkg = parseJson(readText(file)!) as { name?: unknown; version?: unknown } | null;
     return { name: str(pkg?.name) ?? 'unknown', version: str(pkg?.version) ?? 'unknown', mtimeMs: fs.statSync(file).mtimeMs };
   } catch {
     return undefined; // missing, unreadable or malformed: not a package this can report

@@ -243,10 +243,10 @@ describe('the project opt-out: from where the package was installed, never from 
   });
 
   it('projectRoots: the project, then the workspace root listing it', () => {
-    const read = (p: string) => (p === '/m/package.json' ? { workspaces: { packages: ['apps/**'] } } : undefined);
-    expect(projectRoots(installSite('/m/apps/web/node_modules/a'), read)).toEqual(['/m/apps/web', '/m']);
-    expect(projectRoots(installSite('/m/node_modules/a'), read)).toEqual(['/m']);
-    expect(projectRoots(undefined, read)).toEqual([]);
+    const probes = { readJson: (p: string) => (p === '/m/package.json' ? { workspaces: { packages: ['apps/**'] } } : undefined), readText: () => undefined };
+    expect(projectRoots(installSite('/m/apps/web/node_modules/a'), probes)).toEqual(['/m/apps/web', '/m']);
+    expect(projectRoots(installSite('/m/node_modules/a'), probes)).toEqual(['/m']);
+    expect(projectRoots(undefined, probes)).toEqual([]);
   });
 });
 
@@ -316,17 +316,23 @@ describe('decide: the package manager without a user agent (runtime trigger, exp
   });
 });
 
-describe('projectRoots: which layouts look for an enclosing workspace root', () => {
+describe('projectRoots: every layout looks for an enclosing workspace root (issue 19, item 2)', () => {
   // npm, yarn 1 and bun read workspaces from package.json and leave a member's
-  // unhoistable copies in the member's node_modules; a pnpm store and a yarn
-  // PnP tree already name the project their own.
+  // unhoistable copies in the member's node_modules; pnpm reads
+  // pnpm-workspace.yaml, and with shared-workspace-lockfile=false a member has
+  // its own .pnpm store, with node-linker=hoisted its own unhoistable copies.
   const read = (p: string) => (p === '/m/package.json' ? { workspaces: ['apps/*'] } : undefined);
+  const none = () => undefined;
+  const yaml = (p: string) => (p === '/p/pnpm-workspace.yaml' ? "packages:\n  - 'apps/*'\n  - '!apps/skip'\n" : undefined);
   it.each([
-    ['node_modules', '/m/apps/web/node_modules/a', ['/m/apps/web', '/m']],
-    ['pnpm', '/m/apps/web/node_modules/.pnpm/a@1.0.0/node_modules/a', ['/m/apps/web']],
-    ['yarn PnP', '/m/apps/web/.yarn/unplugged/a-npm-1.0.0-x/node_modules/a', ['/m/apps/web']],
-  ])('%s', (_n, pkgDir, roots) => {
-    expect(projectRoots(installSite(pkgDir), read)).toEqual(roots);
+    ['node_modules', '/m/apps/web/node_modules/a', read, none, ['/m/apps/web', '/m']],
+    ['pnpm, the root lists members in package.json', '/m/apps/web/node_modules/.pnpm/a@1.0.0/node_modules/a', read, none, ['/m/apps/web', '/m']],
+    ['pnpm, a member with its own lockfile', '/p/apps/web/node_modules/.pnpm/a@1.0.0/node_modules/a', none, yaml, ['/p/apps/web', '/p']],
+    ['pnpm hoisted, a copy left in the member', '/p/apps/web/node_modules/a', none, yaml, ['/p/apps/web', '/p']],
+    ['pnpm, a folder the yaml excludes', '/p/apps/skip/node_modules/a', none, yaml, ['/p/apps/skip']],
+    ['yarn PnP', '/m/apps/web/.yarn/unplugged/a-npm-1.0.0-x/node_modules/a', read, none, ['/m/apps/web', '/m']],
+  ])('%s', (_n, pkgDir, readJson, readText, roots) => {
+    expect(projectRoots(installSite(pkgDir), { readJson, readText })).toEqual(roots);
   });
 
   it('a tree at the file-system root reads /package.json', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../src/decide.js';
-import { detectDirect, installedName, namesAskingFor, pnpmWorkspacePatterns, workspaceMembers, type PnpApi } from '../src/direct.js';
+import { detectDirect, installedName, namesAskingFor, workspaceMembers, type PnpApi } from '../src/direct.js';
+import { pnpmWorkspacePatterns } from '../src/layout.js';
 import { installSite } from '../src/layout.js';
 import { MemFs } from './support/memfs.js';
 
@@ -322,7 +323,7 @@ describe('the pieces', () => {
   });
 
   it.each([
-    ["packages:\n  - 'packages/*'\n  - \"apps/**\"\n  - tools/cli # the CLI\n  - '!**/test/**'\n", ['packages/*', 'apps/**', 'tools/cli']],
+    ["packages:\n  - 'packages/*'\n  - \"apps/**\"\n  - tools/cli # the CLI\n  - '!**/test/**'\n", ['packages/*', 'apps/**', 'tools/cli', '!**/test/**']],
     ['packages:\n- packages/*\nonlyBuiltDependencies:\n  - acme-lib\n', ['packages/*']],
     ['onlyBuiltDependencies:\n  - acme-lib\n', []],
     [undefined, []],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ancestors, denoCacheDirOf, enclosingWorkspaceRoot, installSite, installTarget, matchesWorkspace, packageDirOf, parentOf, workspacePatterns, type InstallSite } from '../src/layout.js';
+import { ancestors, denoCacheDirOf, enclosingWorkspaceRoot, installSite, installTarget, isWorkspace, matchesWorkspace, packageDirOf, parentOf, workspacePatterns, type InstallSite } from '../src/layout.js';
 import { MemFs } from './support/memfs.js';
 
 // Where was this package installed? One table, every layout the package
@@ -116,6 +116,69 @@ describe('workspaces', () => {
     ['tools/axb', 'tools/a.b', false],
   ] as const)('%s matches %s: %s', (rel, pattern, expected) => {
     expect(matchesWorkspace(rel, pattern)).toBe(expected);
+  });
+
+  // The glob forms npm (minimatch), pnpm, yarn and bun accept (issue 19, item 2). Each row was
+  // checked against npm 11's own workspace listing; test/workspace-globs.test.ts runs the real
+  // managers on the same forms.
+  it.each([
+    ['packages/app', 'packages/{app,o}', true],
+    ['packages/o', 'packages/{app,o}', true],
+    ['packages/b', 'packages/{app,o}', false],
+    ['packages/app', 'packages/@(app|o)', true],
+    ['packages/ap', 'packages/@(app|o)', false],
+    ['packages/app', 'packages/[ao]*', true],
+    ['packages/b', 'packages/[ao]*', false],
+    ['packages/b', 'packages/[!a]*', true],
+    ['packages/app', 'packages/[!a]*', false],
+    ['packages/bpp', 'packages/[a-c]pp', true],
+    ['packages/app', 'packages/!(o)', true],
+    ['packages/o', 'packages/!(o)', false],
+    ['packages/pp', 'packages/?(a)pp', true],
+    ['packages/app', 'packages/?(a)pp', true],
+    ['packages/aapp', 'packages/?(a)pp', false],
+    ['packages/aaa', 'packages/+(a)', true],
+    ['packages/aab', 'packages/*(a)b', true],
+    ['packages/app', 'packages/a?p', true],
+    ['apps/z', '{packages,apps}/*', true],
+    ['packages/bd', 'packages/{a,b{c,d}}', true],
+    ['packages/b', 'packages/{a,b{c,d}}', false],
+    ['packages', 'packages/**', true], // npm lists the folder itself
+    ['packages/a/b/x', 'packages/**/x', true],
+    ['packages/x', 'packages/**/x', true],
+    ['packages/.hidden', 'packages/*', false], // no wildcard matches a leading dot
+    ['packages/a/.x/b', 'packages/**', false],
+    ['packages/.hidden', 'packages/.hidden', true],
+    ['packages/*', 'packages/\\*', true],
+    ['packages/x', 'packages/\\*', false],
+    ['packages/{app}', 'packages/{app}', true], // a brace group without a comma is literal
+    ['packages/app', 'packages/{app}', false],
+    ['packages/app', 'packages/(app', false], // unbalanced: matches nothing
+    ['packages/a|b', 'packages/a|b', true],
+    ['packages/a', 'packages/[a', false],
+  ] as const)('%s matches %s: %s', (rel, pattern, expected) => {
+    expect(matchesWorkspace(rel, pattern)).toBe(expected);
+  });
+
+  it.each([
+    [['packages/*', '!packages/o'], 'packages/o', false],
+    [['packages/*', '!packages/o'], 'packages/app', true],
+    [['packages/*', '!!packages/o'], 'packages/o', true], // an even number of ! is no negation (npm)
+    [['packages/**', '!packages/b/**', 'packages/b/a'], 'packages/b/a', true], // a later pattern adds back (npm)
+    [['packages/**', '!packages/b/**', 'packages/b/a'], 'packages/b/c', false],
+    [['!packages/o', 'packages/*'], 'packages/o', true],
+    [['./packages/*'], 'packages/app', true],
+    [['!./packages/o', 'packages/*'], 'packages/app', true],
+  ])('isWorkspace(%j, %j): %s', (patterns, rel, expected) => {
+    expect(isWorkspace(rel, patterns)).toBe(expected);
+  });
+
+  it('reads pnpm-workspace.yaml when given readText, with its exclusions', () => {
+    const fs = new MemFs({ '/p/pnpm-workspace.yaml': "packages:\n  - 'apps/*'\n  - '!apps/skip'\n" });
+    const { readJson, readText } = fs.probes();
+    expect(enclosingWorkspaceRoot('/p/apps/web', readJson, readText)).toBe('/p');
+    expect(enclosingWorkspaceRoot('/p/apps/skip', readJson, readText)).toBeUndefined();
+    expect(enclosingWorkspaceRoot('/p/apps/web', readJson)).toBeUndefined(); // installTarget: npm's view
   });
 
   it('finds the nearest root that lists the folder as a member', () => {
