@@ -105,6 +105,15 @@ export class MemFs {
         this.calls.push(`remove ${file}`);
         this.files.delete(file);
       },
+      rename: (from, to) => {
+        this.calls.push(`rename ${from} ${to}`);
+        const content = this.files.get(from);
+        if (content === undefined || [...this.readOnly].some((r) => to.startsWith(r))) return false;
+        this.files.set(to, content);
+        this.mtimes.set(to, this.mtimes.get(from) ?? 0);
+        this.files.delete(from);
+        return true;
+      },
     };
   }
 }
