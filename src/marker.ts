@@ -255,11 +255,14 @@ export function retryLater(location: MarkerLocation, fs: MarkerFs): void {
 /**
  * Remove the markers of packages that are gone from this tree (`npm uninstall
  * -g` leaves its marker behind): each reported marker records its package's
- * path in the tree; when no package.json is there any more, the marker goes.
- * Called after a send, never on the skip path. `exists` is a file probe.
+ * path in the tree; when no package.json is there any more and no other copy
+ * of that name@version is left in the tree (a second nested copy, under a
+ * parent that stays: issue 19), the marker goes. Called after a send, never
+ * on the skip path. `exists` is a file probe.
  */
 export function pruneGone(location: MarkerLocation, fs: MarkerFs, exists: (path: string) => boolean): number {
   if (!location.tree) return 0;
+  const tree = location.tree.replace(/[\\/]$/, '');
   let removed = 0;
   for (const name of fs.list(location.dir)) {
     if (!name.endsWith('.json')) continue;
@@ -268,10 +271,25 @@ export function pruneGone(location: MarkerLocation, fs: MarkerFs, exists: (path:
     const rel = recordedPath(file, fs);
     // Empty (in flight), not ours to judge, or a path that leaves the tree: left alone.
     if (rel === undefined || rel.split('/').includes('..')) continue;
-    if (!exists(`${location.tree.replace(/[\\/]$/, '')}/${rel}/package.json`)) {
+    if (!exists(`${tree}/${rel}/package.json`) && !copyIn(`${tree}/node_modules`, rel.slice(rel.lastIndexOf('node_modules/') + 13), file, location.dir, fs, 0)) {
       fs.remove(file);
       removed++;
     }
   }
   return removed;
+}
+
+/**
+ * Is a copy whose marker is `file` still in the node_modules folder `nm`, or
+ * nested under its packages (and pnpm's .pnpm), at most 8 levels down?
+ * `folder` is the package's folder name (`@scope/name` when scoped).
+ */
+function copyIn(nm: string, folder: string, file: string, dir: string, fs: MarkerFs, depth: number): boolean {
+  try {
+    const pkg = JSON.parse(fs.read(`${nm}/${folder}/package.json`) ?? '') as { name?: unknown; version?: unknown };
+    if (markerLocation({ markerDir: dir }, String(pkg.name), String(pkg.version)).file === file) return true;
+  } catch {
+    // No copy here (or not one that parses): look further down.
+  }
+  return depth < 8 && fs.list(nm).some((e) => (/^(@|\.pnpm$)/.test(e) ? fs.list(`${nm}/${e}`).map((s) => `${e}/${s}`) : [e]).some((p) => copyIn(`${nm}/${p}/node_modules`, folder, file, dir, fs, depth + 1)));
 }

@@ -482,6 +482,23 @@ describe('pruneGone', () => {
   });
 });
 
+describe('pruneGone: a marker another installed copy still needs (issue 19 item 8)', () => {
+  const dir = '/app/node_modules/.install-beacon';
+  const file = markerLocation({ markerDir: dir }, 'acme-lib', '2.3.4').file;
+  const recorded = { [file]: { status: 204, path: 'node_modules/mid-a/node_modules/acme-lib' } };
+  it.each([
+    ['a second nested copy of that version, under a parent that stays', { '/app/node_modules/mid-b/node_modules/acme-lib/package.json': { name: 'acme-lib', version: '2.3.4' } }, true],
+    ['a scoped parent, two levels down', { '/app/node_modules/@s/p/node_modules/q/node_modules/acme-lib/package.json': { name: 'acme-lib', version: '2.3.4' } }, true],
+    ["pnpm's store folder", { '/app/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib/package.json': { name: 'acme-lib', version: '2.3.4' } }, true],
+    ['only another version of it: removed', { '/app/node_modules/acme-lib/package.json': { name: 'acme-lib', version: '2.3.5' }, '/app/node_modules/mid-b/node_modules/acme-lib/package.json': 'not json' }, false],
+    ['no copy at all: removed', { '/app/node_modules/mid-b/package.json': { name: 'mid-b', version: '1.0.0' } }, false],
+  ])('%s', (_n, tree, kept) => {
+    const fs = new MemFs({ ...recorded, ...tree });
+    expect(pruneGone({ dir, file: `${dir}/own.json`, tree: '/app', path: 'node_modules/other' }, fs.markerFs(), fs.probes().exists)).toBe(kept ? 0 : 1);
+    expect(fs.files.has(file)).toBe(kept);
+  });
+});
+
 describe('pruneGone: what it never touches', () => {
   const dir = '/g/lib/node_modules/.install-beacon';
   const gone = { status: 204, path: 'node_modules/gone' };

@@ -99,7 +99,8 @@ export class MemFs {
       read: (file) => (this.calls.push(`read ${file}`), this.files.get(file)),
       list: (dir) => {
         this.calls.push(`list ${dir}`);
-        return [...this.files.keys()].filter((f) => f.startsWith(`${dir}/`) && !f.slice(dir.length + 1).includes('/')).map((f) => f.slice(dir.length + 1));
+        // Files and folders, as readdir lists them.
+        return [...this.files.keys(), ...this.dirs].filter((f) => f.startsWith(`${dir}/`) && !f.slice(dir.length + 1).includes('/')).map((f) => f.slice(dir.length + 1));
       },
       remove: (file) => {
         this.calls.push(`remove ${file}`);
