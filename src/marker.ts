@@ -60,6 +60,7 @@ export interface MarkerStat {
   mtimeMs: number;
   ctimeMs?: number;
   birthtimeMs?: number;
+  dev?: number;
 }
 
 export interface MarkerFs {
@@ -198,6 +199,26 @@ export function markerState(location: MarkerLocation, fs: MarkerFs, now: number,
 export function isReported(location: MarkerLocation, fs: MarkerFs, now: number, pkgMtimeMs: number): boolean {
   const state = markerState(location, fs, now, pkgMtimeMs);
   return state === 'reported' || state === 'in-flight';
+}
+
+/**
+ * Is the package folder older than the file system that shows it? It was born
+ * before the root of its mount (the highest folder above it on the same
+ * device): an image layer seen through a container's overlay, whose upper
+ * layer, and any marker written into it, dies with the container. There a
+ * runtime claim would count every container start (issue 19), so none is
+ * made, as where the tree is read-only. False where no birth times are kept.
+ */
+export function underFreshLayer(pkgDir: string, fs: MarkerFs): boolean {
+  let st = fs.stat(pkgDir);
+  const born = st?.birthtimeMs;
+  if (!born) return false;
+  for (let dir = pkgDir, up; (up = dir.replace(/[\\/][^\\/]*$/, '') || '/') !== dir; dir = up) {
+    const next = fs.stat(up);
+    if (next?.dev !== st!.dev) break;
+    st = next;
+  }
+  return born < st!.birthtimeMs!;
 }
 
 export type Claim = { result: 'claimed'; location: MarkerLocation } | { result: 'taken' | 'unwritable' };

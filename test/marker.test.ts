@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claim, finish, fnv1a, isReported, LOCK_EXPIRES_MS, markerLocation, markerState, pathInTree, pruneGone, RETRY_AFTER_MS, retryLater, type MarkerFs, type MarkerStat } from '../src/marker.js';
+import { claim, finish, fnv1a, isReported, LOCK_EXPIRES_MS, markerLocation, markerState, pathInTree, pruneGone, RETRY_AFTER_MS, retryLater, underFreshLayer, type MarkerFs, type MarkerStat } from '../src/marker.js';
 import { MemFs } from './support/memfs.js';
 
 const SITE = { markerDir: '/app/node_modules/.install-beacon', treeRoot: '/app', pkgDir: '/app/node_modules/acme-lib' };
@@ -460,6 +460,28 @@ describe('stale takeover: two processes never both take over one marker', () => 
       const b = claim(loc, interleaved(f, at, () => (a = claim(loc, f.markerFs(), now, 0).result)), now, 0).result;
       expect([a, b].filter((r) => r === 'claimed')).toHaveLength(1);
     }
+  });
+});
+
+describe('underFreshLayer: an image layer seen through a container (issue 19 item 6)', () => {
+  // [path, dev, birth]: a tree and its ancestors; the mount root is the highest folder on the package's device.
+  const fsOf = (entries: Array<[string, number, number]>): MarkerFs => ({
+    ...new MemFs().markerFs(),
+    stat: (file) => {
+      const e = entries.find(([p]) => p === file);
+      return e && { size: 0, mtimeMs: e[2], birthtimeMs: e[2], dev: e[1] };
+    },
+  });
+  const PKG = '/c/app/node_modules/acme-lib';
+  it.each([
+    ['an overlay whose upper layer was made after the install (a container): true', [[PKG, 9, 100], ['/c/app/node_modules', 9, 100], ['/c/app', 9, 90], ['/c', 9, 500], ['/', 1, 1]], true],
+    ['the same tree on its own disk, the disk older than the install: false', [[PKG, 9, 100], ['/c/app/node_modules', 9, 100], ['/c/app', 9, 90], ['/c', 9, 50], ['/', 1, 1]], false],
+    ["the container's root file system is the overlay (Docker): true", [[PKG, 9, 100], ['/c/app/node_modules', 9, 100], ['/c/app', 9, 90], ['/c', 9, 80], ['/', 9, 500]], true],
+    ['a folder installed in this container (born after its layer): false', [[PKG, 9, 600], ['/c/app/node_modules', 9, 600], ['/c/app', 9, 90], ['/c', 9, 80], ['/', 9, 500]], false],
+    ['no birth times kept: false', [[PKG, 9, 0], ['/', 9, 500]], false],
+    ['a folder that cannot be stat-ed: false', [['/', 9, 500]], false],
+  ] as Array<[string, Array<[string, number, number]>, boolean]>)('%s', (_n, entries, expected) => {
+    expect(underFreshLayer(PKG, fsOf(entries))).toBe(expected);
   });
 });
 
