@@ -41,11 +41,17 @@
 // empty file is therefore a send in flight, or one that failed for a reason
 // worth retrying. An empty marker older than RETRY_AFTER_MS (the sender died,
 // or the network was down) may be taken over by the next trigger, and so may
-// an outdated one. A takeover is guarded by a lock file named after the state
-// the taker saw (the marker's mtime and size): of the processes that saw the
-// same state exactly one creates that lock; the winner then checks that the
-// marker is still in that state before rewriting it, so a process that saw an
-// older state (and wins its lock after the first taker removed it) loses. A
+// an outdated one. A takeover is guarded by a lock file, one name per marker
+// (`<marker>.0.takeover`), created exclusively: of the processes that want to
+// take it over, whatever state each saw, one creates it; the winner checks the
+// marker as it is now (so a process that saw an older state and wins after
+// the first taker finished loses), and the lock itself, a fresh empty file,
+// then replaces the marker in one rename: no reader ever sees a half-rewritten
+// marker (a truncated one showed size 0 with the old mtime and let a second
+// process take over: issue 19). A process killed holding the lock leaves it:
+// once LOCK_EXPIRES_MS old it is ignored and the next name (`.1.takeover`)
+// decides, by the same exclusive create, so breaking a dead lock is never a
+// race either; the winner removes the expired ones. A
 // lost event is retried, never doubled, and a machine without network does not
 // retry on every process start.
 
@@ -54,6 +60,7 @@ export interface MarkerStat {
   mtimeMs: number;
   ctimeMs?: number;
   birthtimeMs?: number;
+  dev?: number;
 }
 
 export interface MarkerFs {
@@ -68,12 +75,17 @@ export interface MarkerFs {
   /** Replace the file's content (and so its mtime); false on failure. */
   write(file: string, content: string): boolean;
   remove(file: string): void;
+  /** Replace `to` with `from` atomically; false on failure. */
+  rename(from: string, to: string): boolean;
   /** Names in a folder, or [] if unreadable. */
   list(dir: string): string[];
 }
 
 /** How long an empty marker (a send in flight, or one that failed) blocks another try. */
 export const RETRY_AFTER_MS = 10 * 60 * 1000;
+
+/** A takeover lock this old was left by a process that died holding it (a takeover takes microseconds). */
+export const LOCK_EXPIRES_MS = 60 * 1000;
 
 export interface MarkerLocation {
   dir: string;
@@ -189,6 +201,26 @@ export function isReported(location: MarkerLocation, fs: MarkerFs, now: number, 
   return state === 'reported' || state === 'in-flight';
 }
 
+/**
+ * Is the package folder older than the file system that shows it? It was born
+ * before the root of its mount (the highest folder above it on the same
+ * device): an image layer seen through a container's overlay, whose upper
+ * layer, and any marker written into it, dies with the container. There a
+ * runtime claim would count every container start (issue 19), so none is
+ * made, as where the tree is read-only. False where no birth times are kept.
+ */
+export function underFreshLayer(pkgDir: string, fs: MarkerFs): boolean {
+  let st = fs.stat(pkgDir);
+  const born = st?.birthtimeMs;
+  if (!born) return false;
+  for (let dir = pkgDir, up; (up = dir.replace(/[\\/][^\\/]*$/, '') || '/') !== dir; dir = up) {
+    const next = fs.stat(up);
+    if (next?.dev !== st!.dev) break;
+    st = next;
+  }
+  return born < st!.birthtimeMs!;
+}
+
 export type Claim = { result: 'claimed'; location: MarkerLocation } | { result: 'taken' | 'unwritable' };
 
 /**
@@ -203,20 +235,28 @@ export function claim(location: MarkerLocation | undefined, fs: MarkerFs, now: n
   if (result === 'created') return { result: 'claimed', location };
   if (result === 'failed') return { result: 'unwritable' };
   // It exists: take it over only if it is stale or outdated, and only if this caller wins the takeover.
-  const seen = fs.stat(location.file);
-  const state = stateOf(seen, now, pkgMtimeMs, location, fs);
-  if (!seen || (state !== 'stale' && state !== 'outdated')) return { result: 'taken' };
-  const lock = `${location.file}.${Math.round(seen.mtimeMs)}-${seen.size}.takeover`;
-  // Equivalent mutant: the lock's content. Only its existence counts; nobody reads it.
-  const locked = fs.createExclusive(lock, '');
-  if (locked !== 'created') return { result: locked === 'exists' ? 'taken' : 'unwritable' };
-  try {
-    // Won the lock for the state this caller saw: is the marker still in that state?
-    const now2 = fs.stat(location.file);
-    if (!now2 || now2.mtimeMs !== seen.mtimeMs || now2.size !== seen.size) return { result: 'taken' };
-    return fs.write(location.file, '') ? { result: 'claimed', location } : { result: 'unwritable' };
-  } finally {
-    fs.remove(lock);
+  const due = () => /^(stale|outdated)$/.test(stateOf(fs.stat(location.file), now, pkgMtimeMs, location, fs));
+  if (!due()) return { result: 'taken' };
+  for (let n = 0; ; n++) {
+    const lock = `${location.file}.${n}.takeover`;
+    const locked = fs.createExclusive(lock, '');
+    if (locked === 'failed') return { result: 'unwritable' };
+    // Another takeover in progress; or one whose process died holding it: expired, the next lock decides.
+    if (locked === 'exists') {
+      if (now - (fs.stat(lock)?.mtimeMs ?? now) < LOCK_EXPIRES_MS) return { result: 'taken' };
+      continue;
+    }
+    // Won: the marker as it is now decides, and the lock (a fresh empty file) becomes the claim in one rename.
+    if (!due()) {
+      fs.remove(lock);
+      return { result: 'taken' };
+    }
+    if (!fs.rename(lock, location.file)) {
+      fs.remove(lock);
+      return { result: 'unwritable' };
+    }
+    while (n--) fs.remove(`${location.file}.${n}.takeover`); // the expired ones: their holders are dead
+    return { result: 'claimed', location };
   }
 }
 
@@ -236,11 +276,14 @@ export function retryLater(location: MarkerLocation, fs: MarkerFs): void {
 /**
  * Remove the markers of packages that are gone from this tree (`npm uninstall
  * -g` leaves its marker behind): each reported marker records its package's
- * path in the tree; when no package.json is there any more, the marker goes.
- * Called after a send, never on the skip path. `exists` is a file probe.
+ * path in the tree; when no package.json is there any more and no other copy
+ * of that name@version is left in the tree (a second nested copy, under a
+ * parent that stays: issue 19), the marker goes. Called after a send, never
+ * on the skip path. `exists` is a file probe.
  */
 export function pruneGone(location: MarkerLocation, fs: MarkerFs, exists: (path: string) => boolean): number {
   if (!location.tree) return 0;
+  const tree = location.tree.replace(/[\\/]$/, '');
   let removed = 0;
   for (const name of fs.list(location.dir)) {
     if (!name.endsWith('.json')) continue;
@@ -249,10 +292,25 @@ export function pruneGone(location: MarkerLocation, fs: MarkerFs, exists: (path:
     const rel = recordedPath(file, fs);
     // Empty (in flight), not ours to judge, or a path that leaves the tree: left alone.
     if (rel === undefined || rel.split('/').includes('..')) continue;
-    if (!exists(`${location.tree.replace(/[\\/]$/, '')}/${rel}/package.json`)) {
+    if (!exists(`${tree}/${rel}/package.json`) && !copyIn(`${tree}/node_modules`, rel.slice(rel.lastIndexOf('node_modules/') + 13), file, location.dir, fs, 0)) {
       fs.remove(file);
       removed++;
     }
   }
   return removed;
+}
+
+/**
+ * Is a copy whose marker is `file` still in the node_modules folder `nm`, or
+ * nested under its packages (and pnpm's .pnpm), at most 8 levels down?
+ * `folder` is the package's folder name (`@scope/name` when scoped).
+ */
+function copyIn(nm: string, folder: string, file: string, dir: string, fs: MarkerFs, depth: number): boolean {
+  try {
+    const pkg = JSON.parse(fs.read(`${nm}/${folder}/package.json`) ?? '') as { name?: unknown; version?: unknown };
+    if (markerLocation({ markerDir: dir }, String(pkg.name), String(pkg.version)).file === file) return true;
+  } catch {
+    // No copy here (or not one that parses): look further down.
+  }
+  return depth < 8 && fs.list(nm).some((e) => (/^(@|\.pnpm$)/.test(e) ? fs.list(`${nm}/${e}`).map((s) => `${e}/${s}`) : [e]).some((p) => copyIn(`${nm}/${p}/node_modules`, folder, file, dir, fs, depth + 1)));
 }

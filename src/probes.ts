@@ -175,6 +175,14 @@ export const realMarkerFs: MarkerFs = {
       return [];
     }
   },
+  rename(from, to) {
+    try {
+      fs.renameSync(from, to);
+      return true;
+    } catch {
+      return false;
+    }
+  },
 };
 
 /**

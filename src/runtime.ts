@@ -4,7 +4,7 @@ import { claimInstall } from './decide.js';
 import { currentHost } from './env.js';
 import { decideHere, printDebug, say, startSender } from './hook.js';
 import { denoCacheDirOf, installSite, packageDirOf, type InstallSite } from './layout.js';
-import { isReported, markerLocation } from './marker.js';
+import { isReported, markerLocation, underFreshLayer } from './marker.js';
 import { envOptOut, isOn } from './optout.js';
 import { isDeno, pnpFileFor, readPackageJson, realMarkerFs, realProbes } from './probes.js';
 
@@ -155,6 +155,8 @@ function runtimeSend(site: InstallSite, runtime: Runtime): void {
   if (!decision.send || !decision.url) return;
   const bin = senderBin(site.pkgDir);
   if (!bin || !runsSender(runtime, host.execPath)) return; // nothing could send it: claim nothing, a later start may find it
+  // An image's install seen through a container's fresh layer: a marker would die with the container.
+  if (underFreshLayer(site.pkgDir, realMarkerFs)) return;
   const claim = claimInstall(decision, realMarkerFs, Date.now());
   // 'taken': another process or thread reports it. 'unwritable': the tree
   // cannot hold a marker, and without one every process start would send, so

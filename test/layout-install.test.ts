@@ -172,6 +172,28 @@ describe('one event per package version per installed tree (issue 9, items 9 and
     expect(collector.requests).toHaveLength(2);
   });
 
+  it('the parent whose nested copy the marker recorded is uninstalled, another package reports (and prunes): the marker stays for the other nested copy, npm rebuild sends nothing (issue 19 item 8)', async () => {
+    const acme234 = packAcme(tarballs, { version: '2.3.4', installBeacon: { url: url(collector.base), delivery: 'inline' } });
+    const acme235 = packAcme(tarballs, { version: '2.3.5', installBeacon: { url: url(collector.base), delivery: 'inline' } });
+    const mid = (name: string) => packAcme(tarballs, { name, version: '1.0.0', postinstall: 'node -e 0', extra: { dependencies: { 'acme-lib': `file:${acme234}`, 'install-beacon': `file:${beacon}` } } });
+    const other = packAcme(tarballs, { name: 'other-lib', version: '1.0.0', installBeacon: { url: url(collector.base), delivery: 'inline' }, extra: { dependencies: { 'install-beacon': `file:${beacon}` } } });
+    const app = temps.make('ib-lay-prune-');
+    writeProject(app);
+    await ok(npm(app, ['install', beacon, acme235, mid('mid-a'), mid('mid-b')]));
+    expect(collector.requests.map((q) => q.segments.join('@')).sort()).toEqual(['acme-lib@2.3.4', 'acme-lib@2.3.5']);
+    const file234 = markers(app).find((f) => f.startsWith('acme-lib@2.3.4'))!;
+    const recorded = (JSON.parse(readMarker(app, file234)) as { path: string }).path;
+    const parent = recorded.split('/')[1]!;
+    expect(['mid-a', 'mid-b']).toContain(parent);
+    await ok(npm(app, ['uninstall', parent]));
+    await ok(npm(app, ['install', other]));
+    expect(collector.requests.map((q) => q.segments.join('@')).sort()).toEqual(['acme-lib@2.3.4', 'acme-lib@2.3.5', 'other-lib@1.0.0']);
+    // The copy left under the other parent still needs the marker; it was not pruned.
+    expect(markers(app)).toContain(file234);
+    await ok(npm(app, ['rebuild']));
+    expect(collector.requests.map((q) => q.segments.join('@')).sort()).toEqual(['acme-lib@2.3.4', 'acme-lib@2.3.5', 'other-lib@1.0.0']);
+  });
+
   it('uninstall then install the same version again is a new install (one more event); npm rebuild is not', async () => {
     const app = temps.make('ib-lay-reinstall-');
     writeProject(app);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claim, finish, fnv1a, isReported, markerLocation, markerState, pathInTree, pruneGone, RETRY_AFTER_MS, retryLater, type MarkerFs, type MarkerStat } from '../src/marker.js';
+import { claim, finish, fnv1a, isReported, LOCK_EXPIRES_MS, markerLocation, markerState, pathInTree, pruneGone, RETRY_AFTER_MS, retryLater, underFreshLayer, type MarkerFs, type MarkerStat } from '../src/marker.js';
 import { MemFs } from './support/memfs.js';
 
 const SITE = { markerDir: '/app/node_modules/.install-beacon', treeRoot: '/app', pkgDir: '/app/node_modules/acme-lib' };
@@ -316,7 +316,7 @@ describe('claim: a takeover that cannot be written', () => {
   it('a stale marker whose rewrite fails: unwritable, and the lock is removed', () => {
     const fs = new MemFs({ [loc.file]: '' });
     const m = fs.markerFs();
-    expect(claim(loc, { ...m, write: () => false }, T, 0)).toEqual({ result: 'unwritable' });
+    expect(claim(loc, { ...m, write: () => false, rename: () => false }, T, 0)).toEqual({ result: 'unwritable' });
     expect([...fs.files.keys()]).toEqual([loc.file]);
   });
 });
@@ -338,7 +338,7 @@ describe('stale takeover: two processes never both take over one marker', () => 
         }
         return result;
       }) as MarkerFs[K];
-    return { mkdirp: wrap('mkdirp'), createExclusive: wrap('createExclusive'), stat: wrap('stat'), read: wrap('read'), write: wrap('write'), remove: wrap('remove'), list: wrap('list') };
+    return { mkdirp: wrap('mkdirp'), createExclusive: wrap('createExclusive'), stat: wrap('stat'), read: wrap('read'), write: wrap('write'), remove: wrap('remove'), list: wrap('list'), rename: wrap('rename') };
   }
 
   const staleFs = () => {
@@ -392,7 +392,96 @@ describe('stale takeover: two processes never both take over one marker', () => 
     const fs = staleFs();
     const st = fs.markerFs().stat(loc.file)!;
     fs.write(`${loc.file}.${st.mtimeMs}-${st.size}.takeover`, '');
+    fs.write(`${loc.file}.0.takeover`, '');
     expect(claim(loc, fs.markerFs(), T, 0)).toEqual({ result: 'taken' });
+  });
+
+  // Issue 19 item 7: the winner used to truncate the marker and write it
+  // again; in between, a reader saw size 0 with the old mtime, named a lock
+  // after that state, won it, and took over too. B runs its whole claim while
+  // A replaces the marker: in the middle of a write (as ext4 showed it: size 0,
+  // the old mtime), or right after a rename.
+  it.each([
+    ['a stale empty claim', '', 0],
+    ['a reported marker, package.json reinstalled since (outdated)', '{"status":204}\n', 4000],
+  ])('B claims while A is replacing %s: exactly one claimed, no lock left', (_n, content, pkgMtime) => {
+    const fs = new MemFs();
+    fs.write(loc.file, content);
+    fs.clock = T;
+    const inner = fs.markerFs();
+    const results: string[] = [];
+    const b = () => results.push(claim(loc, fs.markerFs(), T, pkgMtime).result);
+    const a: MarkerFs = {
+      ...inner,
+      write: (file, text) => {
+        if (file !== loc.file) return inner.write(file, text);
+        const mtime = fs.mtimes.get(file)!;
+        fs.files.set(file, ''); // truncated, the mtime not yet updated
+        fs.mtimes.set(file, mtime);
+        b();
+        return inner.write(file, text);
+      },
+      rename: (from, to) => {
+        const done = inner.rename(from, to);
+        b();
+        return done;
+      },
+    };
+    results.unshift(claim(loc, a, T, pkgMtime).result);
+    expect(results.filter((r) => r === 'claimed')).toHaveLength(1);
+    expect([...fs.files.keys()]).toEqual([loc.file]);
+  });
+
+  it.each([
+    ['59.999 s old: its holder may still be at work, the caller loses', LOCK_EXPIRES_MS - 1, 'taken', [`${loc.file}.0.takeover`]],
+    ['60 s old: its holder died (kill -9 mid-takeover), the next lock decides and the dead one goes', LOCK_EXPIRES_MS, 'claimed', []],
+  ])('a lock left behind, %s', (_n, age, result, left) => {
+    const fs = new MemFs();
+    fs.write(loc.file, '');
+    fs.clock = T;
+    fs.write(`${loc.file}.0.takeover`, '');
+    expect(claim(loc, fs.markerFs(), T + age, 0).result).toBe(result);
+    expect([...fs.files.keys()].filter((f) => f !== loc.file)).toEqual(left);
+  });
+
+  it('two callers find the same dead lock: exactly one takes over', () => {
+    const fs = new MemFs();
+    fs.write(loc.file, '');
+    fs.write(`${loc.file}.0.takeover`, '');
+    fs.clock = T + LOCK_EXPIRES_MS;
+    const now = T + LOCK_EXPIRES_MS;
+    for (const at of [(c: string) => c === `stat ${loc.file}.0.takeover`, (c: string) => c === `create ${loc.file}.1.takeover`]) {
+      const f = new MemFs();
+      f.files = new Map(fs.files);
+      f.mtimes = new Map(fs.mtimes);
+      f.dirs = new Set(fs.dirs);
+      f.clock = fs.clock;
+      let a: string | undefined;
+      const b = claim(loc, interleaved(f, at, () => (a = claim(loc, f.markerFs(), now, 0).result)), now, 0).result;
+      expect([a, b].filter((r) => r === 'claimed')).toHaveLength(1);
+    }
+  });
+});
+
+describe('underFreshLayer: an image layer seen through a container (issue 19 item 6)', () => {
+  // [path, dev, birth]: a tree and its ancestors; the mount root is the highest folder on the package's device.
+  const fsOf = (entries: Array<[string, number, number]>): MarkerFs => ({
+    ...new MemFs().markerFs(),
+    stat: (file) => {
+      const e = entries.find(([p]) => p === file);
+      return e && { size: 0, mtimeMs: e[2], birthtimeMs: e[2], dev: e[1] };
+    },
+  });
+  const PKG = '/c/app/node_modules/acme-lib';
+  it.each([
+    ['an overlay whose upper layer was made after the install (a container): true', [[PKG, 9, 100], ['/c/app/node_modules', 9, 100], ['/c/app', 9, 90], ['/c', 9, 500], ['/', 1, 1]], true],
+    ['the same tree on its own disk, the disk older than the install: false', [[PKG, 9, 100], ['/c/app/node_modules', 9, 100], ['/c/app', 9, 90], ['/c', 9, 50], ['/', 1, 1]], false],
+    ["the container's root file system is the overlay (Docker): true", [[PKG, 9, 100], ['/c/app/node_modules', 9, 100], ['/c/app', 9, 90], ['/c', 9, 80], ['/', 9, 500]], true],
+    ['a folder installed in this container (born after its layer): false', [[PKG, 9, 600], ['/c/app/node_modules', 9, 600], ['/c/app', 9, 90], ['/c', 9, 80], ['/', 9, 500]], false],
+    ['no birth times kept: false', [[PKG, 9, 0], ['/', 9, 500]], false],
+    ['a folder that cannot be stat-ed: false', [['/', 9, 500]], false],
+  ] as Array<[string, Array<[string, number, number]>, boolean]>)('%s', (_n, entries, expected) => {
+    expect(underFreshLayer(PKG, fsOf(entries))).toBe(expected);
   });
 });
 
@@ -412,6 +501,23 @@ describe('pruneGone', () => {
     const removed = pruneGone({ dir, file: `${dir}/new.json`, tree: '/g/lib', path: 'node_modules/new' }, fs.markerFs(), probes.exists);
     expect(removed).toBe(1);
     expect([...fs.files.keys()].filter((f) => f.startsWith(dir)).sort()).toEqual([`${dir}/escape.json`, `${dir}/inflight.json`, `${dir}/kept.json`, `${dir}/new.json`, `${dir}/old-format.json`]);
+  });
+});
+
+describe('pruneGone: a marker another installed copy still needs (issue 19 item 8)', () => {
+  const dir = '/app/node_modules/.install-beacon';
+  const file = markerLocation({ markerDir: dir }, 'acme-lib', '2.3.4').file;
+  const recorded = { [file]: { status: 204, path: 'node_modules/mid-a/node_modules/acme-lib' } };
+  it.each([
+    ['a second nested copy of that version, under a parent that stays', { '/app/node_modules/mid-b/node_modules/acme-lib/package.json': { name: 'acme-lib', version: '2.3.4' } }, true],
+    ['a scoped parent, two levels down', { '/app/node_modules/@s/p/node_modules/q/node_modules/acme-lib/package.json': { name: 'acme-lib', version: '2.3.4' } }, true],
+    ["pnpm's store folder", { '/app/node_modules/.pnpm/acme-lib@2.3.4/node_modules/acme-lib/package.json': { name: 'acme-lib', version: '2.3.4' } }, true],
+    ['only another version of it: removed', { '/app/node_modules/acme-lib/package.json': { name: 'acme-lib', version: '2.3.5' }, '/app/node_modules/mid-b/node_modules/acme-lib/package.json': 'not json' }, false],
+    ['no copy at all: removed', { '/app/node_modules/mid-b/package.json': { name: 'mid-b', version: '1.0.0' } }, false],
+  ])('%s', (_n, tree, kept) => {
+    const fs = new MemFs({ ...recorded, ...tree });
+    expect(pruneGone({ dir, file: `${dir}/own.json`, tree: '/app', path: 'node_modules/other' }, fs.markerFs(), fs.probes().exists)).toBe(kept ? 0 : 1);
+    expect(fs.files.has(file)).toBe(kept);
   });
 });
 

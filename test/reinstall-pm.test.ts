@@ -299,6 +299,44 @@ const overlay = (() => {
   return r.error || r.status !== 0 ? ' (skipped: unshare -m is not available or not permitted here)' : '';
 })();
 
+// Issue 19 item 6: an image built with scripts blocked (npm --ignore-scripts:
+// no postinstall, so no marker in the layer). Each container is an overlay
+// with a fresh upper layer over it: a marker written there dies with the
+// container, so claiming one would count every container start. The runtime
+// trigger claims nothing there; the tree itself, outside any container, still
+// reports once.
+describe('an image layer without a marker, started as three containers', () => {
+  it.skipIf(!!overlay)(`npm install --ignore-scripts in the lower layer; three overlay mounts with fresh upper layers, a require in each: no event, nothing written into the layers; then a require in the tree itself: one event${overlay}`, async () => {
+    const p = temps.project('ib-rpm-img-');
+    const npm = (args: string[]) => run(...npmArgv([...args, '--no-audit', '--no-fund', `--registry=${DEAD}`, '--loglevel=error']), { cwd: p.dir, env: baseEnv(p.home, { npm_config_cache: join(p.home, 'npm-cache') }), timeoutMs: 120_000 });
+    ok(await npm(['install', '--ignore-scripts', acme]));
+    await collector.settled();
+    expect(events()).toEqual([]);
+    expect(existsSync(join(p.dir, NM)), 'no marker folder in the image').toBe(false);
+    const written: string[][] = [];
+    for (let container = 1; container <= 3; container++) {
+      const work = temps.make('ib-rpm-img-ctr-');
+      for (const d of ['u', 'w', 'm']) mkdirSync(join(work, d));
+      const script = [
+        `mount -t overlay overlay -o lowerdir=${p.dir},upperdir=${work}/u,workdir=${work}/w ${work}/m`,
+        `cd ${work}/m`,
+        `${process.execPath} -e "require('acme-lib')"`,
+      ].join('\n');
+      const r = await run('unshare', ['-m', 'sh', '-ec', script], { env: baseEnv(p.home), timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      await collector.settled();
+      written.push(readdirSync(join(work, 'u')));
+    }
+    expect(events()).toEqual([]);
+    expect(written, 'nothing written into any container layer').toEqual([[], [], []]);
+    // Outside any container the same tree is an install whose postinstall never ran: it reports, once.
+    ok(await nodeUse({ dir: p.dir, home: p.home })("require('acme-lib')"));
+    ok(await nodeUse({ dir: p.dir, home: p.home })("require('acme-lib')"));
+    await collector.settled();
+    expect(events().map((e) => e.split(' ')[1])).toEqual(['runtime']);
+  }, 240_000);
+});
+
 describe('copies stay reported, though their package folders are born after the marker', () => {
   it.skipIf(!!missing(BUN))(`bun 1.4: the tree copied with cp -a (every folder born at the copy) stays reported${missing(BUN)}`, async () => {
     const p = temps.project('ib-rpm-bunc-', { trustedDependencies: ['acme-lib'] });

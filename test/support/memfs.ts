@@ -99,11 +99,21 @@ export class MemFs {
       read: (file) => (this.calls.push(`read ${file}`), this.files.get(file)),
       list: (dir) => {
         this.calls.push(`list ${dir}`);
-        return [...this.files.keys()].filter((f) => f.startsWith(`${dir}/`) && !f.slice(dir.length + 1).includes('/')).map((f) => f.slice(dir.length + 1));
+        // Files and folders, as readdir lists them.
+        return [...this.files.keys(), ...this.dirs].filter((f) => f.startsWith(`${dir}/`) && !f.slice(dir.length + 1).includes('/')).map((f) => f.slice(dir.length + 1));
       },
       remove: (file) => {
         this.calls.push(`remove ${file}`);
         this.files.delete(file);
+      },
+      rename: (from, to) => {
+        this.calls.push(`rename ${from} ${to}`);
+        const content = this.files.get(from);
+        if (content === undefined || [...this.readOnly].some((r) => to.startsWith(r))) return false;
+        this.files.set(to, content);
+        this.mtimes.set(to, this.mtimes.get(from) ?? 0);
+        this.files.delete(from);
+        return true;
       },
     };
   }
