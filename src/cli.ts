@@ -65,7 +65,8 @@ export async function run(args: string[], binFile: string, env: Env): Promise<nu
       return 0;
     default:
       // Inside an install a typo in the author's script must not fail the user's install.
-      if (env.npm_lifecycle_event) {
+      // npx (and npm exec) set npm_lifecycle_event=npx: a person typed that word.
+      if (env.npm_lifecycle_event && env.npm_lifecycle_event !== 'npx') {
         if (isOn(env.INSTALL_BEACON_DEBUG)) say(`install-beacon: unknown argument "${command}": nothing sent`);
         return 0;
       }
