@@ -275,8 +275,9 @@ export function check(args: string[]): number {
   // A setup that fails or silently breaks a user's install is an error, not a warning.
   const setupErrors = invocations.flatMap((i) => i.errors);
   const section = (key: string) => (isObject(pkg[key]) ? (pkg[key] as Record<string, unknown>) : {});
-  if (!section('dependencies')['install-beacon']) {
-    const where = DEP_FIELDS.slice(1).find((k) => section(k)['install-beacon']);
+  // Any string is a spec ("" means any version, as "*"), so the key's presence is what counts.
+  if (section('dependencies')['install-beacon'] === undefined) {
+    const where = DEP_FIELDS.slice(1).find((k) => section(k)['install-beacon'] !== undefined);
     setupErrors.push(`"install-beacon" must be in "dependencies"${where ? `, not "${where}"` : ''}: ${where === 'devDependencies' || !where ? 'devDependencies are not installed for your users, so' : `${where} may be missing, so`} neither the postinstall nor reportInstall would find it`);
   }
   const runtime = callsReportInstall(dir, pkg);

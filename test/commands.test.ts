@@ -167,6 +167,9 @@ describe('check: a setup that can fail installs is an error (items 1 and 15)', (
     ['install-beacon in devDependencies', { dependencies: {}, devDependencies: { 'install-beacon': '^1.0.0' } }, 'error: "install-beacon" must be in "dependencies", not "devDependencies": devDependencies are not installed for your users'],
     ['install-beacon in no dependency list', { dependencies: {} }, 'error: "install-beacon" must be in "dependencies": devDependencies are not installed for your users'],
     ['a bare postinstall', { scripts: { postinstall: 'install-beacon' } }, 'error: "scripts.postinstall": "install-beacon" fails the user\'s whole install where the install-beacon command is missing'],
+    ['"npm run beacon" with a bare "beacon": "install-beacon"', { scripts: { postinstall: 'npm run beacon', beacon: 'install-beacon' } }, 'error: "scripts.beacon": "install-beacon" fails the user\'s whole install where the install-beacon command is missing'],
+    ['"yarn beacon" with a bare "beacon": "install-beacon"', { scripts: { postinstall: 'yarn beacon', beacon: 'install-beacon' } }, 'error: "scripts.beacon": "install-beacon" fails the user\'s whole install'],
+    ['a path into node_modules', { scripts: { postinstall: 'node node_modules/install-beacon/dist/bin.cjs || exit 0' } }, 'error: "scripts.postinstall": "node_modules/install-beacon/dist/bin.cjs" is not where install-beacon is in your users\' installs (npm hoists it, pnpm and yarn store it elsewhere)'],
     ['a positional URL with an unquoted &', { scripts: { postinstall: 'install-beacon https://e.com/{name}?ci={ci}&pm={pm} || exit 0' } }, 'error: "scripts.postinstall": the shell cuts the URL at "&"'],
   ])('%s: exit 1', async (_name, extra, message) => {
     writeAcme(extra);
@@ -174,6 +177,17 @@ describe('check: a setup that can fail installs is an error (items 1 and 15)', (
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('the setup is not');
     expect(r.stderr).toContain(message);
+  });
+
+  it.each([
+    ['"install-beacon": "" in dependencies (any version, as "*")', { dependencies: { 'install-beacon': '' } }],
+    ['"npm run beacon || exit 0" with "beacon": "install-beacon"', { scripts: { postinstall: 'npm run beacon || exit 0', beacon: 'install-beacon' } }],
+    ['"npm run beacon" with "beacon": "install-beacon || exit 0"', { scripts: { postinstall: 'npm run beacon', beacon: LINE } }],
+  ])('%s: valid, exit 0', async (_name, extra) => {
+    writeAcme(extra);
+    const r = await cmd(['check', pkgDir]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 
   it('explain shows the URL the shell passes, not the one written', async () => {
