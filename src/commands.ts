@@ -1,7 +1,7 @@
 const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 const path = require('path') as typeof import('path'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import { isObject, parseConfig, projectOptOut, projectSettingNotes, type BeaconConfig } from './config.js';
-import { contextFacts, type Decision } from './decide.js';
+import { contextFacts, type Decision, type Trigger } from './decide.js';
 import { DEP_FIELDS } from './direct.js';
 import { currentHost, type Env } from './env.js';
 import { decideHere, printable, say } from './hook.js';
@@ -145,8 +145,10 @@ export function explain(args: string[]): number {
     project = { dir: root, optOut: projectOptOut(rootPkg), notes: projectSettingNotes(rootPkg) };
     const env: Env = { ...installEnv(host.env), INIT_CWD: root };
     for (const found of findBeaconPackages(root)) {
-      const d = decideHere({ ...host, env }, found.dir, 'postinstall', { positional: found.positional, describeSkips: true });
-      results.push(toExplained(found.dir, d));
+      const at = (trigger: Trigger) => decideHere({ ...host, env }, found.dir, trigger, { positional: found.positional, describeSkips: true });
+      const d = at('postinstall');
+      // Reported by reportInstall: the URL it sent said trigger=runtime (its marker records which).
+      results.push(toExplained(found.dir, d.rule === 'already-reported' && /"trigger":"runtime"/.test(realMarkerFs.read(d.marker!.file) ?? '') ? at('runtime') : d));
     }
   }
   for (const r of results) {

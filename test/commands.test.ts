@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, writeFileSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
-import { baseEnv, ROOT, run, runBin, TempDirs } from './support/process.js';
+import { baseEnv, ROOT, run, runBin, sendersDone, TempDirs } from './support/process.js';
 
 // What the commands tell a person, run as the built bin (dist/bin.cjs) in real
 // folders: each case is a message that was wrong or missing (issue 9, items 3,
@@ -153,6 +153,18 @@ describe('messages that must be true (item 18)', () => {
     expect(r.code).toBe(0);
     await collector.waitFor(1, 10_000);
     expect(collector.requests.map((q) => q.query)).toEqual([{ pm: 'pnpm', pm_version: '10.34.9', trigger: 'runtime' }]);
+  });
+});
+
+describe('explain after reportInstall reported the install', () => {
+  it('shows trigger=runtime, the trigger its marker records and the URL it sent', async () => {
+    expect((await program(app)).code).toBe(0);
+    await collector.waitFor(1, 10_000);
+    await sendersDone(String(collector.port));
+    expect(collector.requests.map((q) => q.query.trigger)).toEqual(['runtime']);
+    const r = await cmd(['explain']);
+    expect(r.stdout).toContain('why:   this install already reported');
+    expect(r.stdout).toMatch(/URL: {3}http:\/\/127\.0\.0\.1:\d+\/acme-lib\/2\.3\.4\?pm=\w+&pm_version=\w+&trigger=runtime\n/);
   });
 });
 
