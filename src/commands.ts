@@ -203,7 +203,7 @@ function optOutLines(): string[] {
   return [
     ...ENV_OPT_OUTS.map((row) => `${row.name} set to ${row.values}`),
     `in your project's package.json: "installBeacon": {"enabled": false} (or Scarf's "scarfSettings": {"enabled": false})`,
-    'for every project on this machine: npx install-beacon disable',
+    'for every project of your user account: npx install-beacon disable (root, sudo and CI users each have their own)',
   ];
 }
 
@@ -345,7 +345,7 @@ export function telemetrySection(name: string, config: Pick<BeaconConfig, 'templ
     '',
     ...ENV_OPT_OUTS.map((row) => `- \`${row.name}\` set to ${row.values}`),
     `- in your project's package.json: \`"installBeacon": {"enabled": false}\` (Scarf's \`"scarfSettings": {"enabled": false}\` works too)`,
-    '- for every project on your machine: `npx install-beacon disable`',
+    '- for every project of your user account: `npx install-beacon disable` (root, sudo and CI users each have their own)',
     '',
     // With reportInstall, a later program run is a second chance to send: a variable set only for the install does not cover it.
     ...(runtime ? ['A variable covers only the processes that see it: set it wherever you install and run your programs (your shell profile, your CI settings). The package.json setting and `disable` cover both.', ''] : []),
@@ -366,17 +366,17 @@ export function machineSwitch(command: 'disable' | 'enable' | 'status', args: st
   try {
     if (command === 'disable') {
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, 'install-beacon is disabled for every project on this machine.\nDelete this file, or run `npx install-beacon enable`, to turn it back on.\n');
-      out(`install-beacon: disabled for every project on this machine (${file}): installs and programs that use install-beacon send nothing`);
+      fs.writeFileSync(file, 'install-beacon is disabled for this user account.\nDelete this file, or run `npx install-beacon enable`, to turn it back on.\n');
+      out(`install-beacon: disabled for every project of this user account (${file}): its installs and programs send nothing. Another account (root, sudo, a CI user) or another XDG_CONFIG_HOME or HOME reads its own file: run disable there too`);
     } else if (command === 'enable') {
       const was = realProbes.exists(file);
       fs.rmSync(file, { force: true });
-      out(was ? `install-beacon: the machine-wide opt-out is off (${file} removed)` : `install-beacon: the machine-wide opt-out was not on (no ${file}): nothing to change`);
+      out(was ? `install-beacon: this account's opt-out is off (${file} removed)` : `install-beacon: this account's opt-out was not on (no ${file}): nothing to change`);
       const env = envOptOut(host.env);
       if (env) out(`install-beacon: still off in this shell: ${env.name}=${env.value}`);
     } else {
       const off = realProbes.exists(file);
-      out(`install-beacon: machine-wide opt-out: ${off ? 'on (disabled)' : 'off'} (${file})`);
+      out(`install-beacon: this account's opt-out: ${off ? 'on (disabled)' : 'off'} (${file})`);
       const env = envOptOut(host.env);
       out(`install-beacon: environment opt-out: ${env ? `${env.name}=${env.value} (in this shell only: set it wherever installs and programs run)` : 'none in this shell'}`);
       const dir = projectDirOf(realDir(host.cwd));

@@ -117,7 +117,7 @@ describe('messages that must be true (item 18)', () => {
   it('enable with nothing disabled does not claim it removed a file', async () => {
     const r = await cmd(['enable']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('the machine-wide opt-out was not on');
+    expect(r.stdout).toContain("this account's opt-out was not on");
     expect(r.stdout).not.toContain('removed');
     await cmd(['disable']);
     expect((await cmd(['enable'])).stdout).toContain('removed)');
