@@ -231,7 +231,7 @@ describe('commands', () => {
     expect(r.stdout).toContain('No installed package here uses install-beacon');
   });
 
-  it('disable, status, enable: the account's switch is honoured by the hook', async () => {
+  it('disable, status, enable: the user account switch is honoured by the hook', async () => {
     expect((await cmd(['disable'])).stdout).toContain('disabled for every project of this user account');
     expect(existsSync(join(home, '.config', 'install-beacon', 'disabled'))).toBe(true);
     expect((await cmd(['status'])).stdout).toContain("this account's opt-out: on (disabled)");
