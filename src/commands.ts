@@ -367,7 +367,7 @@ export function machineSwitch(command: 'disable' | 'enable' | 'status', args: st
     if (command === 'disable') {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, 'install-beacon is disabled for this user account.\nDelete this file, or run `npx install-beacon enable`, to turn it back on.\n');
-      out(`install-beacon: disabled for every project of this user account (${file}): its installs and programs send nothing. Another account (root, sudo, a CI user) or another XDG_CONFIG_HOME or HOME reads its own file: run disable there too`);
+      out(`install-beacon: disabled for every project of this user account (${file}): its installs and programs send nothing; other accounts (root, sudo, CI) and HOMEs have their own`);
     } else if (command === 'enable') {
       const was = realProbes.exists(file);
       fs.rmSync(file, { force: true });

@@ -104,7 +104,7 @@ export function findInvocations(scripts: Record<string, unknown>): Invocation[] 
       if (!isWord(t)) continue;
       // A path into an installed copy (node node_modules/install-beacon/dist/bin.cjs): that folder is not there in a hoisted, pnpm or PnP install.
       if (/node_modules[\\/](\.bin[\\/])?install-beacon\b/.test(t.word)) {
-        found.push({ script: name, errors: [`"scripts.${name}": "${t.word}" is not where install-beacon is in your users' installs (npm hoists it, pnpm and yarn store it elsewhere), so the hook never runs or fails the install; run the command: "${name}": "${RECOMMENDED_LINE}"`] });
+        found.push({ script: name, errors: [`"scripts.${name}": "${t.word}" is not where install-beacon is in your users' installs (npm hoists it, pnpm and yarn store it elsewhere); run the command: "${name}": "${RECOMMENDED_LINE}"`] });
         continue;
       }
       // npm run X, npm run-script X, pnpm run X, yarn run X, yarn X, bun run X: scan X.

@@ -59,7 +59,7 @@ describe('install-beacon disable covers its own account and config dir, and says
     const r = await runBin(['disable'], { cwd: app, env: baseEnv(home, { XDG_CONFIG_HOME: xdg }) });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`install-beacon: disabled for every project of this user account (${xdg}/install-beacon/disabled)`);
-    expect(r.stdout).toContain('Another account (root, sudo, a CI user) or another XDG_CONFIG_HOME or HOME reads its own file: run disable there too');
+    expect(r.stdout).toContain('other accounts (root, sudo, CI) and HOMEs have their own');
     expect(await sent(hookEnv(home, { XDG_CONFIG_HOME: xdg }))).toBe(0);
     expect(await sent(hookEnv(home))).toBe(1);
     const status = await runBin(['status'], { cwd: app, env: baseEnv(home) });
