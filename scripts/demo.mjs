@@ -126,7 +126,7 @@ try {
     execFileSync(npm, ['pack', root, '--pack-destination', tarballs, '--ignore-scripts', '--silent'], { env: cenv });
     const acme = join(cwork, 'acme-lib');
     mkdirSync(acme);
-    const pkg = { name: 'acme-lib', version: '2.3.4', main: 'index.js', scripts: { postinstall: 'install-beacon' }, dependencies: { 'install-beacon': '^1.0.0' }, installBeacon: { url: route } };
+    const pkg = { name: 'acme-lib', version: '2.3.4', main: 'index.js', scripts: { postinstall: 'install-beacon || exit 0' }, dependencies: { 'install-beacon': '^1.0.0' }, installBeacon: { url: route } };
     writeFileSync(join(acme, 'package.json'), JSON.stringify(pkg, null, 2));
     writeFileSync(join(acme, 'index.js'), 'module.exports = 42;\n');
     console.log(`   "installBeacon": ${JSON.stringify(pkg.installBeacon)}`);

@@ -15,8 +15,9 @@ Usage:
   install-beacon [url-template]    postinstall mode: send one install event (always exits 0)
   install-beacon explain [--json]  what an install here would send, and why (never sends)
   install-beacon check [dir]       validate a package's config and setup; print an example URL and a README section
-  install-beacon disable|enable    turn install-beacon off/on for every project on this machine
-  install-beacon status            show the machine-wide and environment opt-outs
+  install-beacon disable|enable    turn install-beacon off/on for every project of this user account
+                                   (a file in its config dir; root, sudo and CI users each have their own)
+  install-beacon status            show this account's switch, the environment's opt-outs and this project's setting
   install-beacon listen [--port N] a local collector on 127.0.0.1 that prints each request (default port 7707)
   install-beacon --help | --version
 
@@ -65,7 +66,8 @@ export async function run(args: string[], binFile: string, env: Env): Promise<nu
       return 0;
     default:
       // Inside an install a typo in the author's script must not fail the user's install.
-      if (env.npm_lifecycle_event) {
+      // npx (and npm exec) set npm_lifecycle_event=npx: a person typed that word.
+      if (env.npm_lifecycle_event && env.npm_lifecycle_event !== 'npx') {
         if (isOn(env.INSTALL_BEACON_DEBUG)) say(`install-beacon: unknown argument "${command}": nothing sent`);
         return 0;
       }

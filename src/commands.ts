@@ -1,7 +1,7 @@
 const fs = require('fs') as typeof import('fs'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 const path = require('path') as typeof import('path'); // not `import * as`: see NAMESPACE_COPY in scripts/build.mjs
 import { isObject, parseConfig, parseJson, projectOptOut, projectSettingNotes, type BeaconConfig } from './config.js';
-import { contextFacts, type Decision } from './decide.js';
+import { contextFacts, type Decision, type Trigger } from './decide.js';
 import { DEP_FIELDS } from './direct.js';
 import { currentHost, type Env } from './env.js';
 import { decideHere, printable, say } from './hook.js';
@@ -145,8 +145,10 @@ export function explain(args: string[]): number {
     project = { dir: root, optOut: projectOptOut(rootPkg), notes: projectSettingNotes(rootPkg) };
     const env: Env = { ...installEnv(host.env), INIT_CWD: root };
     for (const found of findBeaconPackages(root)) {
-      const d = decideHere({ ...host, env }, found.dir, 'postinstall', { positional: found.positional, describeSkips: true });
-      results.push(toExplained(found.dir, d));
+      const at = (trigger: Trigger) => decideHere({ ...host, env }, found.dir, trigger, { positional: found.positional, describeSkips: true });
+      const d = at('postinstall');
+      // Reported by reportInstall: the URL it sent said trigger=runtime (its marker records which).
+      results.push(toExplained(found.dir, d.rule === 'already-reported' && /"trigger":"runtime"/.test(realMarkerFs.read(d.marker!.file) ?? '') ? at('runtime') : d));
     }
   }
   for (const r of results) {
@@ -201,7 +203,7 @@ function optOutLines(): string[] {
   return [
     ...ENV_OPT_OUTS.map((row) => `${row.name} set to ${row.values}`),
     `in your project's package.json: "installBeacon": {"enabled": false} (or Scarf's "scarfSettings": {"enabled": false})`,
-    'for every project on this machine: npx install-beacon disable',
+    'for every project of your user account: npx install-beacon disable (root, sudo and CI users each have their own)',
   ];
 }
 
@@ -275,8 +277,9 @@ export function check(args: string[]): number {
   // A setup that fails or silently breaks a user's install is an error, not a warning.
   const setupErrors = invocations.flatMap((i) => i.errors);
   const section = (key: string) => (isObject(pkg[key]) ? (pkg[key] as Record<string, unknown>) : {});
-  if (!section('dependencies')['install-beacon']) {
-    const where = DEP_FIELDS.slice(1).find((k) => section(k)['install-beacon']);
+  // Any string is a spec ("" means any version, as "*"), so the key's presence is what counts.
+  if (section('dependencies')['install-beacon'] === undefined) {
+    const where = DEP_FIELDS.slice(1).find((k) => section(k)['install-beacon'] !== undefined);
     setupErrors.push(`"install-beacon" must be in "dependencies"${where ? `, not "${where}"` : ''}: ${where === 'devDependencies' || !where ? 'devDependencies are not installed for your users, so' : `${where} may be missing, so`} neither the postinstall nor reportInstall would find it`);
   }
   const runtime = callsReportInstall(dir, pkg);
@@ -342,7 +345,7 @@ export function telemetrySection(name: string, config: Pick<BeaconConfig, 'templ
     '',
     ...ENV_OPT_OUTS.map((row) => `- \`${row.name}\` set to ${row.values}`),
     `- in your project's package.json: \`"installBeacon": {"enabled": false}\` (Scarf's \`"scarfSettings": {"enabled": false}\` works too)`,
-    '- for every project on your machine: `npx install-beacon disable`',
+    '- for every project of your user account: `npx install-beacon disable` (root, sudo and CI users each have their own)',
     '',
     // With reportInstall, a later program run is a second chance to send: a variable set only for the install does not cover it.
     ...(runtime ? ['A variable covers only the processes that see it: set it wherever you install and run your programs (your shell profile, your CI settings). The package.json setting and `disable` cover both.', ''] : []),
@@ -363,17 +366,17 @@ export function machineSwitch(command: 'disable' | 'enable' | 'status', args: st
   try {
     if (command === 'disable') {
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, 'install-beacon is disabled for every project on this machine.\nDelete this file, or run `npx install-beacon enable`, to turn it back on.\n');
-      out(`install-beacon: disabled for every project on this machine (${file}): installs and programs that use install-beacon send nothing`);
+      fs.writeFileSync(file, 'install-beacon is disabled for this user account.\nDelete this file, or run `npx install-beacon enable`, to turn it back on.\n');
+      out(`install-beacon: disabled for every project of this user account (${file}): its installs and programs send nothing; other accounts (root, sudo, CI) and HOMEs have their own`);
     } else if (command === 'enable') {
       const was = realProbes.exists(file);
       fs.rmSync(file, { force: true });
-      out(was ? `install-beacon: the machine-wide opt-out is off (${file} removed)` : `install-beacon: the machine-wide opt-out was not on (no ${file}): nothing to change`);
+      out(was ? `install-beacon: this account's opt-out is off (${file} removed)` : `install-beacon: this account's opt-out was not on (no ${file}): nothing to change`);
       const env = envOptOut(host.env);
       if (env) out(`install-beacon: still off in this shell: ${env.name}=${env.value}`);
     } else {
       const off = realProbes.exists(file);
-      out(`install-beacon: machine-wide opt-out: ${off ? 'on (disabled)' : 'off'} (${file})`);
+      out(`install-beacon: this account's opt-out: ${off ? 'on (disabled)' : 'off'} (${file})`);
       const env = envOptOut(host.env);
       out(`install-beacon: environment opt-out: ${env ? `${env.name}=${env.value} (in this shell only: set it wherever installs and programs run)` : 'none in this shell'}`);
       const dir = projectDirOf(realDir(host.cwd));

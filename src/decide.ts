@@ -126,7 +126,7 @@ export function decide(input: DecideInput): Decision {
     if (setting) return { ...base, ...wouldSend(), site, send: false, rule: 'project-opt-out', reason: `the project's package.json (${root}) has ${setting}` };
   }
   if (input.machineOptOutFile && probes.exists(input.machineOptOutFile)) {
-    return { ...base, ...wouldSend(), send: false, rule: 'machine-opt-out', reason: `this machine opted out (${input.machineOptOutFile}, from "install-beacon disable")` };
+    return { ...base, ...wouldSend(), send: false, rule: 'machine-opt-out', reason: `this user account opted out (${input.machineOptOutFile}, from "install-beacon disable")` };
   }
 
   // 5. npm offline mode.

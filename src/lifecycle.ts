@@ -81,16 +81,42 @@ export interface Invocation {
 
 const isUrlWord = (w: string): boolean => /^https?:\/\//i.test(w);
 
-/** Every command in `pkg.scripts`' install scripts that runs install-beacon, with what is wrong with it. */
+const isWord = (t: Token | undefined, w?: string): t is Token & { word: string } => !!t && 'word' in t && (w === undefined || t.word === w);
+/** `|| exit 0` at tokens[j]. */
+const exitsZeroAt = (tokens: Token[], j: number): boolean => 'op' in (tokens[j] ?? {}) && (tokens[j] as { op: string }).op === '||' && isWord(tokens[j + 1], 'exit') && isWord(tokens[j + 2], '0');
+
+/**
+ * Every command in `pkg.scripts`' install scripts that runs install-beacon, with
+ * what is wrong with it, following `npm run <script>` (and pnpm's, yarn's, bun's)
+ * into the script it names: `"postinstall": "npm run beacon"` with `"beacon":
+ * "install-beacon"` fails an install without bin links as surely as the bare line.
+ */
 export function findInvocations(scripts: Record<string, unknown>): Invocation[] {
   const found: Invocation[] = [];
-  for (const name of LIFECYCLE_SCRIPTS) {
+  const seen = new Set<string>();
+  const scan = (name: string, guarded: boolean): void => {
     const text = scripts[name];
-    if (typeof text !== 'string') continue;
+    if (typeof text !== 'string' || seen.has(name)) return;
+    seen.add(name);
     const tokens = tokenize(text);
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i]!;
-      if (!('word' in t) || !RUNS_BEACON.test(t.word)) continue;
+      if (!isWord(t)) continue;
+      // A path into an installed copy (node node_modules/install-beacon/dist/bin.cjs): that folder is not there in a hoisted, pnpm or PnP install.
+      if (/node_modules[\\/](\.bin[\\/])?install-beacon\b/.test(t.word)) {
+        found.push({ script: name, errors: [`"scripts.${name}": "${t.word}" is not where install-beacon is in your users' installs (npm hoists it, pnpm and yarn store it elsewhere); run the command: "${name}": "${RECOMMENDED_LINE}"`] });
+        continue;
+      }
+      // npm run X, npm run-script X, pnpm run X, yarn run X, yarn X, bun run X: scan X.
+      const prev = tokens[i - 1];
+      if ((isWord(prev) && /^(npm|pnpm|yarn|bun)$/.test(prev.word) && /^run(-script)?$/.test(t.word)) || (isWord(prev, 'yarn') && t.word in scripts)) {
+        const target = /^run/.test(t.word) ? tokens[i + 1] : t;
+        let j = i + 1;
+        while (isWord(tokens[j])) j++;
+        if (isWord(target)) scan(target.word, guarded || exitsZeroAt(tokens, j));
+        continue;
+      }
+      if (!RUNS_BEACON.test(t.word)) continue;
       // The command's first word may be npx, node or a path; install-beacon is one of the words up to the next operator.
       const errors: string[] = [];
       // npx and friends fetch a missing package from the registry: a download (or a prompt) in the middle of the user's install.
@@ -116,16 +142,14 @@ export function findInvocations(scripts: Record<string, unknown>): Invocation[] 
           errors.push(`"scripts.${name}": the shell cuts the URL at "${cut}" (it passes only ${first.word}${cut === '&' ? ', and runs the hook in the background' : ''}); put the URL in "installBeacon": {"url": ...} instead`);
         }
       }
-      const next = tokens[j];
-      const after = tokens[j + 1];
-      const exitsZero = next && 'op' in next && next.op === '||' && after && 'word' in after && after.word === 'exit' && tokens[j + 2] && 'word' in tokens[j + 2]! && (tokens[j + 2] as { word: string }).word === '0';
-      if (!exitsZero && !errors.some((e) => e.includes('cuts the URL'))) {
+      if (!guarded && !exitsZeroAt(tokens, j) && !errors.some((e) => e.includes('cuts the URL'))) {
         errors.push(`"scripts.${name}": "${text}" fails the user's whole install where the install-beacon command is missing (npm --no-bin-links, a failed download); end it with "|| exit 0", as in "${name}": "${RECOMMENDED_LINE}"`);
       }
       found.push({ script: name, positional, errors });
       i = j;
     }
-  }
+  };
+  for (const name of LIFECYCLE_SCRIPTS) scan(name, false);
   return found;
 }
 

@@ -1,7 +1,9 @@
 import type { Env } from './env.js';
 
-// The machine-wide opt-out: a file in the user's config dir, written by
-// `install-beacon disable`. Its existence is the whole signal.
+// The user account's opt-out: a file in its config dir, written by
+// `install-beacon disable`. Its existence is the whole signal. It covers the
+// processes that resolve the same dir (same HOME, XDG_CONFIG_HOME or APPDATA):
+// root, sudo (which resets HOME) and CI users each have their own.
 
 export function configDir(env: Env, platform: string): string | undefined {
   if (platform === 'win32') return env.APPDATA || undefined;

@@ -231,14 +231,14 @@ describe('commands', () => {
     expect(r.stdout).toContain('No installed package here uses install-beacon');
   });
 
-  it('disable, status, enable: the machine-wide switch is honoured by the hook', async () => {
-    expect((await cmd(['disable'])).stdout).toContain('disabled for every project on this machine');
+  it('disable, status, enable: the user account switch is honoured by the hook', async () => {
+    expect((await cmd(['disable'])).stdout).toContain('disabled for every project of this user account');
     expect(existsSync(join(home, '.config', 'install-beacon', 'disabled'))).toBe(true);
-    expect((await cmd(['status'])).stdout).toContain('machine-wide opt-out: on (disabled)');
+    expect((await cmd(['status'])).stdout).toContain("this account's opt-out: on (disabled)");
     await hook();
     expect(collector.requests).toHaveLength(0);
-    expect((await cmd(['enable'])).stdout).toContain('machine-wide opt-out is off');
-    expect((await cmd(['status'])).stdout).toContain('machine-wide opt-out: off');
+    expect((await cmd(['enable'])).stdout).toContain("this account's opt-out is off");
+    expect((await cmd(['status'])).stdout).toContain("this account's opt-out: off");
     await hook();
     expect(collector.requests).toHaveLength(1);
   });

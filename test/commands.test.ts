@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, writeFileSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
-import { baseEnv, ROOT, run, runBin, TempDirs } from './support/process.js';
+import { baseEnv, ROOT, run, runBin, sendersDone, TempDirs } from './support/process.js';
 
 // What the commands tell a person, run as the built bin (dist/bin.cjs) in real
 // folders: each case is a message that was wrong or missing (issue 9, items 3,
@@ -117,7 +117,7 @@ describe('messages that must be true (item 18)', () => {
   it('enable with nothing disabled does not claim it removed a file', async () => {
     const r = await cmd(['enable']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('the machine-wide opt-out was not on');
+    expect(r.stdout).toContain("this account's opt-out was not on");
     expect(r.stdout).not.toContain('removed');
     await cmd(['disable']);
     expect((await cmd(['enable'])).stdout).toContain('removed)');
@@ -156,6 +156,18 @@ describe('messages that must be true (item 18)', () => {
   });
 });
 
+describe('explain after reportInstall reported the install', () => {
+  it('shows trigger=runtime, the trigger its marker records and the URL it sent', async () => {
+    expect((await program(app)).code).toBe(0);
+    await collector.waitFor(1, 10_000);
+    await sendersDone(String(collector.port));
+    expect(collector.requests.map((q) => q.query.trigger)).toEqual(['runtime']);
+    const r = await cmd(['explain']);
+    expect(r.stdout).toContain('why:   this install already reported');
+    expect(r.stdout).toMatch(/URL: {3}http:\/\/127\.0\.0\.1:\d+\/acme-lib\/2\.3\.4\?pm=\w+&pm_version=\w+&trigger=runtime\n/);
+  });
+});
+
 describe('check: a setup that can fail installs is an error (items 1 and 15)', () => {
   it('the README setup passes', async () => {
     const r = await cmd(['check', pkgDir]);
@@ -167,6 +179,9 @@ describe('check: a setup that can fail installs is an error (items 1 and 15)', (
     ['install-beacon in devDependencies', { dependencies: {}, devDependencies: { 'install-beacon': '^1.0.0' } }, 'error: "install-beacon" must be in "dependencies", not "devDependencies": devDependencies are not installed for your users'],
     ['install-beacon in no dependency list', { dependencies: {} }, 'error: "install-beacon" must be in "dependencies": devDependencies are not installed for your users'],
     ['a bare postinstall', { scripts: { postinstall: 'install-beacon' } }, 'error: "scripts.postinstall": "install-beacon" fails the user\'s whole install where the install-beacon command is missing'],
+    ['"npm run beacon" with a bare "beacon": "install-beacon"', { scripts: { postinstall: 'npm run beacon', beacon: 'install-beacon' } }, 'error: "scripts.beacon": "install-beacon" fails the user\'s whole install where the install-beacon command is missing'],
+    ['"yarn beacon" with a bare "beacon": "install-beacon"', { scripts: { postinstall: 'yarn beacon', beacon: 'install-beacon' } }, 'error: "scripts.beacon": "install-beacon" fails the user\'s whole install'],
+    ['a path into node_modules', { scripts: { postinstall: 'node node_modules/install-beacon/dist/bin.cjs || exit 0' } }, 'error: "scripts.postinstall": "node_modules/install-beacon/dist/bin.cjs" is not where install-beacon is in your users\' installs (npm hoists it, pnpm and yarn store it elsewhere)'],
     ['a positional URL with an unquoted &', { scripts: { postinstall: 'install-beacon https://e.com/{name}?ci={ci}&pm={pm} || exit 0' } }, 'error: "scripts.postinstall": the shell cuts the URL at "&"'],
   ])('%s: exit 1', async (_name, extra, message) => {
     writeAcme(extra);
@@ -174,6 +189,17 @@ describe('check: a setup that can fail installs is an error (items 1 and 15)', (
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('the setup is not');
     expect(r.stderr).toContain(message);
+  });
+
+  it.each([
+    ['"install-beacon": "" in dependencies (any version, as "*")', { dependencies: { 'install-beacon': '' } }],
+    ['"npm run beacon || exit 0" with "beacon": "install-beacon"', { scripts: { postinstall: 'npm run beacon || exit 0', beacon: 'install-beacon' } }],
+    ['"npm run beacon" with "beacon": "install-beacon || exit 0"', { scripts: { postinstall: 'npm run beacon', beacon: LINE } }],
+  ])('%s: valid, exit 0', async (_name, extra) => {
+    writeAcme(extra);
+    const r = await cmd(['check', pkgDir]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 
   it('explain shows the URL the shell passes, not the one written', async () => {

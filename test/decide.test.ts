@@ -59,7 +59,7 @@ describe('decide: each rule', () => {
     ['the author disabled it', { [`${PKG}/package.json`]: acme({ url: 'https://e.com/', enabled: false }) }, {}, 'config', 'the author set "installBeacon.enabled" to false', []],
     ['the project opted out', { '/app/package.json': { installBeacon: { enabled: false } } }, {}, 'project-opt-out', 'the project\'s package.json (/app) has "installBeacon": {"enabled": false}', []],
     ["the project opted out with Scarf's setting", { '/app/package.json': { scarfSettings: { enabled: false } } }, {}, 'project-opt-out', 'the project\'s package.json (/app) has "scarfSettings": {"enabled": false}', []],
-    ['the machine opted out', { '/home/u/.config/install-beacon/disabled': '' }, {}, 'machine-opt-out', 'this machine opted out (/home/u/.config/install-beacon/disabled, from "install-beacon disable")', []],
+    ['the machine opted out', { '/home/u/.config/install-beacon/disabled': '' }, {}, 'machine-opt-out', 'this user account opted out (/home/u/.config/install-beacon/disabled, from "install-beacon disable")', []],
     ['npm offline', {}, env({ npm_config_offline: 'true' }), 'offline', 'npm runs in offline mode (npm_config_offline)', []],
     ['CI (no vendor) with "ci": false', CI_OFF, env({ CI: 'true' }), 'ci-disabled', 'a CI install and the author set "ci": false', []],
     ['GitHub Actions with "ci": false', CI_OFF, env({ GITHUB_ACTIONS: 'true' }), 'ci-disabled', 'a CI install (github-actions) and the author set "ci": false', []],

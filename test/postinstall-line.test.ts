@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
 import { NPM, NPM_LOCAL, npmLocal, packAcme, packBeacon, REPORTING_MAIN, writeProject } from './support/fixture.js';
-import { baseEnv, run, TempDirs } from './support/process.js';
+import { baseEnv, BIN, run, TempDirs } from './support/process.js';
 
 // The postinstall line the README tells authors to write, installed for real
 // with npm's bin links turned off: the one setup where the `install-beacon`
@@ -98,6 +98,23 @@ describe(`the README's postinstall line ("${README_LINE}") with bin links off`, 
     const r = await npm(app, ['install', '--no-bin-links', beacon, acmeWith('install-beacon')]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/install-beacon: (not found|command not found)/);
+  });
+});
+
+// Setups `check` once passed (exit 0) that fail a real install: each fails here, and check says why (exit 1).
+describe('setups that fail installs are errors in check', () => {
+  it.each([
+    ['"npm run beacon" with a bare "beacon": "install-beacon" (--no-bin-links: sh: not found, 127)', { postinstall: 'npm run beacon', beacon: 'install-beacon' }, ['--no-bin-links'], 'error: "scripts.beacon": "install-beacon" fails the user\'s whole install'],
+    ['"node node_modules/install-beacon/dist/bin.cjs" (hoisted: no such file, exit 1)', { postinstall: 'node node_modules/install-beacon/dist/bin.cjs' }, [], 'error: "scripts.postinstall": "node_modules/install-beacon/dist/bin.cjs" is not where install-beacon is in your users\' installs'],
+  ])('%s', async (_name, scripts, flags, message) => {
+    const acme = packAcme(tarballs, { installBeacon: { url: url(), delivery: 'inline' }, extra: { scripts } });
+    const app = project();
+    const r = await npm(app, ['install', ...flags, beacon, acme]);
+    expect(r.code).not.toBe(0);
+    // The failed install leaves no node_modules: check the package's own folder, as its author would.
+    const check = await run(process.execPath, [BIN, 'check', dirname(acme)], { cwd: app, env: baseEnv(home) });
+    expect(check.code).toBe(1);
+    expect(check.stderr).toContain(message);
   });
 });
 

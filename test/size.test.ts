@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NPM } from './support/fixture.js';
+import { NPM, stageBeacon } from './support/fixture.js';
 import { baseEnv, BIN, ROOT, run, TempDirs } from './support/process.js';
 
 // The opt-out path's size budget, checked on the built dist (npm test builds
@@ -99,8 +99,9 @@ interface PackReport {
 describe('npm pack stays within the footprint budget', () => {
   let report: PackReport;
   beforeAll(() => {
-    // --ignore-scripts: prepack would rebuild dist/ under the other test files' feet (npm test built it already).
-    const out = execFileSync(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
+    // The staged folder (the published package.json): the repo's own prepack would rebuild dist/
+    // and swap package.json under the other test files' feet (npm test built it already).
+    const out = execFileSync(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: stageBeacon(temp.make('ib-size-stage-')), encoding: 'utf8' });
     report = (JSON.parse(out) as PackReport[])[0]!;
   });
 

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import { baseEnv, ROOT, run, type RunResult } from './process.js';
 
@@ -32,9 +33,22 @@ export function npmArgv(args: string[]): [string, string[]] {
 /** The npm command on Linux and macOS (the fault suite and matrix, which run there); elsewhere use npmArgv. */
 const NPM = 'npm';
 
-/** npm pack this repo into `dest`; returns the tarball path. */
+/**
+ * The folder `npm pack` of this repo ships (built dist/, README, LICENSE and the
+ * published package.json of scripts/manifest.mjs), staged in a fresh folder
+ * under `dest`. The repo's own `npm pack` swaps package.json in its prepack,
+ * which must not happen under the other test files' feet.
+ */
+export function stageBeacon(dest: string): string {
+  const staged = mkdtempSync(join(dest, 'install-beacon-stage-'));
+  const manifest = pathToFileURL(join(ROOT, 'scripts/manifest.mjs')).href;
+  execFileSync(process.execPath, ['-e', `import(${JSON.stringify(manifest)}).then((m) => m.stage(${JSON.stringify(staged)}))`]);
+  return staged;
+}
+
+/** npm pack this repo (as stageBeacon stages it) into `dest`; returns the tarball path. */
 export function packBeacon(dest: string): string {
-  const out = execFileSync(...npmArgv(['pack', ROOT, '--pack-destination', dest, '--ignore-scripts', '--silent']), { encoding: 'utf8' });
+  const out = execFileSync(...npmArgv(['pack', stageBeacon(dest), '--pack-destination', dest, '--ignore-scripts', '--silent']), { encoding: 'utf8' });
   return join(dest, out.trim().split('\n').pop()!.trim());
 }
 
