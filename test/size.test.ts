@@ -85,9 +85,13 @@ describe("the library entry's load cost", () => {
 // The package's own weight (issue 12): what `npm pack` of this repo produces,
 // measured from npm's own report, not from a list of files chosen here.
 
-// Issue 12's budget. What pays for later features ({direct}, {libc_version}):
-// the README ships what a user needs, and the deeper material lives in docs/.
-const PACKED_BUDGET_BYTES = 30_000;
+// Issue 12's budget was 30,000 B. What paid for later features ({direct}, {libc_version}):
+// the README ships what a user needs, and the deeper material lives in docs/. Issue 19's
+// fixes to broken promises (a BOM-tolerant, FIFO-safe package.json reader, a workspace glob
+// matcher as npm's, one takeover lock, pruning that keeps a marker another copy needs, the
+// image-layer rule, check following `npm run X`) cost 1,265 B against the 351 B that
+// shipping a slim manifest freed: the budget moved to 31,000 B rather than give any of them up.
+const PACKED_BUDGET_BYTES = 31_000;
 const UNPACKED_BUDGET_BYTES = 100_000;
 
 interface PackReport {
