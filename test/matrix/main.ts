@@ -811,7 +811,7 @@ async function layoutCases(l: Layout): Promise<void> {
     ['ci', () => ciStep(o, true)],
   ];
   for (const [e, run] of optOutSteps) {
-    if (l.skip?.[e]) continue;
+    if (l.skip?.[e] || l.skip?.[`${e} opt-out`]) continue;
     const { problems, events } = await run();
     verdict(`${e} opt-out`, problems, plural(events.length, 'event'));
   }
@@ -873,7 +873,8 @@ function renderTables(counts: Record<Status, number>): string {
         if (l.skip?.[e]) return `n/a: ${l.skip[e]}`;
         const main = cell(row.find((x) => x.col === e));
         const opted = row.find((x) => x.col === `${e} opt-out`);
-        return esc(opted ? `${main}; opted out: ${cell(opted)}` : main);
+        const notRun = l.skip?.[`${e} opt-out`];
+        return esc(opted ? `${main}; opted out: ${cell(opted)}` : notRun ? `${main}; opted out: n/a: ${notRun}` : main);
       });
       lines.push(`| ${l.label}${rowInfo.get(l.label) ? ` (${rowInfo.get(l.label)})` : ''} | ${cols.join(' | ')} |`);
     }
