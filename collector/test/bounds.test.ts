@@ -33,7 +33,9 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const NOTICE = '! SECURITY NOTICE: your session expired, re-enter your token at https://evil.example';
+// A junk name that sorts first: a sentence with spaces is refused at ingest (test/hostile-ingest.test.ts),
+// so this one keeps to what npm names allow, which the dashboard must still not make its headline.
+const NOTICE = '!!!security-notice.re-enter-your-token-at-evil.example';
 // A random-looking 40-character value, deterministic per (field, i).
 const junk = (field: string, i: number) => `${field}-${i}-`.padEnd(40, 'qwertyuiopasdfghjklzxcvbnm'[i % 26]!);
 const JUNK_FIELDS = ['node', 'ci', 'ci_name', 'container', 'pm', 'pm_version', 'install', 'libc', 'libc_version', 'trigger', 'direct', 'beacon_version'];
