@@ -937,7 +937,9 @@ async function main(): Promise<Record<Status, number> & { drift: number }> {
   console.log(`matrix: verdaccio ${v.tool.version} on ${registry.url} (pid ${registry.pid}), collector on ${collector.base}`);
   const publishHome = join(work, 'publish');
   mkdirSync(publishHome);
-  for (const tgz of [beaconTgz, acmeTgz, acmeNextTgz, otherTgz, controlTgz]) await registry.publish(tgz, publishHome);
+  for (const tgz of [beaconTgz, acmeTgz, otherTgz, controlTgz]) await registry.publish(tgz, publishHome);
+  // Not `latest`: every other table installs plain `acme-lib`, which must stay 2.3.4.
+  await registry.publish(acmeNextTgz, publishHome, 'next');
 
   // Cases run one at a time: each owns the collector while it runs, so its event
   // and connection counts are its own.

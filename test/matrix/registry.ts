@@ -13,8 +13,8 @@ export interface Registry {
   url: string;
   port: number;
   pid: number;
-  /** `npm publish` a tarball or folder; throws on failure. */
-  publish(target: string, home: string): Promise<void>;
+  /** `npm publish` a tarball or folder (under `tag`, `latest` by default); throws on failure. */
+  publish(target: string, home: string, tag?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,11 +81,11 @@ export async function startRegistry(verdaccio: Installed, node: string, work: st
     url,
     port,
     pid: child.pid!,
-    async publish(target, home) {
+    async publish(target, home, tag = 'latest') {
       // `publish: $all` accepts any token; npm only needs one to be configured.
       const npmrc = join(home, 'publish.npmrc');
       writeFileSync(npmrc, `registry=${url}\n//127.0.0.1:${port}/:_authToken=matrix\n`);
-      const r = await exec(NPM, ['publish', target, '--registry', url, '--userconfig', npmrc, '--ignore-scripts', '--loglevel=error'], {
+      const r = await exec(NPM, ['publish', target, '--registry', url, '--userconfig', npmrc, '--ignore-scripts', '--loglevel=error', '--tag', tag], {
         cwd: home,
         env: { ...process.env, HOME: home },
         timeoutMs: 60_000,
