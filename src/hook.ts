@@ -164,13 +164,12 @@ export async function postinstall(positional: string | undefined, binFile: strin
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
- * timeoutMs bounds the whole hook, counted from the process start: what Node's
- * start and the decision (an inline {direct} in a large tree) already took
- * comes off the request's deadline, and a hook whose start-up used it all
- * sends nothing (the claim stays empty: a later run retries it).
+ * timeoutMs bounds the whole hook, not only the request: what Node's start and
+ * the decision already took comes off the request's deadline (but the request
+ * always gets at least 100 ms, or a slow machine would never send).
  */
 export function inlineDeadline(timeoutMs: number, elapsedMs: number): number {
-  return Math.max(0, Math.round(timeoutMs - elapsedMs));
+  return Math.max(100, Math.round(timeoutMs - elapsedMs));
 }
 
 /** The detached sender (`install-beacon __send <job>`): 10 s in all, one retry. */
