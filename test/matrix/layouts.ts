@@ -152,14 +152,14 @@ export const LAYOUTS: Layout[] = [
     // the new virtual store location, reinstall your dependencies"), so the row runs the current pnpm.
     setup: (p) => append(join(p.app, 'pnpm-workspace.yaml'), 'enableGlobalVirtualStore: true\n'),
     expect: { 'remove+add': PNPM_GVS },
-    skip: { 'install opt-out': ITEM3, 'update opt-out': ITEM3, 'ci opt-out': ITEM3 },
+    skip: { 'install opt-out': ITEM3, 'update opt-out': ITEM3, 'remove+add opt-out': ITEM3, 'ci opt-out': ITEM3 },
   },
   {
     id: 'pnpm-vsd',
     manager: 'pnpm10',
     label: 'pnpm 10, `virtual-store-dir=.pnpm-store-dir` (outside node_modules)', setup: npmrc('virtual-store-dir=.pnpm-store-dir'),
     expect: { 'remove+add': PNPM10_RELINK },
-    skip: { 'install opt-out': ITEM3, 'update opt-out': ITEM3, 'ci opt-out': ITEM3 },
+    skip: { 'install opt-out': ITEM3, 'update opt-out': ITEM3, 'remove+add opt-out': ITEM3, 'ci opt-out': ITEM3 },
   },
   { id: 'yarn1', manager: 'yarn1', label: 'yarn 1 (hoisted)', skip: { rebuild: NO_REBUILD, dedupe: NO_DEDUPE } },
   { id: 'berry-pnp', manager: 'berry-pnp', label: 'yarn 4, `nodeLinker: pnp`, global cache (default)' },
