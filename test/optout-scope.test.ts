@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -66,7 +67,9 @@ describe('install-beacon disable covers its own account and config dir, and says
     expect(status.stdout).toContain(`install-beacon: this account's opt-out: off (${home}/.config/install-beacon/disabled)`);
   });
 
-  it.skipIf(process.getuid?.() !== 0 || !existsSync('/usr/bin/setpriv'))('disabled by root: an install run by another user (setpriv, uid 65534, its own HOME) sends', async () => {
+  // uid 65534 must be able to reach the built bin: a checkout in a 0700 folder (mktemp -d) is out of its reach.
+  const reachable = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv') && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', BIN]).status === 0;
+  it.skipIf(!reachable)(`disabled by root: an install run by another user (setpriv, uid 65534, its own HOME) sends${reachable ? '' : ' (skipped: not root, no setpriv, or the checkout is not readable by uid 65534)'}`, async () => {
     const rootHome = dir('root-home');
     expect((await runBin(['disable'], { cwd: app, env: baseEnv(rootHome) })).code).toBe(0);
     expect(await sent(hookEnv(rootHome))).toBe(0);
