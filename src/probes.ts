@@ -25,22 +25,34 @@ export const MAX_TEXT_BYTES = 1e7;
  * Under Yarn PnP a zip's virtual descriptor supports fstat and read.
  */
 function readText(path: string): string | undefined {
-  let fd: number | undefined;
   const fits = (s: import('fs').Stats) => s.isFile() && s.size <= MAX_TEXT_BYTES;
   try {
     if (!fits(fs.statSync(path))) return undefined;
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); // no O_NONBLOCK on Windows: undefined | n is n
+  } catch {
+    return undefined;
+  }
+  // no O_NONBLOCK on Windows: undefined | n is n
+  return withFile(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK, (fd) => {
     const st = fs.fstatSync(fd);
     if (!fits(st)) return undefined;
     const buffer = Buffer.allocUnsafe(st.size);
     return buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, st.size, 0));
+  });
+}
+
+/** `read` on the file opened with `flags`, closed after; undefined where opening or reading fails. */
+function withFile<T>(path: string, flags: number | string, read: (fd: number) => T | undefined): T | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(path, flags);
+    return read(fd);
   } catch {
     return undefined;
   } finally {
     try {
       if (fd !== undefined) fs.closeSync(fd);
     } catch {
-      // The text is read; a failed close leaks nothing this short-lived process keeps.
+      // What was read is read; a failed close leaks nothing this short-lived process keeps.
     }
   }
 }
@@ -63,22 +75,12 @@ export const realProbes: DecideProbes = {
     }
   },
   readBytes(path, max) {
-    let fd: number | undefined;
-    try {
-      fd = fs.openSync(path, 'r');
+    return withFile(path, 'r', (fd) => {
       // No fstat for the size (its first call costs 0.1 ms): a short file just reads less, and the untouched rest of an uninitialised buffer costs nothing.
       const buffer = Buffer.allocUnsafe(max);
       const n = fs.readSync(fd, buffer, 0, max, 0);
       return n < max ? buffer.subarray(0, n) : buffer;
-    } catch {
-      return undefined;
-    } finally {
-      try {
-        if (fd !== undefined) fs.closeSync(fd);
-      } catch {
-        // The bytes are read; a failed close leaks nothing this short-lived process keeps.
-      }
-    }
+    });
   },
   listDir(path) {
     try {
