@@ -6,7 +6,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badgeSvg, endpointBadge } from './badge.js';
 import { CSP, CSS, dashboardPage, FAVICON, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
+import { ackSignal, requestEnded } from './ackable.js';
 import { Batcher } from './batcher.js';
+import { createHealth } from './health.js';
 import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { newSession, SESSION_COOKIE, SESSION_SECONDS, sessionFrom, validSession } from './session.js';
@@ -25,6 +27,8 @@ export interface AppOptions {
   now?: () => number;
   /** An unacknowledged request gets 503 after this long (the database hangs). */
   ackTimeoutMs?: number;
+  /** Where a fault's start and end are logged (one line each); default stderr. */
+  log?: (line: string) => void;
   batch?: { maxBatch?: number; lingerMs?: number; maxQueue?: number; concurrency?: number };
 }
 
@@ -42,7 +46,10 @@ export function createApp(o: AppOptions): App {
   const now = o.now ?? Date.now;
   const ackTimeoutMs = o.ackTimeoutMs ?? 1000;
   // SQLite has one writer; PostgreSQL commits from several pooled connections at once.
-  const batcher = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), concurrency: o.storage.kind === 'postgres' ? 3 : 1, ...o.batch });
+  const batcher: Batcher<NewEvent> = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), concurrency: o.storage.kind === 'postgres' ? 3 : 1, onOutcome: (x) => health.observe(x), ...o.batch });
+  const health = createHealth({ log: o.log ?? ((line) => process.stderr.write(line + '\n')), now: Date.now, stallMs: ackTimeoutMs, inFlightSince: () => batcher.inFlightSince, probe: () => o.storage.ping() });
+  const watch = setInterval(health.tick, 250);
+  watch.unref();
   const rejected: Record<string, number> = {};
   const tokenDigest = o.token === undefined ? undefined : digest(o.token);
 
@@ -77,15 +84,16 @@ export function createApp(o: AppOptions): App {
     if (limited(req)) return reject(req, res, 'rate_limited');
     const { event_id: eventId, ...vars } = m.event.vars;
     const event: NewEvent = { package: m.event.package, eventId: eventId ?? null, receivedAt: now(), vars: vars as Record<string, string> };
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ackTimeoutMs)));
+    // Enqueued only once the request ended whole; withdrawn (503, nothing stored) at the deadline or when the
+    // client is gone, unless its commit has started: then that commit's outcome answers (ackable.ts).
+    const ack = ackSignal(req, res, ackTimeoutMs);
     try {
-      const outcome = await Promise.race([batcher.add(event), timedOut]);
-      if (outcome === 'timeout') return reject(req, res, 'unavailable');
+      if (!(await requestEnded(req))) return;
+      await batcher.add(event, ack.signal);
     } catch {
-      return reject(req, res, 'unavailable');
+      return res.destroyed ? undefined : reject(req, res, 'unavailable');
     } finally {
-      clearTimeout(timer);
+      ack.clear();
     }
     res.writeHead(200, { 'content-length': 0, 'cache-control': 'no-store' });
     res.end();
@@ -121,12 +129,10 @@ export function createApp(o: AppOptions): App {
   async function read(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, req, 405, { error: 'only GET and HEAD are accepted' }, { allow: 'GET, HEAD' });
     if (path === '/healthz') {
-      try {
-        await Promise.race([o.storage.ping(), new Promise((_, no) => setTimeout(() => no(new Error('timeout')), ackTimeoutMs).unref())]);
-        return json(res, req, 200, { ok: true, database: o.storage.kind, pending: batcher.pending });
-      } catch {
-        return json(res, req, 503, { ok: false, database: o.storage.kind, error: 'the database does not answer' });
-      }
+      // From the commits and a probe write (health.ts), not from a read that works while writes fail.
+      const fault = await health.check();
+      if (!fault) return json(res, req, 200, { ok: true, database: o.storage.kind, pending: batcher.pending });
+      return json(res, req, 503, { ok: false, database: o.storage.kind, error: `writes are failing: ${fault.reason}`, since: new Date(fault.since).toISOString() });
     }
     const badge = /^\/badge\/(.+)\.(json|svg)$/.exec(path);
     if (badge) {
@@ -273,6 +279,7 @@ export function createApp(o: AppOptions): App {
     rejected,
     close: () => {
       if (forget) clearInterval(forget);
+      clearInterval(watch);
       return batcher.close();
     },
   };

@@ -2,6 +2,11 @@
 // `maxBatch` have queued), then one transaction stores them all, and each
 // request is answered only after that transaction committed. While a commit
 // is in flight the next batch gathers, so under load batches grow by themselves.
+//
+// An answer other than 2xx must leave nothing stored. So an event can be withdrawn
+// (its `signal` aborts: the request's deadline passed, or its client went away)
+// only while it waits in the queue; once its batch's commit has started, it is
+// answered by that commit's outcome, however long the commit takes.
 
 export interface BatcherOptions<T> {
   commit(batch: T[]): Promise<unknown>;
@@ -13,11 +18,18 @@ export interface BatcherOptions<T> {
   maxQueue?: number;
   /** Commits in flight at once (1 for SQLite's single writer; more for PostgreSQL's connection pool). */
   concurrency?: number;
+  /** Told every commit's outcome (the collector's health follows it). */
+  onOutcome?(outcome: { ok: true } | { ok: false; error: unknown }): void;
 }
 
 export class QueueFullError extends Error {
   constructor() {
     super('the commit queue is full');
+  }
+}
+export class WithdrawnError extends Error {
+  constructor() {
+    super('withdrawn before its commit started');
   }
 }
 export class ClosedError extends Error {
@@ -35,6 +47,8 @@ interface Waiting<T> {
 export class Batcher<T> {
   private queue: Waiting<T>[] = [];
   private active = new Set<Promise<void>>();
+  /** When each commit in flight started (Date.now()). */
+  private started = new Map<Promise<void>, number>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   readonly maxBatch: number;
@@ -51,14 +65,38 @@ export class Batcher<T> {
     this.concurrency = options.concurrency ?? 1;
   }
 
-  /** Resolves once the item is committed; rejects if its commit failed or the queue is full. */
-  add(item: T): Promise<void> {
+  /**
+   * Resolves once the item is committed; rejects if its commit failed or the queue is full, or
+   * (WithdrawnError, nothing stored) if `signal` aborts while the item still waits in the queue.
+   */
+  add(item: T, signal?: AbortSignal): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError());
+    if (signal?.aborted) return Promise.reject(new WithdrawnError());
     if (this.queue.length >= this.maxQueue) return Promise.reject(new QueueFullError());
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      const w: Waiting<T> = { item, resolve, reject };
+      if (signal) {
+        const withdraw = () => {
+          const i = this.queue.indexOf(w);
+          if (i === -1) return; // its commit has started: the commit's outcome answers it
+          this.queue.splice(i, 1);
+          reject(new WithdrawnError());
+        };
+        signal.addEventListener('abort', withdraw, { once: true });
+        const settle = (f: () => void) => () => (signal.removeEventListener('abort', withdraw), f());
+        w.resolve = settle(resolve);
+        w.reject = (e) => settle(() => reject(e))();
+      }
+      this.queue.push(w);
       this.schedule();
     });
+  }
+
+  /** When the oldest commit still in flight started (ms since the epoch), or undefined: a commit that hangs (a frozen disk) shows here. */
+  get inFlightSince(): number | undefined {
+    let oldest: number | undefined;
+    for (const t of this.started.values()) if (oldest === undefined || t < oldest) oldest = t;
+    return oldest;
   }
 
   get pending(): number {
@@ -81,17 +119,21 @@ export class Batcher<T> {
         await this.options.commit(batch.map((w) => w.item));
         this.stats.commits++;
         this.stats.items += batch.length;
+        this.options.onOutcome?.({ ok: true });
         for (const w of batch) w.resolve();
       } catch (e) {
         this.stats.failures++;
+        this.options.onOutcome?.({ ok: false, error: e });
         for (const w of batch) w.reject(e);
       }
     })().finally(() => {
       this.active.delete(done);
+      this.started.delete(done);
       // Events that queued meanwhile have waited a whole commit already: go at once.
       if (this.queue.length > 0) this.flush();
     });
     this.active.add(done);
+    this.started.set(done, Date.now());
     // Room for another commit and a full batch waiting: start it too.
     if (this.queue.length >= this.maxBatch) this.flush();
   }

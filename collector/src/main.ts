@@ -7,6 +7,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
+import { createRetention } from './retention.js';
 import { openPostgres } from './storage/postgres.js';
 import { openSqlite } from './storage/sqlite.js';
 import { openSqliteInWorker } from './storage/sqlite-worker.js';
@@ -43,7 +44,7 @@ export async function start(config: Config, print: (line: string) => void, sqlit
   // The dashboard's filtered views read the combination table; with SQLite they run in a worker of their own
   // (WAL: readers never block the writer), so ingest's commits never wait behind one.
   const dashboardStorage = config.database.kind === 'sqlite' && sqliteWorker ? openSqliteInWorker(config.database.file, sqliteWorker) : undefined;
-  const app = createApp({ routes: config.routes, storage, dashboardStorage, token, rateLimit: config.rateLimit, trustProxy: config.trustProxy });
+  const app = createApp({ routes: config.routes, storage, dashboardStorage, token, rateLimit: config.rateLimit, trustProxy: config.trustProxy, log: print });
 
   // Slow or stuck clients time out: the whole head within 10 s, the request within 15 s
   // (checked every second), an idle keep-alive connection after 5 s.
@@ -68,13 +69,22 @@ export async function start(config: Config, print: (line: string) => void, sqlit
   print(token === undefined ? 'read token: none (--public: the read API is open)' : `read token: ${token}${config.token ? ' (from INSTALL_BEACON_TOKEN)' : ' (stored in the database)'}`);
   print(`dashboard: ${url}/${token === undefined ? '' : `?token=${token}`}`);
 
-  const sweep = () => storage.deleteBefore(Date.now() - config.retentionDays * 24 * HOUR).catch(() => {});
-  // The daily counts go too when --counts-retention-days is given (by default they are kept: they are the history).
+  // Hourly, in small batches, never ahead of real time (retention.ts). The daily counts go too when
+  // --counts-retention-days is given (by default they are kept: they are the history).
   const countsDays = config.countsRetentionDays;
-  const sweepCounts = () => (countsDays === undefined ? undefined : storage.deleteCountsBefore(utcDay(Date.now() - countsDays * 24 * HOUR)).catch(() => {}));
-  void sweep();
-  void sweepCounts();
-  const retention = setInterval(() => (void sweep(), void sweepCounts()), HOUR);
+  const sweepOnce = createRetention({
+    storage,
+    retentionMs: config.retentionDays * 24 * HOUR,
+    countsRetentionMs: countsDays === undefined ? undefined : countsDays * 24 * HOUR,
+    wall: Date.now,
+    monotonic: () => performance.now(),
+    log: print,
+    utcDay,
+  });
+  // A failed sweep (the database is down) is tried again at the next hour; the health log says why writes fail.
+  const sweep = () => void sweepOnce().catch(() => {});
+  sweep();
+  const retention = setInterval(sweep, HOUR);
   retention.unref();
 
   let closing: Promise<void> | undefined;

@@ -259,9 +259,12 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
           : await pool.query<EventRow>('SELECT * FROM events WHERE id > $1 AND received_at >= $2 AND package = $3 ORDER BY id LIMIT $4', [afterId, since, pkg, limit]);
       return r.rows.map(toEvent);
     },
-    async deleteBefore(cutoff) {
-      const r = await pool.query('DELETE FROM events WHERE received_at < $1', [cutoff]);
+    async deleteBefore(cutoff, limit) {
+      const r = await pool.query('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < $1 LIMIT $2)', [cutoff, limit ?? null]);
       return r.rowCount ?? 0;
+    },
+    async metaSet(key, value) {
+      await pool.query('INSERT INTO collector_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value]);
     },
     async metaGetOrSet(key, value) {
       await pool.query('INSERT INTO collector_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
@@ -269,7 +272,8 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
       return r.rows[0]!.value;
     },
     async ping() {
-      await pool.query('SELECT 1');
+      // A committed write, as ingest's are (a read can work while writes fail).
+      await pool.query("INSERT INTO collector_meta (key, value) VALUES ('heartbeat', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", [String(Date.now())]);
     },
     async close() {
       await pool.end();

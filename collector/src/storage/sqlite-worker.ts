@@ -78,7 +78,8 @@ export function openSqliteInWorker(file: string, script: string, limits?: Limits
     deleteCountsBefore: (day) => call('deleteCountsBefore', day),
     hasPackage: (pkg) => call('hasPackage', pkg),
     events: (opts) => call('events', opts),
-    deleteBefore: (cutoff) => call('deleteBefore', cutoff),
+    deleteBefore: (cutoff, limit) => call('deleteBefore', cutoff, limit),
+    metaSet: (key, value) => call('metaSet', key, value),
     metaGetOrSet: (key, value) => call('metaGetOrSet', key, value),
     ping: () => call('ping'),
     async close() {

@@ -1,6 +1,7 @@
 // SQLite (better-sqlite3): one file in WAL mode, synchronous=FULL so a
 // committed batch survives a crash of the process and of the machine.
 // Prepared statements, one transaction per batch (better-sqlite3's own advice).
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { combos, DEFAULT_LIMITS, FIELD_NAME, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
 
@@ -56,6 +57,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE IF NOT EXISTS collector_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  const sameFiles = fileWatch(file);
 
   let stmts: ReturnType<typeof prepare> | undefined;
   const prepare = () => ({
@@ -167,7 +169,10 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
       }).immediate();
     },
     async insertBatch(events) {
-      return insertTx.immediate(uniqueInBatch(events));
+      const fresh = insertTx.immediate(uniqueInBatch(events));
+      // Checked after the commit: a batch that went into a deleted file is lost, so it must not be acknowledged.
+      sameFiles();
+      return fresh;
     },
     async daily(pkg, start, end) {
       return new Map(s().daily.all(pkg, TOTAL, TOTAL, start, end).map((r) => [r.day, r.count]));
@@ -197,18 +202,51 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
       const rows = pkg === undefined ? s().eventsAll.all(afterId, since, limit) : s().eventsOf.all(afterId, since, pkg, limit);
       return rows.map(toEvent);
     },
-    async deleteBefore(cutoff) {
-      return db.prepare('DELETE FROM events WHERE received_at < ?').run(cutoff).changes;
+    async deleteBefore(cutoff, limit = -1) {
+      return db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? LIMIT ?)').run(cutoff, limit).changes;
+    },
+    async metaSet(key, value) {
+      db.prepare('INSERT INTO collector_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
     },
     async metaGetOrSet(key, value) {
       db.prepare('INSERT INTO collector_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
       return db.prepare<[string], { value: string }>('SELECT value FROM collector_meta WHERE key = ?').get(key)!.value;
     },
     async ping() {
-      db.prepare('SELECT 1').get();
+      // A durable write, as a commit would do (a read works on a full or deleted file).
+      db.prepare("INSERT INTO collector_meta (key, value) VALUES ('heartbeat', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
+      sameFiles();
     },
     async close() {
       db.close();
     },
+  };
+}
+
+export class DatabaseFileGoneError extends Error {
+  constructor(path: string, how: string) {
+    super(`the database file ${path} is no longer the one opened (${how}): what is written now would be lost at restart; restore the file or restart the collector`);
+  }
+}
+
+/**
+ * The database file and its WAL as opened (device and inode); the returned check throws
+ * DatabaseFileGoneError once either path is missing or is another file (deleted, or replaced by
+ * a copy): SQLite would go on writing into the unlinked file, and all of it is gone at restart.
+ * Two stat calls per commit. The -shm is not checked: it holds no data (it is rebuilt from the WAL).
+ */
+export function fileWatch(file: string): () => void {
+  const id = (path: string) => {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return st && `${st.dev}:${st.ino}`;
+  };
+  const paths = file === ':memory:' || file === '' ? [] : [file, `${file}-wal`];
+  const opened = paths.map(id);
+  return () => {
+    paths.forEach((path, i) => {
+      const now = id(path);
+      opened[i] ??= now; // a WAL not there yet at open: the first one seen is ours
+      if (now !== opened[i]) throw new DatabaseFileGoneError(path, now === undefined ? 'deleted' : 'replaced by another file');
+    });
   };
 }

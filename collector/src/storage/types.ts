@@ -54,15 +54,17 @@ export interface Storage {
   hasPackage(pkg: string): Promise<boolean>;
   /** Up to `limit` raw events with id > afterId and receivedAt >= since, by id (optionally of one package). */
   events(opts: { package?: string; since: number; afterId: number; limit: number }): Promise<StoredEvent[]>;
-  /** Delete raw events received before `cutoff` (ms); daily counts stay. Returns how many were deleted. */
-  deleteBefore(cutoff: number): Promise<number>;
+  /** Delete raw events received before `cutoff` (ms), at most `limit` of them (retention.ts sweeps in batches); daily counts stay. Returns how many were deleted. */
+  deleteBefore(cutoff: number, limit?: number): Promise<number>;
   /** Delete the daily counts (rollups, combinations, value slots) of days before `day` (YYYY-MM-DD). Returns how many rows went. */
   deleteCountsBefore(day: string): Promise<number>;
   /** Delete junk (see Prune); in one transaction. */
   prune(target: Prune): Promise<{ events: number; rows: number }>;
   /** The value under `key`, setting it to `value` first if there is none (one winner across instances). */
   metaGetOrSet(key: string, value: string): Promise<string>;
-  /** Throws when the database does not answer. */
+  /** Set `key` to `value`. */
+  metaSet(key: string, value: string): Promise<void>;
+  /** Writes a heartbeat row and commits it; throws when writes fail (and, for SQLite, when the file is no longer the one opened). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
