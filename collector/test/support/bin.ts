@@ -16,7 +16,12 @@ const live = new Set<ChildProcess>();
 
 /** Start the built collector as a real process; resolves on its first stdout line (the listening line). */
 export function startBin(args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<Proc> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startCommand(process.execPath, [BIN, ...args], env, cwd);
+}
+
+/** The same, through a command that ends by exec'ing the collector (unshare, faketime): `argv` as given. */
+export function startCommand(command: string, argv: string[], env: Record<string, string | undefined>, cwd?: string): Promise<Proc> {
+  const child = spawn(command, argv, { cwd, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
   const lines: string[] = [];
