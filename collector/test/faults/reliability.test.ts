@@ -174,8 +174,14 @@ describe.skipIf(ext4Skip !== undefined)(`SQLite on a frozen file system (fsfreez
     try {
       const r = await underFault(
         f.proc,
-        () => ((frozen = true), f.freeze()),
-        () => (frozen && f.thaw(), (frozen = false)),
+        () => {
+          frozen = true;
+          f.freeze();
+        },
+        () => {
+          if (frozen) f.thaw();
+          frozen = false;
+        },
         'frz',
       );
       const t = tally('frozen file system (SQLite)', r, await stored(f.proc));
