@@ -48,7 +48,7 @@ export class Batcher<T> {
   private queue: Waiting<T>[] = [];
   private active = new Set<Promise<void>>();
   /** When each commit in flight started (Date.now()). */
-  private started = new Map<Promise<void>, number>();
+  private started = new Map<object, number>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   readonly maxBatch: number;
@@ -114,26 +114,28 @@ export class Batcher<T> {
     this.timer = undefined;
     if (this.active.size >= this.concurrency || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
+    const commit = {};
+    this.started.set(commit, Date.now());
     const done: Promise<void> = (async () => {
       try {
         await this.options.commit(batch.map((w) => w.item));
+        this.started.delete(commit);
         this.stats.commits++;
         this.stats.items += batch.length;
         this.options.onOutcome?.({ ok: true });
         for (const w of batch) w.resolve();
       } catch (e) {
+        this.started.delete(commit);
         this.stats.failures++;
         this.options.onOutcome?.({ ok: false, error: e });
         for (const w of batch) w.reject(e);
       }
     })().finally(() => {
       this.active.delete(done);
-      this.started.delete(done);
       // Events that queued meanwhile have waited a whole commit already: go at once.
       if (this.queue.length > 0) this.flush();
     });
     this.active.add(done);
-    this.started.set(done, Date.now());
     // Room for another commit and a full batch waiting: start it too.
     if (this.queue.length >= this.maxBatch) this.flush();
   }

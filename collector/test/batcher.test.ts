@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher, ClosedError, QueueFullError } from '../src/batcher.js';
+import { Batcher, ClosedError, QueueFullError, WithdrawnError } from '../src/batcher.js';
 
 /** A commit function the test opens and fails by hand, recording every batch. */
 function gate() {
@@ -125,5 +125,69 @@ describe('Batcher (group commit)', () => {
     await Promise.all(acks);
     expect(committed.flat()).toEqual([1, 2, 3]);
     await expect(b.add(4)).rejects.toBeInstanceOf(ClosedError);
+  });
+  // Issue 20 item 2: an answer other than 2xx must leave nothing stored. An event is withdrawn when its
+  // request's signal aborts (deadline, client gone) only while it still waits; once its commit started,
+  // that commit answers it, however long it takes.
+  it('an event withdrawn while queued is rejected at once and never committed; the others are', async () => {
+    const g = gate();
+    const b = new Batcher({ commit: g.commit, maxBatch: 100, lingerMs: 1 });
+    const first = b.add(1);
+    await g.started(1); // the commit of [1] hangs (a frozen disk)
+    const ac = new AbortController();
+    const withdrawn = b.add(2, ac.signal);
+    const kept = b.add(3, new AbortController().signal);
+    ac.abort();
+    await expect(withdrawn).rejects.toBeInstanceOf(WithdrawnError);
+    expect(b.pending).toBe(1);
+    g.pending[0]!.open();
+    await first;
+    await g.started(2);
+    expect(g.batches).toEqual([[1], [3]]);
+    g.pending[1]!.open();
+    await kept;
+  });
+
+  it('an abort after the commit started changes nothing: the commit outcome answers (200 after a slow commit, or its error)', async () => {
+    const g = gate();
+    const b = new Batcher({ commit: g.commit, maxBatch: 1 });
+    const ac = new AbortController();
+    const ok = b.add(1, ac.signal);
+    await g.started(1);
+    ac.abort();
+    expect(await settled(ok)).toBe('pending');
+    g.pending[0]!.open();
+    await ok;
+    const ac2 = new AbortController();
+    const failed = b.add(2, ac2.signal);
+    await g.started(2);
+    ac2.abort();
+    g.pending[1]!.fail(new Error('disk full'));
+    await expect(failed).rejects.toThrow('disk full');
+  });
+
+  it('an already aborted signal is refused before it queues', async () => {
+    const b = new Batcher<number>({ commit: async () => {} });
+    await expect(b.add(1, AbortSignal.abort())).rejects.toBeInstanceOf(WithdrawnError);
+    expect(b.pending).toBe(0);
+  });
+
+  it('onOutcome hears every commit, inFlightSince shows a commit that has not ended', async () => {
+    const g = gate();
+    const outcomes: string[] = [];
+    const b = new Batcher({ commit: g.commit, maxBatch: 1, onOutcome: (o) => outcomes.push(o.ok ? 'ok' : String((o.error as Error).message)) });
+    expect(b.inFlightSince).toBeUndefined();
+    const before = Date.now();
+    const a = b.add(1);
+    await g.started(1);
+    expect(b.inFlightSince).toBeGreaterThanOrEqual(before);
+    g.pending[0]!.open();
+    await a;
+    expect(b.inFlightSince).toBeUndefined();
+    const c = b.add(2);
+    await g.started(2);
+    g.pending[1]!.fail(new Error('gone'));
+    await expect(c).rejects.toThrow('gone');
+    expect(outcomes).toEqual(['ok', 'gone']);
   });
 });

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -343,6 +343,24 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     expect(await s.insertBatch([ev('c', 1)])).toBe(0);
   });
 
+  it('deleteBefore with a limit deletes at most that many per call (retention sweeps in batches) until none are left; the counts stay', async () => {
+    const st = await limited();
+    await st.insertBatch(Array.from({ length: 7 }, (_, i) => ev(`lim-${i}`, 0)).concat([ev('lim-keep', 3)]));
+    const calls: number[] = [];
+    for (let n = -1; n !== 0; ) calls.push((n = await st.deleteBefore(T0 + DAY, 3)));
+    expect(calls).toEqual([3, 3, 1, 0]);
+    expect((await st.events({ since: 0, afterId: 0, limit: 10 })).map((e) => e.eventId)).toEqual(['lim-keep']);
+    expect(Object.fromEntries(await st.daily('acme', '2026-11-01', '2026-11-30'))).toEqual({ '2026-11-20': 7, '2026-11-23': 1 });
+  });
+
+  it('metaSet overwrites; ping writes a heartbeat (a write, not a read)', async () => {
+    await s.metaSet('retention_clock', '1');
+    await s.metaSet('retention_clock', '2');
+    expect(await s.metaGetOrSet('retention_clock', 'x')).toBe('2');
+    await s.ping();
+    expect(Number(await s.metaGetOrSet('heartbeat', 'none'))).toBeGreaterThan(T0);
+  });
+
   it('metaGetOrSet: the first value wins', async () => {
     expect(await s.metaGetOrSet('read_token', 'first')).toBe('first');
     expect(await s.metaGetOrSet('read_token', 'second')).toBe('first');
@@ -373,5 +391,32 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     const second = fresh.open();
     opened.push(second);
     await expect(second.migrate()).rejects.toThrow(`the database has schema version ${SCHEMA_VERSION + 1}, newer than this collector knows (${SCHEMA_VERSION}); upgrade install-beacon-collector`);
+  });
+});
+
+// Issue 20 item 3: after `rm` of the .db, -wal and -shm, SQLite goes on committing into the unlinked
+// files, and all of it is gone at restart: such a commit must fail (503), never be acknowledged.
+describe.each([
+  ['SQLite', (file: string) => openSqlite(file)],
+  ['SQLite in a worker thread', (file: string) => openSqliteInWorker(file, BIN)],
+])('%s: the database file no longer the one opened', (_name, openIt) => {
+  const cases: Array<[string, (file: string) => void]> = [
+    ['the .db, -wal and -shm deleted', (f) => ['', '-wal', '-shm'].forEach((x) => rmSync(f + x, { force: true }))],
+    ['the -wal alone deleted', (f) => rmSync(`${f}-wal`)],
+    ['the .db replaced by a copy', (f) => (copyFileSync(f, `${f}.copy`), renameSync(`${f}.copy`, f))],
+  ];
+  it.each(cases)('%s: the commit after it fails, and so do the next and ping', async (_what, fault) => {
+    const file = join(dir, `gone-${++n}.db`);
+    const st = openIt(file);
+    try {
+      await st.migrate();
+      expect(await st.insertBatch([ev('before', 0)])).toBe(1);
+      fault(file);
+      await expect(st.insertBatch([ev('after', 0)])).rejects.toThrow(/no longer the one opened/);
+      await expect(st.insertBatch([ev('later', 0)])).rejects.toThrow(/no longer the one opened/);
+      await expect(st.ping()).rejects.toThrow(/no longer the one opened/);
+    } finally {
+      await st.close();
+    }
   });
 });

@@ -260,14 +260,19 @@ describe('SQLite: the database file deleted under load', () => {
           else if (first503 && st === 200) okAfter503++;
         },
       });
-      await waitUntil('300 acknowledged events', () => acked >= 300);
-      const ackedBeforeRm = acked;
-      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
-      phase = 'gone';
-      await waitUntil('a 503 once the database file is gone', () => first503);
-      await waitUntil('300 more answers', () => answersAfterRm >= 300);
-      const health = await request(c.url, '/healthz');
-      phase = 'done';
+      let ackedBeforeRm = 0;
+      let health;
+      try {
+        await waitUntil('300 acknowledged events', () => acked >= 300);
+        ackedBeforeRm = acked;
+        for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+        phase = 'gone';
+        await waitUntil('a 503 once the database file is gone', () => first503);
+        await waitUntil('300 more answers', () => answersAfterRm >= 300);
+        health = await request(c.url, '/healthz');
+      } finally {
+        phase = 'done';
+      }
       const r = await run;
       expect(health.status).toBe(503);
       expect(JSON.parse(health.body).error).toMatch(/no longer the one opened \(deleted\)/);
