@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { baseEnv } from '../../../test/support/process.js';
-import { BIN, killAll, startBin, startCommand, type Proc } from '../support/bin.js';
+import { killAll, startBin, type Proc } from '../support/bin.js';
 import { ext4Skip, startOnOwnFs, tmpfsSkip } from '../support/fs-fault.js';
 import { request, waitUntil } from '../support/http.js';
 import { load, type LoadResult } from '../support/load.js';
@@ -311,7 +311,7 @@ describe.each(STORAGES)(`%s: a restart with the clock 500 days ahead${faketimeSk
     await first.stop();
 
     // The same database, the collector's clock 500 days ahead (libfaketime), until its start-up sweep ran.
-    const ahead = await startCommand('faketime', ['-f', '+500d', process.execPath, BIN, ...args], env());
+    const ahead = await startBin(args, env(), undefined, ['faketime', '-f', '+500d']);
     try {
       await waitUntil('the start-up sweep (a clock-ahead line, or the raw events gone)', async () => logged(ahead, /days ahead of what retention has seen/).length === 1 || (await stored(ahead)).ids.length === 0);
     } finally {

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, startCommand, type Proc } from './bin.js';
+import { startBin, type Proc } from './bin.js';
 
 // Real file-system faults for a collector process: its data directory is a file
 // system of its own, mounted in a private mount namespace (`unshare --mount`), so
@@ -51,7 +51,8 @@ export async function startOnOwnFs(kind: 'ext4' | 'tmpfs', base: string, args: (
   const img = join(base, 'fs.img');
   if (kind === 'ext4') execFileSync('sh', ['-c', `truncate -s ${sizeMb}M "$0" && mkfs.ext4 -q "$0"`, img]);
   const mount = kind === 'ext4' ? `mount -o loop "${img}" "${dir}"` : `mount -t tmpfs -o size=${sizeMb}m tmpfs "${dir}"`;
-  const proc = await startCommand('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${mount} && exec "$0" "$@"`, process.execPath, BIN, ...args(dir)], env);
+  // sh execs the collector ("$0" is node, "$@" the bundle and its arguments), so the PID is the collector's.
+  const proc = await startBin(args(dir), env, undefined, ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `${mount} && exec "$0" "$@"`]);
   const pid = String(proc.child.pid);
   const inside = (cmd: string, a: string[]) => execFileSync('nsenter', ['--target', pid, '--mount', cmd, ...a], { encoding: 'utf8' });
   return { proc, dir, inside, freeze: () => void inside('fsfreeze', ['-f', dir]), thaw: () => void inside('fsfreeze', ['-u', dir]) };
