@@ -51,7 +51,8 @@ export function createApp(o: AppOptions): App {
   const ackTimeoutMs = o.ackTimeoutMs ?? 1000;
   // SQLite has one writer; PostgreSQL commits from several pooled connections at once.
   const batcher: Batcher<NewEvent> = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), concurrency: o.storage.kind === 'postgres' ? 3 : 1, onOutcome: (x) => health.observe(x), ...o.batch });
-  const health = createHealth({ log: o.log ?? ((line) => process.stderr.write(line + '\n')), now: Date.now, stallMs: ackTimeoutMs, inFlightSince: () => batcher.inFlightSince, probe: () => o.storage.ping() });
+  // A commit (or probe) is stuck after twice the ack deadline: one slow commit on a busy machine is no fault.
+  const health = createHealth({ log: o.log ?? ((line) => process.stderr.write(line + '\n')), now: Date.now, stallMs: 2 * ackTimeoutMs, inFlightSince: () => batcher.inFlightSince, probe: () => o.storage.ping() });
   const watch = setInterval(health.tick, 250);
   watch.unref();
   const rejected: Record<string, number> = {};
