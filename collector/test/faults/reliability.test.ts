@@ -362,3 +362,38 @@ describe.each(STORAGES)('%s: SIGTERM under load', (name, db) => {
     }
   });
 });
+
+describe('SQLite: a retention sweep of 1M expired raw events under load', () => {
+  it('goes in small batches between ingest commits: nothing answered 503 is stored, every 2xx is', async () => {
+    const { default: Database } = await import('better-sqlite3');
+    const file = join(tmp(), 'old.db');
+    // A collector's database, then 1M raw events received 500 days ago (past the 400-day retention).
+    const first = await startBin(['--port', '0', '--db', file], env());
+    await first.stop();
+    const old = Date.now() - 500 * 86_400_000;
+    const db = new Database(file);
+    db.prepare(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
+      INSERT INTO events (event_id, package, received_at, vars) SELECT NULL, 'old-lib', ? + i, '{}' FROM n`).run(old);
+    const expired = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM events WHERE received_at < ?');
+    const cutoff = Date.now() - 400 * 86_400_000;
+    expect(expired.get(cutoff)!.n).toBe(1_000_000);
+
+    const c = await startBin(['--port', '0', '--rate-limit', '0', '--db', file], env());
+    let swept = false;
+    let ackedAfter = 0;
+    try {
+      const run = load(c.url, { workers: 8, prefix: 'ret', stop: () => ackedAfter >= 300, onAck: () => void (swept && ackedAfter++) });
+      try {
+        await waitUntil('the sweep to delete the 1M expired events', () => expired.get(cutoff)!.n === 0, 100_000);
+      } finally {
+        swept = true;
+      }
+      const r = await run;
+      const t = tally('retention sweep of 1M expired events under load (SQLite)', r, await stored(c));
+      expectClean(t);
+    } finally {
+      db.close();
+      await c.stop();
+    }
+  });
+});
