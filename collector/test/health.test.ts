@@ -23,6 +23,7 @@ function run(steps: Step[]) {
       else if ('tick' in s) h.tick();
       else {
         const want = s.check;
+        t += 1000; // past the probe's cache
         probe = want === 'ok' ? async () => {} : async () => Promise.reject(new Error(want));
         await h.check();
       }
@@ -63,6 +64,19 @@ describe('health from the commits', () => {
     const h = createHealth({ log: () => {}, now: () => 5000, stallMs: 1000, inFlightSince: () => 1000, probe: async () => void probes++ });
     expect((await h.check())?.reason).toMatch(/has not finished for 4\.0 s/);
     expect(probes).toBe(0);
+  });
+
+  it('checks within a second share one probe write (/healthz is public: polling it must not cost a write each)', async () => {
+    let t = 10_000;
+    let probes = 0;
+    const h = createHealth({ log: () => {}, now: () => t, stallMs: 1000, inFlightSince: () => undefined, probe: async () => void probes++ });
+    await Promise.all([h.check(), h.check(), h.check()]);
+    t += 999;
+    await h.check();
+    expect(probes).toBe(1);
+    t += 1;
+    await h.check();
+    expect(probes).toBe(2);
   });
 
   it('a probe slower than stallMs fails', async () => {
