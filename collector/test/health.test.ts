@@ -53,6 +53,19 @@ describe('health from the commits', () => {
     expect(r.fault !== undefined).toBe(unhealthy);
   });
 
+  it('a commit in flight exactly stallMs is not yet a fault; the duration and a long reason are logged as they are', async () => {
+    let t = 5000;
+    const lines: string[] = [];
+    const h = createHealth({ log: (l) => lines.push(l), now: () => t, stallMs: 1000, inFlightSince: () => 4000, probe: async () => {} });
+    h.tick();
+    expect(h.fault).toBeUndefined();
+    h.observe({ ok: false, error: new Error('x'.repeat(400) + '\nsecond line') });
+    t = 8500;
+    h.observe({ ok: true });
+    expect(lines[0]).toContain(`(${'x'.repeat(300)})`);
+    expect(lines[1]).toMatch(/after 3\.5 s \(1 failed/);
+  });
+
   it('the lines name the first reason, and the end counts the failures', async () => {
     const r = await run([{ fail: 'database or disk is full' }, { fail: 'database or disk is full' }, { fail: 'other' }, { ok: true }]);
     expect(FAIL.exec(r.lines[0]!)![1]).toBe('database or disk is full');

@@ -63,10 +63,20 @@ describe('createRetention', () => {
     expect(await sweep()).toBe(0);
     expect(await sweep()).toBe(0);
     expect(f.events).toHaveLength(2);
-    expect(f.calls[0]![0]).toBe(T + SLACK_MS - 400 * DAY);
+    // Both sweeps bounded from the time stored at start (not from the one the first sweep wrote).
+    expect(f.calls.map((c) => c[0])).toEqual([T + SLACK_MS - 400 * DAY, T + SLACK_MS - 400 * DAY]);
     expect(f.countsCutoffs[0]).toBe(utcDay(T + SLACK_MS - 30 * DAY)); // the daily counts too
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/is 499 days ahead of what retention has seen; raw events are swept as of 2026-12-08T00:00:00\.000Z/);
+  });
+
+  it('counts the time elapsed since its own start, on a monotonic clock that did not start at 0', async () => {
+    let mono = 7 * DAY;
+    const f = fakeStorage([], { retention_clock: String(T) });
+    const sweep = createRetention({ ...base, monotonic: () => mono, storage: f.storage, wall: () => T + 500 * DAY, log: () => {} });
+    mono += DAY;
+    await sweep();
+    expect(f.calls[0]![0]).toBe(T + CATCH_UP * DAY + SLACK_MS - 400 * DAY);
   });
 
   it('once the clock is right again, it says so once and sweeps by the wall clock', async () => {
