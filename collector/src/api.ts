@@ -21,8 +21,12 @@ export function json(res: ServerResponse, req: IncomingMessage, status: number, 
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** Whether a path belongs to the read API (never an event, whatever the routes). */
-export const isApiPath = (path: string): boolean => path.startsWith('/api/') || path.startsWith('/badge/');
+/** Whether a path belongs to the read API (never an event, whatever the routes): the collector's own and npm's. */
+export const isApiPath = (path: string): boolean => /^\/(api|badge|versions)\/|^\/downloads\/(point|range)(\/|$)/.test(path);
+
+/** npm's bounds on a bulk lookup (npm/registry docs/download-counts.md, "Limits"). */
+export const BULK_MAX = 128;
+export const BULK_DAYS = 365;
 
 /** "@scope/name", "@scope%2Fname" or "name" from the rest of a path. */
 export function packageName(rest: string): string | undefined {
@@ -42,9 +46,22 @@ const withOther = (counts: Record<string, number>, key: string) => {
 };
 const notFound = (pkg: string) => ({ error: `package ${pkg} not found` });
 
-/** Answers a GET or HEAD of an API path (isApiPath). */
+/**
+ * Any origin may read (a README's badge, a static page's counts): the API takes no cookie, so a page
+ * reads only what it could read anyway, public counts, or counts behind the token it sends itself.
+ */
+const CORS = { 'access-control-allow-origin': '*' };
+const PREFLIGHT = { ...CORS, 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': 'Authorization', 'access-control-max-age': '86400' };
+
+/** Answers any request for an API path (isApiPath). */
 export function createApi(o: ApiOptions): (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) => Promise<void> {
   return async function api(req, res, path, query) {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...PREFLIGHT, 'cache-control': 'max-age=86400' });
+      return void res.end();
+    }
+    for (const [k, v] of Object.entries(CORS)) res.setHeader(k, v);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, req, 405, { error: 'only GET and HEAD are accepted' }, { allow: 'GET, HEAD, OPTIONS' });
     const badge = /^\/badge\/(.+)\.(json|svg)$/.exec(path);
     if (badge) {
       const pkg = packageName(badge[1]!);
@@ -68,16 +85,37 @@ export function createApi(o: ApiOptions): (req: IncomingMessage, res: ServerResp
       if (!pkg || !(await o.storage.hasPackage(pkg))) return json(res, req, 404, notFound(pkg ?? rest));
       return json(res, req, 200, await answer(pkg, p.period));
     };
-    if ((m = /^\/api\/downloads\/(point|range)\/([^/]+)\/(.+)$/.exec(path))) {
-      const kind = m[1];
-      return withPeriod(m[2]!, m[3]!, async (pkg, p) => {
+    // npm's paths, and the same under /api/ (the collector's first spelling).
+    const npmPath = /^\/api\/(downloads|versions)\//.test(path) ? path.slice(4) : path;
+    if ((m = /^\/downloads\/(point|range)\/([^/]+)(?:\/(.+))?$/.exec(npmPath))) {
+      const kind = m[1] as 'point' | 'range';
+      const counts = async (pkg: string | null, p: Period) => {
         const daily = await o.storage.daily(pkg, p.start, p.end);
-        if (kind === 'point') return { downloads: [...daily.values()].reduce((a, b) => a + b, 0), start: p.start, end: p.end, package: pkg };
-        return { start: p.start, end: p.end, package: pkg, downloads: days(p).map((day) => ({ day, downloads: daily.get(day) ?? 0 })) };
-      });
+        const named = pkg === null ? {} : { package: pkg };
+        if (kind === 'point') return { downloads: [...daily.values()].reduce((a, b) => a + b, 0), start: p.start, end: p.end, ...named };
+        return { start: p.start, end: p.end, ...named, downloads: days(p).map((day) => ({ day, downloads: daily.get(day) ?? 0 })) };
+      };
+      const rest = m[3];
+      if (rest === undefined) {
+        // No package: every package's installs (npm's registry-wide totals), `package` absent.
+        const p = parsePeriod(m[2]!, o.today());
+        return p.ok ? json(res, req, 200, await counts(null, p.period)) : json(res, req, 400, { error: p.error });
+      }
+      if (!rest.includes(',')) return withPeriod(m[2]!, rest, (pkg, p) => counts(pkg, p));
+      // Bulk, as npm: up to BULK_MAX unscoped names, at most BULK_DAYS days; an unknown name is null.
+      const p = parsePeriod(m[2]!, o.today());
+      if (!p.ok) return json(res, req, 400, { error: p.error });
+      const names = rest.split(',').map((n) => packageName(n) ?? n);
+      if (names.some((n) => n.startsWith('@') || n.startsWith('%40'))) return json(res, req, 400, { error: 'scoped packages are not currently supported in bulk lookups' });
+      if (names.length > BULK_MAX) return json(res, req, 400, { error: `bulk lookups are limited to ${BULK_MAX} packages` });
+      if (days(p.period).length > BULK_DAYS) return json(res, req, 400, { error: `exceeded max days of ${BULK_DAYS}` });
+      const out: Record<string, unknown> = {};
+      for (const name of names) out[name] = packageName(name) !== undefined && (await o.storage.hasPackage(name)) ? await counts(name, p.period) : null;
+      return json(res, req, 200, out);
     }
-    if ((m = /^\/api\/versions\/(.+)\/last-week$/.exec(path))) {
-      return withPeriod('last-week', m[1]!, async (pkg, p) => ({ package: pkg, ...withOther(await o.storage.breakdown(pkg, 'version', p.start, p.end), 'downloads') }));
+    // npm serves last-week only; every period is answered here.
+    if ((m = /^\/versions\/(.+)\/([^/]+)$/.exec(npmPath))) {
+      return withPeriod(m[2]!, m[1]!, async (pkg, p) => ({ package: pkg, ...withOther(await o.storage.breakdown(pkg, 'version', p.start, p.end), 'downloads') }));
     }
     if ((m = /^\/api\/breakdown\/([^/]+)\/([^/]+)\/(.+)$/.exec(path))) {
       const field = m[1]!;

@@ -97,6 +97,7 @@ export function createApp(o: AppOptions): App {
   const api = createApi({ storage: o.storage, today, authorized: (req) => authorized(req, null) });
 
   async function read(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+    if (isApiPath(path)) return api(req, res, path, query);
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, req, 405, { error: 'only GET and HEAD are accepted' }, { allow: 'GET, HEAD' });
     if (path === '/healthz') {
       try {
@@ -111,8 +112,7 @@ export function createApp(o: AppOptions): App {
       res.writeHead(200, { 'content-type': type, 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(body) });
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
-    if (path === '/') return dashboard(req, res, query);
-    return api(req, res, path, query);
+    return dashboard(req, res, query);
   }
 
   function page(req: IncomingMessage, res: ServerResponse, p: Page, headers: Record<string, string> = {}): void {
@@ -179,8 +179,9 @@ export function createApp(o: AppOptions): App {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const isRead = path === '/' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz' || isApiPath(path);
-    const work = isRead && url.length <= 2048 ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
+    // A read path is never an event, whatever the routes; an API path may be long (npm's bulk lookups: 128 names).
+    const isRead = (path === '/' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz') && url.length <= 2048;
+    const work = isRead || isApiPath(path) ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
     work.catch(() => {
       // A read failed in the database: answer 503, never crash.
       if (!res.headersSent) json(res, req, 503, { error: 'the database is unavailable; retry later' });
