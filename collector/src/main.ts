@@ -52,10 +52,18 @@ export async function start(config: Config, print: (line: string) => void, sqlit
     ? https.createServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ...limits }, app.handle)
     : http.createServer(limits, app.handle);
   server.keepAliveTimeout = limits.keepAliveTimeout;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (e) {
+    // A busy port: close what holds the process open (SQLite's worker, PostgreSQL's pool) so it exits 1 at once.
+    await app.close().catch(() => {});
+    await storage.close().catch(() => {});
+    await dashboardStorage?.close().catch(() => {});
+    throw e;
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;

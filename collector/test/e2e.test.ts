@@ -131,6 +131,15 @@ describe.skipIf(postgresSkipped)('two instances on one PostgreSQL', () => {
 });
 
 describe('start-up failures', () => {
+  it('a second collector on a busy port says so and exits 1 at once (its SQLite worker closed), for a supervisor to restart it', async () => {
+    const dir = temps.make('ibc-busy-');
+    const first = await startBin(['--port', '0', '--db', join(dir, 'a.db')], env());
+    const port = new URL(first.url).port;
+    // Without the fix the second one printed `listen EADDRINUSE` and never exited: startBin's 30 s bound then rejects with "did not start".
+    await expect(startBin(['--port', port, '--db', join(dir, 'b.db')], env())).rejects.toThrow(/exited \(1\) before listening: install-beacon-collector: listen EADDRINUSE/);
+    expect((await request(first.url, '/healthz')).status).toBe(200);
+    await first.stop();
+  });
   it('a bad option: a clear message on stderr and exit 1', async () => {
     await expect(startBin(['--port', 'x'], env())).rejects.toThrow(/exited \(1\).*--port must be a whole number/s);
   });
