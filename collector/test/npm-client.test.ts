@@ -13,7 +13,7 @@ import { request } from './support/http.js';
 
 let dir: string;
 let c: Running;
-const today = new Date().toISOString().slice(0, 10);
+const today = new Date().toISOString().slice(0, 10) as qr.DownloadPeriod & string;
 const weekStart = new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10);
 
 beforeAll(async () => {
