@@ -69,9 +69,16 @@ describe('end to end: npm install -> install-beacon -> collector -> API', () => 
     expect(JSON.parse((await request(c.url, '/badge/acme-lib.json')).body).message).toBe('2/week');
   });
 
-  it('the packed collector holds only its bundle, README, LICENSE and package.json, and the bundle needs nothing unpublished', () => {
+  it('the packed collector holds its bundle, README with every file it links to, LICENSE and package.json, and the bundle needs nothing unpublished', () => {
     const out = JSON.parse(execFileSync(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: join(BIN, '../..'), encoding: 'utf8' }));
-    expect(out[0].files.map((f: { path: string }) => f.path).sort()).toEqual(['LICENSE', 'README.md', 'dist/bin.cjs', 'package.json']);
+    const files: string[] = out[0].files.map((f: { path: string }) => f.path).sort();
+    expect(files.filter((f) => !f.startsWith('docs/'))).toEqual(['BENCHMARKS.md', 'LICENSE', 'README.md', 'dist/bin.cjs', 'package.json']);
+    // The README's relative links and images (its pictures, BENCHMARKS.md) are in the tarball; nothing else under docs/ is.
+    const readme = readFileSync(join(BIN, '../../README.md'), 'utf8');
+    const linked = [...readme.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z]+:/.test(t));
+    expect(linked.length).toBeGreaterThan(0);
+    expect([...new Set(linked)].filter((t) => !files.includes(t))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('docs/') && !linked.includes(f))).toEqual([]);
     const requires = [...readFileSync(BIN, 'utf8').matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
     expect(requires.filter((r) => !r!.startsWith('node:') && !['better-sqlite3', 'pg'].includes(r!))).toEqual([]);
   });
