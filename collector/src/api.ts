@@ -11,8 +11,8 @@ export interface ApiOptions {
   storage: Storage;
   /** Today, UTC (YYYY-MM-DD). */
   today: () => string;
-  /** Whether the request carries the read token (always true with --public). */
-  authorized: (req: IncomingMessage) => boolean;
+  /** The read token's check (always 'ok' with --public): 'throttled' after too many wrong ones from the sender. */
+  authorized: (req: IncomingMessage) => string;
 }
 
 export function json(res: ServerResponse, req: IncomingMessage, status: number, value: unknown, headers: Record<string, string> = {}): void {
@@ -75,7 +75,9 @@ export function createApi(o: ApiOptions): (req: IncomingMessage, res: ServerResp
       res.end(req.method === 'HEAD' ? undefined : svg);
       return;
     }
-    if (!o.authorized(req)) return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
+    const auth = o.authorized(req);
+    if (auth === 'throttled') return json(res, req, 429, { error: 'too many wrong tokens from this address; retry in a minute' }, { 'retry-after': '60' });
+    if (auth !== 'ok') return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
 
     let m: RegExpExecArray | null;
     const withPeriod = async (periodText: string, rest: string, answer: (pkg: string, p: Period) => Promise<unknown>) => {
