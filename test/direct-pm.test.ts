@@ -32,6 +32,9 @@ let collector: Collector;
 let tarballs: string;
 let acme: string;
 let midA: string;
+/** Issue 19 item 11: acme-lib at 2.3.5 (mid-a then nests its own 2.3.4), and a package listing acme-lib only in devDependencies. */
+let acme235: string;
+let devOnly: string;
 
 // Every postinstall case installs acme-lib (inline delivery) and its twin acme-bg (background delivery,
 // what "auto" means outside CI and containers) side by side, and mid-a and mid-b, which pull them in.
@@ -76,6 +79,8 @@ beforeAll(async () => {
     };
   }
   ({ acme, midA } = fx.inline);
+  acme235 = packAcme(tarballs, { version: '2.3.5', installBeacon: configOf('inline'), extra: { dependencies: { 'install-beacon': `file:${beacon}` } } });
+  devOnly = packAcme(tarballs, { name: 'dev-only', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: {}, devDependencies: { 'acme-lib': '^2' } } });
 }, 120_000);
 afterAll(async () => {
   await collector?.close();
@@ -230,6 +235,16 @@ describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
     expect(await step()).toEqual(['bun runtime direct=false']);
     expect([...libcSeen]).toEqual([LIBC]);
   });
+
+  it('bun add acme-lib dev-only (dev-only lists it only in devDependencies), and acme-lib@2.3.5 mid-a (mid-a nests its own 2.3.4): the top-level copy is asked for', async () => {
+    const seen: string[][] = [];
+    for (const [prefix, tgz] of [['ib-dpm-bd-', [acme, devOnly]], ['ib-dpm-bn-', [acme235, midA]]] as const) {
+      const p = temps.project(prefix, { trustedDependencies: ['acme-lib'] });
+      ok(await bun(p.dir, p.home, ['add', ...tgz]));
+      seen.push(await step());
+    }
+    expect(seen).toEqual([['bun postinstall direct=true'], ['bun postinstall 2.3.5 direct=true']]);
+  });
 });
 
 describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
@@ -254,6 +269,16 @@ describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
     await programRun(asked.dir, asked.home, 'acme-lib');
     await programRun(pulled.dir, pulled.home, 'mid-a');
     expect(events()).toEqual(['yarn runtime direct=true', 'yarn runtime direct=false']);
+  });
+
+  it('yarn add acme-lib dev-only (dev-only lists it only in devDependencies), and acme-lib@2.3.5 mid-a (mid-a nests its own 2.3.4): the top-level copy is asked for', async () => {
+    const seen: string[][] = [];
+    for (const [prefix, tgz] of [['ib-dpm-1d-', [acme, devOnly]], ['ib-dpm-1n-', [acme235, midA]]] as const) {
+      const p = temps.project(prefix, {});
+      ok(await yarn1(p.dir, p.home, ['add', ...tgz.map((t) => `file:${t}`)]));
+      seen.push(await step());
+    }
+    expect(seen).toEqual([['yarn postinstall direct=true'], ['yarn postinstall 2.3.5 direct=true', 'yarn postinstall direct=false']]);
   });
 });
 
