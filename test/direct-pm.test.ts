@@ -7,6 +7,7 @@ import { startRegistry, type Registry } from './matrix/registry.js';
 import { startCollector, type Collector } from './support/collector.js';
 import { packAcme, packBeacon, REPORTING_MAIN } from './support/fixture.js';
 import { baseEnv, run, type RunResult, sendersDone, TempDirs } from './support/process.js';
+import { needs } from './support/tools.js';
 
 // {direct} with pnpm 10 (its .pnpm store), yarn 4 PnP (its defaults: the
 // global cache), yarn 1, bun 1.4 and deno 2.9. They use the real tools the
@@ -128,7 +129,7 @@ async function programRun(dir: string, home: string, module: string, viaYarn = f
   await sendersDone(String(collector.port));
 }
 
-describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', () => {
+describe.skipIf(!existsSync(PNPM))(`{direct} with pnpm 10 (the .pnpm store)${needs(PNPM)}`, () => {
   const pnpm = (dir: string, home: string, args: string[]) =>
     run(process.execPath, [PNPM, ...args, `--registry=${DEAD}`, `--store-dir=${join(home, 'store')}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
   // Allow both builds, as the README tells pnpm users (a file: package is also named with its spec).
@@ -166,7 +167,7 @@ describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', ()
   });
 });
 
-describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults (the global cache), and node-modules', () => {
+describe.skipIf(!existsSync(YARN))(`{direct} with yarn 4: PnP with its defaults (the global cache), and node-modules${needs(YARN)}`, () => {
   const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
   const yarn = (dir: string, home: string, args: string[]) => run(process.execPath, [YARN, ...args], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
   const nm = yarnrc.replace('nodeLinker: pnp', 'nodeLinker: node-modules');
@@ -222,7 +223,7 @@ describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults 
   });
 });
 
-describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
+describe.skipIf(!existsSync(BUN))(`{direct} with bun 1.4 (hoisted)${needs(BUN)}`, () => {
   const bun = (dir: string, home: string, args: string[]) => run(BUN, [...args, `--registry=${DEAD}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
 
   it('bun add acme-lib (trusted; inline and background delivery): asked for, by its postinstall; bun add mid-a: pulled in, by reportInstall on a program run', async () => {
@@ -247,7 +248,7 @@ describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
   });
 });
 
-describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
+describe.skipIf(!existsSync(YARN1))(`{direct} with yarn 1${needs(YARN1)}`, () => {
   const yarn1 = (dir: string, home: string, args: string[]) =>
     run(process.execPath, [YARN1, ...args, '--registry', DEAD, '--cache-folder', join(home, 'yarn-cache')], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
 
@@ -282,7 +283,7 @@ describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
   });
 });
 
-describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store, and its own npm cache)', () => {
+describe.skipIf(!withDeno)(`{direct} with deno 2.9 (its node_modules/.deno store, and its own npm cache)${needs(DENO, join(VERDACCIO, 'bin', 'verdaccio'))}`, () => {
   let registry: Registry;
   beforeAll(async () => {
     const work = temps.make('ib-dpm-deno-registry-');
