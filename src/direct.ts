@@ -67,7 +67,7 @@ export interface DirectProbes {
 }
 
 export const DEP_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const;
-const RUNTIME_FIELDS = DEP_FIELDS.filter((f) => f !== 'devDependencies');
+const RUNTIME_FIELDS = ['dependencies', 'optionalDependencies', 'peerDependencies'];
 const join = (dir: string, rel: string): string => `${dir.replace(/[\\/]$/, '')}/${rel}`;
 
 /** The name a package was installed under: the path after its last node_modules (`x` or `@scope/x`). */
@@ -152,7 +152,7 @@ function hasDependent(site: InstallSite, name: string, real: string, probes: Dir
   const top = join(site.treeRoot, 'node_modules');
   const dirs = probes.listDir(top).flatMap((entry) => (entry.startsWith('@') ? probes.listDir(join(top, entry)).map((n) => `${entry}/${n}`) : entry.startsWith('.') ? [] : [entry]));
   return dirs.some((dep) => {
-    const from = dep !== name && namesAskingFor(probes.readJson(join(top, `${dep}/package.json`)), name, name, RUNTIME_FIELDS).length > 0 && probes.realpath(join(top, dep));
+    const from = dep !== name && namesAskingFor(probes.readJson(join(top, `${dep}/package.json`)), name, name, RUNTIME_FIELDS)[0] && probes.realpath(join(top, dep));
     return !!from && resolveFrom(from, name, site.treeRoot, probes) === real;
   });
 }
