@@ -90,6 +90,7 @@ export function detectPM(env: Env): { pm: string; pmVersion: string } {
  * text (the user agent, a packageManager pin, a yarnPath file name), and a
  * pin such as "npm@11.19.1-my-secret-project.alice-laptop" must not leave the machine.
  */
+// Equivalent mutant: the `?? ''` text (no digit first, so no match and 'unknown', whatever the fallback).
 export function pmVersionOf(text: string | undefined): string {
   return /^(\d+\.\d+\.\d+(-(alpha|beta|rc|next|canary|pre|dev)(\.\d+)*)?)(\+|$)/.exec(text ?? '')?.[1] ?? 'unknown';
 }
