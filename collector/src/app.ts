@@ -28,7 +28,8 @@ export interface AppOptions {
 
 export interface App {
   handle(req: IncomingMessage, res: ServerResponse): void;
-  batcher: Batcher<NewEvent>;
+  /** Each item is one request's events. */
+  batcher: Batcher<NewEvent[]>;
   /** Why each rejected request was rejected (counts per reason). */
   rejected: Record<string, number>;
   close(): Promise<void>;
