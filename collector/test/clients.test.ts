@@ -103,7 +103,7 @@ describe('curl POSTs of each kind of body', () => {
     ['PUT', ['-X', 'PUT', '--json', '{"version":"2.0.0"}', '/t'], 405, 'only GET, HEAD and POST are accepted'],
     ['DELETE', ['-X', 'DELETE', '/t?version=2.0.0'], 405, 'only GET, HEAD and POST are accepted'],
     ['PATCH', ['-X', 'PATCH', '--json', '{}', '/t?version=2.0.0'], 405, 'only GET, HEAD and POST are accepted'],
-  ])('%s: %d, nothing of the request stored', async (_what, args, status, says) => {
+  ])('%s: refused with its status, nothing of the request stored', async (_what, args, status, says) => {
     const before = await stored();
     const r = await curl(args);
     expect(r.status).toBe(status);
