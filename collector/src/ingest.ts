@@ -130,9 +130,10 @@ export function createIngest(o: IngestOptions): Ingest {
   // Senders are forgotten soon after their window ends even when no request comes to roll it.
   const forget = limiter && setInterval(() => limiter.sweep(), WINDOW_MS / 6);
   forget?.unref();
+  const sender = (req: IncomingMessage) => senderKey(req.socket.remoteAddress, req.headers['x-forwarded-for'], o.trustProxy);
   /** Each event counts against the sender's budget (a POST of 10 events counts 10). */
   function limited(req: IncomingMessage, events: number): boolean {
-    return limiter !== undefined && limiter.limited(senderKey(req.socket.remoteAddress, req.headers['x-forwarded-for'], o.trustProxy), events);
+    return limiter !== undefined && limiter.limited(sender(req), events);
   }
 
   function reject(req: IncomingMessage, res: ServerResponse, reason: Rejection, detail?: string): void {
@@ -145,8 +146,8 @@ export function createIngest(o: IngestOptions): Ingest {
       'content-length': Buffer.byteLength(body),
       ...(reason === 'rate_limited' ? { 'retry-after': '60' } : {}),
       ...(reason === 'method' ? { allow: 'GET, HEAD, POST' } : {}),
-      // The rest of a body too large is not read: the connection ends with the answer.
-      ...(reason === 'body_too_large' ? { connection: 'close' } : {}),
+      // A body left unread (refused before it was read, or too large to read on): the connection ends with the answer.
+      ...(req.method === 'POST' && !req.readableEnded ? { connection: 'close' } : {}),
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   }
@@ -180,6 +181,11 @@ export function createIngest(o: IngestOptions): Ingest {
       const r = matchRequest(o.routes, method, url);
       if (!r.ok) return reject(req, res, r.reason);
       m = r.event;
+    }
+    // A sender whose budget is spent is refused before its body is read (counted as one, as a GET is).
+    if (limiter?.spent(sender(req))) {
+      limited(req, 1);
+      return reject(req, res, 'rate_limited');
     }
     let records: Record<string, string>[] = [{}];
     if (method === 'POST') {

@@ -130,6 +130,7 @@ describe('the rate limit counts the events in a POST', () => {
       expect((await curl([...from('10.0.0.1'), '-H', 'content-type: application/x-ndjson', '--data-binary', '{"version":"4"}\n{"version":"5"}', '/t'], r.url)).status).toBe(200);
       const spent = await curl([...from('10.0.0.1'), '/t?version=6'], r.url);
       expect([spent.status, spent.body]).toEqual([429, 'too many requests from this address; retry later\n']);
+      expect((await curl([...from('10.0.0.1'), '--json', '{"version":"7"}', '/t'], r.url)).status).toBe(429); // refused before its body is read
       const six = JSON.stringify(Array.from({ length: 6 }, (_, i) => ({ version: `b${i}` })));
       expect((await curl([...from('10.0.0.2'), '--json', six, '/t'], r.url)).status).toBe(429);
       expect((await stored(r.url)).map((e) => e.version)).toEqual(['1', '2', '3', '4', '5']);
