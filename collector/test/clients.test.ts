@@ -8,6 +8,7 @@ import { baseEnv, run, TempDirs } from '../../test/support/process.js';
 import { npmArgv, npmLocal, writeProject } from '../../test/support/fixture.js';
 import { killAll, startBin, type Proc } from './support/bin.js';
 import { request, waitUntil } from './support/http.js';
+import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
 
 // Clients this repo did not write, unchanged, against the built collector (a real process, a real
 // SQLite file): scarf-shell's scarf.sh run by bash, @scarf/scarf's postinstall run by a real
@@ -195,4 +196,40 @@ describe("@scarf/scarf 1.4.0's postinstall, unchanged, in a real npm install", (
     const r = await curl(['--json', '{"rawPlatform":"linux","dependencyInfo":{"rootPackage":{"nameHash":"x"}}}', '/package-event/install']);
     expect([r.status, r.body]).toEqual([400, 'the package name is not a valid npm package name\n']);
   });
+});
+
+describe.skipIf(postgresSkipped)('PostgreSQL: POSTs all or nothing, de-duplicated, and through the database going away', () => {
+  let server: Postgres;
+  let p: Proc;
+  beforeAll(async () => {
+    server = await startPostgres();
+    p = await startBin(
+      ['--port', '0', '--database-url', await server.createDatabase('posts'), '--route', '/{name}/{version}/{platform}/{arch}?event_id={event_id}'],
+      baseEnv(home(), { INSTALL_BEACON_TOKEN: TOKEN, DATABASE_URL: undefined }),
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await p?.stop();
+    await server?.destroy();
+  });
+  const ndjson = (...ids: number[]) => ['-H', 'content-type: application/x-ndjson', '--data-binary', ids.map((n) => JSON.stringify({ event_id: ID(n), node: '22.0.0' })).join('\n')];
+
+  it('a body with a repeated event_id, then its retry: each event stored once; a bad body: nothing', async () => {
+    expect((await curl([...ndjson(11, 12, 11), '/pg-lib/1.0.0/linux/x64'], p.url)).status).toBe(200);
+    expect((await curl([...ndjson(11, 12, 11), '/pg-lib/1.0.0/linux/x64'], p.url)).status).toBe(200);
+    expect((await curl(['--json', '[{"node":"1"},{"node":"\\ud800"}]', '/pg-lib/1.0.0/linux/x64'], p.url)).status).toBe(400);
+    expect((await stored(p.url)).map((e) => e.event_id)).toEqual([ID(11), ID(12)]);
+  });
+
+  it('PostgreSQL stopped: a POST is 503 and nothing of it is stored; back: its retry is stored once', async () => {
+    await server.stop();
+    try {
+      const down = await curl([...ndjson(21, 22, 23), '/pg-lib/1.0.0/linux/x64'], p.url);
+      expect([down.status, down.body]).toEqual([503, 'the database is unavailable; retry later\n']);
+    } finally {
+      await server.start();
+    }
+    await waitUntil('the retried POST to be stored', async () => (await curl([...ndjson(21, 22, 23), '/pg-lib/1.0.0/linux/x64'], p.url)).status === 200, 60_000);
+    expect((await stored(p.url)).map((e) => e.event_id)).toEqual([11, 12, 21, 22, 23].map(ID));
+  }, 120_000);
 });
