@@ -21,6 +21,7 @@ export type BodyResult = { ok: true; events: Record<string, string>[] } | { ok: 
 
 type Fields = Record<string, string>;
 class Refused extends Error {}
+class TooMany extends Error {}
 
 function flatten(value: unknown, prefix: string, depth: number, out: Fields): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Refused('an event must be a JSON object');
@@ -35,7 +36,7 @@ function flatten(value: unknown, prefix: string, depth: number, out: Fields): vo
     }
     if (Array.isArray(v)) throw new Refused(`field "${name}" is an array; a variable holds one value`);
     if (Object.hasOwn(out, name)) throw new Refused(`field "${name}" is given twice`);
-    out[name] = typeof v === 'string' ? v : String(v);
+    out[name] = String(v); // a string as it is, a number as JSON writes it, a boolean as true/false
   }
 }
 
@@ -93,7 +94,6 @@ function fromForm(text: string): Fields[] {
   return [out];
 }
 
-class TooMany extends Error {}
 
 const PARSERS: Record<string, (text: string) => Fields[]> = {
   'application/json': fromJson,
@@ -123,8 +123,8 @@ export function parseBody(contentType: string | undefined, bytes: Uint8Array): B
     return { ok: true, events };
   } catch (e) {
     if (e instanceof TooMany) return { ok: false, reason: 'too_many_events', detail: `a body holds at most ${MAX_EVENTS} events` };
-    if (e instanceof Refused) return { ok: false, reason: 'bad_body', detail: e.message };
-    // Nesting deep enough to exhaust the stack, and anything else unforeseen: the body is refused, the server stays up.
-    return { ok: false, reason: 'bad_body', detail: 'the body cannot be read' };
+    // Nothing else can throw here (nesting is bounded before it could exhaust the stack); were it to, the caller answers 503.
+    if (!(e instanceof Refused)) throw e;
+    return { ok: false, reason: 'bad_body', detail: e.message };
   }
 }

@@ -20,6 +20,12 @@ describe('parseBody: content type + bytes -> flat records, or the reason for ref
     ['ndjson: one event per line, blank lines skipped', NDJSON, '{"v":"1"}\n\n{"v":"2"}\r\n', [{ v: '1' }, { v: '2' }]],
     ['a form', FORM, 'version=1.2.3&platform=linux&pm=a+b%2Fc&empty=', [{ version: '1.2.3', platform: 'linux', pm: 'a b/c', empty: '' }]],
     ['unicode kept as sent', JSON_T, '{"v":"ü\\u00e9"}', [{ v: 'üé' }]],
+    ['a number-like string stays as sent', JSON_T, '{"v":"1.50","n":1.50}', [{ v: '1.50', n: '1.5' }]],
+    ['a quoted charset, other parameters', 'application/json; foo=bar; charset="utf-8"', '{"a":"b"}', [{ a: 'b' }]],
+    ['parameters without a charset', 'application/json; foo=bar', '{"a":"b"}', [{ a: 'b' }]],
+    [`nesting of exactly ${MAX_DEPTH} levels`, JSON_T, '{"a":'.repeat(MAX_DEPTH - 1) + '{"z":1}' + '}'.repeat(MAX_DEPTH - 1), [{ ['a.'.repeat(MAX_DEPTH - 1) + 'z']: '1' }]],
+    ['ndjson lines of only spaces are blank', NDJSON, '{"v":"1"}\n   \n\t\n{"v":"2"}', [{ v: '1' }, { v: '2' }]],
+    ['a form with empty items', FORM, '&a=1&&b=2&', [{ a: '1', b: '2' }]],
   ])('%s', (_what, type, body, events) => {
     expect(parseBody(type, bytes(body))).toEqual({ ok: true, events });
   });
@@ -43,6 +49,9 @@ describe('parseBody: content type + bytes -> flat records, or the reason for ref
     ['only blank ndjson lines', NDJSON, '\n\n', 'bad_body', 'holds no event'],
     ['a form with bad percent-encoding', FORM, 'a=%zz', 'bad_body', 'percent-encoded'],
     ['a form field twice', FORM, 'a=1&a=2', 'bad_body', 'field "a" is given twice'],
+    ['a form field with an empty name', FORM, 'a=1&=2', 'bad_body', 'empty name'],
+    ['JSON null', JSON_T, 'null', 'bad_body', 'must be a JSON object'],
+    ['an array holding null', JSON_T, '[null]', 'bad_body', 'must be a JSON object'],
     ['too many events in JSON', JSON_T, JSON.stringify(Array.from({ length: MAX_EVENTS + 1 }, () => ({}))), 'too_many_events', `at most ${MAX_EVENTS}`],
     ['too many events in ndjson', NDJSON, '{}\n'.repeat(MAX_EVENTS + 1), 'too_many_events', `at most ${MAX_EVENTS}`],
   ])('refused: %s', (_what, type, body, reason, detail) => {
@@ -53,9 +62,11 @@ describe('parseBody: content type + bytes -> flat records, or the reason for ref
     expect(r.detail).toContain(detail);
   });
 
-  it('exactly MAX_EVENTS events are accepted', () => {
+  it('exactly MAX_EVENTS events are accepted, in ndjson and in a JSON array', () => {
     const r = parseBody(NDJSON, bytes('{}\n'.repeat(MAX_EVENTS)));
     expect(r.ok && r.events.length).toBe(MAX_EVENTS);
+    const a = parseBody(JSON_T, bytes(JSON.stringify(Array.from({ length: MAX_EVENTS }, () => ({})))));
+    expect(a.ok && a.events.length).toBe(MAX_EVENTS);
     expect(MAX_BODY).toBe(65536);
   });
 });
