@@ -22,6 +22,8 @@ describe('parseBody: content type + bytes -> flat records, or the reason for ref
     ['unicode kept as sent', JSON_T, '{"v":"ü\\u00e9"}', [{ v: 'üé' }]],
     ['a number-like string stays as sent', JSON_T, '{"v":"1.50","n":1.50}', [{ v: '1.50', n: '1.5' }]],
     ['a quoted charset, other parameters', 'application/json; foo=bar; charset="utf-8"', '{"a":"b"}', [{ a: 'b' }]],
+    ['charset=utf8, as some clients spell it', 'application/json; charset=utf8', '{"a":"b"}', [{ a: 'b' }]],
+    ['a UTF-8 byte-order mark before the JSON', JSON_T, '\ufeff{"a":"b"}', [{ a: 'b' }]],
     ['parameters without a charset', 'application/json; foo=bar', '{"a":"b"}', [{ a: 'b' }]],
     [`nesting of exactly ${MAX_DEPTH} levels`, JSON_T, '{"a":'.repeat(MAX_DEPTH - 1) + '{"z":1}' + '}'.repeat(MAX_DEPTH - 1), [{ ['a.'.repeat(MAX_DEPTH - 1) + 'z']: '1' }]],
     ['ndjson lines of only spaces are blank', NDJSON, '{"v":"1"}\n   \n\t\n{"v":"2"}', [{ v: '1' }, { v: '2' }]],
@@ -31,7 +33,7 @@ describe('parseBody: content type + bytes -> flat records, or the reason for ref
   });
 
   it.each<[string, string | undefined, string | Uint8Array, string, string]>([
-    ['no content type', undefined, '{"a":1}', 'unsupported_type', 'a body must be'],
+    ['no content type', undefined, '{"a":1}', 'unsupported_type', 'a body must be UTF-8 application/json, application/x-ndjson, application/x-www-form-urlencoded'],
     ['text/plain', 'text/plain', 'a=1', 'unsupported_type', 'a body must be'],
     ['another charset', 'application/json; charset=latin1', '{"a":1}', 'unsupported_type', 'a body must be'],
     ['invalid JSON', JSON_T, '{"a":', 'bad_body', 'not valid JSON'],
