@@ -1,16 +1,15 @@
-// The request path. Ingest reads as a pipeline:
-//   length/method/route/values (matchRequest, pure) -> rate limit (ratelimit.ts, pure) -> enqueue -> commit -> answer
-// and every rejection is a named reason (routes.ts REJECTIONS) with its status.
-// Reads: the read API (api.ts: npm's download-counts shapes, badges), the dashboard, /healthz.
+// The request path: a read (the read API in api.ts: npm's download-counts shapes, badges; the
+// dashboard; /healthz) or an event (ingest.ts, the ingest pipeline).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createApi, isApiPath, json } from './api.js';
 import { CSP, CSS, dashboardPage, FAVICON, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page, type TokenProblem } from './dashboard.js';
-import { Batcher } from './batcher.js';
+import type { Batcher } from './batcher.js';
 import { dayNumber, dayString } from './periods.js';
+import { createIngest } from './ingest.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { newSession, SESSION_COOKIE, SESSION_SECONDS, sessionFrom, validSession } from './session.js';
-import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
+import { FIELDS, type Route } from './routes.js';
 import { utcDay, type NewEvent, type Storage } from './storage/types.js';
 
 export interface AppOptions {
@@ -30,7 +29,8 @@ export interface AppOptions {
 
 export interface App {
   handle(req: IncomingMessage, res: ServerResponse): void;
-  batcher: Batcher<NewEvent>;
+  /** Each item is one request's events. */
+  batcher: Batcher<NewEvent[]>;
   /** Why each rejected request was rejected (counts per reason). */
   rejected: Record<string, number>;
   close(): Promise<void>;
@@ -45,21 +45,11 @@ const SIGN_IN_BYTES = 4096;
 export function createApp(o: AppOptions): App {
   const now = o.now ?? Date.now;
   const ackTimeoutMs = o.ackTimeoutMs ?? 1000;
-  // SQLite has one writer; PostgreSQL commits from several pooled connections at once.
-  const batcher = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), concurrency: o.storage.kind === 'postgres' ? 3 : 1, ...o.batch });
-  const rejected: Record<string, number> = {};
+  const ingest = createIngest({ routes: o.routes, storage: o.storage, rateLimit: o.rateLimit, trustProxy: o.trustProxy, now, ackTimeoutMs, batch: o.batch });
+  const { batcher } = ingest;
   const tokenDigest = o.token === undefined ? undefined : digest(o.token);
 
-  // Per-sender fixed window of one minute (ratelimit.ts: an IPv4 address or an IPv6 /64; at most
-  // MAX_KEYS senders tracked, the rest share one budget); senders live in memory only.
-  const limiter = o.rateLimit === 0 ? undefined : createLimiter({ limit: o.rateLimit, now });
-  // Senders are forgotten soon after their window ends even when no request comes to roll it.
-  const forget = limiter && setInterval(() => limiter.sweep(), WINDOW_MS / 6);
-  forget?.unref();
   const sender = (req: IncomingMessage) => senderKey(req.socket.remoteAddress, req.headers['x-forwarded-for'], o.trustProxy);
-  function limited(req: IncomingMessage): boolean {
-    return limiter !== undefined && limiter.limited(sender(req));
-  }
   // Wrong read tokens, per sender per minute (the same senders and window): past TOKEN_GUESSES,
   // every token from that sender is refused (429) before it is compared, right or wrong.
   const guesses = createLimiter({ limit: TOKEN_GUESSES, now });
@@ -69,30 +59,6 @@ export function createApp(o: AppOptions): App {
   function text(res: ServerResponse, req: IncomingMessage, status: number, body: string, headers: Record<string, string> = {}): void {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers });
     res.end(req.method === 'HEAD' ? undefined : body);
-  }
-  function reject(req: IncomingMessage, res: ServerResponse, reason: Rejection): void {
-    rejected[reason] = (rejected[reason] ?? 0) + 1;
-    const r = REJECTIONS[reason];
-    text(res, req, r.status, r.text + '\n', reason === 'rate_limited' ? { 'retry-after': '60' } : {});
-  }
-  async function ingest(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
-    const m = matchRequest(o.routes, req.method ?? '', url);
-    if (!m.ok) return reject(req, res, m.reason);
-    if (limited(req)) return reject(req, res, 'rate_limited');
-    const { event_id: eventId, ...vars } = m.event.vars;
-    const event: NewEvent = { package: m.event.package, eventId: eventId ?? null, receivedAt: now(), vars: vars as Record<string, string> };
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ackTimeoutMs)));
-    try {
-      const outcome = await Promise.race([batcher.add(event), timedOut]);
-      if (outcome === 'timeout') return reject(req, res, 'unavailable');
-    } catch {
-      return reject(req, res, 'unavailable');
-    } finally {
-      clearTimeout(timer);
-    }
-    res.writeHead(200, { 'content-length': 0, 'cache-control': 'no-store' });
-    res.end();
   }
 
   /** A token given (the bearer header's, or the sign-in form's): right, wrong, or throttled (this sender's wrong ones are used up). */
@@ -218,7 +184,7 @@ export function createApp(o: AppOptions): App {
     const path = q === -1 ? url : url.slice(0, q);
     // A read path is never an event, whatever the routes; an API path may be long (npm's bulk lookups: 128 names).
     const isRead = (path === '/' || path === '/sign-out' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz') && url.length <= 2048;
-    const work = isRead || isApiPath(path) ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
+    const work = isRead || isApiPath(path) ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest.handle(req, res, url);
     work.catch(() => {
       // A read failed in the database: answer 503, never crash.
       if (!res.headersSent) json(res, req, 503, { error: 'the database is unavailable; retry later' });
@@ -229,11 +195,10 @@ export function createApp(o: AppOptions): App {
   return {
     handle,
     batcher,
-    rejected,
+    rejected: ingest.rejected,
     close: () => {
-      if (forget) clearInterval(forget);
       clearInterval(forgetGuesses);
-      return batcher.close();
+      return ingest.close();
     },
   };
 }

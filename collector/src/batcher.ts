@@ -13,6 +13,8 @@ export interface BatcherOptions<T> {
   maxQueue?: number;
   /** Commits in flight at once (1 for SQLite's single writer; more for PostgreSQL's connection pool). */
   concurrency?: number;
+  /** How many events an item holds (default 1): maxBatch and maxQueue count events, and an item is never split across commits. */
+  weight?(item: T): number;
 }
 
 export class QueueFullError extends Error {
@@ -34,6 +36,8 @@ interface Waiting<T> {
 
 export class Batcher<T> {
   private queue: Waiting<T>[] = [];
+  /** Events (the items' weights) in the queue. */
+  private queued = 0;
   private active = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -54,20 +58,23 @@ export class Batcher<T> {
   /** Resolves once the item is committed; rejects if its commit failed or the queue is full. */
   add(item: T): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError());
-    if (this.queue.length >= this.maxQueue) return Promise.reject(new QueueFullError());
+    const weight = this.options.weight?.(item) ?? 1;
+    if (this.queued + weight > this.maxQueue) return Promise.reject(new QueueFullError());
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
+      this.queued += weight;
       this.schedule();
     });
   }
 
+  /** Events waiting for a commit. */
   get pending(): number {
-    return this.queue.length;
+    return this.queued;
   }
 
   private schedule(): void {
     if (this.active.size >= this.concurrency) return; // a commit in flight flushes again when it ends
-    if (this.queue.length >= this.maxBatch) this.flush();
+    if (this.queued >= this.maxBatch) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
   }
 
@@ -75,12 +82,22 @@ export class Batcher<T> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.active.size >= this.concurrency || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
+    // Whole items up to maxBatch events (at least one item, however heavy).
+    let n = 0;
+    let events = 0;
+    for (const w of this.queue) {
+      const weight = this.options.weight?.(w.item) ?? 1;
+      if (n > 0 && events + weight > this.maxBatch) break;
+      n++;
+      events += weight;
+    }
+    const batch = this.queue.splice(0, n);
+    this.queued -= events;
     const done: Promise<void> = (async () => {
       try {
         await this.options.commit(batch.map((w) => w.item));
         this.stats.commits++;
-        this.stats.items += batch.length;
+        this.stats.items += events;
         for (const w of batch) w.resolve();
       } catch (e) {
         this.stats.failures++;
@@ -93,7 +110,7 @@ export class Batcher<T> {
     });
     this.active.add(done);
     // Room for another commit and a full batch waiting: start it too.
-    if (this.queue.length >= this.maxBatch) this.flush();
+    if (this.queued >= this.maxBatch) this.flush();
   }
 
   /** Stop taking events, commit everything queued, and wait for it. */

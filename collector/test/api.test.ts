@@ -66,8 +66,8 @@ describe('ingest and read API (SQLite)', () => {
   });
 
   it.each([
-    ['POST', '/acme-lib/1/linux/x64', 405, 'only GET and HEAD are accepted'],
-    ['DELETE', '/acme-lib/1/linux/x64', 405, 'only GET and HEAD are accepted'],
+    ['PUT', '/acme-lib/1/linux/x64', 405, 'only GET, HEAD and POST are accepted'],
+    ['DELETE', '/acme-lib/1/linux/x64', 405, 'only GET, HEAD and POST are accepted'],
     ['GET', '/acme-lib/1/linux', 404, 'no route matches this URL'],
     ['GET', `/acme-lib/1/linux/x64?ci=${'a'.repeat(2100)}`, 414, 'URL longer than 2048 bytes'],
     ['GET', `/acme-lib/${'9'.repeat(201)}/linux/x64`, 400, 'a value is longer than 200 characters'],

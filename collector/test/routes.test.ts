@@ -58,8 +58,8 @@ describe('compileRoute', () => {
 describe('matchRequest: every rejection is a named reason with its status', () => {
   const ok = `/acme/1.0.0/linux/x64?ci=true&event_id=${ID}`;
   it.each([
-    ['POST', ok, 'method', 405],
     ['PUT', ok, 'method', 405],
+    ['DELETE', ok, 'method', 405],
     ['GET', '/acme/1.0.0/linux', 'no_route', 404],
     ['GET', '/acme/1.0.0/linux/x64/extra', 'no_route', 404],
     ['GET', '/', 'no_route', 404],
