@@ -37,6 +37,21 @@ const cases: Record<string, Case> = {
   'npm: hoisted, another package lists it as a peer': {
     files: { '/app/package.json': pkg('app', { 'mid-a': '1' }), '/app/node_modules/mid-a/package.json': pkg('mid-a', { 'acme-lib': '^2' }, 'peerDependencies'), [`${NPM}/package.json`]: lib() }, pkgDir: NPM, expected: 'false',
   },
+  // Issue 19 item 11: a dependent counts only if it installs acme-lib and resolves it to this very copy.
+  'npm install acme-lib: another top-level package lists it only in devDependencies (never installed for it)': {
+    files: { '/app/package.json': pkg('app'), '/app/node_modules/dev-only/package.json': pkg('dev-only', { 'acme-lib': '^2' }, 'devDependencies'), [`${NPM}/package.json`]: lib() }, pkgDir: NPM, expected: 'true',
+  },
+  'npm install acme-lib@2.3.5 mid-a: mid-a resolves its own nested 2.3.4, not this copy': {
+    files: {
+      '/app/package.json': pkg('app'), [`${NPM}/package.json`]: lib('2.3.5'),
+      '/app/node_modules/mid-a/package.json': pkg('mid-a', { 'acme-lib': '2.3.4' }), '/app/node_modules/mid-a/node_modules/acme-lib/package.json': lib(),
+    },
+    pkgDir: NPM, expected: 'true',
+  },
+  'a workspace member linked into node_modules depends on it: resolved from the member\'s real folder': {
+    files: { '/app/package.json': pkg('app'), '/app/packages/api/package.json': pkg('api', { 'acme-lib': '^2' }), [`${NPM}/package.json`]: lib() },
+    links: { '/app/node_modules/api': '/app/packages/api' }, pkgDir: NPM, expected: 'false',
+  },
   'npm install acme-lib: not yet in package.json (npm writes it after the scripts), nobody depends on it': {
     files: { '/app/package.json': pkg('app', { 'mid-a': '1' }), '/app/node_modules/mid-a/package.json': pkg('mid-a'), [`${NPM}/package.json`]: lib() }, pkgDir: NPM, expected: 'true',
   },

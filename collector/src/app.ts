@@ -1,19 +1,17 @@
-// The request path. Ingest reads as a pipeline:
-//   length/method/route/values (matchRequest, pure) -> rate limit (ratelimit.ts, pure) -> enqueue -> commit -> answer
-// and every rejection is a named reason (routes.ts REJECTIONS) with its status.
-// Reads: the npm download-counts API's shapes, badges, /healthz.
+// The request path: a read (the read API in api.ts: npm's download-counts shapes, badges; the
+// dashboard; /healthz) or an event (ingest.ts, the ingest pipeline).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { badgeSvg, endpointBadge } from './badge.js';
+import { createApi, isApiPath, json } from './api.js';
 import { CSP, CSS, dashboardPage, FAVICON, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page, type TokenProblem } from './dashboard.js';
-import { ackSignal, requestEnded } from './ackable.js';
-import { Batcher } from './batcher.js';
+import type { Batcher } from './batcher.js';
+import { dayNumber, dayString } from './periods.js';
 import { createHealth } from './health.js';
-import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
+import { createIngest } from './ingest.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { newSession, SESSION_COOKIE, SESSION_SECONDS, sessionFrom, validSession } from './session.js';
-import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
-import { OTHER, utcDay, type NewEvent, type Storage } from './storage/types.js';
+import { FIELDS, type Route } from './routes.js';
+import { utcDay, type NewEvent, type Storage } from './storage/types.js';
 
 export interface AppOptions {
   routes: readonly Route[];
@@ -34,7 +32,8 @@ export interface AppOptions {
 
 export interface App {
   handle(req: IncomingMessage, res: ServerResponse): void;
-  batcher: Batcher<NewEvent>;
+  /** Each item is one request's events. */
+  batcher: Batcher<NewEvent[]>;
   /** Why each rejected request was rejected (counts per reason). */
   rejected: Record<string, number>;
   close(): Promise<void>;
@@ -49,25 +48,15 @@ const SIGN_IN_BYTES = 4096;
 export function createApp(o: AppOptions): App {
   const now = o.now ?? Date.now;
   const ackTimeoutMs = o.ackTimeoutMs ?? 1000;
-  // SQLite has one writer; PostgreSQL commits from several pooled connections at once.
-  const batcher: Batcher<NewEvent> = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), concurrency: o.storage.kind === 'postgres' ? 3 : 1, onOutcome: (x) => health.observe(x), ...o.batch });
   // A commit (or probe) is stuck after twice the ack deadline: one slow commit on a busy machine is no fault.
   const health = createHealth({ log: o.log ?? ((line) => process.stderr.write(line + '\n')), now: Date.now, stallMs: 2 * ackTimeoutMs, inFlightSince: () => batcher.inFlightSince, probe: () => o.storage.ping() });
+  const ingest = createIngest({ routes: o.routes, storage: o.storage, rateLimit: o.rateLimit, trustProxy: o.trustProxy, now, ackTimeoutMs, batch: o.batch, onOutcome: (x) => health.observe(x) });
+  const { batcher } = ingest;
   const watch = setInterval(health.tick, 250);
   watch.unref();
-  const rejected: Record<string, number> = {};
   const tokenDigest = o.token === undefined ? undefined : digest(o.token);
 
-  // Per-sender fixed window of one minute (ratelimit.ts: an IPv4 address or an IPv6 /64; at most
-  // MAX_KEYS senders tracked, the rest share one budget); senders live in memory only.
-  const limiter = o.rateLimit === 0 ? undefined : createLimiter({ limit: o.rateLimit, now });
-  // Senders are forgotten soon after their window ends even when no request comes to roll it.
-  const forget = limiter && setInterval(() => limiter.sweep(), WINDOW_MS / 6);
-  forget?.unref();
   const sender = (req: IncomingMessage) => senderKey(req.socket.remoteAddress, req.headers['x-forwarded-for'], o.trustProxy);
-  function limited(req: IncomingMessage): boolean {
-    return limiter !== undefined && limiter.limited(sender(req));
-  }
   // Wrong read tokens, per sender per minute (the same senders and window): past TOKEN_GUESSES,
   // every token from that sender is refused (429) before it is compared, right or wrong.
   const guesses = createLimiter({ limit: TOKEN_GUESSES, now });
@@ -77,37 +66,6 @@ export function createApp(o: AppOptions): App {
   function text(res: ServerResponse, req: IncomingMessage, status: number, body: string, headers: Record<string, string> = {}): void {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers });
     res.end(req.method === 'HEAD' ? undefined : body);
-  }
-  function reject(req: IncomingMessage, res: ServerResponse, reason: Rejection): void {
-    rejected[reason] = (rejected[reason] ?? 0) + 1;
-    const r = REJECTIONS[reason];
-    text(res, req, r.status, r.text + '\n', reason === 'rate_limited' ? { 'retry-after': '60' } : {});
-  }
-  function json(res: ServerResponse, req: IncomingMessage, status: number, value: unknown, headers: Record<string, string> = {}): void {
-    const body = JSON.stringify(value);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  }
-
-  async function ingest(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
-    const m = matchRequest(o.routes, req.method ?? '', url);
-    if (!m.ok) return reject(req, res, m.reason);
-    if (limited(req)) return reject(req, res, 'rate_limited');
-    const { event_id: eventId, ...vars } = m.event.vars;
-    const event: NewEvent = { package: m.event.package, eventId: eventId ?? null, receivedAt: now(), vars: vars as Record<string, string> };
-    // Enqueued only once the request ended whole; withdrawn (503, nothing stored) at the deadline or when the
-    // client is gone, unless its commit has started: then that commit's outcome answers (ackable.ts).
-    const ack = ackSignal(req, res, ackTimeoutMs);
-    try {
-      if (!(await requestEnded(req))) return;
-      await batcher.add(event, ack.signal);
-    } catch {
-      return res.destroyed ? undefined : reject(req, res, 'unavailable');
-    } finally {
-      ack.clear();
-    }
-    res.writeHead(200, { 'content-length': 0, 'cache-control': 'no-store' });
-    res.end();
   }
 
   /** A token given (the bearer header's, or the sign-in form's): right, wrong, or throttled (this sender's wrong ones are used up). */
@@ -128,25 +86,10 @@ export function createApp(o: AppOptions): App {
   }
 
   const today = () => utcDay(now());
-  /** A breakdown's values past the storage's bound (Limits) as `other`, next to the counts. */
-  const withOther = (counts: Record<string, number>, key: string) => {
-    const { [OTHER]: other, ...rest } = counts;
-    return other === undefined ? { [key]: rest } : { [key]: rest, other };
-  };
-  const notFound = (pkg: string) => ({ error: `package ${pkg} not found` });
-
-  /** "@scope/name", "@scope%2Fname" or "name" from the rest of a path. */
-  function packageName(rest: string): string | undefined {
-    let name: string;
-    try {
-      name = decodeURIComponent(rest);
-    } catch {
-      return undefined;
-    }
-    return /^(@[^/]+\/)?[^/@]+$/.test(name) ? name : undefined;
-  }
+  const api = createApi({ storage: o.storage, today, authorized });
 
   async function read(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+    if (isApiPath(path)) return api(req, res, path, query);
     if (req.method === 'POST' && path === '/') return signIn(req, res);
     if (req.method === 'POST' && path === '/sign-out') return redirect(res, '/', { 'set-cookie': `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` });
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, req, 405, { error: 'only GET and HEAD are accepted' }, { allow: 'GET, HEAD' });
@@ -156,72 +99,12 @@ export function createApp(o: AppOptions): App {
       if (!fault) return json(res, req, 200, { ok: true, database: o.storage.kind, pending: batcher.pending });
       return json(res, req, 503, { ok: false, database: o.storage.kind, error: `writes are failing: ${fault.reason}`, since: new Date(fault.since).toISOString() });
     }
-    const badge = /^\/badge\/(.+)\.(json|svg)$/.exec(path);
-    if (badge) {
-      const pkg = packageName(badge[1]!);
-      if (!pkg) return json(res, req, 404, { error: 'not a package name' });
-      const week = parsePeriod('last-week', today());
-      const weekly = [...(await o.storage.daily(pkg, week.ok ? week.period.start : '', today())).values()].reduce((a, b) => a + b, 0);
-      const b = endpointBadge(weekly);
-      if (badge[2] === 'json') return json(res, req, 200, b, { 'cache-control': 'max-age=300' });
-      const svg = badgeSvg(b);
-      res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(svg) });
-      res.end(req.method === 'HEAD' ? undefined : svg);
-      return;
-    }
     if (path === '/dashboard.css' || path === '/favicon.svg') {
       const [type, body] = path === '/favicon.svg' ? ['image/svg+xml', FAVICON] : ['text/css; charset=utf-8', CSS];
       res.writeHead(200, { 'content-type': type, 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(body) });
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
-    if (path === '/') return dashboard(req, res, query);
-    const auth = authorized(req);
-    if (auth === 'throttled') return json(res, req, 429, { error: 'too many wrong tokens from this address; retry in a minute' }, { 'retry-after': '60' });
-    if (auth !== 'ok') return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
-
-    let m: RegExpExecArray | null;
-    const withPeriod = async (periodText: string, rest: string, answer: (pkg: string, p: Period) => Promise<unknown>) => {
-      const p = parsePeriod(periodText, today());
-      if (!p.ok) return json(res, req, 400, { error: p.error });
-      const pkg = packageName(rest);
-      if (!pkg || !(await o.storage.hasPackage(pkg))) return json(res, req, 404, notFound(pkg ?? rest));
-      return json(res, req, 200, await answer(pkg, p.period));
-    };
-    if ((m = /^\/api\/downloads\/(point|range)\/([^/]+)\/(.+)$/.exec(path))) {
-      const kind = m[1];
-      return withPeriod(m[2]!, m[3]!, async (pkg, p) => {
-        const daily = await o.storage.daily(pkg, p.start, p.end);
-        if (kind === 'point') return { downloads: [...daily.values()].reduce((a, b) => a + b, 0), start: p.start, end: p.end, package: pkg };
-        return { start: p.start, end: p.end, package: pkg, downloads: days(p).map((day) => ({ day, downloads: daily.get(day) ?? 0 })) };
-      });
-    }
-    if ((m = /^\/api\/versions\/(.+)\/last-week$/.exec(path))) {
-      return withPeriod('last-week', m[1]!, async (pkg, p) => ({ package: pkg, ...withOther(await o.storage.breakdown(pkg, 'version', p.start, p.end), 'downloads') }));
-    }
-    if ((m = /^\/api\/breakdown\/([^/]+)\/([^/]+)\/(.+)$/.exec(path))) {
-      const field = m[1]!;
-      if (!(FIELDS as readonly string[]).includes(field)) return json(res, req, 400, { error: `unknown field "${field}"; known: ${FIELDS.join(', ')}` });
-      return withPeriod(m[2]!, m[3]!, async (pkg, p) => ({ package: pkg, start: p.start, end: p.end, field, ...withOther(await o.storage.breakdown(pkg, field, p.start, p.end), 'counts') }));
-    }
-    if (path === '/api/events.ndjson') {
-      const sinceText = query.get('since');
-      const since = sinceText ? Date.parse(sinceText) : 0;
-      if (Number.isNaN(since)) return json(res, req, 400, { error: 'since must be an ISO time, e.g. 2026-11-01T00:00:00Z' });
-      const pkg = query.get('package') ?? undefined;
-      res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' });
-      if (req.method === 'HEAD') return void res.end();
-      let afterId = 0;
-      for (;;) {
-        const page = await o.storage.events({ package: pkg, since, afterId, limit: 1000 });
-        if (page.length === 0) break;
-        const lines = page.map((e) => JSON.stringify({ package: e.package, received_at: new Date(e.receivedAt).toISOString(), ...(e.eventId !== null ? { event_id: e.eventId } : {}), ...e.vars }) + '\n').join('');
-        afterId = page[page.length - 1]!.id;
-        if (!res.write(lines)) await new Promise((r) => res.once('drain', r));
-        if (res.destroyed) return;
-      }
-      return void res.end();
-    }
-    return json(res, req, 404, { error: 'no such API path' });
+    return dashboard(req, res, query);
   }
 
   function page(req: IncomingMessage, res: ServerResponse, p: Page, headers: Record<string, string> = {}): void {
@@ -304,8 +187,9 @@ export function createApp(o: AppOptions): App {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const isRead = path === '/' || path === '/sign-out' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz' || path.startsWith('/api/') || path.startsWith('/badge/');
-    const work = isRead && url.length <= 2048 ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
+    // A read path is never an event, whatever the routes; an API path may be long (npm's bulk lookups: 128 names).
+    const isRead = (path === '/' || path === '/sign-out' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz') && url.length <= 2048;
+    const work = isRead || isApiPath(path) ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest.handle(req, res, url);
     work.catch(() => {
       // A read failed in the database: answer 503, never crash.
       if (!res.headersSent) json(res, req, 503, { error: 'the database is unavailable; retry later' });
@@ -316,12 +200,11 @@ export function createApp(o: AppOptions): App {
   return {
     handle,
     batcher,
-    rejected,
+    rejected: ingest.rejected,
     close: () => {
-      if (forget) clearInterval(forget);
-      clearInterval(watch);
       clearInterval(forgetGuesses);
-      return batcher.close();
+      clearInterval(watch);
+      return ingest.close();
     },
   };
 }

@@ -18,6 +18,8 @@ export interface BatcherOptions<T> {
   maxQueue?: number;
   /** Commits in flight at once (1 for SQLite's single writer; more for PostgreSQL's connection pool). */
   concurrency?: number;
+  /** How many events an item holds (default 1): maxBatch and maxQueue count events, and an item is never split across commits. */
+  weight?(item: T): number;
   /** Told every commit's outcome (the collector's health follows it). */
   onOutcome?(outcome: { ok: true } | { ok: false; error: unknown }): void;
 }
@@ -46,6 +48,8 @@ interface Waiting<T> {
 
 export class Batcher<T> {
   private queue: Waiting<T>[] = [];
+  /** Events (the items' weights) in the queue. */
+  private queued = 0;
   private active = new Set<Promise<void>>();
   /** When each commit in flight started (Date.now()). */
   private started = new Map<object, number>();
@@ -72,7 +76,8 @@ export class Batcher<T> {
   add(item: T, signal?: AbortSignal): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError());
     if (signal?.aborted) return Promise.reject(new WithdrawnError());
-    if (this.queue.length >= this.maxQueue) return Promise.reject(new QueueFullError());
+    const weight = this.options.weight?.(item) ?? 1;
+    if (this.queued + weight > this.maxQueue) return Promise.reject(new QueueFullError());
     return new Promise((resolve, reject) => {
       const w: Waiting<T> = { item, resolve, reject };
       if (signal) {
@@ -80,6 +85,7 @@ export class Batcher<T> {
           const i = this.queue.indexOf(w);
           if (i === -1) return; // its commit has started: the commit's outcome answers it
           this.queue.splice(i, 1);
+          this.queued -= weight;
           reject(new WithdrawnError());
         };
         signal.addEventListener('abort', withdraw, { once: true });
@@ -88,6 +94,7 @@ export class Batcher<T> {
         w.reject = (e) => settle(() => reject(e))();
       }
       this.queue.push(w);
+      this.queued += weight;
       this.schedule();
     });
   }
@@ -99,13 +106,14 @@ export class Batcher<T> {
     return oldest;
   }
 
+  /** Events waiting for a commit. */
   get pending(): number {
-    return this.queue.length;
+    return this.queued;
   }
 
   private schedule(): void {
     if (this.active.size >= this.concurrency) return; // a commit in flight flushes again when it ends
-    if (this.queue.length >= this.maxBatch) this.flush();
+    if (this.queued >= this.maxBatch) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
   }
 
@@ -113,7 +121,17 @@ export class Batcher<T> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.active.size >= this.concurrency || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
+    // Whole items up to maxBatch events (at least one item, however heavy).
+    let n = 0;
+    let events = 0;
+    for (const w of this.queue) {
+      const weight = this.options.weight?.(w.item) ?? 1;
+      if (n > 0 && events + weight > this.maxBatch) break;
+      n++;
+      events += weight;
+    }
+    const batch = this.queue.splice(0, n);
+    this.queued -= events;
     const commit = {};
     this.started.set(commit, Date.now());
     const done: Promise<void> = (async () => {
@@ -121,7 +139,7 @@ export class Batcher<T> {
         await this.options.commit(batch.map((w) => w.item));
         this.started.delete(commit);
         this.stats.commits++;
-        this.stats.items += batch.length;
+        this.stats.items += events;
         this.options.onOutcome?.({ ok: true });
         for (const w of batch) w.resolve();
       } catch (e) {
@@ -137,7 +155,7 @@ export class Batcher<T> {
     });
     this.active.add(done);
     // Room for another commit and a full batch waiting: start it too.
-    if (this.queue.length >= this.maxBatch) this.flush();
+    if (this.queued >= this.maxBatch) this.flush();
   }
 
   /** Stop taking events, commit everything queued, and wait for it. */

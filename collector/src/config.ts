@@ -73,7 +73,7 @@ export const USAGE = `Usage: install-beacon-collector [options]
                            later new values of that day count as "other"
   --max-combinations N     distinct sets of values kept per package and day for filtered views
                            (default ${DEFAULT_LIMITS.combinations}); later new sets count without their values
-  --rate-limit N           ingest requests per sender per minute (default ${DEFAULTS.rateLimit}; 0: off);
+  --rate-limit N           ingest events per sender per minute (default ${DEFAULTS.rateLimit}; 0: off);
                            a sender is an IPv4 address or an IPv6 /64
   --trust-proxy            take the client address from X-Forwarded-For (behind a reverse proxy)
   --max-connections N      open connections at most (default ${DEFAULTS.maxConnections}; 0: no cap); keep it below ulimit -n

@@ -89,7 +89,7 @@ export function compileRoute(spec: string): CompileResult {
   const pathText = (q === -1 ? text : text.slice(0, q)) || '/';
   const queryText = q === -1 ? '' : text.slice(q + 1);
   if (!pathText.startsWith('/')) return { ok: false, error: `--route ${spec}: the path must start with /` };
-  if (/^\/(api|badge|healthz)(\/|$)/.test(pathText)) return { ok: false, error: `--route ${spec}: /api, /badge and /healthz are the collector's own paths` };
+  if (/^\/(api|badge|healthz|versions)(\/|$)|^\/downloads\/(point|range)(\/|$)/.test(pathText)) return { ok: false, error: `--route ${spec}: /api, /badge, /healthz, /versions, /downloads/point and /downloads/range are the collector's own paths` };
 
   const path = compilePattern(pathText, '([^/]+)');
   const query: QueryParam[] = [];
@@ -111,7 +111,7 @@ export function compileRoute(spec: string): CompileResult {
 
 export const REJECTIONS = {
   uri_too_long: { status: 414, text: 'URL longer than 2048 bytes' },
-  method: { status: 405, text: 'only GET and HEAD are accepted' },
+  method: { status: 405, text: 'only GET, HEAD and POST are accepted' },
   no_route: { status: 404, text: 'no route matches this URL' },
   bad_encoding: { status: 400, text: 'a value is not valid percent-encoded UTF-8' },
   raw_bytes: { status: 400, text: 'the URL holds bytes that must be percent-encoded' },
@@ -121,6 +121,11 @@ export const REJECTIONS = {
   invisible_chars: { status: 400, text: 'a value holds bidirectional-text controls, line or paragraph separators or a byte-order mark' },
   bad_name: { status: 400, text: 'the package name is not a valid npm package name' },
   duplicate_param: { status: 400, text: 'a query parameter is given twice' },
+  body_too_large: { status: 413, text: 'the body is longer than 65536 bytes' },
+  too_many_events: { status: 413, text: 'the body holds more than 1000 events' },
+  unsupported_type: { status: 415, text: 'a body must be application/json, application/x-ndjson or application/x-www-form-urlencoded (UTF-8)' },
+  bad_body: { status: 400, text: 'the body is malformed' },
+  conflicting_value: { status: 400, text: 'the body gives a variable another value than the URL' },
   rate_limited: { status: 429, text: 'too many requests from this address; retry later' },
   unavailable: { status: 503, text: 'the database is unavailable; retry later' },
 } as const;
@@ -151,18 +156,26 @@ function decodeValue(raw: string): { ok: true; value: string } | { ok: false; re
   } catch {
     return { ok: false, reason: 'bad_encoding' };
   }
-  if (CONTROL.test(value)) return { ok: false, reason: 'control_chars' };
-  if (INVISIBLE.test(value)) return { ok: false, reason: 'invisible_chars' };
+  const bad = checkValue(value);
+  return bad ? { ok: false, reason: bad } : { ok: true, value };
+}
+
+/** Why a decoded value (from a URL or a body) is refused, or undefined when it may be stored. */
+export function checkValue(value: string): Rejection | undefined {
+  // A lone surrogate cannot come out of UTF-8, but a JSON body can spell one (`"\ud800"`): no database stores it.
+  if (/[\ud800-\udfff]/u.test(value)) return 'bad_encoding';
+  if (CONTROL.test(value)) return 'control_chars';
+  if (INVISIBLE.test(value)) return 'invisible_chars';
   // Lone surrogates cannot come out of valid UTF-8; count code points, not UTF-16 units.
   let n = 0;
-  for (const _ of value) if (++n > MAX_VALUE) return { ok: false, reason: 'value_too_long' };
-  return { ok: true, value };
+  for (const _ of value) if (++n > MAX_VALUE) return 'value_too_long';
+  return undefined;
 }
 
 /** Match a request's method and raw URL (as received: path and query, still percent-encoded) against the routes. */
 export function matchRequest(routes: readonly Route[], method: string, url: string): MatchResult {
   if (Buffer.byteLength(url) > MAX_URL) return { ok: false, reason: 'uri_too_long' };
-  if (method !== 'GET' && method !== 'HEAD') return { ok: false, reason: 'method' };
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return { ok: false, reason: 'method' };
   // Node hands over bytes >= 0x80 as Latin-1 characters: a well-formed client percent-encodes them.
   if (/[^\u0021-\u007e]/.test(url)) return { ok: false, reason: 'raw_bytes' };
   const q = url.indexOf('?');

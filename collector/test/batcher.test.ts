@@ -38,6 +38,39 @@ describe('Batcher (group commit)', () => {
     await Promise.all(acks);
   });
 
+  it('weighted items (a request\'s events): maxBatch and maxQueue count events, and an item is never split', async () => {
+    const batches: number[][][] = [];
+    const opens: Array<() => void> = [];
+    let started: () => void = () => {};
+    const commit = (batch: number[][]) =>
+      new Promise<void>((resolve) => {
+        batches.push(batch);
+        opens.push(resolve);
+        started();
+      });
+    const b = new Batcher<number[]>({ commit, weight: (e) => e.length, maxBatch: 5, lingerMs: 3_600_000, maxQueue: 9 });
+    const first = b.add([1, 2, 3]);
+    expect(b.pending).toBe(3);
+    const wait = new Promise<void>((r) => (started = r));
+    const second = b.add([4, 5, 6]); // 6 events queued: over maxBatch, so a commit starts, of whole items only
+    await wait;
+    expect(batches).toEqual([[[1, 2, 3]]]);
+    expect(b.pending).toBe(3);
+    await expect(b.add([7, 8, 9, 10, 11, 12, 13])).rejects.toBeInstanceOf(QueueFullError); // 3 + 7 > 9 events
+    const third = b.add([7, 8, 9, 10, 11, 12]); // 3 + 6 = 9: room; heavier than maxBatch, it still goes whole
+    opens[0]!();
+    await first;
+    await new Promise((r) => setImmediate(r));
+    expect(batches[1]).toEqual([[4, 5, 6]]);
+    opens[1]!();
+    await second;
+    await new Promise((r) => setImmediate(r));
+    expect(batches[2]).toEqual([[7, 8, 9, 10, 11, 12]]);
+    opens[2]!();
+    await third;
+    expect(b.stats.items).toBe(12);
+  });
+
   it('time trigger: a lone event commits after lingerMs', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 100, lingerMs: 5 });

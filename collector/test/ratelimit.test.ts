@@ -48,6 +48,7 @@ describe('addressKey', () => {
     '\u0000', '２０３.0.113.9', '1.2.3.4, 5.6.7.8', 'x'.repeat(10_000),
   ])('%j is not an address: the shared key', (address) => {
     expect(addressKey(address)).toBe(INVALID_KEY);
+    expect(INVALID_KEY).toBe('invalid'); // no address parses to this key, and it is never empty
   });
 });
 
@@ -83,6 +84,22 @@ describe('createLimiter', () => {
     const { send } = rig({ limit });
     expect(send('a', limit + 3)).toEqual([...ok(limit), ...no(3)]);
     expect(send('b', limit + 1)).toEqual([...ok(limit), ...no(1)]); // another sender has its own budget
+  });
+
+  it.each<[string, number[], boolean[]]>([
+    ['a POST of 3 events counts 3: 3 + 2 of 5 fit, the next 1 does not', [3, 2, 1], [false, false, true]],
+    ['a POST over the whole budget is limited at once', [6], [true]],
+    ['exactly the budget fits', [5], [false]],
+  ])('events: %s', (_what, posts, verdicts) => {
+    const { limiter } = rig({ limit: 5 });
+    expect(posts.map((n) => limiter.limited('a', n))).toEqual(verdicts);
+  });
+
+  it('the shared overflow budget counts events too', () => {
+    const { limiter } = rig({ limit: 5, maxKeys: 1 });
+    limiter.limited('a');
+    expect([limiter.limited('b', 4), limiter.limited('c', 2)]).toEqual([false, true]);
+    expect(limiter.overflowed).toBe(6);
   });
 
   it.each([
@@ -138,6 +155,24 @@ describe('createLimiter', () => {
     // Known senders are unaffected by the exhausted overflow budget: each still has the rest of its own.
     expect(send('known-1', 3)).toEqual(['ok', 'ok', '429']);
     expect(send('known-2', 3)).toEqual(['ok', 'ok', '429']);
+  });
+
+  it('spent() says whether the next request would be refused, without counting one (the token throttle asks it first)', () => {
+    const { limiter, send, advance } = rig({ limit: 2, maxKeys: 1, overflowLimit: 1 });
+    const spent = (k: string) => limiter.spent(k);
+    expect([spent('a'), spent('a')]).toEqual([false, false]);
+    expect([limiter.tracked, limiter.overflowed]).toEqual([0, 0]);
+    send('a');
+    expect(spent('a')).toBe(false);
+    send('a');
+    expect(spent('a')).toBe(true); // at the limit: the next would be the third
+    // The cap of 1 tracked sender is reached: another sender is judged by the shared overflow budget.
+    expect(spent('b')).toBe(false);
+    send('b');
+    expect([spent('b'), spent('c')]).toEqual([true, true]);
+    expect([limiter.tracked, limiter.overflowed]).toEqual([1, 1]);
+    advance(60_000);
+    expect([spent('a'), spent('b')]).toEqual([false, false]); // a new window
   });
 
   it('the overflow budget defaults to the per-sender limit, and rolls with the window', () => {

@@ -40,6 +40,10 @@ describe('compileRoute', () => {
     ['acme-lib=/{name}/{version}', false], // both
     ['/{name}/{nope}', false], // unknown variable: the hook's parser says so
     ['/api/{name}', false], // the collector's own path
+    ['/versions/{name}', false], // npm's counts paths, served by the read API
+    ['/downloads/point/{name}', false],
+    ['/downloads/range/{name}/{version}', false],
+    ['/downloads/{name}/{version}', true], // not one of npm's paths
     ['/{name}?{ci}=1', false], // a variable as a parameter name
     ['http://example.com/{name}', false], // the hook refuses http:// for a non-loopback host
   ])('%s -> %s', (spec, ok) => {
@@ -54,8 +58,8 @@ describe('compileRoute', () => {
 describe('matchRequest: every rejection is a named reason with its status', () => {
   const ok = `/acme/1.0.0/linux/x64?ci=true&event_id=${ID}`;
   it.each([
-    ['POST', ok, 'method', 405],
     ['PUT', ok, 'method', 405],
+    ['DELETE', ok, 'method', 405],
     ['GET', '/acme/1.0.0/linux', 'no_route', 404],
     ['GET', '/acme/1.0.0/linux/x64/extra', 'no_route', 404],
     ['GET', '/', 'no_route', 404],
