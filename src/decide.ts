@@ -22,6 +22,8 @@ export interface DecideInput {
   env: Env;
   /** The package folder: the lifecycle cwd, or the folder holding the caller's package.json. */
   pkgDir: string;
+  /** The process's folder: at run time, where the project linking a shared pnpm store is looked for. */
+  cwd?: string;
   /** A URL template given on the command line (wins over package.json). */
   positional?: string;
   trigger: Trigger;
@@ -90,6 +92,10 @@ export function projectRoots(site: InstallSite | undefined, probes: Pick<DecideP
   return ws ? [site.projectRoot, ws] : [site.projectRoot];
 }
 
+/** The install site, with what finds the project of a shared pnpm store: a pnpm install's INIT_CWD, or the cwd. */
+export const siteOf = (i: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'cwd' | 'probes'>): InstallSite | undefined =>
+  installSite(i.pkgDir, i.probes, i.trigger === 'postinstall' && /^pnpm\//.test(i.env.npm_config_user_agent ?? '') ? i.env.INIT_CWD : undefined, i.cwd);
+
 const pkgJsonOf = (root: string): string => `${root.replace(/[\\/]$/, '')}/package.json`;
 
 export function decide(input: DecideInput): Decision {
@@ -120,7 +126,7 @@ export function decide(input: DecideInput): Decision {
   // 4. The project installed into (from where the package is, never from where
   // the package manager was started: INIT_CWD is a subfolder for `cd src && npm
   // install`, and elsewhere for `npm install --prefix`), then the machine.
-  const site = installSite(pkgDir, probes);
+  const site = siteOf(input);
   for (const root of projectRoots(site, probes)) {
     const setting = projectOptOut(probes.readJson(pkgJsonOf(root)));
     if (setting) return { ...base, ...wouldSend(), site, send: false, rule: 'project-opt-out', reason: `the project's package.json (${root}) has ${setting}` };
@@ -165,7 +171,7 @@ export function decide(input: DecideInput): Decision {
  * computed), plus the container check that delivery needs.
  */
 export function contextFacts(
-  input: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'platform' | 'arch' | 'nodeVersion' | 'execPath' | 'beaconVersion' | 'probes' | 'newId'>,
+  input: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'cwd' | 'platform' | 'arch' | 'nodeVersion' | 'execPath' | 'beaconVersion' | 'probes' | 'newId'>,
   name: string,
   version: string,
   variables: Iterable<VarName>,
@@ -180,9 +186,9 @@ export function contextFacts(
   // {pm} from the tree and {direct} both need it; under Yarn PnP it asks the PnP runtime.
   let site = knownSite;
   let siteLooked = knownSite !== undefined;
-  const siteOf = () => {
+  const siteHere = () => {
     if (!siteLooked) {
-      site = installSite(input.pkgDir, probes);
+      site = siteOf(input);
       siteLooked = true;
     }
     return site;
@@ -195,7 +201,7 @@ export function contextFacts(
     if (pm) return pm;
     const fromAgent = detectPM(env);
     // No user agent (the runtime trigger, or explain): the tree's layout and lockfile tell.
-    pm = fromAgent.pm !== 'unknown' ? fromAgent : detectPMFromTree(input.pkgDir, siteOf()?.projectRoot, probes);
+    pm = fromAgent.pm !== 'unknown' ? fromAgent : detectPMFromTree(input.pkgDir, siteHere()?.projectRoot, probes);
     return pm;
   };
   const compute: Record<VarName, () => string> = {
@@ -213,7 +219,7 @@ export function contextFacts(
     // npm ci and rebuilds install nothing that package.json does not already list.
     direct: () =>
       detectDirect(
-        siteOf(), name, detectInstall(env, input.pkgDir) === 'global', probes,
+        siteHere(), name, detectInstall(env, input.pkgDir) === 'global', probes,
         input.trigger === 'postinstall' && !['ci', 'rebuild'].includes(env.npm_command ?? ''),
         // pnpm 11+ global installs run in <PNPM_HOME>/global/v11/<id> (see GLOBAL_RULES).
         input.trigger === 'postinstall' && /[\\/]pnpm[\\/]global[\\/]/.test(env.INIT_CWD ?? '') ? env.INIT_CWD : undefined,
