@@ -54,25 +54,8 @@ type SiteProbes = LayoutProbes & { readText?(path: string): string | undefined }
 // pnpm's virtual store outside the project's node_modules: `virtualStoreDir`
 // (<vs>/x@1.0.0/node_modules/x) or the global virtual store
 // (<store>/links/@/x/1.0.0/<hash>/node_modules/x, scoped: links/@s/x/...). The
-// folder names no project; the project that links it owns it, and is asked
-// for (storeOwner). A global store entry without one is in no project's tree.
-const VSD = /[^\\/]@[^\\/]*$/;
-const GVS = /[\\/]links[\\/]@[^\\/]*(?:[\\/][^\\/]+){3}$/;
-
-/**
- * The project owning a package folder of a shared pnpm store: in a pnpm
- * install, its INIT_CWD (the project: pnpm writes node_modules/.modules.yaml
- * only after the builds); else the nearest folder above the package or the
- * cwd whose node_modules/.modules.yaml names a virtualStoreDir holding it.
- */
-function storeOwner(pkgDir: string, probes: SiteProbes, init?: string, cwd?: string): string | undefined {
-  if (init) return init;
-  for (const dir of [...ancestors(pkgDir), ...(cwd ? [cwd, ...ancestors(cwd)] : [])]) {
-    const vs = /virtualStoreDir"?: *"?([^"\n]+)/.exec(probes.readText?.(`${dir}/node_modules/.modules.yaml`) ?? '')?.[1];
-    if (vs && `${pkgDir}/`.startsWith(`${(require('path') as typeof import('path')).resolve(dir, 'node_modules', vs)}/`)) return dir;
-  }
-  return undefined;
-}
+// folder names no project: the project that links it owns it (see installSite).
+const SHARED = /(?:[^\\/]@[^\\/]*|[\\/]links[\\/]@[^\\/]*(?:[\\/][^\\/]+){3})$/;
 
 const DENO_CACHE = /^(.*?[\\/]npm[\\/][^\\/]+)[\\/]((?:@[^\\/]+[\\/])?[^\\/@.][^\\/]*)[\\/](\d+\.\d+\.\d+[^\\/]*)(?:[\\/]|$)/;
 
@@ -130,11 +113,18 @@ export function installSite(pkgDir: string, probes: SiteProbes = {}, init?: stri
   if (!nm) return undefined;
   let root = nm[1]!;
   let kind: LayoutKind = /[\\/]node_modules[\\/]\.pnpm[\\/]/.test(pkgDir) ? 'pnpm' : 'node_modules';
-  if (VSD.test(root) || GVS.test(root)) {
-    // The marker goes into the owner's node_modules, not the store: each project linking it counts once.
-    const owner = storeOwner(pkgDir, probes, init, cwd);
-    if (owner) (root = owner.replace(/[\\/]+$/, '')), (kind = 'pnpm');
-    else if (GVS.test(root)) return undefined;
+  if (SHARED.test(root)) {
+    // Its owner: in a pnpm install, INIT_CWD (pnpm writes node_modules/.modules.yaml
+    // only after the builds); else the nearest folder above the package or the
+    // cwd whose node_modules/.modules.yaml names a virtualStoreDir holding it.
+    // The marker goes into the owner's node_modules, not the store: each project
+    // linking it counts once. A global store entry with no owner is in no tree.
+    const owner = init || [pkgDir, cwd ?? '/'].flatMap((d) => [d, ...ancestors(d)]).find((d) => {
+      const vs = /virtualStoreDir"?: *"?([^"\n]+)/.exec(probes.readText?.(`${d}/node_modules/.modules.yaml`) ?? '')?.[1];
+      return vs && `${pkgDir}/`.startsWith(`${(require('path') as typeof import('path')).resolve(d, 'node_modules', vs)}/`);
+    });
+    if (owner) (root = owner), (kind = 'pnpm');
+    else if (/[\\/]links[\\/]/.test(root)) return undefined;
   }
   return { kind, pkgDir, treeRoot: root || '/', projectRoot: root || '/', markerDir: `${root}/node_modules/.install-beacon` };
 }

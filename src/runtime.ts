@@ -122,7 +122,7 @@ export function reportInstall(from: string | URL): void {
     // Opt-outs are read afresh on every call and never remembered as "reported".
     if (envOptOut(host.env)) return;
     // A shared pnpm store's package: the project is looked for from here (and asked).
-    const site = pkgDir ? installSite(pkgDir, { ...layout, readText: realProbes.readText }, undefined, host.cwd) : undefined;
+    const site = pkgDir ? installSite(pkgDir, realProbes, undefined, host.cwd) : undefined;
     // The author's own repo, a package in no installed tree, or a PnP cache no
     // loaded runtime serves: no marker can be kept, and a program start is
     // never an install, so never report from here.
@@ -134,7 +134,9 @@ export function reportInstall(from: string | URL): void {
       return;
     }
     handled.add(key);
-    if (isReported(markerLocation(site, pkg.name, pkg.version), realMarkerFs, Date.now(), pkg.mtimeMs) && !isOn(host.env.INSTALL_BEACON_DEBUG)) return;
+    const marker = markerLocation(site, pkg.name, pkg.version);
+    // A shared package's times say nothing (decide.ts).
+    if (isReported(marker, realMarkerFs, Date.now(), marker.path ? pkg.mtimeMs : 0) && !isOn(host.env.INSTALL_BEACON_DEBUG)) return;
     setImmediate(() => {
       try {
         runtimeSend(site, runtime);
