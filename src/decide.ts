@@ -94,7 +94,7 @@ export function projectRoots(site: InstallSite | undefined, probes: Pick<DecideP
 
 /** The install site, with what finds the project of a shared pnpm store: a pnpm install's INIT_CWD, or the cwd. */
 export const siteOf = (i: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'cwd' | 'probes'>): InstallSite | undefined =>
-  installSite(i.pkgDir, i.probes, i.trigger === 'postinstall' && /^pnpm\//.test(i.env.npm_config_user_agent ?? '') ? i.env.INIT_CWD : undefined, i.cwd);
+  installSite(i.pkgDir, i.probes, i.trigger === 'postinstall' && detectPM(i.env).pm === 'pnpm' ? i.env.INIT_CWD : undefined, i.cwd);
 
 const pkgJsonOf = (root: string): string => `${root.replace(/[\\/]$/, '')}/package.json`;
 

@@ -48,8 +48,8 @@ export interface LayoutProbes {
   isDeno?(): boolean;
 }
 
-/** Also a file's text, or undefined (a project's node_modules/.modules.yaml). */
-type SiteProbes = LayoutProbes & { readText?(path: string): string | undefined };
+/** Also parsed JSON, or undefined (a project's node_modules/.modules.yaml, which pnpm 10 and 12 write as JSON). */
+type SiteProbes = LayoutProbes & { readJson?(path: string): unknown };
 
 // pnpm's virtual store outside the project's node_modules: `virtualStoreDir`
 // (<vs>/x@1.0.0/node_modules/x) or the global virtual store
@@ -120,8 +120,8 @@ export function installSite(pkgDir: string, probes: SiteProbes = {}, init?: stri
     // The marker goes into the owner's node_modules, not the store: each project
     // linking it counts once. A global store entry with no owner is in no tree.
     const owner = init || [pkgDir, cwd ?? '/'].flatMap((d) => [d, ...ancestors(d)]).find((d) => {
-      const vs = /virtualStoreDir"?: *"?([^"\n]+)/.exec(probes.readText?.(`${d}/node_modules/.modules.yaml`) ?? '')?.[1];
-      return vs && `${pkgDir}/`.startsWith(`${(require('path') as typeof import('path')).resolve(d, 'node_modules', vs)}/`);
+      const vs = (probes.readJson?.(`${d}/node_modules/.modules.yaml`) as { virtualStoreDir?: unknown } | undefined)?.virtualStoreDir;
+      return typeof vs === 'string' && `${pkgDir}/`.startsWith(`${(require('path') as typeof import('path')).resolve(d, 'node_modules', vs)}/`);
     });
     if (owner) (root = owner), (kind = 'pnpm');
     else if (/[\\/]links[\\/]/.test(root)) return undefined;

@@ -163,7 +163,8 @@ function reborn(st: MarkerStat, location: MarkerLocation, fs: MarkerFs): boolean
   const dir = `${location.tree}/${location.path}`;
   const folder = fs.stat(dir);
   const born = folder?.birthtimeMs ?? 0;
-  return born > st.mtimeMs && born <= folder!.mtimeMs && (fs.stat(`${dir}/package.json`)?.ctimeMs ?? 0) >= born;
+  // yarn 4 gives what it extracts (nodeLinker pnpm's .store/<x>/package folder too) its fixed time, 456789000 s (1984).
+  return born > st.mtimeMs && (born <= folder!.mtimeMs || folder!.mtimeMs === 456789e6) && (fs.stat(`${dir}/package.json`)?.ctimeMs ?? 0) >= born;
 }
 
 /**

@@ -72,7 +72,7 @@ describe("a shared pnpm store (issue 19 item 3): the project linking the package
     '/work/vsd/node_modules/.modules.yaml': '{\n  "virtualStoreDir": "../.pnpm-store-dir"\n}',
     '/work/other/node_modules/.modules.yaml': '{\n  "virtualStoreDir": ".pnpm"\n}',
   };
-  const readText = (p: string) => files[p.replace(/\/\/+/g, '/')];
+  const readJson = (p: string) => (files[p.replace(/\/\/+/g, '/')] ? JSON.parse(files[p.replace(/\/\/+/g, '/')]!) : undefined);
   const owned = (root: string) => ({ kind: 'pnpm', treeRoot: root, projectRoot: root, markerDir: `${root}/node_modules/.install-beacon` });
   it.each([
     ['global virtual store, in a pnpm install: INIT_CWD', GVS, '/work/app', undefined, owned('/work/app')],
@@ -85,7 +85,7 @@ describe("a shared pnpm store (issue 19 item 3): the project linking the package
     ['virtualStoreDir outside node_modules, at run time from anywhere: the folder above it', '/work/vsd/.pnpm-store-dir/@acme+lib@1.0.0/node_modules/@acme/lib', undefined, '/', owned('/work/vsd')],
     ['a project folder named like a store entry, no pnpm: the path decides', '/work/app@2/node_modules/acme-lib', undefined, '/work/app@2', { kind: 'node_modules', treeRoot: '/work/app@2', markerDir: '/work/app@2/node_modules/.install-beacon' }],
   ] as const)('%s', (_why, pkgDir, init, cwd, expected) => {
-    const site = installSite(pkgDir, { readText }, init, cwd);
+    const site = installSite(pkgDir, { readJson }, init, cwd);
     if (expected === undefined) expect(site).toBeUndefined();
     else expect(site).toMatchObject({ pkgDir, ...expected });
   });
