@@ -145,10 +145,7 @@ export function decide(input: DecideInput): Decision {
   // 7. This install already reported.
   // One marker per name@version per tree: nested copies of one version are one install.
   const marker = site && markerLocation(site, name, version);
-  // A package outside its tree (pnpm's global virtual store, yarn's global
-  // cache) is shared: pnpm builds it afresh for each project linking it and on
-  // a rebuild, so its times tell nothing of this tree's install.
-  const pkgMtimeMs = (marker?.path && input.marker.stat(`${pkgDir}/package.json`)?.mtimeMs) || 0;
+  const pkgMtimeMs = input.marker.stat(`${pkgDir}/package.json`)?.mtimeMs ?? 0;
   if (marker && isReported(marker, input.marker, input.now, pkgMtimeMs)) {
     return { ...base, ...wouldSend(), site, marker, pkgMtimeMs, send: false, rule: 'already-reported', reason: 'this install already reported; re-runs such as npm rebuild send nothing (a fresh install, e.g. npm ci, reports again)' };
   }

@@ -134,9 +134,7 @@ export function reportInstall(from: string | URL): void {
       return;
     }
     handled.add(key);
-    const marker = markerLocation(site, pkg.name, pkg.version);
-    // A shared package's times say nothing (decide.ts).
-    if (isReported(marker, realMarkerFs, Date.now(), marker.path ? pkg.mtimeMs : 0) && !isOn(host.env.INSTALL_BEACON_DEBUG)) return;
+    if (isReported(markerLocation(site, pkg.name, pkg.version), realMarkerFs, Date.now(), pkg.mtimeMs) && !isOn(host.env.INSTALL_BEACON_DEBUG)) return;
     setImmediate(() => {
       try {
         runtimeSend(site, runtime);

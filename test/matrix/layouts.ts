@@ -112,7 +112,7 @@ const workspace = (write: (p: Project) => void) => (p: Project) => {
 
 const PNPM10_RELINK = { events: 0, why: 'pnpm links the very same store folder again: nothing of the package changes (docs/markers.md)' };
 const PNPM_GVS = { events: 0, why: 'pnpm links the very same folder of its global virtual store again: nothing of the package changes (docs/markers.md)' };
-const REMOVE_ADD = 'not kept yet: remove then add of the same version sent 0 events on 2026-12-07 (the reinstall is not told from a rerun here)';
+const BUN_RELINK = { events: 0, why: "bun's remove keeps the package's folder in node_modules/.bun and its add links it again: nothing of the package changes (docs/markers.md)" };
 const NO_REBUILD = 'the manager has no rebuild command';
 const NO_DEDUPE = 'the manager has no dedupe command';
 
@@ -166,7 +166,7 @@ export const LAYOUTS: Layout[] = [
   { id: 'berry-nm', manager: 'berry-node-modules', label: 'yarn 4, `nodeLinker: node-modules`, global cache (default)' },
   { id: 'berry-nm-local', manager: 'berry-node-modules', label: 'yarn 4, `nodeLinker: node-modules`, `enableGlobalCache: false`', setup: yarnrc({ enableGlobalCache: 'false' }) },
   { id: 'bun-hoisted', manager: 'bun', label: 'bun, `linker = "hoisted"`', setup: bunLinker('hoisted'), skip: { rebuild: NO_REBUILD, dedupe: NO_DEDUPE } },
-  { id: 'bun-isolated', manager: 'bun', label: 'bun, `linker = "isolated"`', setup: bunLinker('isolated'), skip: { rebuild: NO_REBUILD, dedupe: NO_DEDUPE } },
+  { id: 'bun-isolated', manager: 'bun', label: 'bun, `linker = "isolated"`', setup: bunLinker('isolated'), expect: { 'remove+add': BUN_RELINK }, skip: { rebuild: NO_REBUILD, dedupe: NO_DEDUPE } },
   { id: 'deno', manager: 'deno', label: 'deno (`deno install`, node_modules)', skip: { rebuild: NO_REBUILD, dedupe: NO_DEDUPE } },
 ];
 
