@@ -92,9 +92,9 @@ export function projectRoots(site: InstallSite | undefined, probes: Pick<DecideP
   return ws ? [site.projectRoot, ws] : [site.projectRoot];
 }
 
-/** The install site, with what finds the project of a shared pnpm store: a pnpm install's INIT_CWD, or the cwd. */
-export const siteOf = (i: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'cwd' | 'probes'>): InstallSite | undefined =>
-  installSite(i.pkgDir, i.probes, i.trigger === 'postinstall' && detectPM(i.env).pm === 'pnpm' ? i.env.INIT_CWD : undefined, i.cwd);
+/** The install site, with what finds the project of a shared pnpm store: the INIT_CWD pnpm gives its scripts (an install's, a `pnpm run`'s: the project), or the cwd. */
+export const siteOf = (i: Pick<DecideInput, 'env' | 'pkgDir' | 'cwd' | 'probes'>): InstallSite | undefined =>
+  installSite(i.pkgDir, i.probes, detectPM(i.env).pm === 'pnpm' ? i.env.INIT_CWD : undefined, i.cwd);
 
 const pkgJsonOf = (root: string): string => `${root.replace(/[\\/]$/, '')}/package.json`;
 
@@ -184,15 +184,8 @@ export function contextFacts(
   let container: string | undefined;
   const containerOf = () => (container ??= detectContainer(env, probes));
   // {pm} from the tree and {direct} both need it; under Yarn PnP it asks the PnP runtime.
-  let site = knownSite;
-  let siteLooked = knownSite !== undefined;
-  const siteHere = () => {
-    if (!siteLooked) {
-      site = siteOf(input);
-      siteLooked = true;
-    }
-    return site;
-  };
+  let site: { s?: InstallSite } | undefined = knownSite && { s: knownSite };
+  const siteHere = () => (site ??= { s: siteOf(input) }).s;
   // {libc} and {libc_version} both read Node's executable for its loader.
   let loader: { found: ReturnType<typeof loaderOn> } | undefined;
   const loaderOf = () => (loader ??= { found: loaderOn(input.platform, input.execPath, probes) }).found;

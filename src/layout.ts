@@ -88,7 +88,7 @@ export function packageDirOf(file: string): string | undefined {
 /**
  * Where the package in `pkgDir` was installed; undefined outside an installed
  * tree, or under a PnP cache no loaded runtime serves or a shared pnpm store
- * no project is found for. `init`: a pnpm install's INIT_CWD (postinstall only);
+ * no project is found for. `init`: the INIT_CWD pnpm gives its scripts;
  * `cwd`: the program's folder (run time).
  */
 export function installSite(pkgDir: string, probes: SiteProbes = {}, init?: string, cwd?: string): InstallSite | undefined {
@@ -114,8 +114,8 @@ export function installSite(pkgDir: string, probes: SiteProbes = {}, init?: stri
   let root = nm[1]!;
   let kind: LayoutKind = /[\\/]node_modules[\\/]\.pnpm[\\/]/.test(pkgDir) ? 'pnpm' : 'node_modules';
   if (SHARED.test(root)) {
-    // Its owner: in a pnpm install, INIT_CWD (pnpm writes node_modules/.modules.yaml
-    // only after the builds); else the nearest folder above the package or the
+    // Its owner: under pnpm, INIT_CWD (pnpm writes node_modules/.modules.yaml
+    // only after an install's builds); else the nearest folder above the package or the
     // cwd whose node_modules/.modules.yaml names a virtualStoreDir holding it.
     // The marker goes into the owner's node_modules, not the store: each project
     // linking it counts once. A global store entry with no owner is in no tree.
