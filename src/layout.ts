@@ -55,7 +55,7 @@ type SiteProbes = LayoutProbes & { readJson?(path: string): unknown };
 // (<vs>/x@1.0.0/node_modules/x) or the global virtual store
 // (<store>/links/@/x/1.0.0/<hash>/node_modules/x, scoped: links/@s/x/...). The
 // folder names no project: the project that links it owns it (see installSite).
-const SHARED = /(?:[^\\/]@[^\\/]*|[\\/]links[\\/]@[^\\/]*(?:[\\/][^\\/]+){3})$/;
+const GVS = /[\\/]links[\\/]@/;
 
 const DENO_CACHE = /^(.*?[\\/]npm[\\/][^\\/]+)[\\/]((?:@[^\\/]+[\\/])?[^\\/@.][^\\/]*)[\\/](\d+\.\d+\.\d+[^\\/]*)(?:[\\/]|$)/;
 
@@ -113,7 +113,7 @@ export function installSite(pkgDir: string, probes: SiteProbes = {}, init?: stri
   if (!nm) return undefined;
   let root = nm[1]!;
   let kind: LayoutKind = /[\\/]node_modules[\\/]\.pnpm[\\/]/.test(pkgDir) ? 'pnpm' : 'node_modules';
-  if (SHARED.test(root)) {
+  if (GVS.test(root) || /[^\\/]@[^\\/]*$/.test(root)) {
     // Its owner: under pnpm, INIT_CWD (pnpm writes node_modules/.modules.yaml
     // only after an install's builds); else the nearest folder above the package or the
     // cwd whose node_modules/.modules.yaml names a virtualStoreDir holding it.
@@ -124,7 +124,7 @@ export function installSite(pkgDir: string, probes: SiteProbes = {}, init?: stri
       return typeof vs === 'string' && `${pkgDir}/`.startsWith(`${(require('path') as typeof import('path')).resolve(d, 'node_modules', vs)}/`);
     });
     if (owner) (root = owner), (kind = 'pnpm');
-    else if (/[\\/]links[\\/]/.test(root)) return undefined;
+    else if (GVS.test(root)) return undefined;
   }
   return { kind, pkgDir, treeRoot: root || '/', projectRoot: root || '/', markerDir: `${root}/node_modules/.install-beacon` };
 }
