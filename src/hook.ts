@@ -30,6 +30,7 @@ function decideInputOf(host: Host, pkgDir: string, trigger: Trigger): DecideInpu
   return {
     env: host.env,
     pkgDir,
+    cwd: host.cwd,
     trigger,
     platform: host.platform,
     arch: host.arch,

@@ -298,17 +298,18 @@ describe("pnpm 11+ global installs: the global virtual store's path names no pro
   it.each([
     ['the package asked for (pnpm add -g mid-a)', `${LINKS}/mid-a/1.0.0/h1/node_modules/mid-a`, G, 'true'],
     ["a global package's dependency", `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, G, 'false'],
-    ['without the global dir, the store folder looks like a tree of its own (what INIT_CWD fixes)', `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, undefined, 'true'],
+    // The store is no project's tree (layout.ts): without the global dir no project is found.
+    ['without the global dir, the store folder is in no tree: unknown', `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, undefined, 'unknown'],
   ])('%s', (_name, pkgDir, globalDir, expected) => {
     const fs = new MemFs(files);
     for (const [from, to] of Object.entries(links)) fs.links.set(from, to);
-    expect(detectDirect(installSite(pkgDir), pkgDir.includes('mid-a') ? 'mid-a' : 'acme-lib', true, fs.probes(), true, globalDir)).toBe(expected);
+    expect(detectDirect(installSite(pkgDir, {}, globalDir), pkgDir.includes('mid-a') ? 'mid-a' : 'acme-lib', true, fs.probes(), true, globalDir)).toBe(expected);
   });
 
   it('decide passes INIT_CWD as the global dir only for a postinstall in pnpm\'s global dir', () => {
     const fs = new MemFs({ ...files, [`${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib/package.json`]: { ...lib(), installBeacon: { url: 'https://e.com/{name}?direct={direct}' } } });
     for (const [from, to] of Object.entries(links)) fs.links.set(from, to);
-    const at = (trigger: 'postinstall' | 'runtime') => decide({ env: { INIT_CWD: G }, pkgDir: `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, trigger, platform: 'linux', arch: 'x64', nodeVersion: '20.20.2', beaconVersion: '1.0.0', probes: fs.probes(), marker: fs.markerFs(), newId: () => 'id', now: 0 }).url;
+    const at = (trigger: 'postinstall' | 'runtime') => decide({ env: { INIT_CWD: G, npm_config_user_agent: 'pnpm/12.21.0 npm/? node/v20.20.2 linux x64' }, pkgDir: `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, trigger, platform: 'linux', arch: 'x64', nodeVersion: '20.20.2', beaconVersion: '1.0.0', probes: fs.probes(), marker: fs.markerFs(), newId: () => 'id', now: 0 }).url;
     expect(at('postinstall')).toBe('https://e.com/acme-lib?direct=false');
   });
 });
