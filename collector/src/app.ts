@@ -5,13 +5,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badgeSvg, endpointBadge } from './badge.js';
-import { CSP, CSS, dashboardPage, FAVICON, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
+import { CSP, CSS, dashboardPage, FAVICON, FIELDS_SHOWN, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
 import { Batcher } from './batcher.js';
 import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { newSession, SESSION_COOKIE, SESSION_SECONDS, sessionFrom, validSession } from './session.js';
 import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
-import { OTHER, utcDay, type NewEvent, type Storage } from './storage/types.js';
+import { FIELD_NAME, OTHER, utcDay, type NewEvent, type Storage } from './storage/types.js';
 
 export interface AppOptions {
   routes: readonly Route[];
@@ -170,7 +170,7 @@ export function createApp(o: AppOptions): App {
     }
     if ((m = /^\/api\/breakdown\/([^/]+)\/([^/]+)\/(.+)$/.exec(path))) {
       const field = m[1]!;
-      if (!(FIELDS as readonly string[]).includes(field)) return json(res, req, 400, { error: `unknown field "${field}"; known: ${FIELDS.join(', ')}` });
+      if (!FIELD_NAME.test(field)) return json(res, req, 400, { error: `not a variable name: "${field}" (install-beacon's: ${FIELDS.join(', ')}; any other a route stores)` });
       return withPeriod(m[2]!, m[3]!, async (pkg, p) => ({ package: pkg, start: p.start, end: p.end, field, ...withOther(await o.storage.breakdown(pkg, field, p.start, p.end), 'counts') }));
     }
     if (path === '/api/events.ndjson') {
@@ -226,7 +226,7 @@ export function createApp(o: AppOptions): App {
       if (!authorized(req, null) && !hasSession(req)) return page(req, res, tokenPage(false, query), { 'www-authenticate': 'Bearer' });
     }
     const t = today();
-    const { view, notes } = parseView(query, t, FIELDS);
+    const { view, notes } = parseView(query, t);
     if (query.has('ff')) return redirect(res, viewUrl(view));
     const reads = o.dashboardStorage ?? o.storage;
     // Bounded (anyone can send a package name): the PICKER packages with most installs in the view's range, or ever.
@@ -243,7 +243,7 @@ export function createApp(o: AppOptions): App {
       view.pkg = own ?? packages[0]![0];
     }
     const monthStart = dayString(dayNumber(t)! - 29);
-    const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES, TOP);
+    const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES, TOP, FIELDS_SHOWN);
     // The totals for the last day, week and month, unless the view's range already covers them.
     const totals = view.start <= monthStart && view.end >= t ? rows : await reads.cube(view.pkg, monthStart, t, view.filters, null);
     return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows, totals }));

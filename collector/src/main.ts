@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { describeRules } from './accept.js';
 import { createApp, type App } from './app.js';
 import type { Config } from './config.js';
 import { openPostgres } from './storage/postgres.js';
@@ -63,7 +64,10 @@ export async function start(config: Config, print: (line: string) => void, sqlit
   print(`install-beacon-collector listening on ${url}`);
   print(`data: ${storage.where}`);
   print('routes (put the same string in installBeacon.url):');
-  for (const r of config.routes) print(`  ${r.package ? `${r.package}=` : ''}${url}${r.display}`);
+  for (const r of config.routes) {
+    const rules = describeRules(r.rules);
+    print(`  ${r.package ? `${r.package}=` : ''}${url}${r.display}${rules ? `  (accepts only: ${rules})` : ''}`);
+  }
   if (config.routes.some((r) => !r.variables.has('event_id'))) print('  note: include {event_id} in the template so a retried or replayed event is stored once');
   print(token === undefined ? 'read token: none (--public: the read API is open)' : `read token: ${token}${config.token ? ' (from INSTALL_BEACON_TOKEN)' : ' (stored in the database)'}`);
   print(`dashboard: ${url}/${token === undefined ? '' : `?token=${token}`}`);

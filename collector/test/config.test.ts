@@ -47,7 +47,10 @@ describe('parseConfig', () => {
     [['--database-url', 'mysql://x/y'], /postgres:\/\//],
     [['--tls-cert', 'c.pem'], /go together/],
     [['--route', '/acme/{version}'], /no \{name\}/],
-    [['--route', '/{name}/{bogus}'], /unknown variable \{bogus\}/],
+    [['--route', '/{name}/{bo-gus}'], /unexpected "\{" at position 9 /],
+    [['--route', 'https://acme.example/{name}/{x'], /unexpected "\{" at position 29 /],
+    [['--route', 'acme-lib=/v/{x'], /unexpected "\{" at position 13 /],
+    [['--route', '/{name}?a={version}&b=}'], /unexpected "\}" at position 23$/],
     [['--rate-limit', '-1'], /whole number/],
   ])('%j is refused: %s', (argv, message) => {
     const r = parse(argv);

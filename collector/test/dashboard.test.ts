@@ -6,7 +6,7 @@ import { OTHER, type CubeRow } from '../src/storage/types.js';
 // The dashboard's pure parts: escaping, the view a URL asks for, the numbers from cube rows, the page.
 
 const TODAY = '2026-11-26';
-const view = (q: string) => parseView(new URLSearchParams(q), TODAY, FIELDS);
+const view = (q: string) => parseView(new URLSearchParams(q), TODAY);
 
 describe('html: every interpolated value is text', () => {
   it.each([
@@ -30,7 +30,8 @@ describe('parseView: the URL is the view', () => {
     ['from=2026-01-01&to=2026-01-31', { range: 'custom', start: '2026-01-01', end: '2026-01-31' }],
     ['from=2026-02-01&to=2026-01-31', { range: 30 }],
     ['filter=ci%3Dfalse&filter=pm!%3Dnpm', { filters: [{ field: 'ci', op: '=', value: 'false' }, { field: 'pm', op: '!=', value: 'npm' }] }],
-    ['filter=nosuch%3Dx', { filters: [] }],
+    ['filter=no%20such%3Dx', { filters: [] }], // not a variable's name
+    ['filter=python%3D3.12', { filters: [{ field: 'python', op: '=', value: '3.12' }] }], // any variable a route stores
     ['ff=pm&fo=!%3D&fv=yarn', { filters: [{ field: 'pm', op: '!=', value: 'yarn' }] }],
     ['versions=major', { versions: 'major' }],
   ])('%s', (q, expected) => {
@@ -101,7 +102,7 @@ describe('bounds: what one page renders, whatever senders sent', () => {
   // escape to the longest markup (each "<" is "&lt;" in text and "%3C" in a link), plus OTHER.
   const K = 1000;
   const junk = (f: string, i: number) => `<${f}${i}`.padEnd(200, '<');
-  const v = { ...parseView(new URLSearchParams('from=2025-11-26&to=2026-11-26'), TODAY, FIELDS).view, pkg: 'acme-lib' } as View;
+  const v = { ...parseView(new URLSearchParams('from=2025-11-26&to=2026-11-26'), TODAY).view, pkg: 'acme-lib' } as View;
   const days = Array.from({ length: 366 }, (_, i) => new Date(Date.UTC(2025, 10, 26 + i)).toISOString().slice(0, 10));
   const rows: CubeRow[] = [
     ...days.map((d): CubeRow => [d, '', '', K + 5]),

@@ -48,8 +48,10 @@ export interface Storage {
    * `top`: per field, only the `top` values with most installs over the range come as they are; the
    * rest come summed as the value OTHER (per day for a series field), so a field's counts still add up
    * and what leaves the database is O(fields x top + days), whatever senders sent.
+   * `fields`: only the `fields` fields with most installs over the range come at all (any name can be a
+   * variable, routes.ts), so that too is bounded whatever senders sent.
    */
-  cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null, top?: number): Promise<CubeRow[]>;
+  cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null, top?: number, fields?: number): Promise<CubeRow[]>;
   /** Whether the package has any count at all. */
   hasPackage(pkg: string): Promise<boolean>;
   /** Up to `limit` raw events with id > afterId and receivedAt >= since, by id (optionally of one package). */
@@ -95,11 +97,15 @@ export const OTHER = '\u0001other';
 /** [day, field, value, count]; day is '' for a count summed over the whole range. */
 export type CubeRow = [string, string, string, number];
 
-/** Field names reach SQL (as JSON paths): only these shapes. */
-export const FIELD_NAME = /^[a-z][a-z0-9_]{0,39}$/;
+/**
+ * Field names reach SQL (SQLite's as quoted JSON path labels, `$."a.b"`): only these shapes, the
+ * names ingest stores (routes.ts VAR_NAME).
+ */
+export const FIELD_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+export const jsonPath = (field: string): string => `$."${field}"`;
 
 /** The schema version this collector writes; a database with a higher one is refused. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * The key of an event's row in the daily combination table: its variables as JSON with the keys
