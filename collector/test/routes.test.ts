@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileRoute, DEFAULT_ROUTE, FIELDS, matchRequest, REJECTIONS, type Route } from '../src/routes.js';
+import { parseRules } from '../src/accept.js';
+import { checkEvent, compileRoute, DEFAULT_ROUTE, FIELDS, isPackageName, matchRequest, REJECTIONS, type Route } from '../src/routes.js';
 import { renderTemplate, VARIABLES } from '../../src/template.js';
 
 const route = (spec: string): Route => {
@@ -119,5 +120,82 @@ describe('matchRequest: every rejection is a named reason with its status', () =
 
   it('FIELDS are every variable but name and event_id', () => {
     expect([...FIELDS, 'name', 'event_id'].sort()).toEqual([...VARIABLES].sort());
+  });
+});
+
+describe('any variable, within bounds: over them 400 and nothing matched', () => {
+  const PY = [route('acme-py=/acme-py?version={version}&python={python}')];
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `v${i}=x`).join('&');
+  it.each([
+    [`/acme-py?${many(40)}`, true],
+    [`/acme-py?${many(41)}`, 'too_many_vars'],
+    [`/acme-py?${'n'.repeat(64)}=1`, true],
+    [`/acme-py?${'n'.repeat(65)}=1`, 'bad_var_name'],
+    ['/acme-py?a%20b=1', 'bad_var_name'],
+    ['/acme-py?a[b]=1', 'bad_var_name'],
+    ['/acme-py?=1', 'bad_var_name'],
+    ['/acme-py?package=x', 'reserved_name'],
+    ['/acme-py?received_at=x', 'reserved_name'],
+    ['/acme-py?name=other', 'duplicate_var'], // the route fixes the package
+    [`/acme-py?x=${'y'.repeat(201)}`, 'value_too_long'],
+    ['/acme-py?x=%E2%80%AE', 'invisible_chars'],
+    ['/acme-py?x=%0A', 'control_chars'],
+    ['/acme-py?x=%FF', 'bad_encoding'],
+    ['/acme-py?%FF=1', 'bad_encoding'],
+  ])('%s -> %s', (url, want) => {
+    const m = matchRequest(PY, 'GET', url);
+    if (want === true) expect(m.ok).toBe(true);
+    else {
+      expect(m).toEqual({ ok: false, reason: want });
+      expect(REJECTIONS[want as keyof typeof REJECTIONS].status).toBe(400);
+    }
+  });
+
+  it("a query parameter named like a path variable is refused, not silently dropped", () => {
+    expect(matchRequest(DEFAULT, 'GET', '/acme/1.0.0/linux/x64?version=2')).toEqual({ ok: false, reason: 'duplicate_var' });
+    expect(matchRequest(DEFAULT, 'GET', '/acme/1.0.0/linux/x64?name=evil')).toEqual({ ok: false, reason: 'duplicate_var' });
+  });
+
+  it("the page's Python function: every variable it sends, install-beacon's and its own", () => {
+    const m = matchRequest(PY, 'GET', '/acme-py?version=1.2.0&platform=Linux&python=3.11.2&arch=x86_64');
+    expect(m.ok && m.event).toEqual({ package: 'acme-py', vars: { version: '1.2.0', python: '3.11.2', platform: 'Linux', arch: 'x86_64' } });
+  });
+
+  it('a path variable must be present; {+name} spans segments but not none', () => {
+    const r = [route('/{name}/files/{+path}')];
+    expect(matchRequest(r, 'GET', '/acme/files/a/b/c.tgz')).toMatchObject({ ok: true, event: { package: 'acme', vars: { path: 'a/b/c.tgz' } } });
+    expect(matchRequest(r, 'GET', '/acme/files/')).toEqual({ ok: false, reason: 'no_route' });
+    expect(matchRequest(r, 'GET', '//files/x')).toEqual({ ok: false, reason: 'no_route' });
+  });
+});
+
+describe('per-route accept rules (--accept-package, --accept): checkEvent, whatever way the event came', () => {
+  const rules = (packages: string[], accepts: string[], fixed?: string) => {
+    const r = parseRules(packages, accepts, fixed, isPackageName);
+    if (!r.ok) throw new Error(r.error);
+    return r.value;
+  };
+  const restricted: Route = { ...route('/{name}/{version}'), rules: rules(['@acme/*', 'acme-lib'], ['version=semver', 'python=/3\\.\\d+(\\.\\d+)?/']) };
+  const open = route('/{name}/{version}/x');
+  it.each<[string, string | true, number?]>([
+    ['/acme-lib/1.2.3', true],
+    ['/%40acme%2Fcli/1.0.0-rc.1', true],
+    ['/other/1.2.3', 'package_not_accepted', 404],
+    ['/acme-lib/latest', 'value_not_accepted', 422],
+    ['/acme-lib/1.2.3?python=3.12.1', true],
+    ['/acme-lib/1.2.3?python=2.7', 'value_not_accepted', 422],
+    ['/other/1.2.3/x', true], // another route's rules do not apply
+  ])('%s -> %s', (url, want, status) => {
+    const m = matchRequest([restricted, open], 'GET', url);
+    if (want === true) expect(m.ok).toBe(true);
+    else {
+      expect(m).toEqual({ ok: false, reason: want });
+      expect(REJECTIONS[want as keyof typeof REJECTIONS].status).toBe(status);
+    }
+  });
+  it('a POST body event meets the same rules (checkEvent)', () => {
+    expect(checkEvent(restricted, { package: 'acme-lib', vars: { version: 'nope' } })).toBe('value_not_accepted');
+    expect(checkEvent(restricted, { package: 'acme-lib', vars: { version: '1.0.0', 'a.b': 'x' } })).toBeUndefined();
+    expect(checkEvent(restricted, { package: 'acme-lib', vars: { 'a b': 'x' } })).toBe('bad_var_name');
   });
 });
