@@ -170,7 +170,7 @@ export function createApp(o: AppOptions): App {
     }
     if ((m = /^\/api\/breakdown\/([^/]+)\/([^/]+)\/(.+)$/.exec(path))) {
       const field = m[1]!;
-      if (!FIELD_NAME.test(field)) return json(res, req, 400, { error: `not a variable name: "${field}" (install-beacon's: ${FIELDS.join(', ')}; any other a route stores)` });
+      if (!FIELD_NAME.test(field) || field === 'event_id' || field === 'name') return json(res, req, 400, { error: `not a counted variable: "${field}" (install-beacon's: ${FIELDS.join(', ')}; or any other a route stores)` });
       return withPeriod(m[2]!, m[3]!, async (pkg, p) => ({ package: pkg, start: p.start, end: p.end, field, ...withOther(await o.storage.breakdown(pkg, field, p.start, p.end), 'counts') }));
     }
     if (path === '/api/events.ndjson') {

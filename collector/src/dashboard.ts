@@ -203,7 +203,7 @@ const label = (v: string): string => (v === OTHER ? '(other values)' : v === '' 
 export const TOP = 20;
 export const PICKER = 20;
 /** At most this many fields (install-beacon's and others, most installs first) reach the page: Storage.cube's `fields`. */
-export const FIELDS_SHOWN = 32;
+export const FIELDS_SHOWN = 24;
 export const MAX_PAGE_BYTES = 1_500_000;
 /** The asked-for/pulled-in chart draws these values; any other counts as "(other values)". */
 const DIRECT_VALUES = ['true', 'false', 'unknown'];
