@@ -156,7 +156,7 @@ try {
     // elsewhere (CI, a pipe) the demo ends here and the collector stops with it.
     const dashboard = out.find((l) => l.startsWith('dashboard: ')).slice('dashboard: '.length);
     const interactive = process.stdin.isTTY && process.stdout.isTTY;
-    console.log(`\nThe dashboard for these events${interactive ? ' (open it in a browser; Ctrl-C stops the collector)' : ' (the collector stops as the demo ends; in a terminal it keeps serving until Ctrl-C)'}:\n${dashboard}`);
+    console.log(`\nThe dashboard for these events${interactive ? ' (open it in a browser; Ctrl-C stops the collector)' : ' (the collector stops as the demo ends; in a terminal it keeps serving until Ctrl-C)'}:\n${dashboard}\n(the demo's read token, made up for this run: ${cenv.INSTALL_BEACON_TOKEN})`);
     if (interactive) await new Promise((resolve) => process.once('SIGINT', resolve));
   } catch (e) {
     console.error(`   collector step failed: ${e.message}`);

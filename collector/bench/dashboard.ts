@@ -58,7 +58,9 @@ async function main(): Promise<void> {
     const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
     try {
       const page = await (await browser.newContext()).newPage();
-      await page.goto(`${c.url}/?token=${TOKEN}`);
+      await page.goto(`${c.url}/`);
+      await page.fill('input[name=token]', TOKEN);
+      await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('button[type=submit]')]);
       const views: Array<[string, string]> = [
         ['first load (30 days)', '/'],
         ['range 7 days', '/?range=7'],

@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badgeSvg, endpointBadge } from './badge.js';
-import { CSP, CSS, dashboardPage, FAVICON, FIELDS_SHOWN, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page } from './dashboard.js';
+import { CSP, CSS, dashboardPage, FAVICON, FIELDS_SHOWN, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page, type TokenProblem } from './dashboard.js';
 import { Batcher } from './batcher.js';
 import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
@@ -37,6 +37,10 @@ export interface App {
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+/** Wrong read tokens a sender may try per minute before every token it sends is refused with 429. */
+export const TOKEN_GUESSES = 10;
+/** The sign-in form's body, at most. */
+const SIGN_IN_BYTES = 4096;
 
 export function createApp(o: AppOptions): App {
   const now = o.now ?? Date.now;
@@ -52,9 +56,15 @@ export function createApp(o: AppOptions): App {
   // Senders are forgotten soon after their window ends even when no request comes to roll it.
   const forget = limiter && setInterval(() => limiter.sweep(), WINDOW_MS / 6);
   forget?.unref();
+  const sender = (req: IncomingMessage) => senderKey(req.socket.remoteAddress, req.headers['x-forwarded-for'], o.trustProxy);
   function limited(req: IncomingMessage): boolean {
-    return limiter !== undefined && limiter.limited(senderKey(req.socket.remoteAddress, req.headers['x-forwarded-for'], o.trustProxy));
+    return limiter !== undefined && limiter.limited(sender(req));
   }
+  // Wrong read tokens, per sender per minute (the same senders and window): past TOKEN_GUESSES,
+  // every token from that sender is refused (429) before it is compared, right or wrong.
+  const guesses = createLimiter({ limit: TOKEN_GUESSES, now });
+  const forgetGuesses = setInterval(() => guesses.sweep(), WINDOW_MS / 6);
+  forgetGuesses.unref();
 
   function text(res: ServerResponse, req: IncomingMessage, status: number, body: string, headers: Record<string, string> = {}): void {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers });
@@ -91,12 +101,21 @@ export function createApp(o: AppOptions): App {
     res.end();
   }
 
-  /** The bearer token; the start page (the dashboard's place) also takes ?token= as printed at start. */
-  function authorized(req: IncomingMessage, queryToken: string | null): boolean {
-    if (tokenDigest === undefined) return true;
-    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const given = m ? m[1]! : queryToken;
-    return given !== null && timingSafeEqual(digest(given), tokenDigest);
+  /** A token given (the bearer header's, or the sign-in form's): right, wrong, or throttled (this sender's wrong ones are used up). */
+  function checkToken(req: IncomingMessage, given: string): 'ok' | TokenProblem {
+    if (tokenDigest === undefined) return 'ok';
+    const key = sender(req);
+    if (guesses.spent(key)) return 'throttled';
+    if (timingSafeEqual(digest(given), tokenDigest)) return 'ok';
+    guesses.limited(key);
+    return 'wrong';
+  }
+  const bearer = (req: IncomingMessage): string | undefined => /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  /** The read API's check: 'ok', or the answer to give. */
+  function authorized(req: IncomingMessage): 'ok' | 'none' | TokenProblem {
+    if (tokenDigest === undefined) return 'ok';
+    const given = bearer(req);
+    return given === undefined ? 'none' : checkToken(req, given);
   }
 
   const today = () => utcDay(now());
@@ -119,6 +138,8 @@ export function createApp(o: AppOptions): App {
   }
 
   async function read(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+    if (req.method === 'POST' && path === '/') return signIn(req, res);
+    if (req.method === 'POST' && path === '/sign-out') return redirect(res, '/', { 'set-cookie': `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` });
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, req, 405, { error: 'only GET and HEAD are accepted' }, { allow: 'GET, HEAD' });
     if (path === '/healthz') {
       try {
@@ -147,7 +168,9 @@ export function createApp(o: AppOptions): App {
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
     if (path === '/') return dashboard(req, res, query);
-    if (!authorized(req, null)) return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
+    const auth = authorized(req);
+    if (auth === 'throttled') return json(res, req, 429, { error: 'too many wrong tokens from this address; retry in a minute' }, { 'retry-after': '60' });
+    if (auth !== 'ok') return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
 
     let m: RegExpExecArray | null;
     const withPeriod = async (periodText: string, rest: string, answer: (pkg: string, p: Period) => Promise<unknown>) => {
@@ -210,20 +233,36 @@ export function createApp(o: AppOptions): App {
     res.writeHead(303, { location, 'cache-control': 'no-store', 'content-length': 0, ...headers });
     res.end();
   }
-  /** The dashboard: behind the read token (a bearer header, or the session cookie that /?token= sets) unless --public. */
+  /** POST / with the form's `token` (application/x-www-form-urlencoded): a session cookie, and back to the view asked for. */
+  async function signIn(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req as AsyncIterable<Buffer>) {
+      size += c.length;
+      if (size > SIGN_IN_BYTES) return text(res, req, 413, 'the sign-in form is at most 4096 bytes\n', { connection: 'close' });
+      chunks.push(c);
+    }
+    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const given = form.get('token') ?? '';
+    form.delete('token');
+    if (tokenDigest === undefined) return redirect(res, form.size ? `/?${form}` : '/');
+    const check = given ? checkToken(req, given) : 'wrong';
+    if (check !== 'ok') return page(req, res, tokenPage(check, form), check === 'throttled' ? { 'retry-after': '60' } : {});
+    // The session cookie is signed with the token (session.ts): it opens the dashboard only, and expires on the server too.
+    const cookie = `${SESSION_COOKIE}=${newSession(o.token!, now())}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}`;
+    return redirect(res, form.size ? `/?${form}` : '/', { 'set-cookie': `${cookie}${'encrypted' in req.socket && req.socket.encrypted ? '; Secure' : ''}` });
+  }
+  /** The dashboard: behind the read token (a bearer header, or the session cookie that signing in sets) unless --public. */
   async function dashboard(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
-    const given = query.get('token');
     if (tokenDigest !== undefined) {
-      if (given !== null) {
+      // A token in the address is refused, never checked: it is in the proxy's access log and the history already.
+      if (query.has('token')) {
         query.delete('token');
-        if (!timingSafeEqual(digest(given), tokenDigest)) return page(req, res, tokenPage(true, query), { 'www-authenticate': 'Bearer' });
-        // The token leaves the address bar (and the history); the cookie carries the session.
-        const rest = query.toString();
-        // The session cookie is signed with the token (session.ts): it opens the dashboard only, and expires on the server too.
-        const cookie = `${SESSION_COOKIE}=${newSession(o.token!, now())}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}`;
-        return redirect(res, rest ? `/?${rest}` : '/', { 'set-cookie': `${cookie}${'encrypted' in req.socket && req.socket.encrypted ? '; Secure' : ''}` });
+        return page(req, res, tokenPage('in-address', query), { 'www-authenticate': 'Bearer' });
       }
-      if (!authorized(req, null) && !hasSession(req)) return page(req, res, tokenPage(false, query), { 'www-authenticate': 'Bearer' });
+      const given = bearer(req);
+      const check = given !== undefined ? checkToken(req, given) : hasSession(req) ? 'ok' : undefined;
+      if (check !== 'ok') return page(req, res, tokenPage(check, query), { 'www-authenticate': 'Bearer' });
     }
     const t = today();
     const { view, notes } = parseView(query, t);
@@ -246,7 +285,7 @@ export function createApp(o: AppOptions): App {
     const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES, TOP, FIELDS_SHOWN);
     // The totals for the last day, week and month, unless the view's range already covers them.
     const totals = view.start <= monthStart && view.end >= t ? rows : await reads.cube(view.pkg, monthStart, t, view.filters, null);
-    return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows, totals }));
+    return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows, totals, signOut: tokenDigest !== undefined && bearer(req) === undefined }));
   }
   function hasSession(req: IncomingMessage): boolean {
     return o.token !== undefined && validSession(o.token, sessionFrom(req.headers.cookie), now());
@@ -258,7 +297,7 @@ export function createApp(o: AppOptions): App {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const isRead = path === '/' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz' || path.startsWith('/api/') || path.startsWith('/badge/');
+    const isRead = path === '/' || path === '/sign-out' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz' || path.startsWith('/api/') || path.startsWith('/badge/');
     const work = isRead && url.length <= 2048 ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
     work.catch(() => {
       // A read failed in the database: answer 503, never crash.
@@ -273,6 +312,7 @@ export function createApp(o: AppOptions): App {
     rejected,
     close: () => {
       if (forget) clearInterval(forget);
+      clearInterval(forgetGuesses);
       return batcher.close();
     },
   };

@@ -1,7 +1,7 @@
 // install-beacon-collector: the receiving end for install-beacon's events.
 import { isMainThread, workerData } from 'node:worker_threads';
 import { parseConfig, parsePrune, USAGE } from './config.js';
-import { prune, start } from './main.js';
+import { DRAIN_MS, prune, runCommand, start } from './main.js';
 import { serveSqliteWorker, WORKER_FLAG } from './storage/sqlite-worker.js';
 
 declare const __COLLECTOR_VERSION__: string;
@@ -31,16 +31,30 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  if (parsed.config.command.kind !== 'serve') {
+    try {
+      await runCommand(parsed.config, (line) => process.stdout.write(line + '\n'));
+    } catch (e) {
+      process.stderr.write(`install-beacon-collector: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
+    return;
+  }
   let running;
   try {
     running = await start(parsed.config, (line) => process.stdout.write(line + '\n'), __filename);
   } catch (e) {
     process.stderr.write(`install-beacon-collector: ${(e as Error).message}\n`);
-    process.exitCode = 1;
-    return;
+    // At once, whatever still holds the event loop: under a supervisor (Restart=always) a start that failed must end.
+    process.exit(1);
   }
   const stop = () => {
     process.stdout.write('install-beacon-collector: shutting down (committing queued events)\n');
+    // The last bound, for a database that does not answer: what is still queued was never acknowledged.
+    setTimeout(() => {
+      process.stderr.write(`install-beacon-collector: shutdown did not finish in ${(3 * DRAIN_MS) / 1000} s; exiting (unacknowledged events are not stored)\n`);
+      process.exit(1);
+    }, 3 * DRAIN_MS).unref();
     running.close().then(
       () => process.exit(0),
       () => process.exit(1),

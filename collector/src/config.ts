@@ -28,11 +28,35 @@ export interface Config {
   /** Ingest requests per sender (IPv4 address or IPv6 /64, ratelimit.ts) per minute; 0 turns the limit off. */
   rateLimit: number;
   trustProxy: boolean;
+  /** Open connections at most (0: no cap); at the cap, the connection waiting longest for a request is closed for a new one. */
+  maxConnections: number;
+  /** Open connections per client address (IPv4, or IPv6 /64) at most; 0: no cap (the default with --trust-proxy). */
+  maxConnectionsPerAddress: number;
+  /** Milliseconds: a request's head within headersTimeout, the whole request within requestTimeout, an idle keep-alive connection closed after keepAliveTimeout. */
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  /** `serve` (the default), or a command: print the read token, or back up the SQLite database into a new file. */
+  command: { kind: 'serve' } | { kind: 'token' } | { kind: 'backup'; out: string };
 }
 
-export const DEFAULTS = { port: 7708, host: '127.0.0.1', db: './install-beacon.db', retentionDays: 400, rateLimit: 1200 };
+export const DEFAULTS = {
+  port: 7708,
+  host: '127.0.0.1',
+  db: './install-beacon.db',
+  retentionDays: 400,
+  rateLimit: 1200,
+  // Below the common descriptor limit of 1024 (ulimit -n), with room for the database's files.
+  maxConnections: 900,
+  maxConnectionsPerAddress: 64,
+  headersTimeout: 10,
+  requestTimeout: 15,
+  keepAliveTimeout: 5,
+};
 
 export const USAGE = `Usage: install-beacon-collector [options]
+       install-beacon-collector backup [--db FILE] OUT
+       install-beacon-collector token [--db FILE | --database-url URL]
 
   --port N                 port to listen on (default ${DEFAULTS.port}; 0: any free port)
   --host H                 address to listen on (default ${DEFAULTS.host})
@@ -57,9 +81,19 @@ export const USAGE = `Usage: install-beacon-collector [options]
   --rate-limit N           ingest requests per sender per minute (default ${DEFAULTS.rateLimit}; 0: off);
                            a sender is an IPv4 address or an IPv6 /64
   --trust-proxy            take the client address from X-Forwarded-For (behind a reverse proxy)
+  --max-connections N      open connections at most (default ${DEFAULTS.maxConnections}; 0: no cap); keep it below ulimit -n
+  --max-connections-per-address N
+                           per IPv4 address or IPv6 /64 (default ${DEFAULTS.maxConnectionsPerAddress}; 0: no cap;
+                           with --trust-proxy the default is 0: every connection comes from the proxy)
+  --headers-timeout S      a request's head within S seconds (default ${DEFAULTS.headersTimeout}), else 408
+  --request-timeout S      the whole request within S seconds (default ${DEFAULTS.requestTimeout}), else 408
+  --keep-alive-timeout S   close an idle keep-alive connection after S seconds (default ${DEFAULTS.keepAliveTimeout})
   --help                   this text
 
-  install-beacon-collector prune [--db FILE | --database-url URL] WHAT
+Commands:
+  backup OUT               copy the SQLite database (--db) into the new file OUT while the collector runs
+  token                    print the read token stored in the database
+  prune [--db FILE | --database-url URL] WHAT
                            delete junk, then exit; WHAT is one of:
     --package P...         every event and count of these packages (repeatable)
     --keep P...            every event and count of every package but these (repeatable)
@@ -70,7 +104,7 @@ Environment: INSTALL_BEACON_TOKEN (the read token), DATABASE_URL (PostgreSQL).`;
 
 export type ParseResult = { ok: true; config: Config } | { ok: false; error: string } | { ok: 'help' };
 
-const VALUE_FLAGS = ['--port', '--host', '--db', '--database-url', '--route', '--accept-package', '--accept', '--tls-cert', '--tls-key', '--retention-days', '--counts-retention-days', '--max-values', '--max-combinations', '--rate-limit'] as const;
+const VALUE_FLAGS = ['--port', '--host', '--db', '--database-url', '--route', '--accept-package', '--accept', '--tls-cert', '--tls-key', '--retention-days', '--counts-retention-days', '--max-values', '--max-combinations', '--rate-limit', '--max-connections', '--max-connections-per-address', '--headers-timeout', '--request-timeout', '--keep-alive-timeout'] as const;
 const PRUNE_FLAGS = ['--db', '--database-url', '--package', '--keep', '--field', '--value'] as const;
 const REPEATABLE = ['--route', '--package', '--keep', '--accept-package', '--accept'];
 const SWITCHES = ['--public', '--trust-proxy', '--help'] as const;
@@ -81,12 +115,17 @@ function intIn(flag: string, text: string, min: number, max: number): number | s
   return n < min || n > max ? `${flag} must be between ${min} and ${max}` : n;
 }
 
-function scan(argv: readonly string[], valueFlags: readonly string[], switchFlags: readonly string[]): { values: Map<string, string[]>; switches: Set<string>; order: Array<[string, string]> } | string {
+function scan(argv: readonly string[], valueFlags: readonly string[], switchFlags: readonly string[]): { values: Map<string, string[]>; switches: Set<string>; positional: string[]; order: Array<[string, string]> } | string {
   const values = new Map<string, string[]>();
   const order: Array<[string, string]> = [];
   const switches = new Set<string>();
+  const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    if (!arg.startsWith('-')) {
+      positional.push(arg);
+      continue;
+    }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const flag = eq === -1 ? arg : arg.slice(0, eq);
     if (switchFlags.includes(flag) && eq === -1) {
@@ -99,7 +138,7 @@ function scan(argv: readonly string[], valueFlags: readonly string[], switchFlag
       order.push([flag, value]);
     } else return `unknown option "${arg}" (see --help)`;
   }
-  return { values, switches, order };
+  return { values, switches, positional, order };
 }
 
 function databaseOf(one: (flag: string) => string | undefined, env: Env, cwd: string): Database | string {
@@ -121,6 +160,7 @@ export function parsePrune(argv: readonly string[], env: Env, cwd: string): Prun
   const scanned = scan(argv, PRUNE_FLAGS, []);
   if (typeof scanned === 'string') return { ok: false, error: scanned };
   const { values } = scanned;
+  if (scanned.positional.length) return { ok: false, error: `prune: unexpected "${scanned.positional[0]}" (see --help)` };
   const database = databaseOf((f) => values.get(f)?.[0], env, cwd);
   if (typeof database === 'string') return { ok: false, error: database };
   const packages = values.get('--package') ?? [];
@@ -141,8 +181,13 @@ export function parsePrune(argv: readonly string[], env: Env, cwd: string): Prun
 export function parseConfig(argv: readonly string[], env: Env, cwd: string): ParseResult {
   const scanned = scan(argv, VALUE_FLAGS, SWITCHES);
   if (typeof scanned === 'string') return { ok: false, error: scanned };
-  const { values, switches } = scanned;
+  const { values, switches, positional } = scanned;
   if (switches.has('--help')) return { ok: 'help' };
+  let command: Config['command'] = { kind: 'serve' };
+  if (positional[0] === 'token' && positional.length === 1) command = { kind: 'token' };
+  else if (positional[0] === 'backup' && positional.length === 2) command = { kind: 'backup', out: resolve(cwd, positional[1]!) };
+  else if (positional[0] === 'backup') return { ok: false, error: 'backup needs one argument: the file to write (install-beacon-collector backup --db FILE OUT)' };
+  else if (positional.length) return { ok: false, error: `unknown command "${positional[0]}" (commands: backup, token; see --help)` };
   const one = (flag: string): string | undefined => values.get(flag)?.[0];
 
   const port = intIn('--port', one('--port') ?? String(DEFAULTS.port), 0, 65535);
@@ -188,6 +233,16 @@ export function parseConfig(argv: readonly string[], env: Env, cwd: string): Par
   if (typeof maxCombinations === 'string') return { ok: false, error: maxCombinations };
   const rateLimit = intIn('--rate-limit', one('--rate-limit') ?? String(DEFAULTS.rateLimit), 0, 1e9);
   if (typeof rateLimit === 'string') return { ok: false, error: rateLimit };
+  const trustProxy = switches.has('--trust-proxy');
+  const n = (flag: string, dflt: number, min: number, max: number) => intIn(flag, one(flag) ?? String(dflt), min, max);
+  const maxConnections = n('--max-connections', DEFAULTS.maxConnections, 0, 1e6);
+  const maxConnectionsPerAddress = n('--max-connections-per-address', trustProxy ? 0 : DEFAULTS.maxConnectionsPerAddress, 0, 1e6);
+  const headersTimeout = n('--headers-timeout', DEFAULTS.headersTimeout, 1, 3600);
+  const requestTimeout = n('--request-timeout', DEFAULTS.requestTimeout, 1, 3600);
+  const keepAliveTimeout = n('--keep-alive-timeout', DEFAULTS.keepAliveTimeout, 1, 3600);
+  for (const v of [maxConnections, maxConnectionsPerAddress, headersTimeout, requestTimeout, keepAliveTimeout]) if (typeof v === 'string') return { ok: false, error: v };
+  if ((headersTimeout as number) > (requestTimeout as number)) return { ok: false, error: '--headers-timeout must not be longer than --request-timeout' };
+  if (command.kind === 'backup' && database.kind === 'postgres') return { ok: false, error: 'backup copies a SQLite database; for PostgreSQL use pg_dump (see Backups in the README)' };
 
   const token = env.INSTALL_BEACON_TOKEN || undefined;
   if (token !== undefined && token.length < 16) return { ok: false, error: 'INSTALL_BEACON_TOKEN must be at least 16 characters' };
@@ -207,7 +262,13 @@ export function parseConfig(argv: readonly string[], env: Env, cwd: string): Par
       countsRetentionDays,
       limits: { values: maxValues, combinations: maxCombinations },
       rateLimit,
-      trustProxy: switches.has('--trust-proxy'),
+      trustProxy,
+      maxConnections: maxConnections as number,
+      maxConnectionsPerAddress: maxConnectionsPerAddress as number,
+      headersTimeout: (headersTimeout as number) * 1000,
+      requestTimeout: (requestTimeout as number) * 1000,
+      keepAliveTimeout: (keepAliveTimeout as number) * 1000,
+      command,
     },
   };
 }

@@ -292,6 +292,8 @@ export interface DashboardInput {
   rows: readonly CubeRow[];
   /** TOTAL rows of the last 30 days, when `rows` (the view's range) does not cover them. */
   totals?: readonly CubeRow[];
+  /** Show the sign-out button (the dashboard is behind the token). */
+  signOut?: boolean;
 }
 
 function layout(title: string, body: Html): string {
@@ -313,16 +315,25 @@ ${routes.map((r) => html`<pre class="copy">"installBeacon": {
   };
 }
 
-/** `keep`: the rest of the address asked for, carried through the form (the token is not in it). */
-export function tokenPage(wrong: boolean, keep: URLSearchParams = new URLSearchParams()): Page {
+/** Why the token page is shown again: a wrong token, a token in the address (refused: it ends up in logs), or too many wrong tokens. */
+export type TokenProblem = 'wrong' | 'in-address' | 'throttled';
+const TOKEN_PROBLEMS: Record<TokenProblem, [number, string]> = {
+  wrong: [401, "That token is not this collector's read token."],
+  'in-address': [401, 'A token in the address is not accepted (it ends up in proxy logs and browser history): enter it here.'],
+  throttled: [429, 'Too many wrong tokens from this address: try again in a minute.'],
+};
+
+/** `keep`: the rest of the address asked for, carried through the form (the token is not in it). The form POSTs: the token never appears in an address. */
+export function tokenPage(problem?: TokenProblem, keep: URLSearchParams = new URLSearchParams()): Page {
+  const [status, note] = problem ? TOKEN_PROBLEMS[problem] : [401, ''];
   return {
-    status: 401,
+    status,
     body: layout(
       'install-beacon-collector: read token needed',
       html`<main class="empty"><h1>Read token needed</h1>
-${wrong ? html`<p class="note">That token is not this collector's read token.</p>` : ''}
-<p>This dashboard is private. Open the <code>dashboard:</code> address the collector printed at start, or enter its read token (printed at start, or <code>INSTALL_BEACON_TOKEN</code>):</p>
-<form method="get" action="/"><label>Read token <input type="password" name="token" autocomplete="off" required></label>${[...keep].map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)} <button type="submit">Open</button></form></main>`,
+${note ? html`<p class="note">${note}</p>` : ''}
+<p>This dashboard is private. Enter the collector's read token (<code>INSTALL_BEACON_TOKEN</code>, or the one printed by the start that generated it; <code>install-beacon-collector token</code> prints it again):</p>
+<form method="post" action="/"><label>Read token <input type="password" name="token" autocomplete="current-password" required></label>${[...keep].map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)} <button type="submit">Sign in</button></form></main>`,
     ),
   };
 }
@@ -402,6 +413,7 @@ ${dayList.map((day) => html`<tr><td>${day}</td>${directOrder.map((v) => html`<td
   const body = html`<header><h1>${pkg}</h1>
 ${d.packages.length > 1 || (d.packages.length === 1 && d.packages[0]![0] !== pkg) ? html`<form method="get" action="/" class="picker"><label>Package <select name="package">${d.packages.some(([p]) => p === pkg) ? '' : html`<option value="${pkg}" selected>${pkg}</option>`}${d.packages.map(([p]) => html`<option value="${p}"${p === pkg ? html` selected` : ''}>${p}</option>`)}</select></label>${hidden('package')}<button type="submit">Show</button></form>
 <form method="get" action="/" class="goto"><label>or another <input name="package" aria-label="package name" placeholder="package name" required></label>${hidden('package')}<button type="submit">Show</button></form>` : ''}
+${d.signOut ? html`<form method="post" action="/sign-out" class="sign-out"><button type="submit">Sign out</button></form>` : ''}
 </header>
 <main>
 ${d.notes.map((n) => html`<p class="note">${n}</p>`)}

@@ -1,13 +1,16 @@
 // The effectful shell: open the database, migrate, settle the read token,
 // serve, and on SIGINT/SIGTERM commit what is queued before exiting.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { describeRules } from './accept.js';
 import { createApp, type App } from './app.js';
+import { backupSqlite } from './backup.js';
 import type { Config } from './config.js';
+import { ConnectionTable } from './connections.js';
+import { addressKey } from './ratelimit.js';
 import { openPostgres } from './storage/postgres.js';
 import { openSqlite } from './storage/sqlite.js';
 import { openSqliteInWorker } from './storage/sqlite-worker.js';
@@ -22,55 +25,154 @@ export interface Running {
 }
 
 const HOUR = 3_600_000;
+/** After SIGTERM, connections still open this long are closed (requests in flight by then are cut; nothing acknowledged is lost). */
+export const DRAIN_MS = 10_000;
+
+const openStorage = (config: Config, sqliteWorker?: string): Storage =>
+  config.database.kind === 'postgres'
+    ? openPostgres(config.database.url, config.limits)
+    : sqliteWorker
+      ? openSqliteInWorker(config.database.file, sqliteWorker, config.limits)
+      : openSqlite(config.database.file, config.limits);
+
+/** The commands that are not `serve`: print the stored read token, or back up the SQLite database. */
+export async function runCommand(config: Config, print: (line: string) => void): Promise<void> {
+  if (config.command.kind === 'backup') {
+    if (config.database.kind !== 'sqlite') throw new Error('backup copies a SQLite database; for PostgreSQL use pg_dump');
+    const r = backupSqlite(config.database.file, config.command.out);
+    print(`backup: ${config.command.out} (${r.events} raw events, ${r.bytes} bytes)`);
+    return;
+  }
+  if (config.token !== undefined) return print('read token: the one in INSTALL_BEACON_TOKEN (not printed)');
+  if (config.database.kind === 'sqlite' && !existsSync(config.database.file)) throw new Error(`no database at ${config.database.file} (start the collector once)`);
+  const storage = openStorage(config);
+  try {
+    print(`read token: ${await storage.metaGetOrSet('read_token', randomBytes(24).toString('base64url'))}`);
+  } finally {
+    await storage.close();
+  }
+}
+
+/**
+ * A new SQLite file is created readable by its owner only (it holds the read token); SQLite gives its
+ * -wal and -shm files the database file's mode. An existing file keeps its mode: a note when others can read it.
+ */
+function ownerOnly(file: string, print: (line: string) => void): void {
+  closeSync(openSync(file, 'a', 0o600));
+  const mode = statSync(file).mode & 0o777;
+  if (mode & 0o077) print(`  note: ${file} is readable by others (mode ${mode.toString(8)}); chmod 600 it and its -wal and -shm files`);
+}
 
 /**
  * `sqliteWorker`: the script that runs SQLite in a worker thread (the built bundle itself);
  * without one (in-process tests of the TypeScript source) SQLite runs on the main thread.
  */
 export async function start(config: Config, print: (line: string) => void, sqliteWorker?: string): Promise<Running> {
-  const storage =
-    config.database.kind === 'postgres'
-      ? openPostgres(config.database.url, config.limits)
-      : sqliteWorker
-        ? openSqliteInWorker(config.database.file, sqliteWorker, config.limits)
-        : openSqlite(config.database.file, config.limits);
+  const notes: string[] = [];
+  if (config.database.kind === 'sqlite') ownerOnly(config.database.file, (l) => notes.push(l));
+  const storage = openStorage(config, sqliteWorker);
   try {
     await storage.migrate();
   } catch (e) {
     await storage.close().catch(() => {});
     throw e;
   }
-  const token = config.public ? undefined : (config.token ?? (await storage.metaGetOrSet('read_token', randomBytes(24).toString('base64url'))));
   // The dashboard's filtered views read the combination table; with SQLite they run in a worker of their own
   // (WAL: readers never block the writer), so ingest's commits never wait behind one.
   const dashboardStorage = config.database.kind === 'sqlite' && sqliteWorker ? openSqliteInWorker(config.database.file, sqliteWorker) : undefined;
-  const app = createApp({ routes: config.routes, storage, dashboardStorage, token, rateLimit: config.rateLimit, trustProxy: config.trustProxy });
 
-  // Slow or stuck clients time out: the whole head within 10 s, the request within 15 s
-  // (checked every second), an idle keep-alive connection after 5 s.
-  const limits = { headersTimeout: 10_000, requestTimeout: 15_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+  // Slow or stuck clients time out: the head within --headers-timeout, the request within --request-timeout
+  // (checked every second), an idle keep-alive connection after --keep-alive-timeout; connections are capped
+  // in total and per address (connections.ts).
+  const limits = { headersTimeout: config.headersTimeout, requestTimeout: config.requestTimeout, keepAliveTimeout: config.keepAliveTimeout, connectionsCheckingInterval: 1_000 };
+  let app: App | undefined;
+  let ready!: (a: App) => void;
+  const appReady = new Promise<App>((r) => (ready = r));
+  let closing: Promise<void> | undefined;
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // While draining, every answer closes its connection, so a keep-alive client cannot hold the exit.
+    if (closing) res.setHeader('connection', 'close');
+    if (app) app.handle(req, res);
+    else void appReady.then((a) => a.handle(req, res));
+  };
   const server = config.tls
-    ? https.createServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ...limits }, app.handle)
-    : http.createServer(limits, app.handle);
+    ? https.createServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ...limits }, handle)
+    : http.createServer(limits, handle);
   server.keepAliveTimeout = limits.keepAliveTimeout;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+  const table = new ConnectionTable<Socket>({ max: config.maxConnections, perAddress: config.maxConnectionsPerAddress });
+  // By the TCP socket's peer (a TLS socket has the same one); req.socket of https is the TLS socket over it.
+  const byPeer = new Map<string, Socket>();
+  const peer = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
+  server.on('connection', (s: Socket) => {
+    const close = table.open(s, addressKey(s.remoteAddress ?? ''));
+    if (!close.includes(s)) {
+      byPeer.set(peer(s), s);
+      s.once('close', () => {
+        table.closed(s);
+        if (byPeer.get(peer(s)) === s) byPeer.delete(peer(s));
+      });
+    }
+    for (const c of close) c.destroy();
   });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const s = byPeer.get(peer(req.socket));
+    if (!s) return;
+    table.busy(s);
+    res.once('finish', () => table.idle(s));
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (e) {
+    // Close what holds the process open (the SQLite workers, the PostgreSQL pool), so a busy port is exit 1 at once.
+    await Promise.all([storage.close(), dashboardStorage?.close()].map((p) => p?.catch(() => {})));
+    throw e;
+  }
+  // The token is settled once listening (a start that fails to listen generates none it could not print);
+  // requests meanwhile wait for it.
+  let token: string | undefined;
+  let generated = false;
+  try {
+    if (!config.public && config.token === undefined) {
+      const fresh = randomBytes(24).toString('base64url');
+      token = await storage.metaGetOrSet('read_token', fresh);
+      generated = token === fresh;
+    } else token = config.public ? undefined : config.token;
+  } catch (e) {
+    server.close();
+    server.closeAllConnections();
+    await Promise.all([storage.close(), dashboardStorage?.close()].map((p) => p?.catch(() => {})));
+    throw e;
+  }
+  app = createApp({ routes: config.routes, storage, dashboardStorage, token, rateLimit: config.rateLimit, trustProxy: config.trustProxy });
+  ready(app);
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
 
   print(`install-beacon-collector listening on ${url}`);
   print(`data: ${storage.where}`);
+  for (const n of notes) print(n);
   print('routes (put the same string in installBeacon.url):');
   for (const r of config.routes) {
     const rules = describeRules(r.rules);
     print(`  ${r.package ? `${r.package}=` : ''}${url}${r.display}${rules ? `  (accepts only: ${rules})` : ''}`);
   }
   if (config.routes.some((r) => !r.variables.has('event_id'))) print('  note: include {event_id} in the template so a retried or replayed event is stored once');
-  print(token === undefined ? 'read token: none (--public: the read API is open)' : `read token: ${token}${config.token ? ' (from INSTALL_BEACON_TOKEN)' : ' (stored in the database)'}`);
-  print(`dashboard: ${url}/${token === undefined ? '' : `?token=${token}`}`);
+  // A token is printed once: by the start that generated it. One the operator set, or one stored by an earlier
+  // start, never is (journald and log collectors keep what a service prints).
+  print(
+    token === undefined
+      ? 'read token: none (--public: the read API is open)'
+      : config.token !== undefined
+        ? 'read token: the one in INSTALL_BEACON_TOKEN (not printed)'
+        : generated
+          ? `read token: ${token} (generated now and stored in the database; printed this once, \`install-beacon-collector token\` prints it again)`
+          : 'read token: stored in the database (printed when it was generated; `install-beacon-collector token` prints it)',
+  );
+  print(`dashboard: ${url}/${token === undefined ? '' : ' (sign in with the read token)'}`);
 
   const sweep = () => storage.deleteBefore(Date.now() - config.retentionDays * 24 * HOUR).catch(() => {});
   // The daily counts go too when --counts-retention-days is given (by default they are kept: they are the history).
@@ -81,18 +183,25 @@ export async function start(config: Config, print: (line: string) => void, sqlit
   const retention = setInterval(() => (void sweep(), void sweepCounts()), HOUR);
   retention.unref();
 
-  let closing: Promise<void> | undefined;
+  const running = app;
   return {
     url,
-    app,
+    app: running,
     storage,
     close: () =>
       (closing ??= (async () => {
         clearInterval(retention);
+        // Stop listening and close idle connections; a request in flight is answered with Connection: close
+        // (and a new event gets 503), and whatever is still open after DRAIN_MS is closed.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await app.close();
-        await closed;
+        const cut = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+        try {
+          await running.close();
+          await closed;
+        } finally {
+          clearTimeout(cut);
+        }
         await storage.close();
         await dashboardStorage?.close();
       })()),

@@ -101,6 +101,8 @@ export interface LimiterOptions {
 export interface Limiter {
   /** Count one request from `key`; true when it is over its budget (answer 429). */
   limited(key: string): boolean;
+  /** Has `key` used up its budget in this window (counts nothing)? */
+  spent(key: string): boolean;
   /** Start a new window if this one is over (so keys are forgotten even when no request comes). */
   sweep(): void;
   /** Senders tracked in this window (never more than maxKeys). */
@@ -142,6 +144,11 @@ export function createLimiter(o: LimiterOptions): Limiter {
       }
       overflow++;
       return overflow > overflowLimit;
+    },
+    spent(key) {
+      roll(o.now());
+      const n = counts.get(key);
+      return n !== undefined || counts.size < maxKeys ? (n ?? 0) >= o.limit : overflow >= overflowLimit;
     },
     sweep: () => roll(o.now()),
     get tracked() {

@@ -92,8 +92,9 @@ describe('numbers and the page', () => {
   it('the empty state shows exactly what to put in installBeacon.url; the token page asks for the token', () => {
     const e = emptyPage(['http://127.0.0.1:7708/{name}/{version}']).body;
     expect(e).toContain('"url": "http://127.0.0.1:7708/{name}/{version}"');
-    expect(tokenPage(false).body).toContain('name="token"');
-    expect(tokenPage(true).body).toContain('not this collector');
+    expect(tokenPage().body).toContain('<form method="post" action="/"><label>Read token <input type="password" name="token"');
+    expect(tokenPage('wrong').body).toContain('not this collector');
+    expect([tokenPage('in-address').status, tokenPage('throttled').status]).toEqual([401, 429]);
   });
 });
 

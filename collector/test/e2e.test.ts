@@ -90,7 +90,7 @@ describe('https with a self-signed certificate', () => {
       expect((await request(c.url, '/tls-lib/1.0.0/linux/x64?event_id=11111111-1111-4111-8111-111111111111', { ca })).status).toBe(200);
       expect((await getJson(c.url, '/api/downloads/point/last-day/tls-lib', ca)).body.downloads).toBe(1);
       // Over TLS the dashboard's session cookie is Secure too.
-      const opened = await request(c.url, `/?token=${TOKEN}`, { ca });
+      const opened = await request(c.url, '/', { ca, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${TOKEN}` });
       expect([opened.status, String(opened.headers['set-cookie'])]).toEqual([303, expect.stringMatching(/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/)]);
       // Without trusting the certificate the connection is refused by the client.
       await expect(request(c.url, '/healthz')).rejects.toThrow(/self-signed|certificate/);

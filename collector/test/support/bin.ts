@@ -14,9 +14,13 @@ export interface Proc {
 
 const live = new Set<ChildProcess>();
 
-/** Start the built collector as a real process; resolves on its first stdout line (the listening line). */
-export function startBin(args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<Proc> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Start the built collector as a real process; resolves on its first stdout line (the listening line).
+ * `prefix`: a command that execs it (e.g. `prlimit --nofile=160 --`), so the PID stays the collector's.
+ */
+export function startBin(args: string[], env: Record<string, string | undefined>, cwd?: string, prefix: string[] = []): Promise<Proc> {
+  const argv = [...prefix, process.execPath, BIN, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { cwd, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
   const lines: string[] = [];

@@ -8,7 +8,7 @@ export interface Reply {
 }
 
 /** One request with the path sent exactly as given (no normalisation, unlike fetch). */
-export function request(base: string, path: string, options: { method?: string; headers?: Record<string, string>; ca?: string } = {}): Promise<Reply> {
+export function request(base: string, path: string, options: { method?: string; headers?: Record<string, string>; ca?: string; body?: string } = {}): Promise<Reply> {
   const u = new URL(base);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -23,7 +23,7 @@ export function request(base: string, path: string, options: { method?: string; 
     );
     req.setTimeout(30_000, () => req.destroy(new Error(`no answer to ${path} in 30 s`)));
     req.on('error', reject);
-    req.end();
+    req.end(options.body);
   });
 }
 
