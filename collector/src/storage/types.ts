@@ -7,6 +7,11 @@
 // dashboard's filtered views, from the daily combination table (per distinct
 // set of values), so queries cost O(days) or O(days x combinations), not
 // O(events), and the counts outlive the raw events.
+//
+// Both count tables are keyed by a field's name, not a column per field: any variable a route stores
+// (routes.ts: any name) is counted and filtered with the same statements as install-beacon's own, and
+// a combination row holds every variable of its events as one sorted JSON object, so a filter on any
+// set of variables is one scan of a day's combination rows (bounded by Limits.combinations).
 
 export interface NewEvent {
   package: string;
