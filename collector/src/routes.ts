@@ -6,7 +6,7 @@
 // that value. Every query parameter of a matched request is stored as a variable, named in the
 // template or not (Scarf: query parameters are always captured). install-beacon's own 17 variables
 // keep their meaning: {name} is the package, {event_id} de-duplicates; any other name is stored as
-// sent. A matched request is an Event: the package and a Record of every variable (checkEvent holds
+// sent. A matched request is an IngestEvent: the package and a Record of every variable (checkEvent holds
 // it to the bounds below and to the route's accept rules, whatever way it came in).
 import { isLoopbackHost, VARIABLES, type VarName } from '../../src/template.js';
 import { checkRules, NO_RULES, type Rules } from './accept.js';
@@ -240,12 +240,12 @@ export type Rejection = keyof typeof REJECTIONS;
  * An event, however it came in (a GET's URL here; a POST body's fields in ingest): the package and
  * every variable, decoded, by name (install-beacon's and any other; event_id included, name not).
  */
-export interface Event {
+export interface IngestEvent {
   package: string;
   vars: Record<string, string>;
 }
 
-export type MatchResult = { ok: true; event: Event; route: Route } | { ok: false; reason: Rejection };
+export type MatchResult = { ok: true; event: IngestEvent; route: Route } | { ok: false; reason: Rejection };
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // Characters that change how the text around them reads without being seen: bidi embeddings,
@@ -267,7 +267,7 @@ export function checkValue(value: string): Rejection | undefined {
  * The last step of every way in: an event against the bounds (MAX_VARS variables, names VAR_NAME
  * and not RESERVED, values checkValue), the package name, and the route's accept rules.
  */
-export function checkEvent(route: Route, event: Event): Rejection | undefined {
+export function checkEvent(route: Route, event: IngestEvent): Rejection | undefined {
   const names = Object.keys(event.vars);
   if (names.length > MAX_VARS) return 'too_many_vars';
   for (const name of names) {
