@@ -199,3 +199,57 @@ describe('per-route accept rules (--accept-package, --accept): checkEvent, whate
     expect(checkEvent(restricted, { package: 'acme-lib', vars: { 'a b': 'x' } })).toBe('bad_var_name');
   });
 });
+
+describe('compileRoute: every refusal says why, positions counted in the --route value as typed', () => {
+  it.each([
+    ['Not A Name=/x', '"Not A Name" is not a package name'],
+    [`/{name}/${'x'.repeat(2048)}`, 'the template is longer than 2048 characters'],
+    ['/{name} x', 'the template contains whitespace or control characters'],
+    ['/{name}#top', 'the template has a fragment (#...), which is never sent'],
+    ['https:///{name}', 'the template has no host'],
+    ['https://{name}.example/x', 'variables are not allowed in the host; put them in the path or query'],
+    ['https://u@acme.example/{name}', 'credentials in the URL are not allowed'],
+    ['https://a%zz/{name}', 'the host "a%zz" is not valid'],
+    ['http://acme.example/{name}', 'http:// is only allowed for loopback hosts (localhost, 127.0.0.1, [::1]); use https://acme.example'],
+    ['{name}/x', 'the template must start with /, https:// or http://'],
+    ['https://acme.example?{name}', 'the path must start with /'],
+    ['/api/{name}', "/api, /badge and /healthz are the collector's own paths"],
+    ['/{name}?{ci}=1', "a query parameter's name cannot be a variable"],
+    ['/{name}?a={ci}&a={pm}', 'the query parameter "a" is given twice'],
+    ['/{name}?a=%zz', 'the query parameter "a" is not valid percent-encoded UTF-8'],
+    ['acme=/{name}', 'give either {name} in the template or PACKAGE=, not both'],
+    ['/x/{version}', 'the template has no {name}; give it as PACKAGE=TEMPLATE'],
+    [`/{name}?${Array.from({ length: 40 }, (_, i) => `p${i}={v${i}}`).join('&')}`, 'more than 40 variables'],
+    ['/{name}/{a}/{a}', '{a} is given twice'],
+    ['/{name}?p={+rest}', '{+rest} spans path segments: use it in the path, not the query'],
+    ['/{name}/{received_at}', "{received_at} is reserved (the events export's own column); pick another name"],
+    ['/{name}/x}', 'unexpected "}" at position 10'],
+    ['/{name}?a=}', 'unexpected "}" at position 11'],
+    ['/{name}/{', 'unexpected "{" at position 9 (a variable is {NAME} or {+NAME}, NAME of 1-64 letters, digits and "_")'],
+  ])('%s', (spec, why) => {
+    expect(compileRoute(spec)).toEqual({ ok: false, error: `--route ${spec}: ${why}` });
+  });
+
+  it('a full URL keeps its path and query; an empty path is /', () => {
+    expect(route('acme=https://acme.example').display).toBe('/');
+    expect(route('https://acme.example/{name}?a=1&b').fixed).toEqual(new Map([['a', '1'], ['b', '']]));
+    expect(matchRequest([route('acme=/é/{version}')], 'GET', '/%C3%A9/1').ok).toBe(true);
+  });
+
+  it('checkEvent (a POST body event has no URL): a package that is a path or a sentence, a variable named name', () => {
+    const r = route('/{name}');
+    expect(checkEvent(r, { package: '../..', vars: {} })).toBe('dot_segment');
+    expect(checkEvent(r, { package: 'a/./b', vars: {} })).toBe('dot_segment');
+    expect(checkEvent(r, { package: 'a b', vars: {} })).toBe('bad_name');
+    expect(checkEvent(r, { package: 'a\u0000', vars: {} })).toBe('bad_name');
+    expect(checkEvent(r, { package: 'acme', vars: { name: 'x' } })).toBe('duplicate_var');
+    expect(checkEvent(r, { package: 'acme', vars: { '': 'x' } })).toBe('bad_var_name');
+    expect(checkEvent(r, { package: 'acme', vars: { package: 'x' } })).toBe('reserved_name');
+    expect(checkEvent(r, { package: 'acme', vars: Object.fromEntries(Array.from({ length: 41 }, (_, i) => [`v${i}`, 'x'])) })).toBe('too_many_vars');
+  });
+
+  it('a query parameter without "=" is stored with an empty value; a route without {name} whose PACKAGE= is absent cannot be', () => {
+    const m = matchRequest([route('acme=/a')], 'GET', '/a?flag');
+    expect(m.ok && m.event.vars).toEqual({ flag: '' });
+  });
+});
