@@ -154,7 +154,7 @@ export function compileRoute(spec: string): CompileResult {
   const pathText = q === -1 ? rest : rest.slice(0, q);
   const queryText = q === -1 ? '' : rest.slice(q + 1);
   if (!pathText.startsWith('/')) return fail('the path must start with /');
-  if (/^\/(api|badge|healthz)(\/|$)/.test(pathText)) return fail('/api, /badge and /healthz are the collector\'s own paths');
+  if (/^\/(api|badge|healthz|versions)(\/|$)|^\/downloads\/(point|range)(\/|$)/.test(pathText)) return fail("/api, /badge, /healthz, /versions, /downloads/point and /downloads/range are the collector's own paths");
 
   const variables = new Set<string>();
   const add = (ps: readonly Piece[], inQuery: boolean): string | undefined => {

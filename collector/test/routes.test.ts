@@ -45,6 +45,10 @@ describe('compileRoute', () => {
     ['/{name}?p={+rest}', false], // {+x} spans path segments: not in the query
     ['/{name}/{package}', false], // the events export's own column
     ['/api/{name}', false], // the collector's own path
+    ['/versions/{name}', false], // npm's counts paths, served by the read API
+    ['/downloads/point/{name}', false],
+    ['/downloads/range/{name}/{version}', false],
+    ['/downloads/{name}/{version}', true], // not one of npm's paths
     ['/{name}?{ci}=1', false], // a variable as a parameter name
     ['http://example.com/{name}', false], // the hook refuses http:// for a non-loopback host
   ])('%s -> %s', (spec, ok) => {
@@ -213,7 +217,7 @@ describe('compileRoute: every refusal says why, positions counted in the --route
     ['http://acme.example/{name}', 'http:// is only allowed for loopback hosts (localhost, 127.0.0.1, [::1]); use https://acme.example'],
     ['{name}/x', 'the template must start with /, https:// or http://'],
     ['https://acme.example?{name}', 'the path must start with /'],
-    ['/api/{name}', "/api, /badge and /healthz are the collector's own paths"],
+    ['/api/{name}', "/api, /badge, /healthz, /versions, /downloads/point and /downloads/range are the collector's own paths"],
     ['/{name}?{ci}=1', "a query parameter's name cannot be a variable"],
     ['/{name}?a={ci}&a={pm}', 'the query parameter "a" is given twice'],
     ['/{name}?a=%zz', 'the query parameter "a" is not valid percent-encoded UTF-8'],
