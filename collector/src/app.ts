@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createApi, isApiPath, json } from './api.js';
-import { CSP, CSS, dashboardPage, FAVICON, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page, type TokenProblem } from './dashboard.js';
+import { CSP, CSS, dashboardPage, FAVICON, FIELDS_SHOWN, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page, type TokenProblem } from './dashboard.js';
 import type { Batcher } from './batcher.js';
 import { dayNumber, dayString } from './periods.js';
 import { createHealth } from './health.js';
@@ -155,7 +155,7 @@ export function createApp(o: AppOptions): App {
       if (check !== 'ok') return page(req, res, tokenPage(check, query), { 'www-authenticate': 'Bearer' });
     }
     const t = today();
-    const { view, notes } = parseView(query, t, FIELDS);
+    const { view, notes } = parseView(query, t);
     if (query.has('ff')) return redirect(res, viewUrl(view));
     const reads = o.dashboardStorage ?? o.storage;
     // Bounded (anyone can send a package name): the PICKER packages with most installs in the view's range, or ever.
@@ -172,7 +172,7 @@ export function createApp(o: AppOptions): App {
       view.pkg = own ?? packages[0]![0];
     }
     const monthStart = dayString(dayNumber(t)! - 29);
-    const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES, TOP);
+    const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES, TOP, FIELDS_SHOWN);
     // The totals for the last day, week and month, unless the view's range already covers them.
     const totals = view.start <= monthStart && view.end >= t ? rows : await reads.cube(view.pkg, monthStart, t, view.filters, null);
     return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows, totals, signOut: tokenDigest !== undefined && bearer(req) === undefined }));

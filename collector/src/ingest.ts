@@ -10,7 +10,8 @@ import { ackSignal, requestEnded } from './ackable.js';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { MAX_BODY, parseBody } from './body.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
-import { checkValue, isPackageName, matchRequest, MAX_URL, REJECTIONS, VARIABLES, type Matched, type Rejection, type Route } from './routes.js';
+import { NO_RULES } from './accept.js';
+import { checkEvent, matchRequest, MAX_URL, REJECTIONS, type IngestEvent, type Rejection, type Route } from './routes.js';
 import type { NewEvent, Storage } from './storage/types.js';
 
 /** @scarf/scarf's own path (it cannot be given another): the collector's, whatever the routes. */
@@ -30,33 +31,34 @@ const SCARF_FIELDS: ReadonlyArray<[field: string, variable: string]> = [
   ['nodeVersion', 'node'],
 ];
 
-const KNOWN: ReadonlySet<string> = new Set(VARIABLES);
-
 type Events = { ok: true; events: Array<Omit<NewEvent, 'receivedAt'>> } | { ok: false; reason: Rejection };
 
+/** @scarf/scarf's path has no route: its events meet the bounds, and no accept rules. */
+const SCARF_ROUTE = { rules: NO_RULES } as Route;
+
 /**
- * The events of one request: each body record's fields merged with the URL's variables. A body's
- * field may repeat a URL variable with the same value; another value refuses the request
- * (conflicting_value). Fields that are no install-beacon variable are not stored; `name` names the
- * package only where the URL does not (@scarf/scarf's path).
+ * The events of one request: each body record's fields merged with the URL's variables, every field a
+ * variable of its own (nested objects flattened to dotted names by body.ts), then checked as a URL's
+ * event is (checkEvent: the bounds, the package name, the route's accept rules). A body's field may
+ * repeat a URL variable with the same value; another value refuses the request (conflicting_value).
+ * `name` names the package only where the URL does not (@scarf/scarf's path, or a route without one).
  */
-export function eventsOf(matched: Matched | { package?: undefined; vars: Record<string, never> }, records: readonly Record<string, string>[]): Events {
+export function eventsOf(matched: IngestEvent | { package?: undefined; vars: Record<string, never> }, records: readonly Record<string, string>[], route: Route = SCARF_ROUTE): Events {
   const events: Array<Omit<NewEvent, 'receivedAt'>> = [];
   for (const record of records) {
-    const vars: Record<string, string> = { ...(matched.vars as Record<string, string>) };
+    const vars: Record<string, string> = { ...matched.vars };
     let pkg = matched.package;
     for (const [field, value] of Object.entries(record)) {
-      if (!KNOWN.has(field)) continue;
-      const bad = checkValue(value);
-      if (bad) return { ok: false, reason: bad };
       if (field === 'name') {
         if (pkg !== undefined && pkg !== value) return { ok: false, reason: 'conflicting_value' };
         pkg = value;
-      } else if (vars[field] !== undefined && vars[field] !== value) return { ok: false, reason: 'conflicting_value' };
+      } else if (Object.hasOwn(vars, field) && vars[field] !== value) return { ok: false, reason: 'conflicting_value' };
       else vars[field] = value;
     }
     if (pkg === undefined || pkg === '') return { ok: false, reason: 'bad_name' };
-    if (!isPackageName(pkg)) return { ok: false, reason: pkg.split('/').some((s) => s === '.' || s === '..') ? 'dot_segment' : 'bad_name' };
+    const event = { package: pkg, vars };
+    const refused = checkEvent(route, event);
+    if (refused) return { ok: false, reason: refused };
     const { event_id: eventId, ...rest } = vars;
     events.push({ package: pkg, eventId: eventId ?? null, vars: rest });
   }
@@ -179,7 +181,8 @@ export function createIngest(o: IngestOptions): Ingest {
     const method = req.method ?? '';
     const q = url.indexOf('?');
     const scarf = (q === -1 ? url : url.slice(0, q)) === SCARF_PATH;
-    let m: Matched | { package?: undefined; vars: Record<string, never> };
+    let m: IngestEvent | { package?: undefined; vars: Record<string, never> };
+    let route: Route | undefined;
     if (scarf) {
       if (method !== 'POST') return reject(req, res, 'method');
       if (Buffer.byteLength(url) > MAX_URL) return reject(req, res, 'uri_too_long');
@@ -188,6 +191,7 @@ export function createIngest(o: IngestOptions): Ingest {
       const r = matchRequest(o.routes, method, url);
       if (!r.ok) return reject(req, res, r.reason);
       m = r.event;
+      route = r.route;
     }
     // A sender whose budget is spent is refused before its body is read (counted as one, as a GET is).
     if (limiter?.spent(sender(req))) {
@@ -202,7 +206,7 @@ export function createIngest(o: IngestOptions): Ingest {
       if (!body.ok) return reject(req, res, body.reason, body.detail);
       records = scarf ? body.events.map(scarfRecord) : body.events;
     }
-    const e = eventsOf(m, records);
+    const e = eventsOf(m, records, route);
     if (!e.ok) return reject(req, res, e.reason);
     if (limited(req, e.events.length)) return reject(req, res, 'rate_limited');
     const receivedAt = now();

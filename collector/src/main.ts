@@ -5,6 +5,7 @@ import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { describeRules } from './accept.js';
 import { createApp, type App } from './app.js';
 import { backupSqlite } from './backup.js';
 import type { Config } from './config.js';
@@ -156,7 +157,10 @@ export async function start(config: Config, print: (line: string) => void, sqlit
   print(`data: ${storage.where}`);
   for (const n of notes) print(n);
   print('routes (put the same string in installBeacon.url):');
-  for (const r of config.routes) print(`  ${r.package ? `${r.package}=` : ''}${url}${r.display}`);
+  for (const r of config.routes) {
+    const rules = describeRules(r.rules);
+    print(`  ${r.package ? `${r.package}=` : ''}${url}${r.display}${rules ? `  (accepts only: ${rules})` : ''}`);
+  }
   if (config.routes.some((r) => !r.variables.has('event_id'))) print('  note: include {event_id} in the template so a retried or replayed event is stored once');
   // A token is printed once: by the start that generated it. One the operator set, or one stored by an earlier
   // start, never is (journald and log collectors keep what a service prints).

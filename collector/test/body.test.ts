@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_BODY, MAX_DEPTH, MAX_EVENTS, parseBody } from '../src/body.js';
 import { eventsOf, scarfRecord } from '../src/ingest.js';
-import { compileRoute, matchRequest, type Matched } from '../src/routes.js';
+import { compileRoute, matchRequest, type IngestEvent } from '../src/routes.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const JSON_T = 'application/json';
@@ -78,15 +78,15 @@ describe('eventsOf: body records merged with the URL variables', () => {
   if (!route.ok) throw new Error(route.error);
   const m = matchRequest([route.route], 'POST', '/t?version=1.0.0');
   if (!m.ok) throw new Error(m.reason);
-  const url: Matched = m.event;
+  const url: IngestEvent = m.event;
   const ID = '0f8e7c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6';
 
   it.each<[string, Record<string, string>[], ReturnType<typeof eventsOf>]>([
     ['no body: the URL alone', [{}], { ok: true, events: [{ package: 'acme-lib', eventId: null, vars: { version: '1.0.0' } }] }],
     [
-      'known variables from the body, event_id apart, the rest not stored (yet)',
+      'every body field a variable (nested ones by dotted name), event_id apart, values as sent',
       [{ platform: 'Linux', arch: 'x86_64', event_id: ID, python: '3.12', 'os.name': 'x' }],
-      { ok: true, events: [{ package: 'acme-lib', eventId: ID, vars: { version: '1.0.0', platform: 'Linux', arch: 'x86_64' } }] },
+      { ok: true, events: [{ package: 'acme-lib', eventId: ID, vars: { version: '1.0.0', platform: 'Linux', arch: 'x86_64', python: '3.12', 'os.name': 'x' } }] },
     ],
     ['a body repeating a URL value', [{ version: '1.0.0', name: 'acme-lib' }], { ok: true, events: [{ package: 'acme-lib', eventId: null, vars: { version: '1.0.0' } }] }],
     ['a body giving another version', [{}, { version: '2.0.0' }], { ok: false, reason: 'conflicting_value' }],
@@ -95,6 +95,10 @@ describe('eventsOf: body records merged with the URL variables', () => {
     ['a lone surrogate in a body value', [{ platform: '\ud800' }], { ok: false, reason: 'bad_encoding' }],
     ['a bidi override in a body value', [{ platform: 'a\u202eb' }], { ok: false, reason: 'invisible_chars' }],
     ['a body value over 200 characters', [{ platform: 'x'.repeat(201) }], { ok: false, reason: 'value_too_long' }],
+    ['a body field name outside the name rule', [{ 'a b': '1' }], { ok: false, reason: 'bad_var_name' }],
+    ['a body field named like an export column', [{ received_at: '1' }], { ok: false, reason: 'reserved_name' }],
+    ['a body with more than 40 variables', [Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`v${i}`, '1']))], { ok: false, reason: 'too_many_vars' }],
+    ['one bad record refuses the whole request', [{ python: '3.12' }, { python: 'a\u0000b' }], { ok: false, reason: 'control_chars' }],
   ])('%s', (_what, records, want) => {
     expect(eventsOf(url, records)).toEqual(want);
   });

@@ -21,8 +21,8 @@ const temps = new TempDirs();
 const TOKEN = 'clients-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const ID = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-// The shell route: scarf.sh's query (platform, version; elapsed_time and exit_code are not
-// install-beacon variables, so this collector does not store them yet).
+// The shell route: scarf.sh's query names platform and version; its elapsed_time and exit_code,
+// named by no template, are stored too (every query parameter is).
 const SHELL_ROUTE = 'bash-test=/bash-test?platform={platform}&version={version}';
 
 type Stored = { package: string; event_id?: string } & Record<string, string>;
@@ -74,18 +74,18 @@ describe("scarf-shell's scarf.sh, unchanged, run by bash", () => {
       expect([r.code, r.stdout.startsWith('Hello!\n')]).toEqual([i, true]);
       expect(r.stderr).not.toContain('Error'); // its curl is not silent: the progress meter goes to stderr
     }
-    expect(await of('bash-test')).toEqual([0, 1, 2, 3, 4].map((i) => ({ platform: uname, version: i % 2 === 0 ? 'unknown' : `1.0.${i}` })));
+    expect(await of('bash-test')).toEqual([0, 1, 2, 3, 4].map((i) => ({ platform: uname, version: i % 2 === 0 ? 'unknown' : `1.0.${i}`, exit_code: String(i), elapsed_time: expect.stringMatching(/^\d+$/) })));
   }, 60_000);
 });
 
 describe('curl POSTs of each kind of body', () => {
   it.each<[string, string[], Record<string, string>[]]>([
     ['no body (scarf-shell\'s way): one event from the query', ['-X', 'POST', '/t?version=1.0.0'], [{ version: '1.0.0' }]],
-    ['a JSON object', ['-H', 'content-type: application/json', '--data-binary', '{"version":"1.0.1","platform":"linux","node":"22.1.0","python":"3.12"}', '/t'], [{ version: '1.0.1', platform: 'linux', node: '22.1.0' }]],
+    ['a JSON object', ['-H', 'content-type: application/json', '--data-binary', '{"version":"1.0.1","platform":"linux","node":"22.1.0","python":"3.12"}', '/t'], [{ version: '1.0.1', platform: 'linux', node: '22.1.0', python: '3.12' }]],
     ['a JSON array: one event each', ['--json', '[{"version":"1.0.2","arch":"x64"},{"version":"1.0.2","arch":"arm64"}]', '/t'], [{ version: '1.0.2', arch: 'x64' }, { version: '1.0.2', arch: 'arm64' }]],
     ['ndjson: one event per line', ['-H', 'content-type: application/x-ndjson', '--data-binary', '{"platform":"darwin"}\n{"platform":"win32"}\n', '/t?version=1.0.3'], [{ version: '1.0.3', platform: 'darwin' }, { version: '1.0.3', platform: 'win32' }]],
     ['a form (curl -d)', ['-d', 'version=1.0.4', '-d', 'platform=linux', '-d', 'pm=npm', '/t'], [{ version: '1.0.4', platform: 'linux', pm: 'npm' }]],
-    ['nested objects, flattened (os.name is no variable yet: the rest is kept)', ['--json', '{"version":"1.0.5","os":{"name":"linux"}}', '/t'], [{ version: '1.0.5' }]],
+    ['nested objects, flattened to dotted names', ['--json', '{"version":"1.0.5","os":{"name":"linux"}}', '/t'], [{ version: '1.0.5', 'os.name': 'linux' }]],
   ])('%s: 200, stored', async (_what, args, events) => {
     const before = (await of('acme-lib')).length;
     const r = await curl(args);

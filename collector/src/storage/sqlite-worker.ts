@@ -73,7 +73,7 @@ export function openSqliteInWorker(file: string, script: string, limits?: Limits
     breakdown: (pkg, field, start, end) => call('breakdown', pkg, field, start, end),
     packages: () => call('packages'),
     topPackages: (start, end, limit) => call('topPackages', start, end, limit),
-    cube: (pkg, start, end, filters, series, top) => call('cube', pkg, start, end, filters, series, top),
+    cube: (pkg, start, end, filters, series, top, fields) => call('cube', pkg, start, end, filters, series, top, fields),
     prune: (target) => call('prune', target),
     deleteCountsBefore: (day) => call('deleteCountsBefore', day),
     hasPackage: (pkg) => call('hasPackage', pkg),

@@ -3,7 +3,8 @@
 // Prepared statements, one transaction per batch (better-sqlite3's own advice).
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { combos, DEFAULT_LIMITS, FIELD_NAME, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
+import { archSql, countedVars, platformSql } from './platforms.js';
+import { combos, DEFAULT_LIMITS, FIELD_NAME, jsonPath, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -48,6 +49,21 @@ const MIGRATIONS: string[] = [
    INSERT INTO slots (package, field, day, n) SELECT package, field, day, count(*) FROM daily WHERE field > '' GROUP BY 1, 2, 3;
    INSERT INTO slots (package, field, day, n) SELECT package, '', day, count(*) FROM combos GROUP BY 1, 3;
    CREATE INDEX daily_totals ON daily (day, package) WHERE field = '';`,
+  // Platform and arch are counted under Node's names however they were spelled (platforms.ts):
+  // what was counted before moves to those names, and the value slots are recounted.
+  ['platform', 'arch'].map((f) => {
+    const canon = (f === 'platform' ? platformSql : archSql)('value');
+    const inJson = (f === 'platform' ? platformSql : archSql)(`json_extract(vars, '$.${f}')`);
+    const moved = `json_set(vars, '$.${f}', ${inJson})`;
+    return `INSERT INTO daily (package, day, field, value, count) SELECT package, day, field, ${canon}, SUM(count) FROM daily WHERE field = '${f}' AND value <> ${canon} GROUP BY 1, 2, 3, 4
+       ON CONFLICT (package, field, day, value) DO UPDATE SET count = count + excluded.count;
+     DELETE FROM daily WHERE field = '${f}' AND value <> ${canon};
+     INSERT INTO combos (package, day, vars, count) SELECT package, day, ${moved}, SUM(count) FROM combos WHERE json_extract(vars, '$.${f}') <> ${inJson} GROUP BY 1, 2, 3
+       ON CONFLICT (package, day, vars) DO UPDATE SET count = count + excluded.count;
+     DELETE FROM combos WHERE json_extract(vars, '$.${f}') <> ${inJson};
+     UPDATE slots SET n = (SELECT count(*) FROM daily d WHERE d.package = slots.package AND d.field = slots.field AND d.day = slots.day AND d.value <> '${OTHER}') WHERE field = '${f}';`;
+  }).join('\n') + `
+   UPDATE slots SET n = (SELECT count(*) FROM combos c WHERE c.package = slots.package AND c.day = slots.day AND c.vars <> '{}') WHERE field = '';`,
 ];
 
 interface EventRow { id: number; event_id: string | null; package: string; received_at: number; vars: string }
@@ -82,7 +98,8 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
   const insertTx = db.transaction((events: NewEvent[]) => {
     const fresh: NewEvent[] = [];
     for (const e of events) {
-      if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, JSON.stringify(e.vars)).changes === 1) fresh.push(e);
+      // The raw event keeps what was sent; the counts keep platform and arch under one name (platforms.ts).
+      if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, JSON.stringify(e.vars)).changes === 1) fresh.push({ ...e, vars: countedVars(e.vars) });
     }
     // Past the bound of a field's values that day, a new value counts as OTHER, in the rollups and in the combinations.
     const folded = new Set<string>();
@@ -108,7 +125,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
   const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, eventId: r.event_id, package: r.package, receivedAt: r.received_at, vars: JSON.parse(r.vars) as Record<string, string> });
 
   /** The dashboard's counts (see Storage.cube): one statement, every field in one pass over the rollups or the combination table. */
-  function cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null, top = Number.MAX_SAFE_INTEGER): CubeRow[] {
+  function cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null, top = Number.MAX_SAFE_INTEGER, fields = Number.MAX_SAFE_INTEGER): CubeRow[] {
     for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
     const inSeries = series && series.length > 0 ? `IN (${series.map((f) => `'${f}'`).join(', ')})` : 'IN (NULL)';
     let totals: string;
@@ -123,18 +140,20 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
       cond = [pkg, start, end];
       for (const f of filters) {
         where.push(f.op === '=' ? 'json_extract(c.vars, ?) = ?' : "IFNULL(json_extract(c.vars, ?), '') != ?");
-        cond.push(`$.${f.field}`, f.value);
+        cond.push(jsonPath(f.field), f.value);
       }
       totals = `SELECT c.day AS day, '' AS field, '' AS value, SUM(c.count) AS count FROM combos c WHERE ${where.join(' AND ')} GROUP BY 1`;
       src = `SELECT c.day AS day, j.key AS field, CAST(j.value AS TEXT) AS value, c.count AS count FROM combos c, json_each(c.vars) j WHERE ${where.join(' AND ')}`;
     }
     if (!series) return db.prepare(totals).raw().all(...cond) as CubeRow[];
-    // a: per field and value (per day for the series fields); r: each value's rank in its field over the range.
+    // a: per field and value (per day for the series fields); r: each value's rank in its field over the range;
+    // k: each field's rank by installs over the range.
     const sql = `WITH a AS (SELECT CASE WHEN field ${inSeries} THEN day ELSE '' END AS day, field, value, SUM(count) AS n FROM (${src}) GROUP BY 1, 2, 3),
-      r AS (SELECT field, value, row_number() OVER (PARTITION BY field ORDER BY SUM(n) DESC, value) AS rn FROM a GROUP BY field, value)
+      r AS (SELECT field, value, row_number() OVER (PARTITION BY field ORDER BY SUM(n) DESC, value) AS rn FROM a GROUP BY field, value),
+      k AS (SELECT field, row_number() OVER (ORDER BY SUM(n) DESC, field) AS fn FROM a GROUP BY field)
       ${totals}
-      UNION ALL SELECT a.day, a.field, CASE WHEN r.rn <= ? THEN a.value ELSE ? END, SUM(a.n) FROM a JOIN r ON r.field = a.field AND r.value = a.value GROUP BY 1, 2, 3`;
-    return db.prepare(sql).raw().all(...cond, ...cond, top, OTHER) as CubeRow[];
+      UNION ALL SELECT a.day, a.field, CASE WHEN r.rn <= ? THEN a.value ELSE ? END, SUM(a.n) FROM a JOIN r ON r.field = a.field AND r.value = a.value JOIN k ON k.field = a.field WHERE k.fn <= ? GROUP BY 1, 2, 3`;
+    return db.prepare(sql).raw().all(...cond, ...cond, top, OTHER, fields) as CubeRow[];
   }
 
   const pruneTx = db.transaction((t: Prune) => {
@@ -142,7 +161,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
     let rows = 0;
     if ('field' in t) {
       if (!FIELD_NAME.test(t.field) || t.value === OTHER) throw new Error(`not a field name: ${t.field}`);
-      const path = `$.${t.field}`;
+      const path = jsonPath(t.field);
       events = db.prepare('DELETE FROM events WHERE package = ? AND json_extract(vars, ?) = ?').run(t.package, path, t.value).changes;
       db.prepare('INSERT INTO daily (package, day, field, value, count) SELECT package, day, field, ?, count FROM daily WHERE package = ? AND field = ? AND value = ? AND true ON CONFLICT (package, field, day, value) DO UPDATE SET count = count + excluded.count').run(OTHER, t.package, t.field, t.value);
       rows += db.prepare('DELETE FROM daily WHERE package = ? AND field = ? AND value = ?').run(t.package, t.field, t.value).changes;
@@ -188,8 +207,8 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
     async topPackages(start, end, limit) {
       return s().topPackages.all(start, end, limit);
     },
-    async cube(pkg, start, end, filters, series, top) {
-      return cube(pkg, start, end, filters, series, top);
+    async cube(pkg, start, end, filters, series, top, fields) {
+      return cube(pkg, start, end, filters, series, top, fields);
     },
     async prune(target) {
       return pruneTx.immediate(target);
