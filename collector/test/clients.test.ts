@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseEnv, run, TempDirs } from '../../test/support/process.js';
 import { npmArgv, npmLocal, writeProject } from '../../test/support/fixture.js';
 import { killAll, startBin, type Proc } from './support/bin.js';
+import { example, exampleRoute } from './support/readme-examples.js';
 import { request, waitUntil } from './support/http.js';
 import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
 
@@ -23,7 +24,7 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 const ID = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 // The shell route: scarf.sh's query names platform and version; its elapsed_time and exit_code,
 // named by no template, are stored too (every query parameter is).
-const SHELL_ROUTE = 'bash-test=/bash-test?platform={platform}&version={version}';
+const SHELL_ROUTE = exampleRoute('shell-route'); // collector/README.md's, as the shell example below
 
 type Stored = { package: string; event_id?: string } & Record<string, string>;
 let c: Proc;
@@ -62,10 +63,8 @@ describe("scarf-shell's scarf.sh, unchanged, run by bash", () => {
     const dir = temps.make('ibc-scarf-shell-');
     cpSync(join(FIXTURES, 'scarf-shell', 'scarf.sh'), join(dir, 'scarf.sh'));
     // The README's usage (example.sh), with the collector as the base URL.
-    writeFileSync(
-      join(dir, 'tool.sh'),
-      `#!/bin/bash\nSCARF_BASE_URL="${c.url}/bash-test"\nSCARF_PACKAGE_VERSION="0.1"\nsource ./scarf.sh\nsetup_scarf_telemetry\necho "Hello!"\nexit "$1"\n`,
-    );
+    // collector/README.md's shell example (its usage of scarf.sh), with the collector as the base URL and the run's exit status.
+    writeFileSync(join(dir, 'tool.sh'), `${example('shell', c.url)}\nexit "$1"\n`);
     const uname = (await exec('uname', ['-s'])).stdout.trim();
     for (let i = 0; i < 5; i++) {
       // scarf.sh sends $VERSION (not $SCARF_PACKAGE_VERSION), "unknown" when unset: both ways are run.
@@ -119,6 +118,21 @@ describe('curl POSTs of each kind of body', () => {
       expect(r.status).toBe(200);
     }
     expect(await of('dedup-lib')).toEqual([ID(1), ID(2)].map((event_id) => ({ event_id, version: '1.0.0', platform: 'linux', arch: 'x64' })));
+  });
+});
+
+describe("collector/README.md's curl example, run by bash as written", () => {
+  it('stores five events of acme-lib, each with the fields its request carries', async () => {
+    const before = (await of('acme-lib')).length;
+    const r = await run('bash', ['-e', '-c', example('curl', c.url).replace(/^curl /gm, 'curl -sS -f ')], { cwd: temps.make('ibc-curl-'), env: baseEnv(home()), timeoutMs: 30_000 });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect((await of('acme-lib')).slice(before)).toEqual([
+      { version: '1.0.0' },
+      { version: '1.0.1', platform: 'linux', python: '3.12' },
+      { version: '1.0.2', arch: 'x64' },
+      { version: '1.0.2', arch: 'arm64' },
+      { version: '1.0.3', pm: 'npm' },
+    ]);
   });
 });
 

@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as qr from 'query-registry';
@@ -6,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { start, type Running } from '../src/main.js';
 import { request } from './support/http.js';
+import { example } from './support/readme-examples.js';
 
 // A real npm-counts client (query-registry, from the registry) with the collector's origin as its
 // downloads-API base URL: every call parses its answer with the client's own zod schemas, which throw
@@ -55,6 +59,12 @@ describe('query-registry against the collector', () => {
   // npm's paths at the origin, and the same under /api/ (the collector's first spelling).
   it.each(['', '/api'].flatMap((prefix) => cases.map(([name, call, expected]) => [name, prefix, call, expected] as const)))('%s at origin%s passes its schema with the right counts', async (_name, prefix, call, expected) => {
     expect(await call(c.url + prefix)).toEqual(expected);
+  });
+
+  it("collector/README.md's example, run by node as written, prints the week's count", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', example('npm-counts', c.url)], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
+    expect(stdout).toContain(`downloads: 3`);
+    expect(stdout).toContain(`package: 'acme-lib'`);
   });
 
   it('the calls stored nothing: still 5 events', async () => {

@@ -7,6 +7,7 @@ import { baseEnv, TempDirs } from '../../test/support/process.js';
 import { canonicalArch, canonicalPlatform } from '../src/storage/platforms.js';
 import { killAll, startBin, type Proc } from './support/bin.js';
 import { request } from './support/http.js';
+import { example, exampleRoute } from './support/readme-examples.js';
 
 // A real outside client: the Python function from Scarf's custom-telemetry page (requests.get of
 // FILE_PACKAGE_NAME?version=...&platform=...&python=...&arch=...), run by /usr/bin/python3 against
@@ -19,25 +20,14 @@ const TOKEN = 'python-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const PYTHON = '/usr/bin/python3';
 const hasRequests = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import requests'], { stdio: 'ignore' }).status === 0;
-const ROUTE = 'acme-py=/acme-py?version={version}&platform={platform}&python={python}&arch={arch}';
+// The route and the function are collector/README.md's ("Receiving events from any client"), run as written
+// with the collector's origin for the documentation's host; the test then prints what the function sent.
+const ROUTE = exampleRoute('python-route');
+const script = (origin: string) => `${example('python', origin)}
 
-// The page's function, as a library would ship it (errors swallowed: telemetry must never break the
-// caller); it prints what it sent so the test can compare.
-const SCRIPT = `
-import json, platform, sys
-import requests
-
-ENDPOINT = sys.argv[1]
-
-def send_telemetry(version):
-    sent = {"version": version, "platform": platform.system(), "python": platform.python_version(), "arch": platform.machine()}
-    try:
-        requests.get(f"{ENDPOINT}/acme-py?version={sent['version']}&platform={sent['platform']}&python={sent['python']}&arch={sent['arch']}", timeout=10)
-    except Exception:
-        pass
-    return sent
-
-print(json.dumps(send_telemetry("1.4.2")))
+import json, platform
+send_telemetry("1.4.2")
+print(json.dumps({"version": "1.4.2", "platform": platform.system(), "python": platform.python_version(), "arch": platform.machine()}))
 `;
 
 let c: Proc;
@@ -53,7 +43,7 @@ afterAll(async () => {
 
 describe("Scarf's custom-telemetry Python function against a real collector", () => {
   it.skipIf(!hasRequests)(`stores every variable it sends, read back through the API${hasRequests ? '' : ' (skipped: /usr/bin/python3 has no requests module)'}`, async () => {
-    const { stdout } = await run(PYTHON, ['-c', SCRIPT, c.url]);
+    const { stdout } = await run(PYTHON, ['-c', script(c.url)]);
     const sent = JSON.parse(stdout) as Record<string, string>;
     // Acknowledged means committed: the event is there once the request has been answered.
     const events = await request(c.url, '/api/events.ndjson', { headers: auth });
