@@ -33,6 +33,15 @@ const SCARF_FIELDS: ReadonlyArray<[field: string, variable: string]> = [
 
 type Events = { ok: true; events: Array<Omit<NewEvent, 'receivedAt'>> } | { ok: false; reason: Rejection };
 
+/**
+ * Scarf's reserved body keys (its file packages' POST: `$version`, `$type`, `$remote_address`, `$user_agent`,
+ * `$domain`, `$referrer`, `$headers`, `$time`): `$version` is the event's version; the others describe the
+ * requester or override the receipt time, and are never stored (nothing about the requester is; the time is
+ * the server's). Any other name starting with `$` meets the name rule and is refused.
+ */
+const SCARF_RESERVED: Readonly<Record<string, string | null>> = { $version: 'version', $type: null, $remote_address: null, $user_agent: null, $domain: null, $referrer: null, $headers: null, $time: null, $unique_id: null };
+const reservedKey = (field: string): string | null | undefined => (Object.hasOwn(SCARF_RESERVED, field) ? SCARF_RESERVED[field] : field.startsWith('$headers.') ? null : undefined);
+
 /** @scarf/scarf's path has no route: its events meet the bounds, and no accept rules. */
 const SCARF_ROUTE = { rules: NO_RULES } as Route;
 
@@ -48,7 +57,10 @@ export function eventsOf(matched: IngestEvent | { package?: undefined; vars: Rec
   for (const record of records) {
     const vars: Record<string, string> = { ...matched.vars };
     let pkg = matched.package;
-    for (const [field, value] of Object.entries(record)) {
+    for (const [key, value] of Object.entries(record)) {
+      const reserved = reservedKey(key);
+      if (reserved === null) continue;
+      const field = reserved ?? key;
       if (field === 'name') {
         if (pkg !== undefined && pkg !== value) return { ok: false, reason: 'conflicting_value' };
         pkg = value;

@@ -98,6 +98,9 @@ describe('eventsOf: body records merged with the URL variables', () => {
     ['a body field name outside the name rule', [{ 'a b': '1' }], { ok: false, reason: 'bad_var_name' }],
     ['a body field named like an export column', [{ received_at: '1' }], { ok: false, reason: 'reserved_name' }],
     ['a body with more than 40 variables', [Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`v${i}`, '1']))], { ok: false, reason: 'too_many_vars' }],
+    ["Scarf's reserved keys: $version is the version, the requester's details and $time are never stored", [{ $version: '1.0.0', $remote_address: '203.0.113.7', $user_agent: 'curl/8', $referrer: 'x', $domain: 'd', $type: 't', $time: '0', '$headers.cookie': 'c', python: '3.12' }], { ok: true, events: [{ package: 'acme-lib', eventId: null, vars: { version: '1.0.0', python: '3.12' } }] }],
+    ['$version that contradicts the URL', [{ $version: '9.9.9' }], { ok: false, reason: 'conflicting_value' }],
+    ['another $ name', [{ $other: '1' }], { ok: false, reason: 'bad_var_name' }],
     ['one bad record refuses the whole request', [{ python: '3.12' }, { python: 'a\u0000b' }], { ok: false, reason: 'control_chars' }],
   ])('%s', (_what, records, want) => {
     expect(eventsOf(url, records)).toEqual(want);
