@@ -12,6 +12,7 @@ import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { newSession, SESSION_COOKIE, SESSION_SECONDS, sessionFrom, validSession } from './session.js';
 import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
 import { OTHER, utcDay, type NewEvent, type Storage } from './storage/types.js';
+import { clock, stage, tracing } from './trace.js';
 
 export interface AppOptions {
   routes: readonly Route[];
@@ -82,9 +83,12 @@ export function createApp(o: AppOptions): App {
   }
 
   async function ingest(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    const t0 = tracing() ? clock() : 0;
     const m = matchRequest(o.routes, req.method ?? '', url);
     if (!m.ok) return reject(req, res, m.reason);
+    const t1 = t0 && clock();
     if (limited(req)) return reject(req, res, 'rate_limited');
+    if (t0) stage('parse and match', t1 - t0), stage('rate limit', clock() - t1);
     const { event_id: eventId, ...vars } = m.event.vars;
     const event: NewEvent = { package: m.event.package, eventId: eventId ?? null, receivedAt: now(), vars: vars as Record<string, string> };
     let timer: NodeJS.Timeout | undefined;
@@ -97,8 +101,10 @@ export function createApp(o: AppOptions): App {
     } finally {
       clearTimeout(timer);
     }
+    const t2 = t0 && clock();
     res.writeHead(200, { 'content-length': 0, 'cache-control': 'no-store' });
     res.end();
+    if (t0) stage('answer', clock() - t2), stage('handler to answer (total)', clock() - t0);
   }
 
   /** A token given (the bearer header's, or the sign-in form's): right, wrong, or throttled (this sender's wrong ones are used up). */

@@ -2,6 +2,7 @@
 // `maxBatch` have queued), then one transaction stores them all, and each
 // request is answered only after that transaction committed. While a commit
 // is in flight the next batch gathers, so under load batches grow by themselves.
+import { clock, stage, tracing } from './trace.js';
 
 export interface BatcherOptions<T> {
   commit(batch: T[]): Promise<unknown>;
@@ -28,6 +29,8 @@ export class ClosedError extends Error {
 
 interface Waiting<T> {
   item: T;
+  /** When it queued (only while the benchmark traces stages). */
+  at: number;
   resolve(): void;
   reject(e: unknown): void;
 }
@@ -56,7 +59,7 @@ export class Batcher<T> {
     if (this.closed) return Promise.reject(new ClosedError());
     if (this.queue.length >= this.maxQueue) return Promise.reject(new QueueFullError());
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, at: tracing() ? clock() : 0, resolve, reject });
       this.schedule();
     });
   }
@@ -75,10 +78,18 @@ export class Batcher<T> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.active.size >= this.concurrency || this.queue.length === 0) return;
+    const t = tracing() ? clock() : 0;
     const batch = this.queue.splice(0, this.maxBatch);
+    const items = batch.map((w) => w.item);
+    if (t) {
+      for (const w of batch) stage('queue wait', t - w.at);
+      stage('batch build', clock() - t, batch.length);
+    }
     const done: Promise<void> = (async () => {
       try {
-        await this.options.commit(batch.map((w) => w.item));
+        const c = t && clock();
+        await this.options.commit(items);
+        if (c) stage('commit call (hand-off to hand-back)', clock() - c, batch.length);
         this.stats.commits++;
         this.stats.items += batch.length;
         for (const w of batch) w.resolve();
