@@ -3,7 +3,7 @@
 // and connections; p99 latency at half the peak rate; read-query latency over
 // stored-event counts; peak RSS. Prints a Markdown report (and writes .bench/results.json).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -31,7 +31,7 @@ const env = { ...process.env, INSTALL_BEACON_TOKEN: TOKEN, DATABASE_URL: '' } as
 delete env.DATABASE_URL;
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-interface Run { rps: number; p50: number; p99: number; non2xx: number; errors: number }
+interface Run { rps: number; total: number; p50: number; p99: number; non2xx: number; errors: number }
 
 async function cannon(url: string, prefix: string, connections: number, extra: Partial<autocannon.Options> = {}): Promise<Run> {
   let n = 0;
@@ -42,7 +42,7 @@ async function cannon(url: string, prefix: string, connections: number, extra: P
     requests: [{ setupRequest: (req) => ({ ...req, path: `/bench-lib/1.0.0/linux/x64?ci=false&pm=npm&event_id=${prefix}-${n++}` }) }],
     ...extra,
   });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+  return { rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
 }
 
 function bare(): Promise<{ child: ChildProcess; url: string }> {
@@ -65,7 +65,7 @@ function fsyncsPerSecond(): number {
   return n / 2;
 }
 
-interface Counts { commits: number; items: number; failures: number; stages?: Record<string, { median: number; p99: number; n: number }> }
+interface Counts { commits: number; items: number; failures: number; stages?: Record<string, { mean: number; median: number; p99: number; n: number }> }
 
 /** The collector as a process, with the benchmark's counts (and, `stages`, its timeline) written at exit. */
 async function collector(dbArgs: string[], stages: boolean): Promise<{ c: Proc; done(): Promise<Counts> }> {
@@ -78,6 +78,39 @@ async function collector(dbArgs: string[], stages: boolean): Promise<{ c: Proc; 
       return JSON.parse(readFileSync(file, 'utf8')) as Counts;
     },
   };
+}
+
+/** CPU time in ms (user + system) of a process's main thread and of all its other threads, from /proc. */
+function cpu(pid: number): { main: number; others: number } {
+  const out = { main: 0, others: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = ((Number(f[11]) + Number(f[12])) * 1000) / TICKS;
+    if (tid === String(pid)) out.main += ms;
+    else out.others += ms;
+  }
+  return out;
+}
+const TICKS = 100; // USER_HZ on Linux
+const selfCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** A load run with the CPU time spent per request: by the load tool (this process), the server's main thread and its other threads. */
+async function measured(pid: number, url: string, prefix: string, connections: number, extra: Partial<autocannon.Options> = {}): Promise<Run & { cpuUs: { client: number; main: number; others: number } }> {
+  const [c0, s0] = [cpu(pid), selfCpu()];
+  const r = await cannon(url, prefix, connections, extra);
+  const [c1, s1] = [cpu(pid), selfCpu()];
+  const n = Math.max(1, r.total);
+  const us = (ms: number) => Math.round((ms * 1000) / n);
+  return { ...r, cpuUs: { client: us(s1 - s0), main: us(c1.main - c0.main), others: us(c1.others - c0.others) } };
 }
 
 const rss = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -134,9 +167,9 @@ async function main(): Promise<void> {
       for (const connections of CONNECTIONS) {
         // Bare server and collector measured back to back, so both see the same machine load.
         const before = load();
-        const base = await cannon(b.url, 'bare', connections);
+        const base = await measured(b.child.pid!, b.url, 'bare', connections);
         const { c, done } = await collector(dbArgs, false);
-        const peak = await cannon(c.url, `${name}-${connections}-peak`, connections);
+        const peak = await measured(c.child.pid!, c.url, `${name}-${connections}-peak`, connections);
         const counts = await done();
         const batch = counts.items / Math.max(1, counts.commits);
         runs[connections] = { load: before, bare: base, collector: peak, ratio: peak.rps / base.rps, meanBatch: batch, commitCeiling: fsyncs * batch };
@@ -207,12 +240,17 @@ const f2 = (n: number) => (Math.round(n * 100) / 100).toFixed(2);
 function markdown(report: Record<string, any>): string {
   const out = [`load average ${report.loadAtStart} at the start, ${report.loadAtEnd} at the end; fsync of a 4 kB write: ${f0(report.fsyncsPerSecond)}/s`, ''];
   for (const [name, r] of Object.entries<any>(report.ingest ?? {})) {
-    out.push(`### ${name}`, '', '| connections | load | bare req/s | collector req/s | ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx |', '|---:|---|---:|---:|---:|---:|---:|---:|---:|');
-    for (const [n, x] of Object.entries<any>(r.runs)) out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} |`);
+    out.push(`### ${name}`, '', '| connections | load | bare req/s | collector req/s | ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads | CPU-bound ratio |', '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|');
+    for (const [n, x] of Object.entries<any>(r.runs)) {
+      const [b, c] = [x.bare.cpuUs, x.collector.cpuUs];
+      // If the two cores were the only limit: requests/s scale as 1 / (client + server CPU per request).
+      const bound = (b.client + b.main + b.others) / (c.client + c.main + c.others);
+      out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) | ${f2(bound)}× |`);
+    }
     if (r.halfRate) out.push('', `p99 at half the ${TIMELINE_AT}-connection peak rate: **${r.halfRate.p99} ms** (at ${f0(r.halfRate.rps)} req/s, non-2xx ${r.halfRate.non2xx})`);
     if (r.memory) out.push('', `memory over ${r.memory.seconds} s at ${TIMELINE_AT} connections (${f0(r.memory.rps)} req/s): RSS ${f0(r.memory.rssFirstTenthMiB)} MiB in the first tenth, ${f0(r.memory.rssLastTenthMiB)} MiB in the last, ${f0(r.memory.rssMaxMiB)} MiB at most`);
-    out.push('', `timeline of a request at ${TIMELINE_AT} connections, stages traced (${f0(r.timeline.run.rps)} req/s, mean batch ${f1(r.timeline.meanBatch)}):`, '', '| stage | median ms | p99 ms |', '|---|---:|---:|');
-    for (const [stage, x] of Object.entries<any>(r.timeline.stages ?? {})) out.push(`| ${stage} | ${x.median.toFixed(3)} | ${x.p99.toFixed(3)} |`);
+    out.push('', `timeline of a request at ${TIMELINE_AT} connections, stages traced (${f0(r.timeline.run.rps)} req/s, mean batch ${f1(r.timeline.meanBatch)}):`, '', '| stage | mean ms | median ms | p99 ms |', '|---|---:|---:|---:|');
+    for (const [stage, x] of Object.entries<any>(r.timeline.stages ?? {})) out.push(`| ${stage} | ${x.mean.toFixed(3)} | ${x.median.toFixed(3)} | ${x.p99.toFixed(3)} |`);
     out.push('');
   }
   return out.join('\n');

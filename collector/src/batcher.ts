@@ -85,23 +85,31 @@ export class Batcher<T> {
       for (const w of batch) stage('queue wait', t - w.at);
       stage('batch build', clock() - t, batch.length);
     }
-    const done: Promise<void> = (async () => {
-      try {
-        const c = t && clock();
-        await this.options.commit(items);
-        if (c) stage('commit call (hand-off to hand-back)', clock() - c, batch.length);
-        this.stats.commits++;
-        this.stats.items += batch.length;
-        for (const w of batch) w.resolve();
-      } catch (e) {
-        this.stats.failures++;
-        for (const w of batch) w.reject(e);
-      }
-    })().finally(() => {
+    const c = t && clock();
+    // The next batch goes to the database before this one's requests are answered (answering a batch
+    // is writing its responses): the writer never sits idle while the main thread answers.
+    const settle = (answer: () => void) => {
+      if (c) stage('commit call (hand-off to hand-back)', clock() - c, batch.length);
       this.active.delete(done);
       // Events that queued meanwhile have waited a whole commit already: go at once.
       if (this.queue.length > 0) this.flush();
-    });
+      answer();
+    };
+    const done: Promise<void> = (async () => {
+      await this.options.commit(items);
+    })().then(
+      () =>
+        settle(() => {
+          this.stats.commits++;
+          this.stats.items += batch.length;
+          for (const w of batch) w.resolve();
+        }),
+      (e: unknown) =>
+        settle(() => {
+          this.stats.failures++;
+          for (const w of batch) w.reject(e);
+        }),
+    );
     this.active.add(done);
     // Room for another commit and a full batch waiting: start it too.
     if (this.queue.length >= this.maxBatch) this.flush();

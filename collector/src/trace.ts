@@ -29,15 +29,17 @@ export function addStages(from: Stages): void {
   for (const [name, pairs] of Object.entries(from)) for (let i = 0; i < pairs.length; i += 2) stage(name, pairs[i]!, pairs[i + 1]);
 }
 
-/** Per stage: the weighted median and p99 in ms, and the count (weights summed). */
-export function summarize(s: Stages): Record<string, { median: number; p99: number; n: number }> {
-  const out: Record<string, { median: number; p99: number; n: number }> = {};
+/** Per stage: the weighted mean, median and p99 in ms (means add up along the path; medians do not), and the count (weights summed). */
+export function summarize(s: Stages): Record<string, { mean: number; median: number; p99: number; n: number }> {
+  const out: Record<string, { mean: number; median: number; p99: number; n: number }> = {};
   for (const [name, flat] of Object.entries(s)) {
     const pairs: Array<[number, number]> = [];
     let total = 0;
+    let sum = 0;
     for (let i = 0; i < flat.length; i += 2) {
       pairs.push([flat[i]!, flat[i + 1]!]);
       total += flat[i + 1]!;
+      sum += flat[i]! * flat[i + 1]!;
     }
     pairs.sort((a, b) => a[0] - b[0]);
     const at = (q: number) => {
@@ -45,7 +47,7 @@ export function summarize(s: Stages): Record<string, { median: number; p99: numb
       for (const [ms, w] of pairs) if ((seen += w) >= q * total) return ms;
       return pairs[pairs.length - 1]?.[0] ?? 0;
     };
-    out[name] = { median: at(0.5), p99: at(0.99), n: total };
+    out[name] = { mean: sum / total, median: at(0.5), p99: at(0.99), n: total };
   }
   return out;
 }

@@ -31,10 +31,10 @@ describe('INSTALL_BEACON_BENCH in the config', () => {
 
 describe('summarize', () => {
   it.each([
-    [[1, 1, 2, 1, 3, 1], { median: 2, p99: 3, n: 3 }],
+    [[1, 1, 2, 1, 3, 1], { mean: 2, median: 2, p99: 3, n: 3 }],
     // A batch of 9 at 5 ms weighs nine requests against one at 1 ms.
-    [[1, 1, 5, 9], { median: 5, p99: 5, n: 10 }],
-    [[7, 98, 100, 2], { median: 7, p99: 100, n: 100 }],
+    [[1, 1, 5, 9], { mean: 4.6, median: 5, p99: 5, n: 10 }],
+    [[7, 98, 100, 2], { mean: 8.86, median: 7, p99: 100, n: 100 }],
   ])('%j', (pairs, expected) => {
     expect(summarize({ s: pairs })).toEqual({ s: expected });
   });
