@@ -1,17 +1,17 @@
 // The request path. Ingest reads as a pipeline:
 //   length/method/route/values (matchRequest, pure) -> rate limit (ratelimit.ts, pure) -> enqueue -> commit -> answer
 // and every rejection is a named reason (routes.ts REJECTIONS) with its status.
-// Reads: the npm download-counts API's shapes, badges, /healthz.
+// Reads: the read API (api.ts: npm's download-counts shapes, badges), the dashboard, /healthz.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { badgeSvg, endpointBadge } from './badge.js';
+import { createApi, isApiPath, json } from './api.js';
 import { CSP, CSS, dashboardPage, FAVICON, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page, type TokenProblem } from './dashboard.js';
 import { Batcher } from './batcher.js';
-import { dayNumber, dayString, days, parsePeriod, type Period } from './periods.js';
+import { dayNumber, dayString } from './periods.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { newSession, SESSION_COOKIE, SESSION_SECONDS, sessionFrom, validSession } from './session.js';
 import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
-import { OTHER, utcDay, type NewEvent, type Storage } from './storage/types.js';
+import { utcDay, type NewEvent, type Storage } from './storage/types.js';
 import { clock, stage, tracing } from './trace.js';
 
 export interface AppOptions {
@@ -76,12 +76,6 @@ export function createApp(o: AppOptions): App {
     const r = REJECTIONS[reason];
     text(res, req, r.status, r.text + '\n', reason === 'rate_limited' ? { 'retry-after': '60' } : {});
   }
-  function json(res: ServerResponse, req: IncomingMessage, status: number, value: unknown, headers: Record<string, string> = {}): void {
-    const body = JSON.stringify(value);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  }
-
   async function ingest(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
     const t0 = tracing() ? clock() : 0;
     const m = matchRequest(o.routes, req.method ?? '', url);
@@ -125,25 +119,10 @@ export function createApp(o: AppOptions): App {
   }
 
   const today = () => utcDay(now());
-  /** A breakdown's values past the storage's bound (Limits) as `other`, next to the counts. */
-  const withOther = (counts: Record<string, number>, key: string) => {
-    const { [OTHER]: other, ...rest } = counts;
-    return other === undefined ? { [key]: rest } : { [key]: rest, other };
-  };
-  const notFound = (pkg: string) => ({ error: `package ${pkg} not found` });
-
-  /** "@scope/name", "@scope%2Fname" or "name" from the rest of a path. */
-  function packageName(rest: string): string | undefined {
-    let name: string;
-    try {
-      name = decodeURIComponent(rest);
-    } catch {
-      return undefined;
-    }
-    return /^(@[^/]+\/)?[^/@]+$/.test(name) ? name : undefined;
-  }
+  const api = createApi({ storage: o.storage, today, authorized });
 
   async function read(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+    if (isApiPath(path)) return api(req, res, path, query);
     if (req.method === 'POST' && path === '/') return signIn(req, res);
     if (req.method === 'POST' && path === '/sign-out') return redirect(res, '/', { 'set-cookie': `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` });
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, req, 405, { error: 'only GET and HEAD are accepted' }, { allow: 'GET, HEAD' });
@@ -155,72 +134,12 @@ export function createApp(o: AppOptions): App {
         return json(res, req, 503, { ok: false, database: o.storage.kind, error: 'the database does not answer' });
       }
     }
-    const badge = /^\/badge\/(.+)\.(json|svg)$/.exec(path);
-    if (badge) {
-      const pkg = packageName(badge[1]!);
-      if (!pkg) return json(res, req, 404, { error: 'not a package name' });
-      const week = parsePeriod('last-week', today());
-      const weekly = [...(await o.storage.daily(pkg, week.ok ? week.period.start : '', today())).values()].reduce((a, b) => a + b, 0);
-      const b = endpointBadge(weekly);
-      if (badge[2] === 'json') return json(res, req, 200, b, { 'cache-control': 'max-age=300' });
-      const svg = badgeSvg(b);
-      res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(svg) });
-      res.end(req.method === 'HEAD' ? undefined : svg);
-      return;
-    }
     if (path === '/dashboard.css' || path === '/favicon.svg') {
       const [type, body] = path === '/favicon.svg' ? ['image/svg+xml', FAVICON] : ['text/css; charset=utf-8', CSS];
       res.writeHead(200, { 'content-type': type, 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(body) });
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
-    if (path === '/') return dashboard(req, res, query);
-    const auth = authorized(req);
-    if (auth === 'throttled') return json(res, req, 429, { error: 'too many wrong tokens from this address; retry in a minute' }, { 'retry-after': '60' });
-    if (auth !== 'ok') return json(res, req, 401, { error: 'a read token is needed: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
-
-    let m: RegExpExecArray | null;
-    const withPeriod = async (periodText: string, rest: string, answer: (pkg: string, p: Period) => Promise<unknown>) => {
-      const p = parsePeriod(periodText, today());
-      if (!p.ok) return json(res, req, 400, { error: p.error });
-      const pkg = packageName(rest);
-      if (!pkg || !(await o.storage.hasPackage(pkg))) return json(res, req, 404, notFound(pkg ?? rest));
-      return json(res, req, 200, await answer(pkg, p.period));
-    };
-    if ((m = /^\/api\/downloads\/(point|range)\/([^/]+)\/(.+)$/.exec(path))) {
-      const kind = m[1];
-      return withPeriod(m[2]!, m[3]!, async (pkg, p) => {
-        const daily = await o.storage.daily(pkg, p.start, p.end);
-        if (kind === 'point') return { downloads: [...daily.values()].reduce((a, b) => a + b, 0), start: p.start, end: p.end, package: pkg };
-        return { start: p.start, end: p.end, package: pkg, downloads: days(p).map((day) => ({ day, downloads: daily.get(day) ?? 0 })) };
-      });
-    }
-    if ((m = /^\/api\/versions\/(.+)\/last-week$/.exec(path))) {
-      return withPeriod('last-week', m[1]!, async (pkg, p) => ({ package: pkg, ...withOther(await o.storage.breakdown(pkg, 'version', p.start, p.end), 'downloads') }));
-    }
-    if ((m = /^\/api\/breakdown\/([^/]+)\/([^/]+)\/(.+)$/.exec(path))) {
-      const field = m[1]!;
-      if (!(FIELDS as readonly string[]).includes(field)) return json(res, req, 400, { error: `unknown field "${field}"; known: ${FIELDS.join(', ')}` });
-      return withPeriod(m[2]!, m[3]!, async (pkg, p) => ({ package: pkg, start: p.start, end: p.end, field, ...withOther(await o.storage.breakdown(pkg, field, p.start, p.end), 'counts') }));
-    }
-    if (path === '/api/events.ndjson') {
-      const sinceText = query.get('since');
-      const since = sinceText ? Date.parse(sinceText) : 0;
-      if (Number.isNaN(since)) return json(res, req, 400, { error: 'since must be an ISO time, e.g. 2026-11-01T00:00:00Z' });
-      const pkg = query.get('package') ?? undefined;
-      res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' });
-      if (req.method === 'HEAD') return void res.end();
-      let afterId = 0;
-      for (;;) {
-        const page = await o.storage.events({ package: pkg, since, afterId, limit: 1000 });
-        if (page.length === 0) break;
-        const lines = page.map((e) => JSON.stringify({ package: e.package, received_at: new Date(e.receivedAt).toISOString(), ...(e.eventId !== null ? { event_id: e.eventId } : {}), ...e.vars }) + '\n').join('');
-        afterId = page[page.length - 1]!.id;
-        if (!res.write(lines)) await new Promise((r) => res.once('drain', r));
-        if (res.destroyed) return;
-      }
-      return void res.end();
-    }
-    return json(res, req, 404, { error: 'no such API path' });
+    return dashboard(req, res, query);
   }
 
   function page(req: IncomingMessage, res: ServerResponse, p: Page, headers: Record<string, string> = {}): void {
@@ -303,8 +222,9 @@ export function createApp(o: AppOptions): App {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const isRead = path === '/' || path === '/sign-out' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz' || path.startsWith('/api/') || path.startsWith('/badge/');
-    const work = isRead && url.length <= 2048 ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
+    // A read path is never an event, whatever the routes; an API path may be long (npm's bulk lookups: 128 names).
+    const isRead = (path === '/' || path === '/sign-out' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz') && url.length <= 2048;
+    const work = isRead || isApiPath(path) ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
     work.catch(() => {
       // A read failed in the database: answer 503, never crash.
       if (!res.headersSent) json(res, req, 503, { error: 'the database is unavailable; retry later' });

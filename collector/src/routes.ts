@@ -89,7 +89,7 @@ export function compileRoute(spec: string): CompileResult {
   const pathText = (q === -1 ? text : text.slice(0, q)) || '/';
   const queryText = q === -1 ? '' : text.slice(q + 1);
   if (!pathText.startsWith('/')) return { ok: false, error: `--route ${spec}: the path must start with /` };
-  if (/^\/(api|badge|healthz)(\/|$)/.test(pathText)) return { ok: false, error: `--route ${spec}: /api, /badge and /healthz are the collector's own paths` };
+  if (/^\/(api|badge|healthz|versions)(\/|$)|^\/downloads\/(point|range)(\/|$)/.test(pathText)) return { ok: false, error: `--route ${spec}: /api, /badge, /healthz, /versions, /downloads/point and /downloads/range are the collector's own paths` };
 
   const path = compilePattern(pathText, '([^/]+)');
   const query: QueryParam[] = [];

@@ -31,6 +31,7 @@ afterAll(async () => {
 });
 
 const today = () => new Date().toISOString().slice(0, 10);
+const days7 = (day: string) => new Date(Date.parse(day) - 6 * 86_400_000).toISOString().slice(0, 10);
 const auth = { authorization: `Bearer ${TOKEN}` };
 const ID = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
@@ -150,6 +151,91 @@ describe('ingest and read API (SQLite)', () => {
     expect(s.body).toContain('<title>installs: 3/week</title>');
     const h = await request(c.url, '/healthz');
     expect([h.status, JSON.parse(h.body).ok]).toEqual([200, true]);
+  });
+});
+
+describe("npm's counts API at npm's paths (and under /api/)", () => {
+  let c: Awaited<ReturnType<typeof collector>>;
+  const get = (path: string, headers: Record<string, string> = auth, method = 'GET') => request(c.url, path, { headers, method });
+  const body = async (path: string) => {
+    const r = await get(path);
+    return [r.status, JSON.parse(r.body)];
+  };
+  const t = today();
+
+  beforeAll(async () => {
+    c = await collector([]);
+    for (const path of ['/acme-lib/1.0.0/linux/x64', '/acme-lib/1.1.0/linux/x64', '/other-lib/2.0.0/darwin/arm64', '/%40acme%2Fcore/3.0.0/linux/x64']) expect((await get(path, {})).status).toBe(200);
+  });
+
+  it('a read path is never stored as an event, though the default route matches it', async () => {
+    for (const path of ['/downloads/point/last-day/acme-lib', '/downloads/range/last-day/acme-lib', '/versions/acme-lib/last-week', '/downloads/point/last-day']) {
+      expect((await get(path, {})).status).toBe(401); // a read, behind the token
+      expect((await get(path)).status).toBe(200);
+    }
+    const stored = (await get('/api/events.ndjson')).body.trim().split('\n').map((l) => JSON.parse(l).package);
+    expect(stored.sort()).toEqual(['@acme/core', 'acme-lib', 'acme-lib', 'other-lib']);
+  });
+
+  it.each(['', '/api'])('point and range of one package at %s/downloads/...', async (prefix) => {
+    expect(await body(`${prefix}/downloads/point/last-week/acme-lib`)).toEqual([200, { downloads: 2, start: days7(t), end: t, package: 'acme-lib' }]);
+    expect(await body(`${prefix}/downloads/point/last-month/@acme/core`)).toEqual([200, { downloads: 1, start: expect.any(String), end: t, package: '@acme/core' }]);
+    const [status, range] = await body(`${prefix}/downloads/range/${t}/other-lib`);
+    expect([status, range]).toEqual([200, { start: t, end: t, package: 'other-lib', downloads: [{ day: t, downloads: 1 }] }]);
+    expect(await body(`${prefix}/downloads/point/last-week/nope`)).toEqual([404, { error: 'package nope not found' }]);
+  });
+
+  it('bulk: up to 128 unscoped names, comma-separated; an unknown one is null', async () => {
+    expect(await body('/downloads/point/last-day/acme-lib,nope,other-lib')).toEqual([200, {
+      'acme-lib': { downloads: 2, start: t, end: t, package: 'acme-lib' },
+      nope: null,
+      'other-lib': { downloads: 1, start: t, end: t, package: 'other-lib' },
+    }]);
+    expect(await body(`/api/downloads/range/${t}/acme-lib,other-lib`)).toEqual([200, {
+      'acme-lib': { start: t, end: t, package: 'acme-lib', downloads: [{ day: t, downloads: 2 }] },
+      'other-lib': { start: t, end: t, package: 'other-lib', downloads: [{ day: t, downloads: 1 }] },
+    }]);
+    // 128 names of 20 characters: a URL past 2048 bytes is still a read (npm's bound is the count).
+    const many = ['acme-lib', ...Array.from({ length: 127 }, (_, i) => `unknown-package-${String(i).padStart(4, '0')}`)];
+    const [status, out] = await body(`/downloads/point/last-day/${many.join(',')}`);
+    expect([status, Object.keys(out).length, out['acme-lib'].downloads, out['unknown-package-0126']]).toEqual([200, 128, 2, null]);
+    expect(await body(`/downloads/point/last-day/${[...many, 'one-more'].join(',')}`)).toEqual([400, { error: 'bulk lookups are limited to 128 packages' }]);
+    expect(await body('/downloads/point/last-day/acme-lib,@acme/core')).toEqual([400, { error: 'scoped packages are not currently supported in bulk lookups' }]);
+    expect(await body('/downloads/point/2025-01-01:2026-06-30/acme-lib,other-lib')).toEqual([400, { error: 'exceeded max days of 365' }]);
+  });
+
+  it('no package: every package\'s installs, without a package key', async () => {
+    expect(await body('/downloads/point/last-day')).toEqual([200, { downloads: 4, start: t, end: t }]);
+    expect(await body(`/api/downloads/range/${t}`)).toEqual([200, { start: t, end: t, downloads: [{ day: t, downloads: 4 }] }]);
+    expect((await get('/downloads/point/last-century')).status).toBe(400);
+  });
+
+  it.each(['last-day', 'last-week', 'last-month', t])('per version at /versions/NAME/%s and /api/versions/NAME/...', async (period) => {
+    for (const prefix of ['', '/api']) {
+      expect(await body(`${prefix}/versions/acme-lib/${period}`)).toEqual([200, { package: 'acme-lib', downloads: { '1.0.0': 1, '1.1.0': 1 } }]);
+      expect(await body(`${prefix}/versions/@acme%2Fcore/${period}`)).toEqual([200, { package: '@acme/core', downloads: { '3.0.0': 1 } }]);
+    }
+  });
+
+  it('CORS: every API answer allows any origin (no cookie is taken); OPTIONS answers the preflight; the token is still needed', async () => {
+    for (const path of ['/badge/acme-lib.svg', '/downloads/point/last-day/acme-lib', '/api/breakdown/arch/last-week/acme-lib']) {
+      const pre = await get(path, { origin: 'https://docs.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' }, 'OPTIONS');
+      expect([pre.status, pre.headers['access-control-allow-origin'], pre.headers['access-control-allow-methods'], pre.headers['access-control-allow-headers']]).toEqual([204, '*', 'GET, HEAD', 'Authorization']);
+      expect((await get(path, { origin: 'https://docs.example', ...auth })).headers['access-control-allow-origin']).toBe('*');
+    }
+    const denied = await get('/downloads/point/last-day/acme-lib', { origin: 'https://docs.example' });
+    expect([denied.status, denied.headers['access-control-allow-origin']]).toEqual([401, '*']);
+    // The dashboard is not an API: no CORS there.
+    expect((await get('/', auth)).headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('--public: counts and badges with Access-Control-Allow-Origin: *, no token', async () => {
+    const p = await collector(['--public'], {});
+    expect((await request(p.url, '/acme-lib/1.0.0/linux/x64')).status).toBe(200);
+    for (const path of ['/downloads/point/last-day/acme-lib', '/badge/acme-lib.json']) {
+      const r = await request(p.url, path, { headers: { origin: 'https://docs.example' } });
+      expect([r.status, r.headers['access-control-allow-origin']]).toEqual([200, '*']);
+    }
   });
 });
 

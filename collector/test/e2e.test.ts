@@ -69,9 +69,16 @@ describe('end to end: npm install -> install-beacon -> collector -> API', () => 
     expect(JSON.parse((await request(c.url, '/badge/acme-lib.json')).body).message).toBe('2/week');
   });
 
-  it('the packed collector holds only its bundle, README, LICENSE and package.json, and the bundle needs nothing unpublished', () => {
+  it('the packed collector holds its bundle, README with every file it links to, LICENSE and package.json, and the bundle needs nothing unpublished', () => {
     const out = JSON.parse(execFileSync(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: join(BIN, '../..'), encoding: 'utf8' }));
-    expect(out[0].files.map((f: { path: string }) => f.path).sort()).toEqual(['LICENSE', 'README.md', 'dist/bin.cjs', 'package.json']);
+    const files: string[] = out[0].files.map((f: { path: string }) => f.path).sort();
+    expect(files.filter((f) => !f.startsWith('docs/'))).toEqual(['BENCHMARKS.md', 'LICENSE', 'README.md', 'dist/bin.cjs', 'package.json']);
+    // The README's relative links and images (its pictures, BENCHMARKS.md) are in the tarball; nothing else under docs/ is.
+    const readme = readFileSync(join(BIN, '../../README.md'), 'utf8');
+    const linked = [...readme.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z]+:/.test(t));
+    expect(linked.length).toBeGreaterThan(0);
+    expect([...new Set(linked)].filter((t) => !files.includes(t))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('docs/') && !linked.includes(f))).toEqual([]);
     const requires = [...readFileSync(BIN, 'utf8').matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
     expect(requires.filter((r) => !r!.startsWith('node:') && !['better-sqlite3', 'pg'].includes(r!))).toEqual([]);
   });
@@ -131,6 +138,15 @@ describe.skipIf(postgresSkipped)('two instances on one PostgreSQL', () => {
 });
 
 describe('start-up failures', () => {
+  it('a second collector on a busy port says so and exits 1 at once (its SQLite worker closed), for a supervisor to restart it', async () => {
+    const dir = temps.make('ibc-busy-');
+    const first = await startBin(['--port', '0', '--db', join(dir, 'a.db')], env());
+    const port = new URL(first.url).port;
+    // Without the fix the second one printed `listen EADDRINUSE` and never exited: startBin's 30 s bound then rejects with "did not start".
+    await expect(startBin(['--port', port, '--db', join(dir, 'b.db')], env())).rejects.toThrow(/exited \(1\) before listening: install-beacon-collector: listen EADDRINUSE/);
+    expect((await request(first.url, '/healthz')).status).toBe(200);
+    await first.stop();
+  });
   it('a bad option: a clear message on stderr and exit 1', async () => {
     await expect(startBin(['--port', 'x'], env())).rejects.toThrow(/exited \(1\).*--port must be a whole number/s);
   });

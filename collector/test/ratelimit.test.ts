@@ -48,6 +48,7 @@ describe('addressKey', () => {
     '\u0000', '２０３.0.113.9', '1.2.3.4, 5.6.7.8', 'x'.repeat(10_000),
   ])('%j is not an address: the shared key', (address) => {
     expect(addressKey(address)).toBe(INVALID_KEY);
+    expect(INVALID_KEY).toBe('invalid'); // no address parses to this key, and it is never empty
   });
 });
 
@@ -138,6 +139,24 @@ describe('createLimiter', () => {
     // Known senders are unaffected by the exhausted overflow budget: each still has the rest of its own.
     expect(send('known-1', 3)).toEqual(['ok', 'ok', '429']);
     expect(send('known-2', 3)).toEqual(['ok', 'ok', '429']);
+  });
+
+  it('spent() says whether the next request would be refused, without counting one (the token throttle asks it first)', () => {
+    const { limiter, send, advance } = rig({ limit: 2, maxKeys: 1, overflowLimit: 1 });
+    const spent = (k: string) => limiter.spent(k);
+    expect([spent('a'), spent('a')]).toEqual([false, false]);
+    expect([limiter.tracked, limiter.overflowed]).toEqual([0, 0]);
+    send('a');
+    expect(spent('a')).toBe(false);
+    send('a');
+    expect(spent('a')).toBe(true); // at the limit: the next would be the third
+    // The cap of 1 tracked sender is reached: another sender is judged by the shared overflow budget.
+    expect(spent('b')).toBe(false);
+    send('b');
+    expect([spent('b'), spent('c')]).toEqual([true, true]);
+    expect([limiter.tracked, limiter.overflowed]).toEqual([1, 1]);
+    advance(60_000);
+    expect([spent('a'), spent('b')]).toEqual([false, false]); // a new window
   });
 
   it('the overflow budget defaults to the per-sender limit, and rolls with the window', () => {

@@ -40,6 +40,10 @@ describe('compileRoute', () => {
     ['acme-lib=/{name}/{version}', false], // both
     ['/{name}/{nope}', false], // unknown variable: the hook's parser says so
     ['/api/{name}', false], // the collector's own path
+    ['/versions/{name}', false], // npm's counts paths, served by the read API
+    ['/downloads/point/{name}', false],
+    ['/downloads/range/{name}/{version}', false],
+    ['/downloads/{name}/{version}', true], // not one of npm's paths
     ['/{name}?{ci}=1', false], // a variable as a parameter name
     ['http://example.com/{name}', false], // the hook refuses http:// for a non-loopback host
   ])('%s -> %s', (spec, ok) => {

@@ -123,6 +123,8 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     expect(await s.hasPackage('@scope/lib')).toBe(true);
     expect(await s.hasPackage('nope')).toBe(false);
     expect(Object.fromEntries(await s.daily('@scope/lib', '2026-11-01', '2026-11-30'))).toEqual({ '2026-11-20': 1 });
+    // null: every package's installs per day (npm's all-packages totals).
+    expect(Object.fromEntries(await s.daily(null, '2026-11-01', '2026-11-30'))).toEqual({ '2026-11-20': 5, '2026-11-21': 1 });
   });
 
   it('events() pages by id, filters by package and time, and gives back exactly what was stored', async () => {

@@ -177,7 +177,10 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
       return Number(r.rows[0]!.fresh);
     },
     async daily(pkg, start, end) {
-      const r = await pool.query<{ day: string; count: string }>('SELECT day, count FROM daily WHERE package = $1 AND field = $2 AND value = $2 AND day BETWEEN $3 AND $4', [pkg, TOTAL, start, end]);
+      const r =
+        pkg === null
+          ? await pool.query<{ day: string; count: string }>('SELECT day, SUM(count) AS count FROM daily WHERE field = $1 AND value = $1 AND day BETWEEN $2 AND $3 GROUP BY day', [TOTAL, start, end])
+          : await pool.query<{ day: string; count: string }>('SELECT day, count FROM daily WHERE package = $1 AND field = $2 AND value = $2 AND day BETWEEN $3 AND $4', [pkg, TOTAL, start, end]);
       return new Map(r.rows.map((row) => [row.day, Number(row.count)]));
     },
     async breakdown(pkg, field, start, end) {

@@ -69,6 +69,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
     topPackages: db.prepare<[string, string, number], [string, number]>("SELECT package, SUM(count) AS n FROM daily WHERE field = '' AND value = '' AND day BETWEEN ? AND ? GROUP BY package ORDER BY n DESC, package LIMIT ?").raw(),
     combo: db.prepare('INSERT INTO combos (package, day, vars, count) VALUES (?, ?, ?, ?) ON CONFLICT (package, day, vars) DO UPDATE SET count = count + excluded.count'),
     daily: db.prepare<[string, string, string, string, string], { day: string; count: number }>('SELECT day, count FROM daily WHERE package = ? AND field = ? AND value = ? AND day BETWEEN ? AND ?'),
+    dailyAll: db.prepare<[string, string], { day: string; count: number }>("SELECT day, SUM(count) AS count FROM daily WHERE field = '' AND value = '' AND day BETWEEN ? AND ? GROUP BY day"),
     breakdown: db.prepare<[string, string, string, string], { value: string; count: number }>('SELECT value, SUM(count) AS count FROM daily WHERE package = ? AND field = ? AND day BETWEEN ? AND ? GROUP BY value'),
     packages: db.prepare<[string], { package: string }>('SELECT DISTINCT package FROM daily WHERE field = ? ORDER BY package'),
     has: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM daily WHERE package = ? AND field = ? LIMIT 1'),
@@ -189,7 +190,8 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
       return n;
     },
     async daily(pkg, start, end) {
-      return new Map(s().daily.all(pkg, TOTAL, TOTAL, start, end).map((r) => [r.day, r.count]));
+      const rows = pkg === null ? s().dailyAll.all(start, end) : s().daily.all(pkg, TOTAL, TOTAL, start, end);
+      return new Map(rows.map((r) => [r.day, r.count]));
     },
     async breakdown(pkg, field, start, end) {
       return Object.fromEntries(s().breakdown.all(pkg, field, start, end).map((r) => [r.value, r.count]));

@@ -30,8 +30,8 @@ export interface Storage {
   migrate(): Promise<void>;
   /** Store events in one transaction; an event_id seen before (or twice in the batch) is stored once. Returns how many were new. */
   insertBatch(events: readonly NewEvent[]): Promise<number>;
-  /** Installs per UTC day (YYYY-MM-DD) in [start, end]; days without any are absent. */
-  daily(pkg: string, start: string, end: string): Promise<Map<string, number>>;
+  /** Installs per UTC day (YYYY-MM-DD) in [start, end], of one package or (null) of all; days without any are absent. */
+  daily(pkg: string | null, start: string, end: string): Promise<Map<string, number>>;
   /** Installs per value of one field in [start, end]. */
   breakdown(pkg: string, field: string, start: string, end: string): Promise<Record<string, number>>;
   /** Every package with any count, by name. */
