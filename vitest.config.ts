@@ -7,6 +7,8 @@ export default defineConfig({
   define: { __BEACON_VERSION__: JSON.stringify(pkg.version) },
   test: {
     include: ['test/**/*.test.ts'],
+    // Every skipped case by name, with why (a missing tool), after the totals.
+    reporters: ['default', './test/support/skipped-reporter.ts'],
     exclude: [...configDefaults.exclude, 'test/faults/**'], // npm run test:faults
     testTimeout: 60_000,
     hookTimeout: 120_000,

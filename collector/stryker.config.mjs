@@ -7,7 +7,7 @@
 export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts' },
-  mutate: ['src/periods.ts', 'src/ratelimit.ts', 'src/session.ts', 'src/connections.ts', 'src/badge.ts', 'src/batcher.ts'],
+  mutate: ['src/periods.ts', 'src/ratelimit.ts', 'src/session.ts', 'src/connections.ts', 'src/badge.ts', 'src/batcher.ts', 'src/body.ts'],
   coverageAnalysis: 'perTest',
   concurrency: 2,
   reporters: ['clear-text', 'progress', 'json'],

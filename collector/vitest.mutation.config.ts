@@ -5,5 +5,5 @@ import { defineConfig } from 'vitest/config';
 // through dist and are not run per mutant.
 export default defineConfig({
   define: { __COLLECTOR_VERSION__: JSON.stringify('test') },
-  test: { include: ['test/{periods,ratelimit,session,connections,batcher}*.test.ts'] },
+  test: { include: ['test/{periods,ratelimit,session,connections,batcher,body}*.test.ts'] },
 });

@@ -80,7 +80,19 @@ export function detectPM(env: Env): { pm: string; pmVersion: string } {
   const name = slash === -1 ? first : first.slice(0, slash);
   if (!KNOWN_PMS.includes(name)) return { pm: 'unknown', pmVersion: 'unknown' };
   const version = slash === -1 ? '' : first.slice(slash + 1);
-  return { pm: name, pmVersion: /^\d[\w.+-]*$/.test(version) ? version : 'unknown' };
+  return { pm: name, pmVersion: pmVersionOf(version) };
+}
+
+/**
+ * A package manager's version as it may be sent: MAJOR.MINOR.PATCH with at
+ * most a standard prerelease (-rc.1, -beta.2, -canary.3), anything after a
+ * `+` (a build: +sha512...) dropped; anything else is "unknown". Every source is free
+ * text (the user agent, a packageManager pin, a yarnPath file name), and a
+ * pin such as "npm@11.19.1-my-secret-project.alice-laptop" must not leave the machine.
+ */
+// Equivalent mutant: the `?? ''` text (no digit first, so no match and 'unknown', whatever the fallback).
+export function pmVersionOf(text: string | undefined): string {
+  return /^(\d+\.\d+\.\d+(-(alpha|beta|rc|next|canary|pre|dev)(\.\d+)*)?)(\+|$)/.exec(text ?? '')?.[1] ?? 'unknown';
 }
 
 // Without a user agent (the runtime trigger runs outside any package manager),
@@ -97,13 +109,11 @@ export const TREE_PM_RULES: ReadonlyArray<{ pm: string; test: (pkgDir: string, r
   { pm: 'npm', test: (_d, root, p) => !!root && (p.exists(`${root}/package-lock.json`) || p.exists(`${root}/node_modules/.package-lock.json`)) },
 ];
 
-/** "pnpm@10.34.9+sha512.abc" → { pm: 'pnpm', version: '10.34.9' }. */
-// Equivalent mutants: the patch's `\d+` as `\d` (the `[\w.-]*?` after it takes
-// the other digits; `$` still demands the whole spec), and the `?? ''` text
-// (no spec, no match, whatever the fallback).
+/** "pnpm@10.34.9+sha512.abc" → { pm: 'pnpm', version: '10.34.9' }; "npm@1.2.3-alice" → version 'unknown'. */
+// Equivalent mutant: the `?? ''` text (no spec, no match, whatever the fallback).
 function parsePmSpec(spec: string | undefined): { pm: string; version: string } | undefined {
-  const m = /^(npm|pnpm|yarn|bun)@(\d+\.\d+\.\d+[\w.-]*?)(?:\+.*)?$/.exec((spec ?? '').trim());
-  return m ? { pm: m[1]!, version: m[2]! } : undefined;
+  const m = /^(npm|pnpm|yarn|bun)@(\d.*)/.exec((spec ?? '').trim());
+  return m ? { pm: m[1]!, version: pmVersionOf(m[2]) } : undefined;
 }
 
 // The package manager's version, where the tree records it (npm's and bun's
@@ -111,9 +121,8 @@ function parsePmSpec(spec: string | undefined): { pm: string; version: string } 
 // direct first: what the installing tool wrote, then what the project pins.
 // Equivalent mutants: each `source` text (a label for readers; no code reads
 // it); the `?? ''` fallbacks for a file that cannot be read (any text without
-// the key matches nothing); in yarnPath, `['"]?` as `[^'"]?` and the patch's
-// `\d+` as `\d` (the `\S*` and `[\w.-]*?` that follow take the quote and the
-// digits); and in the packageManager rule the typeof test set to true and an
+// the key matches nothing); in yarnPath, `['"]?` as `[^'"]?` (the `\S*` that
+// follows takes the quote); and in the packageManager rule the typeof test set to true and an
 // empty catch block (a non-string pin either throws in parsePmSpec's `.trim()`
 // into the catch, which returns undefined as an empty block would, or, being
 // null, matches nothing).
@@ -123,8 +132,8 @@ export const TREE_PM_VERSION_RULES: ReadonlyArray<{ source: string; read: (root:
   { source: 'node_modules/.modules.yaml', read: (root, p) => parsePmSpec(/^\s*["']?packageManager["']?\s*:\s*["']?([^"'\s,]+)/m.exec(p.readText(`${root}/node_modules/.modules.yaml`) ?? '')?.[1]) },
   // yarn berry runs the release that .yarnrc.yml points at (yarnPath: .yarn/releases/yarn-4.18.1.cjs).
   { source: '.yarnrc.yml yarnPath', read: (root, p) => {
-    const m = /^yarnPath:\s*['"]?\S*yarn-(\d+\.\d+\.\d+[\w.-]*?)\.c?js/m.exec(p.readText(`${root}/.yarnrc.yml`) ?? '');
-    return m ? { pm: 'yarn', version: m[1]! } : undefined;
+    const m = /^yarnPath:\s*['"]?\S*yarn-(\d[\w.+-]*?)\.c?js/m.exec(p.readText(`${root}/.yarnrc.yml`) ?? '');
+    return m ? { pm: 'yarn', version: pmVersionOf(m[1]) } : undefined;
   } },
   // The project's "packageManager" field (corepack runs exactly that version).
   { source: 'package.json packageManager', read: (root, p) => {

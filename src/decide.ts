@@ -22,6 +22,8 @@ export interface DecideInput {
   env: Env;
   /** The package folder: the lifecycle cwd, or the folder holding the caller's package.json. */
   pkgDir: string;
+  /** The process's folder: at run time, where the project linking a shared pnpm store is looked for. */
+  cwd?: string;
   /** A URL template given on the command line (wins over package.json). */
   positional?: string;
   trigger: Trigger;
@@ -90,6 +92,10 @@ export function projectRoots(site: InstallSite | undefined, probes: Pick<DecideP
   return ws ? [site.projectRoot, ws] : [site.projectRoot];
 }
 
+/** The install site, with what finds the project of a shared pnpm store: the INIT_CWD pnpm gives its scripts (an install's, a `pnpm run`'s: the project), or the cwd. */
+export const siteOf = (i: Pick<DecideInput, 'env' | 'pkgDir' | 'cwd' | 'probes'>): InstallSite | undefined =>
+  installSite(i.pkgDir, i.probes, detectPM(i.env).pm === 'pnpm' ? i.env.INIT_CWD : undefined, i.cwd);
+
 const pkgJsonOf = (root: string): string => `${root.replace(/[\\/]$/, '')}/package.json`;
 
 export function decide(input: DecideInput): Decision {
@@ -120,7 +126,7 @@ export function decide(input: DecideInput): Decision {
   // 4. The project installed into (from where the package is, never from where
   // the package manager was started: INIT_CWD is a subfolder for `cd src && npm
   // install`, and elsewhere for `npm install --prefix`), then the machine.
-  const site = installSite(pkgDir, probes);
+  const site = siteOf(input);
   for (const root of projectRoots(site, probes)) {
     const setting = projectOptOut(probes.readJson(pkgJsonOf(root)));
     if (setting) return { ...base, ...wouldSend(), site, send: false, rule: 'project-opt-out', reason: `the project's package.json (${root}) has ${setting}` };
@@ -165,7 +171,7 @@ export function decide(input: DecideInput): Decision {
  * computed), plus the container check that delivery needs.
  */
 export function contextFacts(
-  input: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'platform' | 'arch' | 'nodeVersion' | 'execPath' | 'beaconVersion' | 'probes' | 'newId'>,
+  input: Pick<DecideInput, 'env' | 'pkgDir' | 'trigger' | 'cwd' | 'platform' | 'arch' | 'nodeVersion' | 'execPath' | 'beaconVersion' | 'probes' | 'newId'>,
   name: string,
   version: string,
   variables: Iterable<VarName>,
@@ -178,15 +184,8 @@ export function contextFacts(
   let container: string | undefined;
   const containerOf = () => (container ??= detectContainer(env, probes));
   // {pm} from the tree and {direct} both need it; under Yarn PnP it asks the PnP runtime.
-  let site = knownSite;
-  let siteLooked = knownSite !== undefined;
-  const siteOf = () => {
-    if (!siteLooked) {
-      site = installSite(input.pkgDir, probes);
-      siteLooked = true;
-    }
-    return site;
-  };
+  let site: { s?: InstallSite } | undefined = knownSite && { s: knownSite };
+  const siteHere = () => (site ??= { s: siteOf(input) }).s;
   // {libc} and {libc_version} both read Node's executable for its loader.
   let loader: { found: ReturnType<typeof loaderOn> } | undefined;
   const loaderOf = () => (loader ??= { found: loaderOn(input.platform, input.execPath, probes) }).found;
@@ -195,7 +194,7 @@ export function contextFacts(
     if (pm) return pm;
     const fromAgent = detectPM(env);
     // No user agent (the runtime trigger, or explain): the tree's layout and lockfile tell.
-    pm = fromAgent.pm !== 'unknown' ? fromAgent : detectPMFromTree(input.pkgDir, siteOf()?.projectRoot, probes);
+    pm = fromAgent.pm !== 'unknown' ? fromAgent : detectPMFromTree(input.pkgDir, siteHere()?.projectRoot, probes);
     return pm;
   };
   const compute: Record<VarName, () => string> = {
@@ -213,7 +212,7 @@ export function contextFacts(
     // npm ci and rebuilds install nothing that package.json does not already list.
     direct: () =>
       detectDirect(
-        siteOf(), name, detectInstall(env, input.pkgDir) === 'global', probes,
+        siteHere(), name, detectInstall(env, input.pkgDir) === 'global', probes,
         input.trigger === 'postinstall' && !['ci', 'rebuild'].includes(env.npm_command ?? ''),
         // pnpm 11+ global installs run in <PNPM_HOME>/global/v11/<id> (see GLOBAL_RULES).
         input.trigger === 'postinstall' && /[\\/]pnpm[\\/]global[\\/]/.test(env.INIT_CWD ?? '') ? env.INIT_CWD : undefined,

@@ -20,7 +20,8 @@ import { ancestors, isWorkspace, pnpmWorkspacePatterns, workspacePatterns, type 
 //    So in a postinstall an unlisted copy is a request exactly when no other
 //    installed package depends on it: a copy nested under another package, or
 //    one another package's store folder links to, or a top-level one another
-//    top-level package lists, was pulled in. After the install (reportInstall)
+//    top-level package installs (not devDependencies) and resolves to this copy,
+//    was pulled in. After the install (reportInstall)
 //    and in `npm ci`, package.json is complete: unlisted is pulled in.
 // 3. Yarn PnP: the PnP runtime (loaded in every process yarn starts) knows
 //    every workspace's resolved dependencies, including ones `yarn add` has not
@@ -66,6 +67,7 @@ export interface DirectProbes {
 }
 
 export const DEP_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const;
+const RUNTIME_FIELDS = ['dependencies', 'optionalDependencies', 'peerDependencies'];
 const join = (dir: string, rel: string): string => `${dir.replace(/[\\/]$/, '')}/${rel}`;
 
 /** The name a package was installed under: the path after its last node_modules (`x` or `@scope/x`). */
@@ -74,11 +76,11 @@ export function installedName(pkgDir: string): string | undefined {
 }
 
 /** The names under which a package.json (or deno.json) asks for `pkgName`: its own name, and aliases (`"b": "npm:acme-lib@2"`). */
-export function namesAskingFor(manifest: unknown, pkgName: string | undefined, installed: string): string[] {
+export function namesAskingFor(manifest: unknown, pkgName: string | undefined, installed: string, fields: readonly string[] = DEP_FIELDS): string[] {
   const names = new Set<string>();
   if (!isObject(manifest)) return [];
   const aliasOf = (spec: unknown) => typeof spec === 'string' && pkgName !== undefined && (spec === `npm:${pkgName}` || spec.startsWith(`npm:${pkgName}@`));
-  for (const field of DEP_FIELDS) {
+  for (const field of fields) {
     const deps = manifest[field];
     if (!isObject(deps)) continue;
     for (const [name, spec] of Object.entries(deps)) if (name === installed || name === pkgName || aliasOf(spec)) names.add(name);
@@ -145,10 +147,14 @@ function hasDependent(site: InstallSite, name: string, real: string, probes: Dir
   const rest = site.pkgDir.slice(site.treeRoot.replace(/[\\/]$/, '').length);
   // Nested under another package (<root>/node_modules/a/node_modules/x): a's dependency.
   if ((rest.match(/[\\/]node_modules[\\/]/g) ?? []).length > 1) return true;
-  // Hoisted to the top: does another top-level package list it?
+  // Hoisted to the top: does another top-level package install it (devDependencies are not, for a
+  // dependency) and resolve it, from its real folder, to this very copy (not one nested under it)?
   const top = join(site.treeRoot, 'node_modules');
   const dirs = probes.listDir(top).flatMap((entry) => (entry.startsWith('@') ? probes.listDir(join(top, entry)).map((n) => `${entry}/${n}`) : entry.startsWith('.') ? [] : [entry]));
-  return dirs.some((dep) => dep !== name && namesAskingFor(probes.readJson(join(top, `${dep}/package.json`)), name, name).length > 0);
+  return dirs.some((dep) => {
+    const from = dep !== name && namesAskingFor(probes.readJson(join(top, `${dep}/package.json`)), name, name, RUNTIME_FIELDS)[0] && probes.realpath(join(top, dep));
+    return !!from && resolveFrom(from, name, site.treeRoot, probes) === real;
+  });
 }
 
 /** Yarn PnP: does a workspace depend on this package's locator? */

@@ -30,6 +30,7 @@ function decideInputOf(host: Host, pkgDir: string, trigger: Trigger): DecideInpu
   return {
     env: host.env,
     pkgDir,
+    cwd: host.cwd,
     trigger,
     platform: host.platform,
     arch: host.arch,
@@ -148,7 +149,13 @@ export async function postinstall(positional: string | undefined, binFile: strin
   // The sender computes them for the very folder the decision was made for.
   if (decision.late) job.late = { vars: decision.late, pkgDir, name: decision.name!, version: decision.version! };
   say(notice(decision));
-  if (decision.delivery === 'background') return startSender(host.execPath, binFile, job, host.cwd);
+  // timeoutMs is counted from the process start: Node's start-up and the decision
+  // (an inline {direct} in a large tree) come off it. When less than 100 ms is left,
+  // too little for a request on a loaded machine, the detached sender takes the
+  // request (10 s, one retry) and the hook exits now: neither a wait past the
+  // bound nor a lost event.
+  const left = decision.config!.timeoutMs - process.uptime() * 1000;
+  if (decision.delivery === 'background' || left < 100) return startSender(host.execPath, binFile, job, host.cwd);
   // Killed mid-send (npm passes SIGINT and SIGTERM on to its scripts, and job
   // runners send SIGTERM on a timeout): drop the claim, so a later run of this
   // install can report, and exit 0 at once, as on every other path.
@@ -157,20 +164,11 @@ export async function postinstall(positional: string | undefined, binFile: strin
     process.exit(0);
   };
   for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
-  await sendAndRecord(job, inlineDeadline(decision.config!.timeoutMs, process.uptime() * 1000), 0);
+  await sendAndRecord(job, left, 0);
   for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-
-/**
- * timeoutMs bounds the whole hook, not only the request: what Node's start and
- * the decision already took comes off the request's deadline (but the request
- * always gets at least 100 ms, or a slow machine would never send).
- */
-export function inlineDeadline(timeoutMs: number, elapsedMs: number): number {
-  return Math.max(100, Math.round(timeoutMs - elapsedMs));
-}
 
 /** The detached sender (`install-beacon __send <job>`): 10 s in all, one retry. */
 export async function backgroundSend(json: string | undefined): Promise<void> {

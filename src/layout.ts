@@ -48,6 +48,15 @@ export interface LayoutProbes {
   isDeno?(): boolean;
 }
 
+/** Also parsed JSON, or undefined (a project's node_modules/.modules.yaml, which pnpm 10 and 12 write as JSON). */
+type SiteProbes = LayoutProbes & { readJson?(path: string): unknown };
+
+// pnpm's virtual store outside the project's node_modules: `virtualStoreDir`
+// (<vs>/x@1.0.0/node_modules/x) or the global virtual store
+// (<store>/links/@/x/1.0.0/<hash>/node_modules/x, scoped: links/@s/x/...). The
+// folder names no project: the project that links it owns it (see installSite).
+const GVS = /[\\/]links[\\/]@/;
+
 const DENO_CACHE = /^(.*?[\\/]npm[\\/][^\\/]+)[\\/]((?:@[^\\/]+[\\/])?[^\\/@.][^\\/]*)[\\/](\d+\.\d+\.\d+[^\\/]*)(?:[\\/]|$)/;
 
 /** Under Deno, the package folder of a file in Deno's npm cache (<DENO_DIR>/npm/<registry>/<name>/<version>), else undefined. */
@@ -67,17 +76,22 @@ export function parentOf(file: string): string {
   return i <= 0 ? file.slice(0, i + 1) || '/' : file.slice(0, i);
 }
 
-/** The package folder for a file or folder inside an installed package: the path up to `node_modules/<name>` or `node_modules/@scope/<name>`. */
+/** The package folder for a file or folder inside an installed package: the path up to `node_modules/<name>` or `node_modules/@scope/<name>` (yarn's `nodeLinker: pnpm`: `node_modules/.store/<x>/package`). */
 export function packageDirOf(file: string): string | undefined {
   // Equivalent mutant (here and in every `^(.*?)...` pattern below): dropping
   // the `^`. A match can always start at position 0 (the leading `.*` absorbs
   // any prefix), and exec returns the leftmost match, so it is the same match.
-  const m = /^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)(?:[\\/]|$)/.exec(file);
+  const m = /^(.*[\\/]node_modules[\\/](?:\.store[\\/][^\\/]+[\\/]package|(?:@[^\\/]+[\\/])?[^\\/]+))(?:[\\/]|$)/.exec(file);
   return m ? m[1] : undefined;
 }
 
-/** Where the package in `pkgDir` was installed; undefined outside an installed tree, or under a PnP cache no loaded runtime serves. */
-export function installSite(pkgDir: string, probes: LayoutProbes = {}): InstallSite | undefined {
+/**
+ * Where the package in `pkgDir` was installed; undefined outside an installed
+ * tree, or under a PnP cache no loaded runtime serves or a shared pnpm store
+ * no project is found for. `init`: the INIT_CWD pnpm gives its scripts;
+ * `cwd`: the program's folder (run time).
+ */
+export function installSite(pkgDir: string, probes: SiteProbes = {}, init?: string, cwd?: string): InstallSite | undefined {
   // Yarn PnP inside the project: unplugged folders, the project's own cache, virtual paths.
   const yarn = /^(.*?)[\\/]\.yarn[\\/](?:unplugged|cache|__virtual__)[\\/]/.exec(pkgDir);
   if (yarn) {
@@ -97,9 +111,22 @@ export function installSite(pkgDir: string, probes: LayoutProbes = {}): InstallS
   }
   const nm = /^(.*?)[\\/]node_modules(?:[\\/]|$)/.exec(pkgDir);
   if (!nm) return undefined;
-  const root = nm[1] || '/';
-  const kind: LayoutKind = /[\\/]node_modules[\\/]\.pnpm[\\/]/.test(pkgDir) ? 'pnpm' : 'node_modules';
-  return { kind, pkgDir, treeRoot: root, projectRoot: root, markerDir: `${nm[1]}/node_modules/.install-beacon` };
+  let root = nm[1]!;
+  let kind: LayoutKind = /[\\/]node_modules[\\/]\.pnpm[\\/]/.test(pkgDir) ? 'pnpm' : 'node_modules';
+  if (GVS.test(root) || /[^\\/]@[^\\/]*$/.test(root)) {
+    // Its owner: under pnpm, INIT_CWD (pnpm writes node_modules/.modules.yaml
+    // only after an install's builds); else the nearest folder above the package or the
+    // cwd whose node_modules/.modules.yaml names a virtualStoreDir holding it.
+    // The marker goes into the owner's node_modules, not the store: each project
+    // linking it counts once. A global store entry with no owner is in no tree.
+    const owner = init || [pkgDir, cwd ?? '/'].flatMap((d) => [d, ...ancestors(d)]).find((d) => {
+      const vs = (probes.readJson?.(`${d}/node_modules/.modules.yaml`) as { virtualStoreDir?: unknown } | undefined)?.virtualStoreDir;
+      return typeof vs === 'string' && `${pkgDir}/`.startsWith(`${(require('path') as typeof import('path')).resolve(d, 'node_modules', vs)}/`);
+    });
+    if (owner) (root = owner), (kind = 'pnpm');
+    else if (GVS.test(root)) return undefined;
+  }
+  return { kind, pkgDir, treeRoot: root || '/', projectRoot: root || '/', markerDir: `${root}/node_modules/.install-beacon` };
 }
 
 /** The ancestors of `dir`, nearest first (not `dir` itself). */

@@ -136,10 +136,13 @@ function stateOf(st: MarkerStat | undefined, now: number, pkgMtimeMs: number, lo
   // this version was installed again after it reported, unless the marker was
   // recorded by a copy at another path (a second copy of an already reported
   // version, added to the tree later).
+  // A package outside the tree (no path: pnpm's global virtual store, yarn's
+  // global cache) is shared: pnpm builds it afresh for each project linking it
+  // and on a rebuild, so its times tell nothing of this tree's install.
   // Equivalent mutants: `st.size > 0` as `true` or `>= 0`. The size test only
   // spares a read: an empty marker never parses as JSON, so recordedElsewhere()
   // returns false for it anyway.
-  if ((pkgMtimeMs > st.mtimeMs || reborn(st, location, fs)) && !(st.size > 0 && recordedElsewhere(location, fs))) return 'outdated';
+  if (location.path && (pkgMtimeMs > st.mtimeMs || reborn(st, location, fs)) && !(st.size > 0 && recordedElsewhere(location, fs))) return 'outdated';
   if (st.size > 0) return 'reported';
   return now - st.mtimeMs < RETRY_AFTER_MS ? 'in-flight' : 'stale';
 }
@@ -159,11 +162,12 @@ function stateOf(st: MarkerStat | undefined, now: number, pkgMtimeMs: number, lo
  * to every project: neither changes, so neither counts again (docs/markers.md).
  */
 function reborn(st: MarkerStat, location: MarkerLocation, fs: MarkerFs): boolean {
-  if (!location.path || st.ctimeMs !== st.mtimeMs || !((st.birthtimeMs ?? 0) < st.mtimeMs)) return false;
+  if (st.ctimeMs !== st.mtimeMs || !((st.birthtimeMs ?? 0) < st.mtimeMs)) return false;
   const dir = `${location.tree}/${location.path}`;
   const folder = fs.stat(dir);
   const born = folder?.birthtimeMs ?? 0;
-  return born > st.mtimeMs && born <= folder!.mtimeMs && (fs.stat(`${dir}/package.json`)?.ctimeMs ?? 0) >= born;
+  // yarn 4 gives what it extracts (nodeLinker pnpm's .store/<x>/package folder too) its fixed time, 456789000 s (1984).
+  return born > st.mtimeMs && (born <= folder!.mtimeMs || folder!.mtimeMs === 456789e6) && (fs.stat(`${dir}/package.json`)?.ctimeMs ?? 0) >= born;
 }
 
 /**
@@ -185,7 +189,6 @@ function recordedPath(file: string, fs: MarkerFs): string | undefined {
 
 /** Was the marker's report recorded by a copy at another path in the tree? Read only when this copy is newer than the marker. */
 function recordedElsewhere(location: MarkerLocation, fs: MarkerFs): boolean {
-  if (!location.path) return false;
   const recorded = recordedPath(location.file, fs);
   return recorded !== undefined && recorded !== location.path; // unreadable or not ours: judge by the times alone
 }

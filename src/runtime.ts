@@ -116,12 +116,13 @@ export function reportInstall(from: string | URL): void {
     const file = toPath(from);
     const layout = { pnpFileFor, isDeno };
     const pkgDir = packageDirOf(file) ?? denoCacheDirOf(file, layout);
-    const site = pkgDir ? installSite(pkgDir, layout) : undefined;
     // Not remembered as handled: the program may be granted more later.
-    if (runtime === 'deno' && !denoAllows(site?.markerDir)) return;
+    if (runtime === 'deno' && !denoAllows(pkgDir && installSite(pkgDir, layout)?.markerDir)) return;
     const host = currentHost();
     // Opt-outs are read afresh on every call and never remembered as "reported".
     if (envOptOut(host.env)) return;
+    // A shared pnpm store's package: the project is looked for from here (and asked).
+    const site = pkgDir ? installSite(pkgDir, realProbes, undefined, host.cwd) : undefined;
     // The author's own repo, a package in no installed tree, or a PnP cache no
     // loaded runtime serves: no marker can be kept, and a program start is
     // never an install, so never report from here.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectPMFromTree } from '../src/context.js';
+import { detectPM, detectPMFromTree, pmVersionOf } from '../src/context.js';
 import { MemFs } from './support/memfs.js';
 
 // pm and pm_version from the tree, when no user agent names them (the runtime
@@ -62,5 +62,42 @@ describe('detectPMFromTree: pm and pm_version', () => {
     const fs = new MemFs({ 'undefined/node_modules/.modules.yaml': 'packageManager: pnpm@1.2.3\n' });
     expect(detectPMFromTree(PNPM_STORE, undefined, fs.probes())).toEqual({ pm: 'pnpm', pmVersion: 'unknown' });
     expect(fs.calls.filter((c) => c.startsWith('readText'))).toEqual([]);
+  });
+});
+
+// Issue 19 item 12: from every source, only a plain version is sent.
+describe('pmVersionOf: MAJOR.MINOR.PATCH with at most a standard prerelease, else "unknown"', () => {
+  it.each([
+    ['11.19.1', '11.19.1'],
+    ['0.0.0', '0.0.0'],
+    ['4.0.0-rc.42', '4.0.0-rc.42'],
+    ['9.0.0-beta.3', '9.0.0-beta.3'],
+    ['11.0.0-pre.0', '11.0.0-pre.0'],
+    ['1.2.0-canary.17', '1.2.0-canary.17'],
+    ['10.0.0-alpha', '10.0.0-alpha'],
+    ['1.1.35-canary.1+c58f9ac2e', '1.1.35-canary.1'], // a build suffix is dropped
+    ['10.34.9+sha512.abcdef', '10.34.9'],
+    ['11.19.1-my-secret-project.alice-laptop', 'unknown'],
+    ['4.18.1-acmecorp-build-host-ci07', 'unknown'],
+    ['1.2.3-rc.1.alice', 'unknown'],
+    ['1.2.3-rcx', 'unknown'],
+    ['1.2.3+alice laptop', '1.2.3'], // what follows a + is never sent
+    ['1.2', 'unknown'],
+    ['v1.2.3', 'unknown'],
+    ['1.2.3.4', 'unknown'],
+    ['latest', 'unknown'],
+    ['', 'unknown'],
+    [undefined, 'unknown'],
+  ])('%j → %s', (text, expected) => {
+    expect(pmVersionOf(text)).toBe(expected);
+  });
+
+  it.each([
+    ['npm/11.19.1-my-secret-project.alice-laptop node/v20.20.2 linux x64', 'npm', 'unknown'],
+    ['pnpm/10.0.0-rc.1 npm/? node/v20.20.2 linux x64', 'pnpm', '10.0.0-rc.1'],
+    ['yarn/4.18.1-acmecorp-build-host-ci07 npm/? node/v20.20.2', 'yarn', 'unknown'],
+    ['bun/1.4.5+a1b2c3 npm/? node/v26.3.0', 'bun', '1.4.5'],
+  ])('the user agent %j → %s %s', (ua, pm, pmVersion) => {
+    expect(detectPM({ npm_config_user_agent: ua })).toEqual({ pm, pmVersion });
   });
 });

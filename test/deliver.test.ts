@@ -1,7 +1,6 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deliver, redirectAllowed, splitUrl, type DeliverOptions } from '../src/deliver.js';
-import { inlineDeadline } from '../src/hook.js';
 import { startCollector, type Collector } from './support/collector.js';
 
 const opts = (extra: Partial<DeliverOptions> = {}): DeliverOptions => ({ deadlineMs: 3000, retries: 0, userAgent: 'install-beacon/test', env: {}, ...extra });
@@ -156,17 +155,5 @@ describe('splitUrl', () => {
     const r = splitUrl(url);
     expect(r.origin.origin).toBe(origin);
     expect(r.path).toBe(path);
-  });
-});
-
-describe('inlineDeadline (timeoutMs bounds the whole hook)', () => {
-  it.each([
-    [1500, 0, 1500],
-    [1500, 120, 1380],
-    [1500, 1450, 100],
-    [1500, 5000, 100],
-    [100, 60, 100],
-  ])('timeoutMs %i after %i ms → %i ms for the request', (timeoutMs, elapsed, expected) => {
-    expect(inlineDeadline(timeoutMs, elapsed)).toBe(expected);
   });
 });

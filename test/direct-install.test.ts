@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
@@ -19,6 +20,8 @@ let midA: string;
 let acmeGlobal: string;
 let acmeBg: string;
 let midB: string;
+let acme235: string;
+let devOnly: string;
 
 beforeAll(async () => {
   collector = await startCollector();
@@ -43,6 +46,12 @@ beforeAll(async () => {
   midB = packAcme(tarballs, { name: 'mid-b', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { 'acme-bg': `file:${acmeBg}` } } });
   // mid-a pulls acme-lib in; it reports nothing itself.
   midA = packAcme(tarballs, { name: 'mid-a', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: { 'acme-lib': `file:${acme}` } }, main: "module.exports = require('acme-lib');\n" });
+  // The same package at 2.3.5 (so mid-a's file: spec for 2.3.4 nests its own copy), and a package that lists acme-lib only in devDependencies (never installed for a dependent).
+  acme235 = packAcme(tarballs, {
+    version: '2.3.5',
+    installBeacon: { url: `${collector.base}/{name}/{version}?direct={direct}&libc={libc}&libc_version={libc_version}&trigger={trigger}`, delivery: 'inline' },
+  });
+  devOnly = packAcme(tarballs, { name: 'dev-only', version: '1.0.0', postinstall: 'exit 0', extra: { devDependencies: { 'acme-lib': '^2' } } });
 }, 120_000);
 afterAll(async () => {
   await collector.close();
@@ -141,6 +150,27 @@ describe('{direct} on real npm installs', () => {
       { name: 'acme-bg', direct: 'true', ...libc, trigger: 'postinstall' },
       { name: 'acme-bg', direct: 'false', ...libc, trigger: 'postinstall' },
     ]);
+  });
+
+  // Issue 19 item 11: a top-level package is acme-lib's dependent only if it installs it and resolves it to this very copy.
+  it('npm install acme-lib dev-only (which lists acme-lib only in devDependencies, never installed for it): asked for', async () => {
+    const proj = join(temps.make('ib-direct-dev-'), 'proj');
+    writeProject(proj);
+    await ok(npm(proj, ['install', beacon, acme, devOnly]));
+    expect(events()).toEqual([{ direct: 'true', trigger: 'postinstall' }]);
+  });
+
+  it('npm install acme-lib@2.3.5 mid-a (which nests its own 2.3.4): 2.3.5 is asked for, the nested 2.3.4 pulled in; npm rebuild says the same', async () => {
+    const proj = join(temps.make('ib-direct-nest-'), 'proj');
+    writeProject(proj);
+    await ok(npm(proj, ['install', beacon, acme235, midA]));
+    const versions = () => collector.requests.filter((q) => q.segments[0] === 'acme-lib').map((q) => `${q.segments[1]} direct=${q.query.direct}`).sort();
+    expect(versions()).toEqual(['2.3.4 direct=false', '2.3.5 direct=true']);
+    collector.requests.length = 0;
+    // A rebuild reads the saved package.json: the same answers (the markers were removed, so both run again).
+    rmSync(join(proj, 'node_modules', '.install-beacon'), { recursive: true, force: true });
+    await ok(npm(proj, ['rebuild']));
+    expect(versions()).toEqual(['2.3.4 direct=false', '2.3.5 direct=true']);
   });
 
   it('npm install -g acme-lib: asked for', async () => {

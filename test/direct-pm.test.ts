@@ -7,6 +7,7 @@ import { startRegistry, type Registry } from './matrix/registry.js';
 import { startCollector, type Collector } from './support/collector.js';
 import { packAcme, packBeacon, REPORTING_MAIN } from './support/fixture.js';
 import { baseEnv, run, type RunResult, sendersDone, TempDirs } from './support/process.js';
+import { needs } from './support/tools.js';
 
 // {direct} with pnpm 10 (its .pnpm store), yarn 4 PnP (its defaults: the
 // global cache), yarn 1, bun 1.4 and deno 2.9. They use the real tools the
@@ -32,6 +33,9 @@ let collector: Collector;
 let tarballs: string;
 let acme: string;
 let midA: string;
+/** Issue 19 item 11: acme-lib at 2.3.5 (mid-a then nests its own 2.3.4), and a package listing acme-lib only in devDependencies. */
+let acme235: string;
+let devOnly: string;
 
 // Every postinstall case installs acme-lib (inline delivery) and its twin acme-bg (background delivery,
 // what "auto" means outside CI and containers) side by side, and mid-a and mid-b, which pull them in.
@@ -76,6 +80,8 @@ beforeAll(async () => {
     };
   }
   ({ acme, midA } = fx.inline);
+  acme235 = packAcme(tarballs, { version: '2.3.5', installBeacon: configOf('inline'), extra: { dependencies: { 'install-beacon': `file:${beacon}` } } });
+  devOnly = packAcme(tarballs, { name: 'dev-only', version: '1.0.0', postinstall: 'exit 0', extra: { dependencies: {}, devDependencies: { 'acme-lib': '^2' } } });
 }, 120_000);
 afterAll(async () => {
   await collector?.close();
@@ -123,7 +129,7 @@ async function programRun(dir: string, home: string, module: string, viaYarn = f
   await sendersDone(String(collector.port));
 }
 
-describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', () => {
+describe.skipIf(!existsSync(PNPM))(`{direct} with pnpm 10 (the .pnpm store)${needs(PNPM)}`, () => {
   const pnpm = (dir: string, home: string, args: string[]) =>
     run(process.execPath, [PNPM, ...args, `--registry=${DEAD}`, `--store-dir=${join(home, 'store')}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
   // Allow both builds, as the README tells pnpm users (a file: package is also named with its spec).
@@ -161,7 +167,7 @@ describe.skipIf(!existsSync(PNPM))('{direct} with pnpm 10 (the .pnpm store)', ()
   });
 });
 
-describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults (the global cache), and node-modules', () => {
+describe.skipIf(!existsSync(YARN))(`{direct} with yarn 4: PnP with its defaults (the global cache), and node-modules${needs(YARN)}`, () => {
   const yarnrc = `nodeLinker: pnp\nnpmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`;
   const yarn = (dir: string, home: string, args: string[]) => run(process.execPath, [YARN, ...args], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
   const nm = yarnrc.replace('nodeLinker: pnp', 'nodeLinker: node-modules');
@@ -217,7 +223,7 @@ describe.skipIf(!existsSync(YARN))('{direct} with yarn 4: PnP with its defaults 
   });
 });
 
-describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
+describe.skipIf(!existsSync(BUN))(`{direct} with bun 1.4 (hoisted)${needs(BUN)}`, () => {
   const bun = (dir: string, home: string, args: string[]) => run(BUN, [...args, `--registry=${DEAD}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
 
   it('bun add acme-lib (trusted; inline and background delivery): asked for, by its postinstall; bun add mid-a: pulled in, by reportInstall on a program run', async () => {
@@ -230,9 +236,19 @@ describe.skipIf(!existsSync(BUN))('{direct} with bun 1.4 (hoisted)', () => {
     expect(await step()).toEqual(['bun runtime direct=false']);
     expect([...libcSeen]).toEqual([LIBC]);
   });
+
+  it('bun add acme-lib dev-only (dev-only lists it only in devDependencies), and acme-lib@2.3.5 mid-a (mid-a nests its own 2.3.4): the top-level copy is asked for', async () => {
+    const seen: string[][] = [];
+    for (const [prefix, tgz] of [['ib-dpm-bd-', [acme, devOnly]], ['ib-dpm-bn-', [acme235, midA]]] as const) {
+      const p = temps.project(prefix, { trustedDependencies: ['acme-lib'] });
+      ok(await bun(p.dir, p.home, ['add', ...tgz]));
+      seen.push(await step());
+    }
+    expect(seen).toEqual([['bun postinstall direct=true'], ['bun postinstall 2.3.5 direct=true']]);
+  });
 });
 
-describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
+describe.skipIf(!existsSync(YARN1))(`{direct} with yarn 1${needs(YARN1)}`, () => {
   const yarn1 = (dir: string, home: string, args: string[]) =>
     run(process.execPath, [YARN1, ...args, '--registry', DEAD, '--cache-folder', join(home, 'yarn-cache')], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
 
@@ -255,9 +271,19 @@ describe.skipIf(!existsSync(YARN1))('{direct} with yarn 1', () => {
     await programRun(pulled.dir, pulled.home, 'mid-a');
     expect(events()).toEqual(['yarn runtime direct=true', 'yarn runtime direct=false']);
   });
+
+  it('yarn add acme-lib dev-only (dev-only lists it only in devDependencies), and acme-lib@2.3.5 mid-a (mid-a nests its own 2.3.4): the top-level copy is asked for', async () => {
+    const seen: string[][] = [];
+    for (const [prefix, tgz] of [['ib-dpm-1d-', [acme, devOnly]], ['ib-dpm-1n-', [acme235, midA]]] as const) {
+      const p = temps.project(prefix, {});
+      ok(await yarn1(p.dir, p.home, ['add', ...tgz.map((t) => `file:${t}`)]));
+      seen.push(await step());
+    }
+    expect(seen).toEqual([['yarn postinstall direct=true'], ['yarn postinstall 2.3.5 direct=true', 'yarn postinstall direct=false']]);
+  });
 });
 
-describe.skipIf(!withDeno)('{direct} with deno 2.9 (its node_modules/.deno store, and its own npm cache)', () => {
+describe.skipIf(!withDeno)(`{direct} with deno 2.9 (its node_modules/.deno store, and its own npm cache)${needs(DENO, join(VERDACCIO, 'bin', 'verdaccio'))}`, () => {
   let registry: Registry;
   beforeAll(async () => {
     const work = temps.make('ib-dpm-deno-registry-');

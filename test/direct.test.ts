@@ -37,6 +37,21 @@ const cases: Record<string, Case> = {
   'npm: hoisted, another package lists it as a peer': {
     files: { '/app/package.json': pkg('app', { 'mid-a': '1' }), '/app/node_modules/mid-a/package.json': pkg('mid-a', { 'acme-lib': '^2' }, 'peerDependencies'), [`${NPM}/package.json`]: lib() }, pkgDir: NPM, expected: 'false',
   },
+  // Issue 19 item 11: a dependent counts only if it installs acme-lib and resolves it to this very copy.
+  'npm install acme-lib: another top-level package lists it only in devDependencies (never installed for it)': {
+    files: { '/app/package.json': pkg('app'), '/app/node_modules/dev-only/package.json': pkg('dev-only', { 'acme-lib': '^2' }, 'devDependencies'), [`${NPM}/package.json`]: lib() }, pkgDir: NPM, expected: 'true',
+  },
+  'npm install acme-lib@2.3.5 mid-a: mid-a resolves its own nested 2.3.4, not this copy': {
+    files: {
+      '/app/package.json': pkg('app'), [`${NPM}/package.json`]: lib('2.3.5'),
+      '/app/node_modules/mid-a/package.json': pkg('mid-a', { 'acme-lib': '2.3.4' }), '/app/node_modules/mid-a/node_modules/acme-lib/package.json': lib(),
+    },
+    pkgDir: NPM, expected: 'true',
+  },
+  'a workspace member linked into node_modules depends on it: resolved from the member\'s real folder': {
+    files: { '/app/package.json': pkg('app'), '/app/packages/api/package.json': pkg('api', { 'acme-lib': '^2' }), [`${NPM}/package.json`]: lib() },
+    links: { '/app/node_modules/api': '/app/packages/api' }, pkgDir: NPM, expected: 'false',
+  },
   'npm install acme-lib: not yet in package.json (npm writes it after the scripts), nobody depends on it': {
     files: { '/app/package.json': pkg('app', { 'mid-a': '1' }), '/app/node_modules/mid-a/package.json': pkg('mid-a'), [`${NPM}/package.json`]: lib() }, pkgDir: NPM, expected: 'true',
   },
@@ -283,17 +298,18 @@ describe("pnpm 11+ global installs: the global virtual store's path names no pro
   it.each([
     ['the package asked for (pnpm add -g mid-a)', `${LINKS}/mid-a/1.0.0/h1/node_modules/mid-a`, G, 'true'],
     ["a global package's dependency", `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, G, 'false'],
-    ['without the global dir, the store folder looks like a tree of its own (what INIT_CWD fixes)', `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, undefined, 'true'],
+    // The store is no project's tree (layout.ts): without the global dir no project is found.
+    ['without the global dir, the store folder is in no tree: unknown', `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, undefined, 'unknown'],
   ])('%s', (_name, pkgDir, globalDir, expected) => {
     const fs = new MemFs(files);
     for (const [from, to] of Object.entries(links)) fs.links.set(from, to);
-    expect(detectDirect(installSite(pkgDir), pkgDir.includes('mid-a') ? 'mid-a' : 'acme-lib', true, fs.probes(), true, globalDir)).toBe(expected);
+    expect(detectDirect(installSite(pkgDir, {}, globalDir), pkgDir.includes('mid-a') ? 'mid-a' : 'acme-lib', true, fs.probes(), true, globalDir)).toBe(expected);
   });
 
   it('decide passes INIT_CWD as the global dir only for a postinstall in pnpm\'s global dir', () => {
     const fs = new MemFs({ ...files, [`${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib/package.json`]: { ...lib(), installBeacon: { url: 'https://e.com/{name}?direct={direct}' } } });
     for (const [from, to] of Object.entries(links)) fs.links.set(from, to);
-    const at = (trigger: 'postinstall' | 'runtime') => decide({ env: { INIT_CWD: G }, pkgDir: `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, trigger, platform: 'linux', arch: 'x64', nodeVersion: '20.20.2', beaconVersion: '1.0.0', probes: fs.probes(), marker: fs.markerFs(), newId: () => 'id', now: 0 }).url;
+    const at = (trigger: 'postinstall' | 'runtime') => decide({ env: { INIT_CWD: G, npm_config_user_agent: 'pnpm/12.21.0 npm/? node/v20.20.2 linux x64' }, pkgDir: `${LINKS}/acme-lib/2.3.4/h2/node_modules/acme-lib`, trigger, platform: 'linux', arch: 'x64', nodeVersion: '20.20.2', beaconVersion: '1.0.0', probes: fs.probes(), marker: fs.markerFs(), newId: () => 'id', now: 0 }).url;
     expect(at('postinstall')).toBe('https://e.com/acme-lib?direct=false');
   });
 });

@@ -64,6 +64,33 @@ describe('installSite: every layout', () => {
   });
 });
 
+describe("a shared pnpm store (issue 19 item 3): the project linking the package owns it", () => {
+  // What pnpm 12 (enableGlobalVirtualStore) and pnpm 10 (virtual-store-dir) write, as measured.
+  const GVS = '/home/u/.local/share/pnpm/store/v11/links/@/acme-lib/2.3.4/7abe26436fe93166f6c7f3413e0f0131cc30ca0315da941d04600c48f2b20251/node_modules/acme-lib';
+  const files: Record<string, string> = {
+    '/work/app/node_modules/.modules.yaml': '{\n  "storeDir": "/home/u/.local/share/pnpm/store/v11",\n  "virtualStoreDir": "../../../home/u/.local/share/pnpm/store/v11/links",\n  "layoutVersion": 5\n}',
+    '/work/vsd/node_modules/.modules.yaml': '{\n  "virtualStoreDir": "../.pnpm-store-dir"\n}',
+    '/work/other/node_modules/.modules.yaml': '{\n  "virtualStoreDir": ".pnpm"\n}',
+  };
+  const readJson = (p: string) => (files[p.replace(/\/\/+/g, '/')] ? JSON.parse(files[p.replace(/\/\/+/g, '/')]!) : undefined);
+  const owned = (root: string) => ({ kind: 'pnpm', treeRoot: root, projectRoot: root, markerDir: `${root}/node_modules/.install-beacon` });
+  it.each([
+    ['global virtual store, in a pnpm install: INIT_CWD', GVS, '/work/app', undefined, owned('/work/app')],
+    ["global virtual store, the hook's build folder (pnpm builds in node_modules/.pnpm-<hex>)", GVS.replace(/acme-lib$/, '.pnpm-180d39d2'), '/work/app', undefined, owned('/work/app')],
+    ['global virtual store, at run time: the cwd whose .modules.yaml names the store', GVS, undefined, '/work/app', owned('/work/app')],
+    ['global virtual store, at run time from a subfolder of the project', GVS, undefined, '/work/app/src/lib', owned('/work/app')],
+    ['global virtual store, at run time from a project whose virtual store is its own: no site', GVS, undefined, '/work/other', undefined],
+    ['global virtual store, at run time from no project: no site (the store is no tree)', GVS, undefined, '/tmp', undefined],
+    ['virtualStoreDir outside node_modules, in a pnpm install: INIT_CWD', '/work/vsd/.pnpm-store-dir/acme-lib@2.3.4/node_modules/acme-lib', '/work/vsd', undefined, owned('/work/vsd')],
+    ['virtualStoreDir outside node_modules, at run time from anywhere: the folder above it', '/work/vsd/.pnpm-store-dir/@acme+lib@1.0.0/node_modules/@acme/lib', undefined, '/', owned('/work/vsd')],
+    ['a project folder named like a store entry, no pnpm: the path decides', '/work/app@2/node_modules/acme-lib', undefined, '/work/app@2', { kind: 'node_modules', treeRoot: '/work/app@2', markerDir: '/work/app@2/node_modules/.install-beacon' }],
+  ] as const)('%s', (_why, pkgDir, init, cwd, expected) => {
+    const site = installSite(pkgDir, { readJson }, init, cwd);
+    if (expected === undefined) expect(site).toBeUndefined();
+    else expect(site).toMatchObject({ pkgDir, ...expected });
+  });
+});
+
 describe("Deno's npm cache (npm: specifiers without node_modules): only in a Deno process", () => {
   const deno = { isDeno: () => true };
   it.each([
@@ -95,6 +122,9 @@ describe('packageDirOf', () => {
     ['/src/acme-lib/index.js', undefined],
     ['/app/node_modules/acme-lib', '/app/node_modules/acme-lib'],
     ['/app/node_modules/@acme/lib', '/app/node_modules/@acme/lib'],
+    // yarn 4's nodeLinker: pnpm (issue 19 item 4)
+    ['/app/node_modules/.store/acme-lib-npm-2.3.4-5e3f2a/package/index.js', '/app/node_modules/.store/acme-lib-npm-2.3.4-5e3f2a/package'],
+    ['/app/node_modules/.store/@acme-lib-npm-1.0.0-5e3f2a/package/lib/x.js', '/app/node_modules/.store/@acme-lib-npm-1.0.0-5e3f2a/package'],
   ])('%s → %s', (file, dir) => {
     expect(packageDirOf(file)).toBe(dir);
   });

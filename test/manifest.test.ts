@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { npmArgv, packAcme } from './support/fixture.js';
 import { baseEnv, ROOT, run, TempDirs } from './support/process.js';
+import { needs } from './support/tools.js';
 
 // The package.json that ships (scripts/manifest.mjs): only what a user's install
 // needs. Packed the way an author releases, by a real `npm pack` with its
@@ -54,7 +55,7 @@ describe('npm pack ships the published package.json', () => {
   });
 });
 
-describe.skipIf(!existsSync(YARN1))('yarn 1 installs a package that depends on it without a warning', () => {
+describe.skipIf(!existsSync(YARN1))(`yarn 1 installs a package that depends on it without a warning${needs(YARN1)}`, () => {
   it('yarn install of a project depending on acme-lib (which depends on install-beacon): no warning in stdout or stderr', async () => {
     const acme = packAcme(temps.make('ib-manifest-acme-'), { installBeacon: { url: 'https://e.com/{name}', enabled: false }, extra: { dependencies: { 'install-beacon': `file:${tarball}` }, license: 'MIT' } });
     const { dir, home } = temps.project('ib-manifest-y1-', { dependencies: { 'acme-lib': `file:${acme}` } });

@@ -133,6 +133,9 @@ describe('markerState: a package folder created after the marker (bun, yarn 4: p
     ['an overlay copy-up of the folder (a file written in it in a container; package.json still the lower layer\'s): reported', written, { birthtimeMs: 2000, mtimeMs: 2500, ctimeMs: 2500 }, 400, 'reported'],
     ['no birth times on this file system (0): reported', { mtimeMs: 1000, ctimeMs: 1000, birthtimeMs: 0 }, { birthtimeMs: 0, mtimeMs: 2000, ctimeMs: 2000 }, 2000, 'reported'],
     ['the ctime in place of the birth time (Linux without statx): the marker is not born before its write: reported', { mtimeMs: 1000, ctimeMs: 1000, birthtimeMs: 1000 }, { birthtimeMs: 2000, mtimeMs: 2000, ctimeMs: 2000 }, 2000, 'reported'],
+    // yarn 4 nodeLinker pnpm, remove then add (issue 19): its node_modules/.store/<x>/package folder is born anew with yarn's fixed time (456789000 s, 1984).
+    ['yarn 4 re-add, nodeLinker pnpm: a folder born after the marker with yarn\'s fixed 1984 time: outdated', { mtimeMs: 1.8e12, ctimeMs: 1.8e12, birthtimeMs: 1.8e12 - 10 }, { birthtimeMs: 1.8e12 + 7000, mtimeMs: 456789e6, ctimeMs: 1.8e12 + 7000 }, 1.8e12 + 7000, 'outdated'],
+    ['a copy of the folder that kept another old time: reported', { mtimeMs: 1.8e12, ctimeMs: 1.8e12, birthtimeMs: 1.8e12 - 10 }, { birthtimeMs: 1.8e12 + 7000, mtimeMs: 456789e6 + 1000, ctimeMs: 1.8e12 + 7000 }, 1.8e12 + 7000, 'reported'],
     ['times not reported at all: reported', { mtimeMs: 1000 }, { mtimeMs: 2000 }, 2000, 'reported'],
     ['the package folder is gone: reported', written, undefined, 2000, 'reported'],
   ] as const)('%s', (_n, marker, folder, pkgCtime, expected) => {
@@ -259,7 +262,8 @@ describe('claim, finish, retryLater', () => {
     expect(markerState(nested, m, 5000, 4000)).toBe('reported');
     expect(claim(nested, m, 5000, 4000)).toEqual({ result: 'taken' });
     expect(markerState(primary, m, 5000, 4000)).toBe('outdated');
-    expect(markerState({ ...primary, path: undefined }, m, 5000, 4000)).toBe('outdated');
+    // A package outside the tree (pnpm's global virtual store, yarn's global cache): shared, its times say nothing.
+    expect(markerState({ ...primary, path: undefined }, m, 5000, 4000)).toBe('reported');
   });
 
   it.each([
@@ -304,7 +308,7 @@ describe('claim, finish, retryLater', () => {
 });
 
 describe('claim: a takeover that cannot be written', () => {
-  const loc = { dir: '/app/node_modules/.install-beacon', file: '/app/node_modules/.install-beacon/a.json' };
+  const loc = { dir: '/app/node_modules/.install-beacon', file: '/app/node_modules/.install-beacon/a.json', tree: '/app', path: 'node_modules/a' };
   const T = RETRY_AFTER_MS + 1;
   it('a stale marker in a read-only tree (no lock can be created): unwritable, marker untouched', () => {
     const fs = new MemFs({ [loc.file]: '' });
@@ -322,7 +326,7 @@ describe('claim: a takeover that cannot be written', () => {
 });
 
 describe('stale takeover: two processes never both take over one marker', () => {
-  const loc = { dir: '/app/node_modules/.install-beacon', file: '/app/node_modules/.install-beacon/a.json' };
+  const loc = { dir: '/app/node_modules/.install-beacon', file: '/app/node_modules/.install-beacon/a.json', tree: '/app', path: 'node_modules/a' };
   const T = RETRY_AFTER_MS + 1;
 
   /** A marker fs that runs `interrupt` once, right after the call matching `at` (a scheduler point in the other process). */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { npmLocal, packAcme, packBeacon, REPORTING_MAIN } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
+import { needs } from './support/tools.js';
 
 // The commands as a user reaches them from a real install: `npx install-beacon ...`
 // in a project that installed acme-lib (which depends on install-beacon), and the
@@ -56,7 +57,7 @@ describe('npx install-beacon in an npm project', () => {
 });
 
 // README "See what would be sent": the commands given for pnpm and yarn 4, each with the manager's defaults.
-describe.skipIf(!existsSync(PNPM))('pnpm 10 (its defaults): the documented command', () => {
+describe.skipIf(!existsSync(PNPM))(`pnpm 10 (its defaults): the documented command${needs(PNPM)}`, () => {
   let dir: string;
   let home: string;
   beforeAll(async () => {
@@ -77,7 +78,7 @@ describe.skipIf(!existsSync(PNPM))('pnpm 10 (its defaults): the documented comma
   });
 });
 
-describe.skipIf(!existsSync(YARN))('yarn 4: the documented commands (PnP, its default, and node-modules)', () => {
+describe.skipIf(!existsSync(YARN))(`yarn 4: the documented commands (PnP, its default, and node-modules)${needs(YARN)}`, () => {
   it('INSTALL_BEACON_DEBUG=1 yarn node -e "require(\'acme-lib\')" prints the decision and URL, and sends nothing', async () => {
     const { dir, home } = temps.project('ib-npx-yarn-', { dependencies: { 'acme-lib': `file:${acme}` } }, { '.yarnrc.yml': `npmRegistryServer: "${DEAD.replace(/\/$/, '')}"\nenableTelemetry: false\n`, 'yarn.lock': '' });
     const yarn = (args: string[], extra: Record<string, string> = {}) => run(process.execPath, [YARN, ...args], { cwd: dir, env: baseEnv(home, extra), timeoutMs: 120_000 });

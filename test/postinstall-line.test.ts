@@ -120,7 +120,7 @@ describe('setups that fail installs are errors in check', () => {
 
 const npmMajor = Number(execFileSync(NPM, ['--version'], { encoding: 'utf8' }).trim().split('.')[0]);
 
-describe.skipIf(npmMajor !== 11)(`what npm 11 users see (README "What your users will see"; npm ${npmMajor} here)`, () => {
+describe.skipIf(npmMajor !== 11)(`what npm 11 users see (README "What your users will see"; npm ${npmMajor} here${npmMajor !== 11 ? ', [skipped: needs npm 11]' : ''})`, () => {
   const allow = async (allowed: boolean | undefined) => {
     const acme = acmeWith(README_LINE);
     const app = project();

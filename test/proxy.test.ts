@@ -70,7 +70,7 @@ async function deliverIn(url: string, env: Record<string, string>, extraEnv: Rec
   return JSON.parse(r.stdout) as Result;
 }
 
-describe.skipIf(!tls)('deliver through a CONNECT tunnel (dist/deliver.cjs)', () => {
+describe.skipIf(!tls)(`deliver through a CONNECT tunnel (dist/deliver.cjs)${tls ? '' : ' [skipped: no test certificate: openssl failed or is not installed]'}`, () => {
   const trust = { NODE_EXTRA_CA_CERTS: tls?.caFile };
 
   it('proxy credentials go only to the proxy, in the CONNECT request', async () => {

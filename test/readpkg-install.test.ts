@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCollector, type Collector } from './support/collector.js';
 import { npmLocal, packAcme, packBeacon, REPORTING_MAIN, writeProject } from './support/fixture.js';
 import { baseEnv, BIN, run, sendersDone, TempDirs } from './support/process.js';
+import { needs } from './support/tools.js';
 
 // How the hook reads package.json files and finds the workspace root (issue
 // 19, items 1, 2 and 9), in real npm and pnpm installs of packed fixtures
@@ -155,7 +156,7 @@ describe('npm workspaces in every glob form npm accepts: the root opt-out covers
   }
 });
 
-describe.skipIf(!existsSync(PNPM))('pnpm 10 workspaces: the root opt-out covers a member with its own node_modules (item 2)', () => {
+describe.skipIf(!existsSync(PNPM))(`pnpm 10 workspaces: the root opt-out covers a member with its own node_modules (item 2)${needs(PNPM)}`, () => {
   const pnpm = (dir: string, args: string[]) =>
     run(process.execPath, [PNPM, ...args, `--registry=${DEAD}`, `--store-dir=${join(home, 'pnpm-store')}`], { cwd: dir, env: baseEnv(home), timeoutMs: 120_000 });
   /** A pnpm monorepo (pnpm's defaults, builds not approved, plus `npmrc`): app asks for 2.3.4, o for 1.0.0. */

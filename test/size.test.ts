@@ -91,7 +91,11 @@ describe("the library entry's load cost", () => {
 // matcher as npm's, one takeover lock, pruning that keeps a marker another copy needs, the
 // image-layer rule, check following `npm run X`) cost 1,265 B against the 351 B that
 // shipping a slim manifest freed: the budget moved to 31,000 B rather than give any of them up.
-const PACKED_BUDGET_BYTES = 31_000;
+// The next stop's issue 19 items took 298 B more (30,852 -> 31,150 B): {direct} only for a dependent
+// that resolves to this very copy, {pm_version} filtered at every source and the deadline counted from
+// process start with a hand-off to the sender (84 B); a package in a shared pnpm store belonging to
+// the project that links it, and yarn 4's node_modules/.store (201 B). Budget: 31,250 B.
+const PACKED_BUDGET_BYTES = 31_250;
 const UNPACKED_BUDGET_BYTES = 100_000;
 
 interface PackReport {

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isWorkspace } from '../src/layout.js';
 import { npmArgv } from './support/fixture.js';
 import { baseEnv, run, TempDirs } from './support/process.js';
+import { needs } from './support/tools.js';
 
 // The hook's workspace matcher (src/layout.ts) against the real managers'
 // own listing of a monorepo's members, for each glob form (issue 19, item 2):
@@ -59,7 +60,7 @@ describe('npm 11 lists the same workspace members as the hook', () => {
   });
 });
 
-describe.skipIf(!existsSync(PNPM))('pnpm 10 lists the same workspace members as the hook', () => {
+describe.skipIf(!existsSync(PNPM))(`pnpm 10 lists the same workspace members as the hook${needs(PNPM)}`, () => {
   it.each(FORMS.map((f) => [JSON.stringify(f), f] as const))('%s', async (_n, patterns) => {
     const root = monorepo();
     writeFileSync(join(root, 'pnpm-workspace.yaml'), `packages:\n${patterns.map((p) => `  - '${p}'\n`).join('')}`);

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badgeSvg, endpointBadge } from './badge.js';
 import { days, parsePeriod, type Period } from './periods.js';
 import { FIELDS } from './routes.js';
-import { OTHER, type Storage } from './storage/types.js';
+import { FIELD_NAME, OTHER, type Storage } from './storage/types.js';
 
 export interface ApiOptions {
   storage: Storage;
@@ -121,7 +121,7 @@ export function createApi(o: ApiOptions): (req: IncomingMessage, res: ServerResp
     }
     if ((m = /^\/api\/breakdown\/([^/]+)\/([^/]+)\/(.+)$/.exec(path))) {
       const field = m[1]!;
-      if (!(FIELDS as readonly string[]).includes(field)) return json(res, req, 400, { error: `unknown field "${field}"; known: ${FIELDS.join(', ')}` });
+      if (!FIELD_NAME.test(field) || field === 'event_id' || field === 'name') return json(res, req, 400, { error: `not a counted variable: "${field}" (install-beacon's: ${FIELDS.join(', ')}; or any other a route stores)` });
       return withPeriod(m[2]!, m[3]!, async (pkg, p) => ({ package: pkg, start: p.start, end: p.end, field, ...withOther(await o.storage.breakdown(pkg, field, p.start, p.end), 'counts') }));
     }
     if (path === '/api/events.ndjson') {

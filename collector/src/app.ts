@@ -1,18 +1,17 @@
-// The request path. Ingest reads as a pipeline:
-//   length/method/route/values (matchRequest, pure) -> rate limit (ratelimit.ts, pure) -> enqueue -> commit -> answer
-// and every rejection is a named reason (routes.ts REJECTIONS) with its status.
-// Reads: the read API (api.ts: npm's download-counts shapes, badges), the dashboard, /healthz.
+// The request path: a read (the read API in api.ts: npm's download-counts shapes, badges; the
+// dashboard; /healthz) or an event (ingest.ts, the ingest pipeline).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createApi, isApiPath, json } from './api.js';
-import { CSP, CSS, dashboardPage, FAVICON, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page, type TokenProblem } from './dashboard.js';
-import { Batcher } from './batcher.js';
+import { CSP, CSS, dashboardPage, FAVICON, FIELDS_SHOWN, PICKER, SERIES, TOP, emptyPage, parseView, tokenPage, viewUrl, type Page, type TokenProblem } from './dashboard.js';
+import type { Batcher } from './batcher.js';
 import { dayNumber, dayString } from './periods.js';
+import { createHealth } from './health.js';
+import { createIngest } from './ingest.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { newSession, SESSION_COOKIE, SESSION_SECONDS, sessionFrom, validSession } from './session.js';
-import { FIELDS, matchRequest, REJECTIONS, type Rejection, type Route } from './routes.js';
+import { FIELDS, type Route } from './routes.js';
 import { utcDay, type NewEvent, type Storage } from './storage/types.js';
-import { clock, stage, tracing } from './trace.js';
 
 export interface AppOptions {
   routes: readonly Route[];
@@ -26,12 +25,15 @@ export interface AppOptions {
   now?: () => number;
   /** An unacknowledged request gets 503 after this long (the database hangs). */
   ackTimeoutMs?: number;
+  /** Where a fault's start and end are logged (one line each); default stderr. */
+  log?: (line: string) => void;
   batch?: { maxBatch?: number; lingerMs?: number; maxQueue?: number; concurrency?: number };
 }
 
 export interface App {
   handle(req: IncomingMessage, res: ServerResponse): void;
-  batcher: Batcher<NewEvent>;
+  /** Each item is one request's events. */
+  batcher: Batcher<NewEvent[]>;
   /** Why each rejected request was rejected (counts per reason). */
   rejected: Record<string, number>;
   close(): Promise<void>;
@@ -46,21 +48,15 @@ const SIGN_IN_BYTES = 4096;
 export function createApp(o: AppOptions): App {
   const now = o.now ?? Date.now;
   const ackTimeoutMs = o.ackTimeoutMs ?? 1000;
-  // SQLite has one writer; PostgreSQL commits from several pooled connections at once.
-  const batcher = new Batcher<NewEvent>({ commit: (b) => o.storage.insertBatch(b), concurrency: o.storage.kind === 'postgres' ? 3 : 1, ...o.batch });
-  const rejected: Record<string, number> = {};
+  // A commit (or probe) is stuck after twice the ack deadline: one slow commit on a busy machine is no fault.
+  const health = createHealth({ log: o.log ?? ((line) => process.stderr.write(line + '\n')), now: Date.now, stallMs: 2 * ackTimeoutMs, inFlightSince: () => batcher.inFlightSince, probe: () => o.storage.ping() });
+  const ingest = createIngest({ routes: o.routes, storage: o.storage, rateLimit: o.rateLimit, trustProxy: o.trustProxy, now, ackTimeoutMs, batch: o.batch, onOutcome: (x) => health.observe(x) });
+  const { batcher } = ingest;
+  const watch = setInterval(health.tick, 250);
+  watch.unref();
   const tokenDigest = o.token === undefined ? undefined : digest(o.token);
 
-  // Per-sender fixed window of one minute (ratelimit.ts: an IPv4 address or an IPv6 /64; at most
-  // MAX_KEYS senders tracked, the rest share one budget); senders live in memory only.
-  const limiter = o.rateLimit === 0 ? undefined : createLimiter({ limit: o.rateLimit, now });
-  // Senders are forgotten soon after their window ends even when no request comes to roll it.
-  const forget = limiter && setInterval(() => limiter.sweep(), WINDOW_MS / 6);
-  forget?.unref();
   const sender = (req: IncomingMessage) => senderKey(req.socket.remoteAddress, req.headers['x-forwarded-for'], o.trustProxy);
-  function limited(req: IncomingMessage): boolean {
-    return limiter !== undefined && limiter.limited(sender(req));
-  }
   // Wrong read tokens, per sender per minute (the same senders and window): past TOKEN_GUESSES,
   // every token from that sender is refused (429) before it is compared, right or wrong.
   const guesses = createLimiter({ limit: TOKEN_GUESSES, now });
@@ -70,35 +66,6 @@ export function createApp(o: AppOptions): App {
   function text(res: ServerResponse, req: IncomingMessage, status: number, body: string, headers: Record<string, string> = {}): void {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body), ...headers });
     res.end(req.method === 'HEAD' ? undefined : body);
-  }
-  function reject(req: IncomingMessage, res: ServerResponse, reason: Rejection): void {
-    rejected[reason] = (rejected[reason] ?? 0) + 1;
-    const r = REJECTIONS[reason];
-    text(res, req, r.status, r.text + '\n', reason === 'rate_limited' ? { 'retry-after': '60' } : {});
-  }
-  async function ingest(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
-    const t0 = tracing() ? clock() : 0;
-    const m = matchRequest(o.routes, req.method ?? '', url);
-    if (!m.ok) return reject(req, res, m.reason);
-    const t1 = t0 && clock();
-    if (limited(req)) return reject(req, res, 'rate_limited');
-    if (t0) stage('parse and match', t1 - t0), stage('rate limit', clock() - t1);
-    const { event_id: eventId, ...vars } = m.event.vars;
-    const event: NewEvent = { package: m.event.package, eventId: eventId ?? null, receivedAt: now(), vars: vars as Record<string, string> };
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ackTimeoutMs)));
-    try {
-      const outcome = await Promise.race([batcher.add(event), timedOut]);
-      if (outcome === 'timeout') return reject(req, res, 'unavailable');
-    } catch {
-      return reject(req, res, 'unavailable');
-    } finally {
-      clearTimeout(timer);
-    }
-    const t2 = t0 && clock();
-    res.writeHead(200, { 'content-length': 0, 'cache-control': 'no-store' });
-    res.end();
-    if (t0) stage('answer', clock() - t2), stage('handler to answer (total)', clock() - t0);
   }
 
   /** A token given (the bearer header's, or the sign-in form's): right, wrong, or throttled (this sender's wrong ones are used up). */
@@ -127,12 +94,10 @@ export function createApp(o: AppOptions): App {
     if (req.method === 'POST' && path === '/sign-out') return redirect(res, '/', { 'set-cookie': `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` });
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, req, 405, { error: 'only GET and HEAD are accepted' }, { allow: 'GET, HEAD' });
     if (path === '/healthz') {
-      try {
-        await Promise.race([o.storage.ping(), new Promise((_, no) => setTimeout(() => no(new Error('timeout')), ackTimeoutMs).unref())]);
-        return json(res, req, 200, { ok: true, database: o.storage.kind, pending: batcher.pending });
-      } catch {
-        return json(res, req, 503, { ok: false, database: o.storage.kind, error: 'the database does not answer' });
-      }
+      // From the commits and a probe write (health.ts), not from a read that works while writes fail.
+      const fault = await health.check();
+      if (!fault) return json(res, req, 200, { ok: true, database: o.storage.kind, pending: batcher.pending });
+      return json(res, req, 503, { ok: false, database: o.storage.kind, error: `writes are failing: ${fault.reason}`, since: new Date(fault.since).toISOString() });
     }
     if (path === '/dashboard.css' || path === '/favicon.svg') {
       const [type, body] = path === '/favicon.svg' ? ['image/svg+xml', FAVICON] : ['text/css; charset=utf-8', CSS];
@@ -190,7 +155,7 @@ export function createApp(o: AppOptions): App {
       if (check !== 'ok') return page(req, res, tokenPage(check, query), { 'www-authenticate': 'Bearer' });
     }
     const t = today();
-    const { view, notes } = parseView(query, t, FIELDS);
+    const { view, notes } = parseView(query, t);
     if (query.has('ff')) return redirect(res, viewUrl(view));
     const reads = o.dashboardStorage ?? o.storage;
     // Bounded (anyone can send a package name): the PICKER packages with most installs in the view's range, or ever.
@@ -207,7 +172,7 @@ export function createApp(o: AppOptions): App {
       view.pkg = own ?? packages[0]![0];
     }
     const monthStart = dayString(dayNumber(t)! - 29);
-    const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES, TOP);
+    const rows = await reads.cube(view.pkg, view.start, view.end, view.filters, SERIES, TOP, FIELDS_SHOWN);
     // The totals for the last day, week and month, unless the view's range already covers them.
     const totals = view.start <= monthStart && view.end >= t ? rows : await reads.cube(view.pkg, monthStart, t, view.filters, null);
     return page(req, res, dashboardPage({ fields: FIELDS, packages, view, notes, today: t, rows, totals, signOut: tokenDigest !== undefined && bearer(req) === undefined }));
@@ -224,7 +189,7 @@ export function createApp(o: AppOptions): App {
     const path = q === -1 ? url : url.slice(0, q);
     // A read path is never an event, whatever the routes; an API path may be long (npm's bulk lookups: 128 names).
     const isRead = (path === '/' || path === '/sign-out' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz') && url.length <= 2048;
-    const work = isRead || isApiPath(path) ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest(req, res, url);
+    const work = isRead || isApiPath(path) ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest.handle(req, res, url);
     work.catch(() => {
       // A read failed in the database: answer 503, never crash.
       if (!res.headersSent) json(res, req, 503, { error: 'the database is unavailable; retry later' });
@@ -235,11 +200,11 @@ export function createApp(o: AppOptions): App {
   return {
     handle,
     batcher,
-    rejected,
+    rejected: ingest.rejected,
     close: () => {
-      if (forget) clearInterval(forget);
       clearInterval(forgetGuesses);
-      return batcher.close();
+      clearInterval(watch);
+      return ingest.close();
     },
   };
 }

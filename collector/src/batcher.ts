@@ -2,6 +2,11 @@
 // `maxBatch` have queued), then one transaction stores them all, and each
 // request is answered only after that transaction committed. While a commit
 // is in flight the next batch gathers, so under load batches grow by themselves.
+//
+// An answer other than 2xx must leave nothing stored. So an event can be withdrawn
+// (its `signal` aborts: the request's deadline passed, or its client went away)
+// only while it waits in the queue; once its batch's commit has started, it is
+// answered by that commit's outcome, however long the commit takes.
 import { clock, stage, tracing } from './trace.js';
 
 export interface BatcherOptions<T> {
@@ -14,11 +19,20 @@ export interface BatcherOptions<T> {
   maxQueue?: number;
   /** Commits in flight at once (1 for SQLite's single writer; more for PostgreSQL's connection pool). */
   concurrency?: number;
+  /** How many events an item holds (default 1): maxBatch and maxQueue count events, and an item is never split across commits. */
+  weight?(item: T): number;
+  /** Told every commit's outcome (the collector's health follows it). */
+  onOutcome?(outcome: { ok: true } | { ok: false; error: unknown }): void;
 }
 
 export class QueueFullError extends Error {
   constructor() {
     super('the commit queue is full');
+  }
+}
+export class WithdrawnError extends Error {
+  constructor() {
+    super('withdrawn before its commit started');
   }
 }
 export class ClosedError extends Error {
@@ -37,7 +51,11 @@ interface Waiting<T> {
 
 export class Batcher<T> {
   private queue: Waiting<T>[] = [];
+  /** Events (the items' weights) in the queue. */
+  private queued = 0;
   private active = new Set<Promise<void>>();
+  /** When each commit in flight started (Date.now()). */
+  private started = new Map<object, number>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   readonly maxBatch: number;
@@ -54,23 +72,51 @@ export class Batcher<T> {
     this.concurrency = options.concurrency ?? 1;
   }
 
-  /** Resolves once the item is committed; rejects if its commit failed or the queue is full. */
-  add(item: T): Promise<void> {
+  /**
+   * Resolves once the item is committed; rejects if its commit failed or the queue is full, or
+   * (WithdrawnError, nothing stored) if `signal` aborts while the item still waits in the queue.
+   */
+  add(item: T, signal?: AbortSignal): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError());
-    if (this.queue.length >= this.maxQueue) return Promise.reject(new QueueFullError());
+    if (signal?.aborted) return Promise.reject(new WithdrawnError());
+    const weight = this.options.weight?.(item) ?? 1;
+    if (this.queued + weight > this.maxQueue) return Promise.reject(new QueueFullError());
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, at: tracing() ? clock() : 0, resolve, reject });
+      const w: Waiting<T> = { item, at: tracing() ? clock() : 0, resolve, reject };
+      if (signal) {
+        const withdraw = () => {
+          const i = this.queue.indexOf(w);
+          if (i === -1) return; // its commit has started: the commit's outcome answers it
+          this.queue.splice(i, 1);
+          this.queued -= weight;
+          reject(new WithdrawnError());
+        };
+        signal.addEventListener('abort', withdraw, { once: true });
+        const settle = (f: () => void) => () => (signal.removeEventListener('abort', withdraw), f());
+        w.resolve = settle(resolve);
+        w.reject = (e) => settle(() => reject(e))();
+      }
+      this.queue.push(w);
+      this.queued += weight;
       this.schedule();
     });
   }
 
+  /** When the oldest commit still in flight started (ms since the epoch), or undefined: a commit that hangs (a frozen disk) shows here. */
+  get inFlightSince(): number | undefined {
+    let oldest: number | undefined;
+    for (const t of this.started.values()) if (oldest === undefined || t < oldest) oldest = t;
+    return oldest;
+  }
+
+  /** Events waiting for a commit. */
   get pending(): number {
-    return this.queue.length;
+    return this.queued;
   }
 
   private schedule(): void {
     if (this.active.size >= this.concurrency) return; // a commit in flight flushes again when it ends
-    if (this.queue.length >= this.maxBatch) this.flush();
+    if (this.queued >= this.maxBatch) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
   }
 
@@ -79,40 +125,54 @@ export class Batcher<T> {
     this.timer = undefined;
     if (this.active.size >= this.concurrency || this.queue.length === 0) return;
     const t = tracing() ? clock() : 0;
-    const batch = this.queue.splice(0, this.maxBatch);
-    const items = batch.map((w) => w.item);
+    // Whole items up to maxBatch events (at least one item, however heavy).
+    let n = 0;
+    let events = 0;
+    for (const w of this.queue) {
+      const weight = this.options.weight?.(w.item) ?? 1;
+      if (n > 0 && events + weight > this.maxBatch) break;
+      n++;
+      events += weight;
+    }
+    const batch = this.queue.splice(0, n);
+    this.queued -= events;
     if (t) {
       for (const w of batch) stage('queue wait', t - w.at);
       stage('batch build', clock() - t, batch.length);
     }
+    const commit = {};
+    this.started.set(commit, Date.now());
     const c = t && clock();
     // The next batch goes to the database before this one's requests are answered (answering a batch
     // is writing its responses): the writer never sits idle while the main thread answers.
     const settle = (answer: () => void) => {
       if (c) stage('commit call (hand-off to hand-back)', clock() - c, batch.length);
+      this.started.delete(commit);
       this.active.delete(done);
       // Events that queued meanwhile have waited a whole commit already: go at once.
       if (this.queue.length > 0) this.flush();
       answer();
     };
     const done: Promise<void> = (async () => {
-      await this.options.commit(items);
+      await this.options.commit(batch.map((w) => w.item));
     })().then(
       () =>
         settle(() => {
           this.stats.commits++;
-          this.stats.items += batch.length;
+          this.stats.items += events;
+          this.options.onOutcome?.({ ok: true });
           for (const w of batch) w.resolve();
         }),
       (e: unknown) =>
         settle(() => {
           this.stats.failures++;
+          this.options.onOutcome?.({ ok: false, error: e });
           for (const w of batch) w.reject(e);
         }),
     );
     this.active.add(done);
     // Room for another commit and a full batch waiting: start it too.
-    if (this.queue.length >= this.maxBatch) this.flush();
+    if (this.queued >= this.maxBatch) this.flush();
   }
 
   /** Stop taking events, commit everything queued, and wait for it. */

@@ -1,7 +1,8 @@
 // The command line and environment, parsed once at start into a typed object.
 // Nothing else reads process.argv or process.env.
 import { isAbsolute, resolve } from 'node:path';
-import { compileRoute, DEFAULT_ROUTE, type Route } from './routes.js';
+import { parseRules } from './accept.js';
+import { compileRoute, DEFAULT_ROUTE, isPackageName, type Route } from './routes.js';
 import { DEFAULT_LIMITS, type Limits, type Prune } from './storage/types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -66,6 +67,10 @@ export const USAGE = `Usage: install-beacon-collector [options]
   --route [PACKAGE=]TEMPLATE
                            accept events for this installBeacon.url template (repeatable);
                            default ${DEFAULT_ROUTE}
+  --accept-package NAME    the --route before it accepts events only for this package, or @scope/*
+                           (repeatable; before any --route: for the default route)
+  --accept VAR=RULE        the --route before it accepts {VAR} (any variable) only if it is RULE:
+                           semver, /regex/ (the whole value), or a list such as linux,darwin,win32
   --public                 read API readable without the token
   --tls-cert F --tls-key F serve https with this certificate and key (PEM)
   --retention-days N       keep raw events N days (default ${DEFAULTS.retentionDays}); daily counts stay
@@ -75,7 +80,7 @@ export const USAGE = `Usage: install-beacon-collector [options]
                            later new values of that day count as "other"
   --max-combinations N     distinct sets of values kept per package and day for filtered views
                            (default ${DEFAULT_LIMITS.combinations}); later new sets count without their values
-  --rate-limit N           ingest requests per sender per minute (default ${DEFAULTS.rateLimit}; 0: off);
+  --rate-limit N           ingest events per sender per minute (default ${DEFAULTS.rateLimit}; 0: off);
                            a sender is an IPv4 address or an IPv6 /64
   --trust-proxy            take the client address from X-Forwarded-For (behind a reverse proxy)
   --max-connections N      open connections at most (default ${DEFAULTS.maxConnections}; 0: no cap); keep it below ulimit -n
@@ -101,9 +106,9 @@ Environment: INSTALL_BEACON_TOKEN (the read token), DATABASE_URL (PostgreSQL).`;
 
 export type ParseResult = { ok: true; config: Config } | { ok: false; error: string } | { ok: 'help' };
 
-const VALUE_FLAGS = ['--port', '--host', '--db', '--database-url', '--route', '--tls-cert', '--tls-key', '--retention-days', '--counts-retention-days', '--max-values', '--max-combinations', '--rate-limit', '--max-connections', '--max-connections-per-address', '--headers-timeout', '--request-timeout', '--keep-alive-timeout'] as const;
+const VALUE_FLAGS = ['--port', '--host', '--db', '--database-url', '--route', '--accept-package', '--accept', '--tls-cert', '--tls-key', '--retention-days', '--counts-retention-days', '--max-values', '--max-combinations', '--rate-limit', '--max-connections', '--max-connections-per-address', '--headers-timeout', '--request-timeout', '--keep-alive-timeout'] as const;
 const PRUNE_FLAGS = ['--db', '--database-url', '--package', '--keep', '--field', '--value'] as const;
-const REPEATABLE = ['--route', '--package', '--keep'];
+const REPEATABLE = ['--route', '--package', '--keep', '--accept-package', '--accept'];
 const SWITCHES = ['--public', '--trust-proxy', '--help'] as const;
 
 function intIn(flag: string, text: string, min: number, max: number): number | string {
@@ -112,8 +117,9 @@ function intIn(flag: string, text: string, min: number, max: number): number | s
   return n < min || n > max ? `${flag} must be between ${min} and ${max}` : n;
 }
 
-function scan(argv: readonly string[], valueFlags: readonly string[], switchFlags: readonly string[]): { values: Map<string, string[]>; switches: Set<string>; positional: string[] } | string {
+function scan(argv: readonly string[], valueFlags: readonly string[], switchFlags: readonly string[]): { values: Map<string, string[]>; switches: Set<string>; positional: string[]; order: Array<[string, string]> } | string {
   const values = new Map<string, string[]>();
+  const order: Array<[string, string]> = [];
   const switches = new Set<string>();
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -131,9 +137,10 @@ function scan(argv: readonly string[], valueFlags: readonly string[], switchFlag
       if (value === undefined) return `${flag} needs a value`;
       if (!REPEATABLE.includes(flag) && values.has(flag)) return `${flag} is given twice`;
       values.set(flag, [...(values.get(flag) ?? []), value]);
+      order.push([flag, value]);
     } else return `unknown option "${arg}" (see --help)`;
   }
-  return { values, switches, positional };
+  return { values, switches, positional, order };
 }
 
 function databaseOf(one: (flag: string) => string | undefined, env: Env, cwd: string): Database | string {
@@ -194,11 +201,23 @@ export function parseConfig(argv: readonly string[], env: Env, cwd: string): Par
   if (typeof database === 'string') return { ok: false, error: database };
 
   const specs = values.get('--route') ?? [];
+  // Accept rules belong to the --route before them (before any --route: to the default route).
+  const groups: Array<{ spec: string; packages: string[]; accepts: string[] }> = specs.length ? [] : [{ spec: DEFAULT_ROUTE, packages: [], accepts: [] }];
+  for (const [flag, value] of scanned.order) {
+    if (flag === '--route') groups.push({ spec: value, packages: [], accepts: [] });
+    else if (flag === '--accept-package' || flag === '--accept') {
+      const g = groups[groups.length - 1];
+      if (!g) return { ok: false, error: `${flag} ${value}: give it after the --route it restricts` };
+      (flag === '--accept' ? g.accepts : g.packages).push(value);
+    }
+  }
   const routes: Route[] = [];
-  for (const spec of specs.length ? specs : [DEFAULT_ROUTE]) {
-    const r = compileRoute(spec);
+  for (const g of groups) {
+    const r = compileRoute(g.spec);
     if (!r.ok) return { ok: false, error: r.error };
-    routes.push(r.route);
+    const rules = parseRules(g.packages, g.accepts, r.route.package, isPackageName);
+    if (!rules.ok) return { ok: false, error: `--route ${g.spec}: ${rules.error}` };
+    routes.push({ ...r.route, rules: rules.value });
   }
 
   const cert = one('--tls-cert');

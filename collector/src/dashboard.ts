@@ -53,15 +53,16 @@ export interface View {
 }
 
 /** "ci=false", "pm!=npm" */
-export function parseFilter(text: string, fields: readonly string[]): Filter | undefined {
-  const m = /^([a-z][a-z0-9_]*)(!?=)(.*)$/s.exec(text);
-  if (!m || !FIELD_NAME.test(m[1]!) || !fields.includes(m[1]!)) return undefined;
+export function parseFilter(text: string): Filter | undefined {
+  // Any variable a route can store (install-beacon's or another): a filter on one never sent counts nothing.
+  const m = /^([^!=]*)(!?=)(.*)$/s.exec(text);
+  if (!m || !FIELD_NAME.test(m[1]!)) return undefined;
   return { field: m[1]!, op: m[2] === '=' ? '=' : '!=', value: m[3]! };
 }
 export const filterText = (f: Filter): string => `${f.field}${f.op}${f.value}`;
 
 /** The view a query string asks for; anything it cannot use falls back to the default (last 30 days). */
-export function parseView(q: URLSearchParams, today: string, fields: readonly string[]): { view: View; notes: string[] } {
+export function parseView(q: URLSearchParams, today: string): { view: View; notes: string[] } {
   const notes: string[] = [];
   const t = dayNumber(today)!;
   let range: number | 'custom' = 30;
@@ -83,10 +84,10 @@ export function parseView(q: URLSearchParams, today: string, fields: readonly st
   }
   const filters: Filter[] = [];
   const add = (text: string) => {
-    const f = parseFilter(text, fields);
+    const f = parseFilter(text);
     if (f) {
       if (!filters.some((g) => filterText(g) === filterText(f))) filters.push(f);
-    } else notes.push(`ignored the filter "${text}" (use FIELD=VALUE or FIELD!=VALUE with a known field)`);
+    } else notes.push(`ignored the filter "${text}" (use FIELD=VALUE or FIELD!=VALUE, FIELD a variable's name)`);
   };
   for (const f of q.getAll('filter')) add(f);
   // The filter form's three inputs.
@@ -201,6 +202,8 @@ const label = (v: string): string => (v === OTHER ? '(other values)' : v === '' 
  */
 export const TOP = 20;
 export const PICKER = 20;
+/** At most this many fields (install-beacon's and others, most installs first) reach the page: Storage.cube's `fields`. */
+export const FIELDS_SHOWN = 24;
 export const MAX_PAGE_BYTES = 1_500_000;
 /** The asked-for/pulled-in chart draws these values; any other counts as "(other values)". */
 const DIRECT_VALUES = ['true', 'false', 'unknown'];
@@ -370,10 +373,12 @@ ${barChart(entries, `installs by ${shownAs}`)}
 ${table(shownAs, entries, view, filterable)}</div>`;
   };
 
+  // install-beacon's fields, then every other variable the rows hold (Storage.cube bounds them to FIELDS_SHOWN), by name.
+  const fields = [...d.fields, ...[...num.counts.keys()].filter((f) => !d.fields.includes(f)).sort()];
   const named = new Set(SECTIONS.flatMap((s) => s.fields));
   const sections = [
-    ...SECTIONS.map((s) => ({ title: s.title, fields: s.fields.filter((f) => d.fields.includes(f)) })),
-    ...d.fields.filter((f) => !named.has(f)).map((f) => ({ title: f, fields: [f] })),
+    ...SECTIONS.map((s) => ({ title: s.title, fields: s.fields.filter((f) => fields.includes(f)) })),
+    ...fields.filter((f) => !named.has(f)).map((f) => ({ title: f, fields: [f] })),
   ].filter((s) => s.fields.length > 0);
 
   // Issue 14: installs the author's users asked for (a direct dependency) vs pulled in (transitive), over time.
@@ -416,7 +421,7 @@ ${d.notes.map((n) => html`<p class="note">${n}</p>`)}
 <section id="controls">
 <p class="presets">Range: ${PRESETS.map((p) => (view.range === p ? html`<strong>${p} days</strong> ` : html`<a href="${viewUrl(view, { range: p, start: '', end: '' })}">${p} days</a> `))}</p>
 <form method="get" action="/" class="custom"><label>From <input type="date" name="from" value="${view.start}"></label> <label>to <input type="date" name="to" value="${view.end}"></label>${hidden('range')}<button type="submit">Apply</button></form>
-<form method="get" action="/" class="filter"><label>Filter <select name="ff">${d.fields.map((f) => html`<option value="${f}">${f}</option>`)}</select></label> <select name="fo" aria-label="operator"><option value="=">=</option><option value="!=">≠</option></select> <input name="fv" aria-label="value" placeholder="value, e.g. false"> ${hidden('filter')}<button type="submit">Add filter</button></form>
+<form method="get" action="/" class="filter"><label>Filter <select name="ff">${fields.map((f) => html`<option value="${f}">${f}</option>`)}</select></label> <select name="fo" aria-label="operator"><option value="=">=</option><option value="!=">≠</option></select> <input name="fv" aria-label="value" placeholder="value, e.g. false"> ${hidden('filter')}<button type="submit">Add filter</button></form>
 ${view.filters.length > 0 ? html`<p class="filters">Every chart counts only installs where ${view.filters.map((f, i) => html`<span class="chip"><code>${f.field} ${f.op === '=' ? '=' : '≠'} ${f.value === '' ? '(empty)' : f.value}</code> <a href="${viewUrl(view, { filters: view.filters.filter((_, j) => j !== i) })}" aria-label="remove this filter">×</a></span> `)} <a href="${viewUrl(view, { filters: [] })}">clear</a>. Filtered counts come from the daily combination table, which outlives the raw events.</p>` : ''}
 </section>
 <section id="daily"><h2>Installs per day, ${rangeLabel}: <span data-total="range">${num.total}</span></h2>

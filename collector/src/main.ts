@@ -5,9 +5,11 @@ import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync 
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { describeRules } from './accept.js';
 import { createApp, type App } from './app.js';
 import { backupSqlite } from './backup.js';
 import type { Config } from './config.js';
+import { createRetention } from './retention.js';
 import { ConnectionTable } from './connections.js';
 import { addressKey } from './ratelimit.js';
 import { openPostgres } from './storage/postgres.js';
@@ -147,7 +149,7 @@ export async function start(config: Config, print: (line: string) => void, sqlit
     await Promise.all([storage.close(), dashboardStorage?.close()].map((p) => p?.catch(() => {})));
     throw e;
   }
-  app = createApp({ routes: config.routes, storage, dashboardStorage, token, rateLimit: config.rateLimit, trustProxy: config.trustProxy });
+  app = createApp({ routes: config.routes, storage, dashboardStorage, token, rateLimit: config.rateLimit, trustProxy: config.trustProxy, log: print });
   ready(app);
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -157,7 +159,10 @@ export async function start(config: Config, print: (line: string) => void, sqlit
   print(`data: ${storage.where}`);
   for (const n of notes) print(n);
   print('routes (put the same string in installBeacon.url):');
-  for (const r of config.routes) print(`  ${r.package ? `${r.package}=` : ''}${url}${r.display}`);
+  for (const r of config.routes) {
+    const rules = describeRules(r.rules);
+    print(`  ${r.package ? `${r.package}=` : ''}${url}${r.display}${rules ? `  (accepts only: ${rules})` : ''}`);
+  }
   if (config.routes.some((r) => !r.variables.has('event_id'))) print('  note: include {event_id} in the template so a retried or replayed event is stored once');
   // A token is printed once: by the start that generated it. One the operator set, or one stored by an earlier
   // start, never is (journald and log collectors keep what a service prints).
@@ -172,13 +177,22 @@ export async function start(config: Config, print: (line: string) => void, sqlit
   );
   print(`dashboard: ${url}/${token === undefined ? '' : ' (sign in with the read token)'}`);
 
-  const sweep = () => storage.deleteBefore(Date.now() - config.retentionDays * 24 * HOUR).catch(() => {});
-  // The daily counts go too when --counts-retention-days is given (by default they are kept: they are the history).
+  // Hourly, in small batches, never ahead of real time (retention.ts). The daily counts go too when
+  // --counts-retention-days is given (by default they are kept: they are the history).
   const countsDays = config.countsRetentionDays;
-  const sweepCounts = () => (countsDays === undefined ? undefined : storage.deleteCountsBefore(utcDay(Date.now() - countsDays * 24 * HOUR)).catch(() => {}));
-  void sweep();
-  void sweepCounts();
-  const retention = setInterval(() => (void sweep(), void sweepCounts()), HOUR);
+  const sweepOnce = createRetention({
+    storage,
+    retentionMs: config.retentionDays * 24 * HOUR,
+    countsRetentionMs: countsDays === undefined ? undefined : countsDays * 24 * HOUR,
+    wall: Date.now,
+    monotonic: () => performance.now(),
+    log: print,
+    utcDay,
+  });
+  // A failed sweep (the database is down) is tried again at the next hour; the health log says why writes fail.
+  const sweep = () => void sweepOnce().catch(() => {});
+  sweep();
+  const retention = setInterval(sweep, HOUR);
   retention.unref();
 
   const running = app;

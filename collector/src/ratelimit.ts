@@ -99,8 +99,8 @@ export interface LimiterOptions {
 }
 
 export interface Limiter {
-  /** Count one request from `key`; true when it is over its budget (answer 429). */
-  limited(key: string): boolean;
+  /** Count `events` (default 1) from `key`; true when they take it over its budget (answer 429). */
+  limited(key: string, events?: number): boolean;
   /** Has `key` used up its budget in this window (counts nothing)? */
   spent(key: string): boolean;
   /** Start a new window if this one is over (so keys are forgotten even when no request comes). */
@@ -134,15 +134,15 @@ export function createLimiter(o: LimiterOptions): Limiter {
     }
   };
   return {
-    limited(key) {
+    limited(key, events = 1) {
       roll(o.now());
       const n = counts.get(key);
       if (n !== undefined || counts.size < maxKeys) {
-        const next = (n ?? 0) + 1;
+        const next = (n ?? 0) + events;
         counts.set(key, next);
         return next > o.limit;
       }
-      overflow++;
+      overflow += events;
       return overflow > overflowLimit;
     },
     spent(key) {

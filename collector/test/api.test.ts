@@ -66,8 +66,8 @@ describe('ingest and read API (SQLite)', () => {
   });
 
   it.each([
-    ['POST', '/acme-lib/1/linux/x64', 405, 'only GET and HEAD are accepted'],
-    ['DELETE', '/acme-lib/1/linux/x64', 405, 'only GET and HEAD are accepted'],
+    ['PUT', '/acme-lib/1/linux/x64', 405, 'only GET, HEAD and POST are accepted'],
+    ['DELETE', '/acme-lib/1/linux/x64', 405, 'only GET, HEAD and POST are accepted'],
     ['GET', '/acme-lib/1/linux', 404, 'no route matches this URL'],
     ['GET', `/acme-lib/1/linux/x64?ci=${'a'.repeat(2100)}`, 414, 'URL longer than 2048 bytes'],
     ['GET', `/acme-lib/${'9'.repeat(201)}/linux/x64`, 400, 'a value is longer than 200 characters'],
@@ -109,6 +109,10 @@ describe('ingest and read API (SQLite)', () => {
     expect([unknown.status, JSON.parse(unknown.body)]).toEqual([404, { error: 'package nope not found' }]);
     expect((await get('/api/downloads/point/last-century/acme-lib')).status).toBe(400);
     expect((await get('/api/breakdown/event_id/last-week/acme-lib')).status).toBe(400);
+    expect((await get('/api/breakdown/a%20b/last-week/acme-lib')).status).toBe(400);
+    // Any other variable's name is a breakdown (none sent: no counts).
+    const own = await get('/api/breakdown/python/last-week/acme-lib');
+    expect([own.status, JSON.parse(own.body).counts]).toEqual([200, {}]);
     for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: TOKEN }] as Array<Record<string, string>>) {
       for (const path of ['/api/downloads/point/last-week/acme-lib', '/api/events.ndjson', '/']) {
         const r = await get(path, headers);

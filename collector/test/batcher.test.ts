@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher, ClosedError, QueueFullError } from '../src/batcher.js';
+import { Batcher, ClosedError, QueueFullError, WithdrawnError } from '../src/batcher.js';
 
 /** A commit function the test opens and fails by hand, recording every batch. */
 function gate() {
@@ -36,6 +36,39 @@ describe('Batcher (group commit)', () => {
     expect(g.batches).toEqual([[1, 2, 3]]);
     g.pending[0]!.open();
     await Promise.all(acks);
+  });
+
+  it('weighted items (a request\'s events): maxBatch and maxQueue count events, and an item is never split', async () => {
+    const batches: number[][][] = [];
+    const opens: Array<() => void> = [];
+    let started: () => void = () => {};
+    const commit = (batch: number[][]) =>
+      new Promise<void>((resolve) => {
+        batches.push(batch);
+        opens.push(resolve);
+        started();
+      });
+    const b = new Batcher<number[]>({ commit, weight: (e) => e.length, maxBatch: 5, lingerMs: 3_600_000, maxQueue: 9 });
+    const first = b.add([1, 2, 3]);
+    expect(b.pending).toBe(3);
+    const wait = new Promise<void>((r) => (started = r));
+    const second = b.add([4, 5, 6]); // 6 events queued: over maxBatch, so a commit starts, of whole items only
+    await wait;
+    expect(batches).toEqual([[[1, 2, 3]]]);
+    expect(b.pending).toBe(3);
+    await expect(b.add([7, 8, 9, 10, 11, 12, 13])).rejects.toBeInstanceOf(QueueFullError); // 3 + 7 > 9 events
+    const third = b.add([7, 8, 9, 10, 11, 12]); // 3 + 6 = 9: room; heavier than maxBatch, it still goes whole
+    opens[0]!();
+    await first;
+    await new Promise((r) => setImmediate(r));
+    expect(batches[1]).toEqual([[4, 5, 6]]);
+    opens[1]!();
+    await second;
+    await new Promise((r) => setImmediate(r));
+    expect(batches[2]).toEqual([[7, 8, 9, 10, 11, 12]]);
+    opens[2]!();
+    await third;
+    expect(b.stats.items).toBe(12);
   });
 
   it('time trigger: a lone event commits after lingerMs', async () => {
@@ -147,5 +180,70 @@ describe('Batcher (group commit)', () => {
     expect([commitsWhenAnswered, g.batches]).toEqual([2, [[1], [2, 3]]]);
     g.pending[1]!.open();
     await Promise.all(later);
+  });
+
+  // Issue 20 item 2: an answer other than 2xx must leave nothing stored. An event is withdrawn when its
+  // request's signal aborts (deadline, client gone) only while it still waits; once its commit started,
+  // that commit answers it, however long it takes.
+  it('an event withdrawn while queued is rejected at once and never committed; the others are', async () => {
+    const g = gate();
+    const b = new Batcher({ commit: g.commit, maxBatch: 100, lingerMs: 1 });
+    const first = b.add(1);
+    await g.started(1); // the commit of [1] hangs (a frozen disk)
+    const ac = new AbortController();
+    const withdrawn = b.add(2, ac.signal);
+    const kept = b.add(3, new AbortController().signal);
+    ac.abort();
+    await expect(withdrawn).rejects.toBeInstanceOf(WithdrawnError);
+    expect(b.pending).toBe(1);
+    g.pending[0]!.open();
+    await first;
+    await g.started(2);
+    expect(g.batches).toEqual([[1], [3]]);
+    g.pending[1]!.open();
+    await kept;
+  });
+
+  it('an abort after the commit started changes nothing: the commit outcome answers (200 after a slow commit, or its error)', async () => {
+    const g = gate();
+    const b = new Batcher({ commit: g.commit, maxBatch: 1 });
+    const ac = new AbortController();
+    const ok = b.add(1, ac.signal);
+    await g.started(1);
+    ac.abort();
+    expect(await settled(ok)).toBe('pending');
+    g.pending[0]!.open();
+    await ok;
+    const ac2 = new AbortController();
+    const failed = b.add(2, ac2.signal);
+    await g.started(2);
+    ac2.abort();
+    g.pending[1]!.fail(new Error('disk full'));
+    await expect(failed).rejects.toThrow('disk full');
+  });
+
+  it('an already aborted signal is refused before it queues', async () => {
+    const b = new Batcher<number>({ commit: async () => {} });
+    await expect(b.add(1, AbortSignal.abort())).rejects.toBeInstanceOf(WithdrawnError);
+    expect(b.pending).toBe(0);
+  });
+
+  it('onOutcome hears every commit, inFlightSince shows a commit that has not ended', async () => {
+    const g = gate();
+    const outcomes: string[] = [];
+    const b = new Batcher({ commit: g.commit, maxBatch: 1, onOutcome: (o) => outcomes.push(o.ok ? 'ok' : String((o.error as Error).message)) });
+    expect(b.inFlightSince).toBeUndefined();
+    const before = Date.now();
+    const a = b.add(1);
+    await g.started(1);
+    expect(b.inFlightSince).toBeGreaterThanOrEqual(before);
+    g.pending[0]!.open();
+    await a;
+    expect(b.inFlightSince).toBeUndefined();
+    const c = b.add(2);
+    await g.started(2);
+    g.pending[1]!.fail(new Error('gone'));
+    await expect(c).rejects.toThrow('gone');
+    expect(outcomes).toEqual(['ok', 'gone']);
   });
 });

@@ -81,7 +81,7 @@ describe('the dashboard in Chromium', () => {
       const r = await request(c.url, `/acme-lib/${encodeURIComponent(version)}/${platform}/${arch}?${q}`);
       expect(r.status).toBe(200);
     }
-    const hostile = await request(c.url, `/acme-lib/${encodeURIComponent(HOSTILE_VERSION)}/linux/x64?ci=false&pm=${encodeURIComponent('javascript:alert(1)')}&ci_name=${encodeURIComponent('"><svg onload=alert(1)>')}`);
+    const hostile = await request(c.url, `/acme-lib/${encodeURIComponent(HOSTILE_VERSION)}/linux/x64?ci=false&pm=${encodeURIComponent('javascript:alert(1)')}&ci_name=${encodeURIComponent('"><svg onload=alert(1)>')}&utm_source=${encodeURIComponent('<b onmouseover=alert(6)>x</b>')}`);
     expect(hostile.status).toBe(200);
     // Rows as an older version (or one with more variables, like {direct}) might have written them.
     const raw = new Database(db);
@@ -246,6 +246,9 @@ describe('the dashboard in Chromium', () => {
     expect(await table('version')).toMatchObject({ [HOSTILE_VERSION]: 1 });
     expect(await table('pm')).toMatchObject({ 'javascript:alert(1)': 1 });
     expect(await table('ci_name')).toMatchObject({ '"><svg onload=alert(1)>': 1 });
+    // A variable no template names (the default route stores every query parameter): a section and a filter of its own, as text.
+    expect(await table('utm_source')).toEqual({ '<b onmouseover=alert(6)>x</b>': 1 });
+    expect(await page.$$eval('select[name=ff] option', (o) => o.map((x) => x.getAttribute('value')))).toContain('utm_source');
     // The picker offers the hostile package name as an option; choosing it renders it as text.
     await page.selectOption('select[name=package]', HOSTILE_NAME);
     await Promise.all([page.waitForURL(/package=%22/), page.click('form.picker button')]);

@@ -37,7 +37,23 @@ describe('parseConfig', () => {
     expect(r.ok === true && r.config.defaultRoute).toBe(false);
   });
 
+  it('--accept-package and --accept restrict the --route before them (before any --route: the default route)', () => {
+    const r = parse(['--route', '/{name}/{version}', '--accept-package', '@acme/*', '--accept', 'version=semver', '--route', '/{name}/x', '--accept', 'python=3.11,3.12']);
+    if (r.ok !== true) throw new Error(String(r.ok === false && r.error));
+    const [a, b] = r.config.routes;
+    expect([a!.rules.packages?.text, [...a!.rules.values.keys()]]).toEqual(['@acme/*', ['version']]);
+    expect([b!.rules.packages, [...b!.rules.values.keys()]]).toEqual([undefined, ['python']]);
+    const d = parse(['--accept-package', 'acme-lib']);
+    expect(d.ok === true && d.config.routes.map((x) => x.rules.packages?.accepts('acme-lib'))).toEqual([true]);
+  });
+
   it.each([
+    [['--accept', 'version=semver', '--route', '/{name}/{version}'], /give it after the --route it restricts/],
+    [['--route', 'acme=/a/{version}', '--accept-package', 'other'], /"acme" is not among its --accept-package other/],
+    [['--route', '/{name}', '--accept-package', 'Not A Name'], /is not a package name/],
+    [['--route', '/{name}', '--accept', 'v=/(/'], /not a regular expression/],
+    [['--route', '/{name}', '--accept', 'v=a', '--accept', 'v=b'], /given twice/],
+    [['--route', '/{name}', '--accept', 'name=x'], /--accept-package/],
     [['--port', 'x'], /--port must be a whole number/],
     [['--port', '70000'], /--port must be between/],
     [['--port'], /--port needs a value/],
@@ -47,7 +63,10 @@ describe('parseConfig', () => {
     [['--database-url', 'mysql://x/y'], /postgres:\/\//],
     [['--tls-cert', 'c.pem'], /go together/],
     [['--route', '/acme/{version}'], /no \{name\}/],
-    [['--route', '/{name}/{bogus}'], /unknown variable \{bogus\}/],
+    [['--route', '/{name}/{bo-gus}'], /unexpected "\{" at position 9 /],
+    [['--route', 'https://acme.example/{name}/{x'], /unexpected "\{" at position 29 /],
+    [['--route', 'acme-lib=/v/{x'], /unexpected "\{" at position 13 /],
+    [['--route', '/{name}?a={version}&b=}'], /unexpected "\}" at position 23$/],
     [['--rate-limit', '-1'], /whole number/],
   ])('%j is refused: %s', (argv, message) => {
     const r = parse(argv);

@@ -86,6 +86,22 @@ describe('createLimiter', () => {
     expect(send('b', limit + 1)).toEqual([...ok(limit), ...no(1)]); // another sender has its own budget
   });
 
+  it.each<[string, number[], boolean[]]>([
+    ['a POST of 3 events counts 3: 3 + 2 of 5 fit, the next 1 does not', [3, 2, 1], [false, false, true]],
+    ['a POST over the whole budget is limited at once', [6], [true]],
+    ['exactly the budget fits', [5], [false]],
+  ])('events: %s', (_what, posts, verdicts) => {
+    const { limiter } = rig({ limit: 5 });
+    expect(posts.map((n) => limiter.limited('a', n))).toEqual(verdicts);
+  });
+
+  it('the shared overflow budget counts events too', () => {
+    const { limiter } = rig({ limit: 5, maxKeys: 1 });
+    limiter.limited('a');
+    expect([limiter.limited('b', 4), limiter.limited('c', 2)]).toEqual([false, true]);
+    expect(limiter.overflowed).toBe(6);
+  });
+
   it.each([
     ['just before the window ends: still limited', 59_999, ['429']],
     ['when the window ends: a new budget', 60_000, ['ok', 'ok', '429']],

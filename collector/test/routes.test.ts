@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileRoute, DEFAULT_ROUTE, FIELDS, matchRequest, REJECTIONS, type Route } from '../src/routes.js';
+import { parseRules } from '../src/accept.js';
+import { checkEvent, compileRoute, DEFAULT_ROUTE, FIELDS, isPackageName, matchRequest, REJECTIONS, type Route } from '../src/routes.js';
 import { renderTemplate, VARIABLES } from '../../src/template.js';
 
 const route = (spec: string): Route => {
@@ -26,7 +27,7 @@ describe('the default route', () => {
     values.event_id = ID;
     const url = renderTemplate(t.template, values).slice('https://collector.example'.length);
     const m = matchRequest(DEFAULT, 'GET', url);
-    expect(m).toEqual({ ok: true, event: { package: '@acme/lib', vars: Object.fromEntries(VARIABLES.filter((v) => v !== 'name').map((v) => [v, values[v]])) } });
+    expect(m.ok && { ok: true, event: m.event }).toEqual({ ok: true, event: { package: '@acme/lib', vars: Object.fromEntries(VARIABLES.filter((v) => v !== 'name').map((v) => [v, values[v]])) } });
   });
 });
 
@@ -38,7 +39,11 @@ describe('compileRoute', () => {
     ['@acme/lib=/i/{version}', true],
     ['/acme/{version}', false], // no {name} and no PACKAGE=
     ['acme-lib=/{name}/{version}', false], // both
-    ['/{name}/{nope}', false], // unknown variable: the hook's parser says so
+    ['/{name}/{nope}', true], // any variable name (Scarf Gateway's rules)
+    ['/{name}/{no-pe}', false], // a template's variable names are letters, digits and "_"
+    ['/{name}/{a}/{a}', false], // a variable given twice
+    ['/{name}?p={+rest}', false], // {+x} spans path segments: not in the query
+    ['/{name}/{package}', false], // the events export's own column
     ['/api/{name}', false], // the collector's own path
     ['/versions/{name}', false], // npm's counts paths, served by the read API
     ['/downloads/point/{name}', false],
@@ -51,15 +56,16 @@ describe('compileRoute', () => {
   });
 
   it('a PACKAGE= route stores that package name', () => {
-    expect(matchRequest([route('acme-lib=/e/{version}')], 'GET', '/e/1.2.3')).toEqual({ ok: true, event: { package: 'acme-lib', vars: { version: '1.2.3' } } });
+    const m = matchRequest([route('acme-lib=/e/{version}')], 'GET', '/e/1.2.3');
+    expect(m.ok && m.event).toEqual({ package: 'acme-lib', vars: { version: '1.2.3' } });
   });
 });
 
 describe('matchRequest: every rejection is a named reason with its status', () => {
   const ok = `/acme/1.0.0/linux/x64?ci=true&event_id=${ID}`;
   it.each([
-    ['POST', ok, 'method', 405],
     ['PUT', ok, 'method', 405],
+    ['DELETE', ok, 'method', 405],
     ['GET', '/acme/1.0.0/linux', 'no_route', 404],
     ['GET', '/acme/1.0.0/linux/x64/extra', 'no_route', 404],
     ['GET', '/', 'no_route', 404],
@@ -87,8 +93,8 @@ describe('matchRequest: every rejection is a named reason with its status', () =
   it.each([
     ['GET', ok, { ci: 'true', event_id: ID }],
     ['HEAD', ok, { ci: 'true', event_id: ID }],
-    // Query parameters by name, in any order; absent ones are not stored; unknown ones are ignored.
-    ['GET', `/acme/1.0.0/linux/x64?event_id=${ID}&utm=x&ci=false`, { ci: 'false', event_id: ID }],
+    // Query parameters by name, in any order; absent ones are not stored; the others are stored under their own names.
+    ['GET', `/acme/1.0.0/linux/x64?event_id=${ID}&utm=x&ci=false`, { ci: 'false', event_id: ID, utm: 'x' }],
     ['GET', '/acme/1.0.0/linux/x64', {}],
     ['GET', '/acme/%3Cscript%3E/linux/x64', { version: '<script>' }],
     ['GET', '/acme/%2E%2E/linux/x64', { version: '..' }], // an encoded value, not a path segment
@@ -109,11 +115,145 @@ describe('matchRequest: every rejection is a named reason with its status', () =
 
   it('the first route that matches wins; a query value that does not fit its pattern tries the next route', () => {
     const routes = [route('/{name}/v{version}?x=a{ci}'), route('/{name}/{version}')];
-    expect(matchRequest(routes, 'GET', '/acme/v1?x=atrue')).toEqual({ ok: true, event: { package: 'acme', vars: { version: '1', ci: 'true' } } });
-    expect(matchRequest(routes, 'GET', '/acme/v1?x=btrue')).toEqual({ ok: true, event: { package: 'acme', vars: { version: 'v1' } } });
+    const a = matchRequest(routes, 'GET', '/acme/v1?x=atrue');
+    expect(a.ok && a.event).toEqual({ package: 'acme', vars: { version: '1', ci: 'true' } });
+    // The second route does not name x: it is stored as sent.
+    const b = matchRequest(routes, 'GET', '/acme/v1?x=btrue');
+    expect(b.ok && b.event).toEqual({ package: 'acme', vars: { version: 'v1', x: 'btrue' } });
   });
 
   it('FIELDS are every variable but name and event_id', () => {
     expect([...FIELDS, 'name', 'event_id'].sort()).toEqual([...VARIABLES].sort());
+  });
+});
+
+describe('any variable, within bounds: over them 400 and nothing matched', () => {
+  const PY = [route('acme-py=/acme-py?version={version}&python={python}')];
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `v${i}=x`).join('&');
+  it.each([
+    [`/acme-py?${many(40)}`, true],
+    [`/acme-py?${many(41)}`, 'too_many_vars'],
+    [`/acme-py?${'n'.repeat(64)}=1`, true],
+    [`/acme-py?${'n'.repeat(65)}=1`, 'bad_var_name'],
+    ['/acme-py?a%20b=1', 'bad_var_name'],
+    ['/acme-py?a[b]=1', 'bad_var_name'],
+    ['/acme-py?=1', 'bad_var_name'],
+    ['/acme-py?package=x', 'reserved_name'],
+    ['/acme-py?received_at=x', 'reserved_name'],
+    ['/acme-py?name=other', 'duplicate_var'], // the route fixes the package
+    [`/acme-py?x=${'y'.repeat(201)}`, 'value_too_long'],
+    ['/acme-py?x=%E2%80%AE', 'invisible_chars'],
+    ['/acme-py?x=%0A', 'control_chars'],
+    ['/acme-py?x=%FF', 'bad_encoding'],
+    ['/acme-py?%FF=1', 'bad_encoding'],
+  ])('%s -> %s', (url, want) => {
+    const m = matchRequest(PY, 'GET', url);
+    if (want === true) expect(m.ok).toBe(true);
+    else {
+      expect(m).toEqual({ ok: false, reason: want });
+      expect(REJECTIONS[want as keyof typeof REJECTIONS].status).toBe(400);
+    }
+  });
+
+  it("a query parameter named like a path variable is refused, not silently dropped", () => {
+    expect(matchRequest(DEFAULT, 'GET', '/acme/1.0.0/linux/x64?version=2')).toEqual({ ok: false, reason: 'duplicate_var' });
+    expect(matchRequest(DEFAULT, 'GET', '/acme/1.0.0/linux/x64?name=evil')).toEqual({ ok: false, reason: 'duplicate_var' });
+  });
+
+  it("the page's Python function: every variable it sends, install-beacon's and its own", () => {
+    const m = matchRequest(PY, 'GET', '/acme-py?version=1.2.0&platform=Linux&python=3.11.2&arch=x86_64');
+    expect(m.ok && m.event).toEqual({ package: 'acme-py', vars: { version: '1.2.0', python: '3.11.2', platform: 'Linux', arch: 'x86_64' } });
+  });
+
+  it('a path variable must be present; {+name} spans segments but not none', () => {
+    const r = [route('/{name}/files/{+path}')];
+    expect(matchRequest(r, 'GET', '/acme/files/a/b/c.tgz')).toMatchObject({ ok: true, event: { package: 'acme', vars: { path: 'a/b/c.tgz' } } });
+    expect(matchRequest(r, 'GET', '/acme/files/')).toEqual({ ok: false, reason: 'no_route' });
+    expect(matchRequest(r, 'GET', '//files/x')).toEqual({ ok: false, reason: 'no_route' });
+  });
+});
+
+describe('per-route accept rules (--accept-package, --accept): checkEvent, whatever way the event came', () => {
+  const rules = (packages: string[], accepts: string[], fixed?: string) => {
+    const r = parseRules(packages, accepts, fixed, isPackageName);
+    if (!r.ok) throw new Error(r.error);
+    return r.value;
+  };
+  const restricted: Route = { ...route('/{name}/{version}'), rules: rules(['@acme/*', 'acme-lib'], ['version=semver', 'python=/3\\.\\d+(\\.\\d+)?/']) };
+  const open = route('/{name}/{version}/x');
+  it.each<[string, string | true, number?]>([
+    ['/acme-lib/1.2.3', true],
+    ['/%40acme%2Fcli/1.0.0-rc.1', true],
+    ['/other/1.2.3', 'package_not_accepted', 404],
+    ['/acme-lib/latest', 'value_not_accepted', 422],
+    ['/acme-lib/1.2.3?python=3.12.1', true],
+    ['/acme-lib/1.2.3?python=2.7', 'value_not_accepted', 422],
+    ['/other/1.2.3/x', true], // another route's rules do not apply
+  ])('%s -> %s', (url, want, status) => {
+    const m = matchRequest([restricted, open], 'GET', url);
+    if (want === true) expect(m.ok).toBe(true);
+    else {
+      expect(m).toEqual({ ok: false, reason: want });
+      expect(REJECTIONS[want as keyof typeof REJECTIONS].status).toBe(status);
+    }
+  });
+  it('a POST body event meets the same rules (checkEvent)', () => {
+    expect(checkEvent(restricted, { package: 'acme-lib', vars: { version: 'nope' } })).toBe('value_not_accepted');
+    expect(checkEvent(restricted, { package: 'acme-lib', vars: { version: '1.0.0', 'a.b': 'x' } })).toBeUndefined();
+    expect(checkEvent(restricted, { package: 'acme-lib', vars: { 'a b': 'x' } })).toBe('bad_var_name');
+  });
+});
+
+describe('compileRoute: every refusal says why, positions counted in the --route value as typed', () => {
+  it.each([
+    ['Not A Name=/x', '"Not A Name" is not a package name'],
+    [`/{name}/${'x'.repeat(2048)}`, 'the template is longer than 2048 characters'],
+    ['/{name} x', 'the template contains whitespace or control characters'],
+    ['/{name}#top', 'the template has a fragment (#...), which is never sent'],
+    ['https:///{name}', 'the template has no host'],
+    ['https://{name}.example/x', 'variables are not allowed in the host; put them in the path or query'],
+    ['https://u@acme.example/{name}', 'credentials in the URL are not allowed'],
+    ['https://a%zz/{name}', 'the host "a%zz" is not valid'],
+    ['http://acme.example/{name}', 'http:// is only allowed for loopback hosts (localhost, 127.0.0.1, [::1]); use https://acme.example'],
+    ['{name}/x', 'the template must start with /, https:// or http://'],
+    ['https://acme.example?{name}', 'the path must start with /'],
+    ['/api/{name}', "/api, /badge, /healthz, /versions, /downloads/point and /downloads/range are the collector's own paths"],
+    ['/{name}?{ci}=1', "a query parameter's name cannot be a variable"],
+    ['/{name}?a={ci}&a={pm}', 'the query parameter "a" is given twice'],
+    ['/{name}?a=%zz', 'the query parameter "a" is not valid percent-encoded UTF-8'],
+    ['acme=/{name}', 'give either {name} in the template or PACKAGE=, not both'],
+    ['/x/{version}', 'the template has no {name}; give it as PACKAGE=TEMPLATE'],
+    [`/{name}?${Array.from({ length: 40 }, (_, i) => `p${i}={v${i}}`).join('&')}`, 'more than 40 variables'],
+    ['/{name}/{a}/{a}', '{a} is given twice'],
+    ['/{name}?p={+rest}', '{+rest} spans path segments: use it in the path, not the query'],
+    ['/{name}/{received_at}', "{received_at} is reserved (the events export's own column); pick another name"],
+    ['/{name}/x}', 'unexpected "}" at position 10'],
+    ['/{name}?a=}', 'unexpected "}" at position 11'],
+    ['/{name}/{', 'unexpected "{" at position 9 (a variable is {NAME} or {+NAME}, NAME of 1-64 letters, digits and "_")'],
+  ])('%s', (spec, why) => {
+    expect(compileRoute(spec)).toEqual({ ok: false, error: `--route ${spec}: ${why}` });
+  });
+
+  it('a full URL keeps its path and query; an empty path is /', () => {
+    expect(route('acme=https://acme.example').display).toBe('/');
+    expect(route('https://acme.example/{name}?a=1&b').fixed).toEqual(new Map([['a', '1'], ['b', '']]));
+    expect(matchRequest([route('acme=/é/{version}')], 'GET', '/%C3%A9/1').ok).toBe(true);
+  });
+
+  it('checkEvent (a POST body event has no URL): a package that is a path or a sentence, a variable named name', () => {
+    const r = route('/{name}');
+    expect(checkEvent(r, { package: '../..', vars: {} })).toBe('dot_segment');
+    expect(checkEvent(r, { package: 'a/./b', vars: {} })).toBe('dot_segment');
+    expect(checkEvent(r, { package: 'a b', vars: {} })).toBe('bad_name');
+    expect(checkEvent(r, { package: 'a\u0000', vars: {} })).toBe('bad_name');
+    expect(checkEvent(r, { package: 'acme', vars: { name: 'x' } })).toBe('duplicate_var');
+    expect(checkEvent(r, { package: 'acme', vars: { '': 'x' } })).toBe('bad_var_name');
+    expect(checkEvent(r, { package: 'acme', vars: { package: 'x' } })).toBe('reserved_name');
+    expect(checkEvent(r, { package: 'acme', vars: Object.fromEntries(Array.from({ length: 41 }, (_, i) => [`v${i}`, 'x'])) })).toBe('too_many_vars');
+  });
+
+  it('a query parameter without "=" is stored with an empty value; a route without {name} whose PACKAGE= is absent cannot be', () => {
+    const m = matchRequest([route('acme=/a')], 'GET', '/a?flag');
+    expect(m.ok && m.event.vars).toEqual({ flag: '' });
   });
 });

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -283,6 +283,50 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     expect(await st2.breakdown('acme', 'ci', '2026-11-20', '2026-11-20')).toEqual({ x: 4, y: 4, z: 4 });
   });
 
+  it('any variable is counted and filtered like install-beacon\'s; platform and arch count under Node\'s names (the raw event keeps what was sent); `fields` bounds the fields that come', async () => {
+    const st = await limited();
+    const D = '2026-11-20';
+    await st.insertBatch([
+      ev('p1', 0, { platform: 'Linux', arch: 'x86_64', python: '3.11.2', 'a.b': 'x' }, 'py'),
+      ev('p2', 0, { platform: 'linux', arch: 'AMD64', python: '3.12.0' }, 'py'),
+      ev('p3', 0, { platform: 'MINGW64_NT-10.0-19045', arch: 'x64', python: '3.12.0' }, 'py'),
+    ]);
+    expect(await st.breakdown('py', 'platform', D, D)).toEqual({ linux: 2, win32: 1 });
+    expect(await st.breakdown('py', 'arch', D, D)).toEqual({ x64: 3 });
+    expect(await st.breakdown('py', 'python', D, D)).toEqual({ '3.11.2': 1, '3.12.0': 2 });
+    expect(await rows(st, 'py', D, D, [{ field: 'python', op: '=', value: '3.12.0' }, { field: 'platform', op: '=', value: 'win32' }], null)).toEqual([`${D}|||1`]);
+    expect(await rows(st, 'py', D, D, [{ field: 'a.b', op: '=', value: 'x' }], null)).toEqual([`${D}|||1`]);
+    expect(await rows(st, 'py', D, D, [{ field: 'python', op: '!=', value: '3.12.0' }], ['python'])).toContain(`${D}|python|3.11.2|1`);
+    expect((await st.events({ package: 'py', since: 0, afterId: 0, limit: 10 })).map((e) => [e.vars.platform, e.vars.arch])).toEqual([['Linux', 'x86_64'], ['linux', 'AMD64'], ['MINGW64_NT-10.0-19045', 'x64']]);
+    // Fields by installs, then by name: arch, platform, python and version have 3, a.b 1.
+    const fieldsOf = async (n?: number) => [...new Set((await st.cube('py', D, D, [], [], undefined, n)).map((r) => r[1]).filter(Boolean))].sort();
+    expect(await fieldsOf()).toEqual(['a.b', 'arch', 'platform', 'python', 'version']);
+    expect(await fieldsOf(2)).toEqual(['arch', 'platform']);
+  });
+
+  it('schema 4 moves what schema 3 counted under other spellings of platform and arch to Node\'s names', async () => {
+    const own = await backend.fresh();
+    let st = own.open();
+    opened.push(st);
+    await st.migrate();
+    await st.insertBatch([ev('m1', 0, { arch: 'x64', platform: 'linux' }), ev('m2', 0, { arch: 'x64', platform: 'linux' }), ev('m3', 0, { arch: 'arm64', platform: 'darwin' })]);
+    await st.close();
+    const key = backend.name === 'PostgreSQL' ? '{"arch": "AMD64", "version": "1.0.0", "platform": "Linux"}' : '{"arch":"AMD64","platform":"Linux","version":"1.0.0"}';
+    await own.raw(`INSERT INTO daily (package, field, day, value, count) VALUES ('acme', 'platform', '2026-11-20', 'Linux', 5), ('acme', 'arch', '2026-11-20', 'AMD64', 5);
+      UPDATE daily SET count = count + 5 WHERE package = 'acme' AND (field = '' OR (field = 'version' AND value = '1.0.0')) AND day = '2026-11-20';
+      INSERT INTO combos (package, day, vars, count) VALUES ('acme', '2026-11-20', '${key}', 5);
+      UPDATE collector_meta SET value = '3' WHERE key = 'schema_version'`);
+    st = own.open();
+    opened.push(st);
+    await st.migrate();
+    const D = '2026-11-20';
+    expect(await st.breakdown('acme', 'platform', D, D)).toEqual({ linux: 7, darwin: 1 });
+    expect(await st.breakdown('acme', 'arch', D, D)).toEqual({ x64: 7, arm64: 1 });
+    expect(await rows(st, 'acme', D, D, [{ field: 'platform', op: '=', value: 'linux' }, { field: 'arch', op: '=', value: 'x64' }], null)).toEqual([`${D}|||7`]);
+    expect(await rows(st, 'acme', D, D, [{ field: 'platform', op: '=', value: 'Linux' }], null)).toEqual([]);
+    expect(await rows(st, 'acme', D, D, [], null)).toEqual([`${D}|||8`]);
+  });
+
   it('cube(top): per field the `top` values with most installs as they are, the rest summed as OTHER (per day for a series field); filtered the same', async () => {
     const st = await limited();
     const batch: NewEvent[] = [];
@@ -345,6 +389,24 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     expect(await s.insertBatch([ev('c', 1)])).toBe(0);
   });
 
+  it('deleteBefore with a limit deletes at most that many per call (retention sweeps in batches) until none are left; the counts stay', async () => {
+    const st = await limited();
+    await st.insertBatch(Array.from({ length: 7 }, (_, i) => ev(`lim-${i}`, 0)).concat([ev('lim-keep', 3)]));
+    const calls: number[] = [];
+    for (let n = -1; n !== 0; ) calls.push((n = await st.deleteBefore(T0 + DAY, 3)));
+    expect(calls).toEqual([3, 3, 1, 0]);
+    expect((await st.events({ since: 0, afterId: 0, limit: 10 })).map((e) => e.eventId)).toEqual(['lim-keep']);
+    expect(Object.fromEntries(await st.daily('acme', '2026-11-01', '2026-11-30'))).toEqual({ '2026-11-20': 7, '2026-11-23': 1 });
+  });
+
+  it('metaSet overwrites; ping writes a heartbeat (a write, not a read)', async () => {
+    await s.metaSet('retention_clock', '1');
+    await s.metaSet('retention_clock', '2');
+    expect(await s.metaGetOrSet('retention_clock', 'x')).toBe('2');
+    await s.ping();
+    expect(Number(await s.metaGetOrSet('heartbeat', 'none'))).toBeGreaterThan(T0);
+  });
+
   it('metaGetOrSet: the first value wins', async () => {
     expect(await s.metaGetOrSet('read_token', 'first')).toBe('first');
     expect(await s.metaGetOrSet('read_token', 'second')).toBe('first');
@@ -375,5 +437,32 @@ describe.each(backends.filter((b) => !(postgresSkipped && b.name === 'PostgreSQL
     const second = fresh.open();
     opened.push(second);
     await expect(second.migrate()).rejects.toThrow(`the database has schema version ${SCHEMA_VERSION + 1}, newer than this collector knows (${SCHEMA_VERSION}); upgrade install-beacon-collector`);
+  });
+});
+
+// Issue 20 item 3: after `rm` of the .db, -wal and -shm, SQLite goes on committing into the unlinked
+// files, and all of it is gone at restart: such a commit must fail (503), never be acknowledged.
+describe.each([
+  ['SQLite', (file: string) => openSqlite(file)],
+  ['SQLite in a worker thread', (file: string) => openSqliteInWorker(file, BIN)],
+])('%s: the database file no longer the one opened', (_name, openIt) => {
+  const cases: Array<[string, (file: string) => void]> = [
+    ['the .db, -wal and -shm deleted', (f) => ['', '-wal', '-shm'].forEach((x) => rmSync(f + x, { force: true }))],
+    ['the -wal alone deleted', (f) => rmSync(`${f}-wal`)],
+    ['the .db replaced by a copy', (f) => (copyFileSync(f, `${f}.copy`), renameSync(`${f}.copy`, f))],
+  ];
+  it.each(cases)('%s: the commit after it fails, and so do the next and ping', async (_what, fault) => {
+    const file = join(dir, `gone-${++n}.db`);
+    const st = openIt(file);
+    try {
+      await st.migrate();
+      expect(await st.insertBatch([ev('before', 0)])).toBe(1);
+      fault(file);
+      await expect(st.insertBatch([ev('after', 0)])).rejects.toThrow(/no longer the one opened/);
+      await expect(st.insertBatch([ev('later', 0)])).rejects.toThrow(/no longer the one opened/);
+      await expect(st.ping()).rejects.toThrow(/no longer the one opened/);
+    } finally {
+      await st.close();
+    }
   });
 });

@@ -112,8 +112,7 @@ const workspace = (write: (p: Project) => void) => (p: Project) => {
 
 const PNPM10_RELINK = { events: 0, why: 'pnpm links the very same store folder again: nothing of the package changes (docs/markers.md)' };
 const PNPM_GVS = { events: 0, why: 'pnpm links the very same folder of its global virtual store again: nothing of the package changes (docs/markers.md)' };
-const ITEM3 = 'not kept yet (issue 19 item 3): the project opt-out is ignored here, 1 event measured on 2026-12-07';
-const REMOVE_ADD = 'not kept yet: remove then add of the same version sent 0 events on 2026-12-07 (the reinstall is not told from a rerun here)';
+const BUN_RELINK = { events: 0, why: "bun's remove keeps the package's folder in node_modules/.bun and its add links it again: nothing of the package changes (docs/markers.md)" };
 const NO_REBUILD = 'the manager has no rebuild command';
 const NO_DEDUPE = 'the manager has no dedupe command';
 
@@ -152,24 +151,22 @@ export const LAYOUTS: Layout[] = [
     // the new virtual store location, reinstall your dependencies"), so the row runs the current pnpm.
     setup: (p) => append(join(p.app, 'pnpm-workspace.yaml'), 'enableGlobalVirtualStore: true\n'),
     expect: { 'remove+add': PNPM_GVS },
-    skip: { 'install opt-out': ITEM3, 'update opt-out': ITEM3, 'remove+add opt-out': ITEM3, 'ci opt-out': ITEM3 },
   },
   {
     id: 'pnpm-vsd',
     manager: 'pnpm10',
     label: 'pnpm 10, `virtual-store-dir=.pnpm-store-dir` (outside node_modules)', setup: npmrc('virtual-store-dir=.pnpm-store-dir'),
     expect: { 'remove+add': PNPM10_RELINK },
-    skip: { 'install opt-out': ITEM3, 'update opt-out': ITEM3, 'remove+add opt-out': ITEM3, 'ci opt-out': ITEM3 },
   },
   { id: 'yarn1', manager: 'yarn1', label: 'yarn 1 (hoisted)', skip: { rebuild: NO_REBUILD, dedupe: NO_DEDUPE } },
   { id: 'berry-pnp', manager: 'berry-pnp', label: 'yarn 4, `nodeLinker: pnp`, global cache (default)' },
   { id: 'berry-pnp-local', manager: 'berry-pnp', label: 'yarn 4, `nodeLinker: pnp`, `enableGlobalCache: false`', setup: yarnrc({ enableGlobalCache: 'false' }) },
-  { id: 'berry-pnpm', manager: 'berry-node-modules', label: 'yarn 4, `nodeLinker: pnpm`, global cache (default)', setup: yarnrc({ nodeLinker: 'pnpm' }), skip: { 'remove+add': REMOVE_ADD } },
-  { id: 'berry-pnpm-local', manager: 'berry-node-modules', label: 'yarn 4, `nodeLinker: pnpm`, `enableGlobalCache: false`', setup: yarnrc({ nodeLinker: 'pnpm', enableGlobalCache: 'false' }), skip: { 'remove+add': REMOVE_ADD } },
+  { id: 'berry-pnpm', manager: 'berry-node-modules', label: 'yarn 4, `nodeLinker: pnpm`, global cache (default)', setup: yarnrc({ nodeLinker: 'pnpm' }) },
+  { id: 'berry-pnpm-local', manager: 'berry-node-modules', label: 'yarn 4, `nodeLinker: pnpm`, `enableGlobalCache: false`', setup: yarnrc({ nodeLinker: 'pnpm', enableGlobalCache: 'false' }) },
   { id: 'berry-nm', manager: 'berry-node-modules', label: 'yarn 4, `nodeLinker: node-modules`, global cache (default)' },
   { id: 'berry-nm-local', manager: 'berry-node-modules', label: 'yarn 4, `nodeLinker: node-modules`, `enableGlobalCache: false`', setup: yarnrc({ enableGlobalCache: 'false' }) },
   { id: 'bun-hoisted', manager: 'bun', label: 'bun, `linker = "hoisted"`', setup: bunLinker('hoisted'), skip: { rebuild: NO_REBUILD, dedupe: NO_DEDUPE } },
-  { id: 'bun-isolated', manager: 'bun', label: 'bun, `linker = "isolated"`', setup: bunLinker('isolated'), skip: { rebuild: NO_REBUILD, dedupe: NO_DEDUPE, 'remove+add': REMOVE_ADD } },
+  { id: 'bun-isolated', manager: 'bun', label: 'bun, `linker = "isolated"`', setup: bunLinker('isolated'), expect: { 'remove+add': BUN_RELINK }, skip: { rebuild: NO_REBUILD, dedupe: NO_DEDUPE } },
   { id: 'deno', manager: 'deno', label: 'deno (`deno install`, node_modules)', skip: { rebuild: NO_REBUILD, dedupe: NO_DEDUPE } },
 ];
 

@@ -2,6 +2,7 @@
 // transaction per batch; event_id de-duplication by a unique index with
 // ON CONFLICT DO NOTHING, so two instances store a replayed event once.
 import pg from 'pg';
+import { archSql, countedVars, platformSql } from './platforms.js';
 import { clock, stage, tracing } from '../trace.js';
 import { DEFAULT_LIMITS, FIELD_NAME, NewerSchemaError, OTHER, SCHEMA_VERSION, TOTAL, uniqueInBatch, type CubeRow, type Limits, type Storage, type StoredEvent } from './types.js';
 
@@ -47,6 +48,21 @@ const MIGRATIONS: string[] = [
    INSERT INTO slots (package, field, day, n) SELECT package, field, day, count(*) FROM daily WHERE field > '' GROUP BY 1, 2, 3;
    INSERT INTO slots (package, field, day, n) SELECT package, '', day, count(*) FROM combos GROUP BY 1, 3;
    CREATE INDEX daily_totals ON daily (day, package) WHERE field = '';`,
+  // Platform and arch are counted under Node's names however they were spelled (platforms.ts):
+  // what was counted before moves to those names, and the value slots are recounted.
+  ['platform', 'arch'].map((f) => {
+    const canon = (f === 'platform' ? platformSql : archSql)('value');
+    const inJson = (f === 'platform' ? platformSql : archSql)(`(vars::jsonb ->> '${f}')`);
+    const moved = `jsonb_set(vars::jsonb, '{${f}}', to_jsonb(${inJson}))::text`;
+    return `INSERT INTO daily (package, day, field, value, count) SELECT package, day, field, ${canon}, SUM(count) FROM daily WHERE field = '${f}' AND value <> ${canon} GROUP BY 1, 2, 3, 4
+       ON CONFLICT (package, field, day, value) DO UPDATE SET count = daily.count + EXCLUDED.count;
+     DELETE FROM daily WHERE field = '${f}' AND value <> ${canon};
+     INSERT INTO combos (package, day, vars, count) SELECT package, day, ${moved}, SUM(count) FROM combos WHERE (vars::jsonb ->> '${f}') <> ${inJson} GROUP BY 1, 2, 3
+       ON CONFLICT (package, day, vars) DO UPDATE SET count = combos.count + EXCLUDED.count;
+     DELETE FROM combos WHERE (vars::jsonb ->> '${f}') <> ${inJson};
+     UPDATE slots SET n = (SELECT count(*) FROM daily d WHERE d.package = slots.package AND d.field = slots.field AND d.day = slots.day AND d.value <> E'\\u0001other') WHERE field = '${f}';`;
+  }).join('\n') + `
+   UPDATE slots SET n = (SELECT count(*) FROM combos c WHERE c.package = slots.package AND c.day = slots.day AND c.vars <> '{}') WHERE field = '';`,
 ];
 
 // Serialises migrations of instances starting at once.
@@ -127,7 +143,9 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
            ON CONFLICT (event_id) DO NOTHING
            RETURNING id, package, vars, to_char(to_timestamp(received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
          ), kv AS (
-           SELECT ins.id, ins.package, ins.day, x.key AS field, x.value FROM ins, jsonb_each_text(ins.vars::jsonb) AS x
+           -- Counted as $9 has it (platform and arch under one name, platforms.ts); the raw event keeps $4.
+           SELECT ins.id, ins.package, ins.day, x.key AS field, x.value
+           FROM ins JOIN (SELECT DISTINCT r, c FROM unnest($4::text[], $9::text[]) AS m(r, c)) m ON m.r = ins.vars, jsonb_each_text(m.c::jsonb) AS x
          ), fresh AS (
            SELECT k.package, k.day, k.field, k.value,
                   row_number() OVER (PARTITION BY k.package, k.field, k.day ORDER BY k.value) AS r,
@@ -171,7 +189,7 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
            ON CONFLICT (package, day, vars) DO UPDATE SET count = combos.count + EXCLUDED.count
          )
          SELECT count(*) AS fresh FROM ins`,
-        [events.map((e) => e.eventId), events.map((e) => e.package), events.map((e) => e.receivedAt), events.map((e) => JSON.stringify(e.vars)), TOTAL, OTHER, limits.values, limits.combinations],
+        [events.map((e) => e.eventId), events.map((e) => e.package), events.map((e) => e.receivedAt), events.map((e) => JSON.stringify(e.vars)), TOTAL, OTHER, limits.values, limits.combinations, events.map((e) => JSON.stringify(countedVars(e.vars)))],
       );
       if (t) stage('one statement: INSERTs, upserts, COMMIT (round trip)', clock() - t, events.length);
       return Number(r.rows[0]!.fresh);
@@ -195,7 +213,7 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
       const r = await pool.query<{ package: string; n: string }>(`SELECT package, SUM(count) AS n FROM daily WHERE field = '' AND value = '' AND day BETWEEN $1 AND $2 GROUP BY package ORDER BY n DESC, package COLLATE "C" LIMIT $3`, [start, end, limit]);
       return r.rows.map((row) => [row.package, Number(row.n)]);
     },
-    async cube(pkg, start, end, filters, series, top = Number.MAX_SAFE_INTEGER) {
+    async cube(pkg, start, end, filters, series, top = Number.MAX_SAFE_INTEGER, fields = Number.MAX_SAFE_INTEGER) {
       // See Storage.cube and SQLite's: one statement, every field in one pass over the rollups or the combination table.
       for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
       const args: unknown[] = [pkg, start, end];
@@ -217,11 +235,12 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
       let sql = totals;
       if (series) {
         const n = args.length;
-        args.push(series, top, OTHER);
+        args.push(series, top, OTHER, fields);
         sql = `WITH a AS (SELECT CASE WHEN field = ANY($${n + 1}::text[]) THEN day ELSE '' END AS day, field, value, SUM(count) AS n FROM (${src}) s GROUP BY 1, 2, 3),
-          r AS (SELECT field, value, row_number() OVER (PARTITION BY field ORDER BY SUM(n) DESC, value COLLATE "C") AS rn FROM a GROUP BY field, value)
+          r AS (SELECT field, value, row_number() OVER (PARTITION BY field ORDER BY SUM(n) DESC, value COLLATE "C") AS rn FROM a GROUP BY field, value),
+          k AS (SELECT field, row_number() OVER (ORDER BY SUM(n) DESC, field COLLATE "C") AS fn FROM a GROUP BY field)
           ${totals}
-          UNION ALL SELECT a.day, a.field, CASE WHEN r.rn <= $${n + 2}::bigint THEN a.value ELSE $${n + 3}::text END, SUM(a.n) FROM a JOIN r ON r.field = a.field AND r.value = a.value GROUP BY 1, 2, 3`;
+          UNION ALL SELECT a.day, a.field, CASE WHEN r.rn <= $${n + 2}::bigint THEN a.value ELSE $${n + 3}::text END, SUM(a.n) FROM a JOIN r ON r.field = a.field AND r.value = a.value JOIN k ON k.field = a.field WHERE k.fn <= $${n + 4}::bigint GROUP BY 1, 2, 3`;
       }
       const r = await pool.query<{ day: string; field: string; value: string; count: string }>(sql, args);
       return r.rows.map((row): CubeRow => [row.day, row.field, row.value, Number(row.count)]);
@@ -265,9 +284,12 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
           : await pool.query<EventRow>('SELECT * FROM events WHERE id > $1 AND received_at >= $2 AND package = $3 ORDER BY id LIMIT $4', [afterId, since, pkg, limit]);
       return r.rows.map(toEvent);
     },
-    async deleteBefore(cutoff) {
-      const r = await pool.query('DELETE FROM events WHERE received_at < $1', [cutoff]);
+    async deleteBefore(cutoff, limit) {
+      const r = await pool.query('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < $1 LIMIT $2)', [cutoff, limit ?? null]);
       return r.rowCount ?? 0;
+    },
+    async metaSet(key, value) {
+      await pool.query('INSERT INTO collector_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value]);
     },
     async metaGetOrSet(key, value) {
       await pool.query('INSERT INTO collector_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
@@ -275,7 +297,8 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
       return r.rows[0]!.value;
     },
     async ping() {
-      await pool.query('SELECT 1');
+      // A committed write, as ingest's are (a read can work while writes fail).
+      await pool.query("INSERT INTO collector_meta (key, value) VALUES ('heartbeat', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", [String(Date.now())]);
     },
     async close() {
       await pool.end();

@@ -1,9 +1,11 @@
 // SQLite (better-sqlite3): one file in WAL mode, synchronous=FULL so a
 // committed batch survives a crash of the process and of the machine.
 // Prepared statements, one transaction per batch (better-sqlite3's own advice).
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { archSql, countedVars, platformSql } from './platforms.js';
+import { combos, DEFAULT_LIMITS, FIELD_NAME, jsonPath, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
 import { clock, stage, tracing } from '../trace.js';
-import { combos, DEFAULT_LIMITS, FIELD_NAME, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -48,6 +50,21 @@ const MIGRATIONS: string[] = [
    INSERT INTO slots (package, field, day, n) SELECT package, field, day, count(*) FROM daily WHERE field > '' GROUP BY 1, 2, 3;
    INSERT INTO slots (package, field, day, n) SELECT package, '', day, count(*) FROM combos GROUP BY 1, 3;
    CREATE INDEX daily_totals ON daily (day, package) WHERE field = '';`,
+  // Platform and arch are counted under Node's names however they were spelled (platforms.ts):
+  // what was counted before moves to those names, and the value slots are recounted.
+  ['platform', 'arch'].map((f) => {
+    const canon = (f === 'platform' ? platformSql : archSql)('value');
+    const inJson = (f === 'platform' ? platformSql : archSql)(`json_extract(vars, '$.${f}')`);
+    const moved = `json_set(vars, '$.${f}', ${inJson})`;
+    return `INSERT INTO daily (package, day, field, value, count) SELECT package, day, field, ${canon}, SUM(count) FROM daily WHERE field = '${f}' AND value <> ${canon} GROUP BY 1, 2, 3, 4
+       ON CONFLICT (package, field, day, value) DO UPDATE SET count = count + excluded.count;
+     DELETE FROM daily WHERE field = '${f}' AND value <> ${canon};
+     INSERT INTO combos (package, day, vars, count) SELECT package, day, ${moved}, SUM(count) FROM combos WHERE json_extract(vars, '$.${f}') <> ${inJson} GROUP BY 1, 2, 3
+       ON CONFLICT (package, day, vars) DO UPDATE SET count = count + excluded.count;
+     DELETE FROM combos WHERE json_extract(vars, '$.${f}') <> ${inJson};
+     UPDATE slots SET n = (SELECT count(*) FROM daily d WHERE d.package = slots.package AND d.field = slots.field AND d.day = slots.day AND d.value <> '${OTHER}') WHERE field = '${f}';`;
+  }).join('\n') + `
+   UPDATE slots SET n = (SELECT count(*) FROM combos c WHERE c.package = slots.package AND c.day = slots.day AND c.vars <> '{}') WHERE field = '';`,
 ];
 
 interface EventRow { id: number; event_id: string | null; package: string; received_at: number; vars: string }
@@ -57,6 +74,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE IF NOT EXISTS collector_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  const sameFiles = fileWatch(file);
 
   let stmts: ReturnType<typeof prepare> | undefined;
   const prepare = () => ({
@@ -85,7 +103,8 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
     mark();
     const fresh: NewEvent[] = [];
     for (const e of events) {
-      if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, JSON.stringify(e.vars)).changes === 1) fresh.push(e);
+      // The raw event keeps what was sent; the counts keep platform and arch under one name (platforms.ts).
+      if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, JSON.stringify(e.vars)).changes === 1) fresh.push({ ...e, vars: countedVars(e.vars) });
     }
     // Past the bound of a field's values that day, a new value counts as OTHER, in the rollups and in the combinations.
     mark();
@@ -114,7 +133,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
   const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, eventId: r.event_id, package: r.package, receivedAt: r.received_at, vars: JSON.parse(r.vars) as Record<string, string> });
 
   /** The dashboard's counts (see Storage.cube): one statement, every field in one pass over the rollups or the combination table. */
-  function cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null, top = Number.MAX_SAFE_INTEGER): CubeRow[] {
+  function cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null, top = Number.MAX_SAFE_INTEGER, fields = Number.MAX_SAFE_INTEGER): CubeRow[] {
     for (const f of [...filters.map((x) => x.field), ...(series ?? [])]) if (!FIELD_NAME.test(f)) throw new Error(`not a field name: ${f}`);
     const inSeries = series && series.length > 0 ? `IN (${series.map((f) => `'${f}'`).join(', ')})` : 'IN (NULL)';
     let totals: string;
@@ -129,18 +148,20 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
       cond = [pkg, start, end];
       for (const f of filters) {
         where.push(f.op === '=' ? 'json_extract(c.vars, ?) = ?' : "IFNULL(json_extract(c.vars, ?), '') != ?");
-        cond.push(`$.${f.field}`, f.value);
+        cond.push(jsonPath(f.field), f.value);
       }
       totals = `SELECT c.day AS day, '' AS field, '' AS value, SUM(c.count) AS count FROM combos c WHERE ${where.join(' AND ')} GROUP BY 1`;
       src = `SELECT c.day AS day, j.key AS field, CAST(j.value AS TEXT) AS value, c.count AS count FROM combos c, json_each(c.vars) j WHERE ${where.join(' AND ')}`;
     }
     if (!series) return db.prepare(totals).raw().all(...cond) as CubeRow[];
-    // a: per field and value (per day for the series fields); r: each value's rank in its field over the range.
+    // a: per field and value (per day for the series fields); r: each value's rank in its field over the range;
+    // k: each field's rank by installs over the range.
     const sql = `WITH a AS (SELECT CASE WHEN field ${inSeries} THEN day ELSE '' END AS day, field, value, SUM(count) AS n FROM (${src}) GROUP BY 1, 2, 3),
-      r AS (SELECT field, value, row_number() OVER (PARTITION BY field ORDER BY SUM(n) DESC, value) AS rn FROM a GROUP BY field, value)
+      r AS (SELECT field, value, row_number() OVER (PARTITION BY field ORDER BY SUM(n) DESC, value) AS rn FROM a GROUP BY field, value),
+      k AS (SELECT field, row_number() OVER (ORDER BY SUM(n) DESC, field) AS fn FROM a GROUP BY field)
       ${totals}
-      UNION ALL SELECT a.day, a.field, CASE WHEN r.rn <= ? THEN a.value ELSE ? END, SUM(a.n) FROM a JOIN r ON r.field = a.field AND r.value = a.value GROUP BY 1, 2, 3`;
-    return db.prepare(sql).raw().all(...cond, ...cond, top, OTHER) as CubeRow[];
+      UNION ALL SELECT a.day, a.field, CASE WHEN r.rn <= ? THEN a.value ELSE ? END, SUM(a.n) FROM a JOIN r ON r.field = a.field AND r.value = a.value JOIN k ON k.field = a.field WHERE k.fn <= ? GROUP BY 1, 2, 3`;
+    return db.prepare(sql).raw().all(...cond, ...cond, top, OTHER, fields) as CubeRow[];
   }
 
   const pruneTx = db.transaction((t: Prune) => {
@@ -148,7 +169,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
     let rows = 0;
     if ('field' in t) {
       if (!FIELD_NAME.test(t.field) || t.value === OTHER) throw new Error(`not a field name: ${t.field}`);
-      const path = `$.${t.field}`;
+      const path = jsonPath(t.field);
       events = db.prepare('DELETE FROM events WHERE package = ? AND json_extract(vars, ?) = ?').run(t.package, path, t.value).changes;
       db.prepare('INSERT INTO daily (package, day, field, value, count) SELECT package, day, field, ?, count FROM daily WHERE package = ? AND field = ? AND value = ? AND true ON CONFLICT (package, field, day, value) DO UPDATE SET count = count + excluded.count').run(OTHER, t.package, t.field, t.value);
       rows += db.prepare('DELETE FROM daily WHERE package = ? AND field = ? AND value = ?').run(t.package, t.field, t.value).changes;
@@ -176,18 +197,21 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
       }).immediate();
     },
     async insertBatch(events) {
-      if (!tracing()) return insertTx.immediate(uniqueInBatch(events));
-      marks.length = 0;
-      const t = clock();
-      const n = insertTx.immediate(uniqueInBatch(events));
-      const [begin, inserted, rolled, combined] = marks as [number, number, number, number];
-      const w = events.length;
-      stage('dedupe + BEGIN', begin - t, w);
-      stage('INSERTs', inserted - begin, w);
-      stage('rollup upserts', rolled - inserted, w);
-      stage('combination upserts', combined - rolled, w);
-      stage('COMMIT (fsync)', clock() - combined, w);
-      return n;
+      const t = tracing() ? clock() : 0;
+      if (t) marks.length = 0;
+      const fresh = insertTx.immediate(uniqueInBatch(events));
+      if (t) {
+        const [begin, inserted, rolled, combined] = marks as [number, number, number, number];
+        const w = events.length;
+        stage('dedupe + BEGIN', begin - t, w);
+        stage('INSERTs', inserted - begin, w);
+        stage('rollup upserts', rolled - inserted, w);
+        stage('combination upserts', combined - rolled, w);
+        stage('COMMIT (fsync)', clock() - combined, w);
+      }
+      // Checked after the commit: a batch that went into a deleted file is lost, so it must not be acknowledged.
+      sameFiles();
+      return fresh;
     },
     async daily(pkg, start, end) {
       const rows = pkg === null ? s().dailyAll.all(start, end) : s().daily.all(pkg, TOTAL, TOTAL, start, end);
@@ -202,8 +226,8 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
     async topPackages(start, end, limit) {
       return s().topPackages.all(start, end, limit);
     },
-    async cube(pkg, start, end, filters, series, top) {
-      return cube(pkg, start, end, filters, series, top);
+    async cube(pkg, start, end, filters, series, top, fields) {
+      return cube(pkg, start, end, filters, series, top, fields);
     },
     async prune(target) {
       return pruneTx.immediate(target);
@@ -218,18 +242,51 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
       const rows = pkg === undefined ? s().eventsAll.all(afterId, since, limit) : s().eventsOf.all(afterId, since, pkg, limit);
       return rows.map(toEvent);
     },
-    async deleteBefore(cutoff) {
-      return db.prepare('DELETE FROM events WHERE received_at < ?').run(cutoff).changes;
+    async deleteBefore(cutoff, limit = -1) {
+      return db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? LIMIT ?)').run(cutoff, limit).changes;
+    },
+    async metaSet(key, value) {
+      db.prepare('INSERT INTO collector_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
     },
     async metaGetOrSet(key, value) {
       db.prepare('INSERT INTO collector_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
       return db.prepare<[string], { value: string }>('SELECT value FROM collector_meta WHERE key = ?').get(key)!.value;
     },
     async ping() {
-      db.prepare('SELECT 1').get();
+      // A durable write, as a commit would do (a read works on a full or deleted file).
+      db.prepare("INSERT INTO collector_meta (key, value) VALUES ('heartbeat', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
+      sameFiles();
     },
     async close() {
       db.close();
     },
+  };
+}
+
+export class DatabaseFileGoneError extends Error {
+  constructor(path: string, how: string) {
+    super(`the database file ${path} is no longer the one opened (${how}): what is written now would be lost at restart; restore the file or restart the collector`);
+  }
+}
+
+/**
+ * The database file and its WAL as opened (device and inode); the returned check throws
+ * DatabaseFileGoneError once either path is missing or is another file (deleted, or replaced by
+ * a copy): SQLite would go on writing into the unlinked file, and all of it is gone at restart.
+ * Two stat calls per commit. The -shm is not checked: it holds no data (it is rebuilt from the WAL).
+ */
+export function fileWatch(file: string): () => void {
+  const id = (path: string) => {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return st && `${st.dev}:${st.ino}`;
+  };
+  const paths = file === ':memory:' || file === '' ? [] : [file, `${file}-wal`];
+  const opened = paths.map(id);
+  return () => {
+    paths.forEach((path, i) => {
+      const now = id(path);
+      opened[i] ??= now; // a WAL not there yet at open: the first one seen is ours
+      if (now !== opened[i]) throw new DatabaseFileGoneError(path, now === undefined ? 'deleted' : 'replaced by another file');
+    });
   };
 }

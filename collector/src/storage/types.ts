@@ -7,6 +7,11 @@
 // dashboard's filtered views, from the daily combination table (per distinct
 // set of values), so queries cost O(days) or O(days x combinations), not
 // O(events), and the counts outlive the raw events.
+//
+// Both count tables are keyed by a field's name, not a column per field: any variable a route stores
+// (routes.ts: any name) is counted and filtered with the same statements as install-beacon's own, and
+// a combination row holds every variable of its events as one sorted JSON object, so a filter on any
+// set of variables is one scan of a day's combination rows (bounded by Limits.combinations).
 
 export interface NewEvent {
   package: string;
@@ -48,21 +53,25 @@ export interface Storage {
    * `top`: per field, only the `top` values with most installs over the range come as they are; the
    * rest come summed as the value OTHER (per day for a series field), so a field's counts still add up
    * and what leaves the database is O(fields x top + days), whatever senders sent.
+   * `fields`: only the `fields` fields with most installs over the range come at all (any name can be a
+   * variable, routes.ts), so that too is bounded whatever senders sent.
    */
-  cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null, top?: number): Promise<CubeRow[]>;
+  cube(pkg: string, start: string, end: string, filters: readonly Filter[], series: readonly string[] | null, top?: number, fields?: number): Promise<CubeRow[]>;
   /** Whether the package has any count at all. */
   hasPackage(pkg: string): Promise<boolean>;
   /** Up to `limit` raw events with id > afterId and receivedAt >= since, by id (optionally of one package). */
   events(opts: { package?: string; since: number; afterId: number; limit: number }): Promise<StoredEvent[]>;
-  /** Delete raw events received before `cutoff` (ms); daily counts stay. Returns how many were deleted. */
-  deleteBefore(cutoff: number): Promise<number>;
+  /** Delete raw events received before `cutoff` (ms), at most `limit` of them (retention.ts sweeps in batches); daily counts stay. Returns how many were deleted. */
+  deleteBefore(cutoff: number, limit?: number): Promise<number>;
   /** Delete the daily counts (rollups, combinations, value slots) of days before `day` (YYYY-MM-DD). Returns how many rows went. */
   deleteCountsBefore(day: string): Promise<number>;
   /** Delete junk (see Prune); in one transaction. */
   prune(target: Prune): Promise<{ events: number; rows: number }>;
   /** The value under `key`, setting it to `value` first if there is none (one winner across instances). */
   metaGetOrSet(key: string, value: string): Promise<string>;
-  /** Throws when the database does not answer. */
+  /** Set `key` to `value`. */
+  metaSet(key: string, value: string): Promise<void>;
+  /** Writes a heartbeat row and commits it; throws when writes fail (and, for SQLite, when the file is no longer the one opened). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -95,11 +104,15 @@ export const OTHER = '\u0001other';
 /** [day, field, value, count]; day is '' for a count summed over the whole range. */
 export type CubeRow = [string, string, string, number];
 
-/** Field names reach SQL (as JSON paths): only these shapes. */
-export const FIELD_NAME = /^[a-z][a-z0-9_]{0,39}$/;
+/**
+ * Field names reach SQL (SQLite's as quoted JSON path labels, `$."a.b"`): only these shapes, the
+ * names ingest stores (routes.ts VAR_NAME).
+ */
+export const FIELD_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+export const jsonPath = (field: string): string => `$."${field}"`;
 
 /** The schema version this collector writes; a database with a higher one is refused. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * The key of an event's row in the daily combination table: its variables as JSON with the keys

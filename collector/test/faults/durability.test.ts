@@ -65,6 +65,10 @@ async function killUnderLoad(args: string[]): Promise<void> {
   const again = await startBin(['--port', '0', '--rate-limit', '0', ...args], env());
   try {
     const after = await stored(again);
+    const ids = new Set(after.ids);
+    const tried = [...result.acked, ...result.refused, ...result.unanswered];
+    // The counts for collector/README.md's reliability section.
+    console.log(`reliability: kill -9 under load (${args[0] === '--db' ? 'SQLite' : 'PostgreSQL'}) ${JSON.stringify({ tried: tried.length, acknowledged: result.acked.length, stored: tried.filter((id) => ids.has(id)).length, lost: result.acked.filter((id) => !ids.has(id)).length, doubled: after.ids.length - ids.size, refusedStored: result.refused.filter((id) => ids.has(id)).length, unanswered: result.unanswered.length })}`);
     expectNothingLost(result.acked, after);
     // A replay of acknowledged events (the hook's retry) is accepted and not counted again.
     for (const id of result.acked.slice(0, 20)) expect((await request(again.url, `/load-lib/1.0.0/linux/x64?event_id=${id}`)).status).toBe(200);
