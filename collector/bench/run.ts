@@ -24,6 +24,8 @@ const MEMORY_SECONDS = Number(args.get('memory-seconds') ?? 60);
 const SIZES = (args.get('sizes') ?? '10000,100000,1000000').split(',').map(Number);
 // --only=reads skips the ingest runs, --only=ingest the reads; --backends=SQLite measures one database.
 const ONLY = args.get('only');
+// POST bodies of this many events a request (a JSON array), at TIMELINE_AT connections; --post-events=0 skips them.
+const POST_EVENTS = (args.get('post-events') ?? '1,10,100').split(',').map(Number).filter((n) => n > 0);
 const BACKENDS = (args.get('backends') ?? 'SQLite,PostgreSQL').split(',');
 const TOKEN = 'bench-token-0123456789abcdef';
 const work = mkdtempSync(join(tmpdir(), 'ibc-bench-'));
@@ -41,6 +43,26 @@ async function cannon(url: string, prefix: string, connections: number, extra: P
     duration: SECONDS,
     requests: [{ setupRequest: (req) => ({ ...req, path: `/bench-lib/1.0.0/linux/x64?ci=false&pm=npm&event_id=${prefix}-${n++}` }) }],
     ...extra,
+  });
+  return { rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+}
+
+/** POSTs of `k` events each (one JSON array, every event its own event_id) to the route the GETs use. */
+async function posts(url: string, prefix: string, k: number): Promise<Run> {
+  let n = 0;
+  const r = await autocannon({
+    url,
+    connections: TIMELINE_AT,
+    duration: SECONDS,
+    requests: [
+      {
+        setupRequest: (req) => {
+          const id = n++;
+          const body = JSON.stringify(Array.from({ length: k }, (_, i) => ({ event_id: `${prefix}-${id}-${i}` })));
+          return { ...req, method: 'POST', path: '/bench-lib/1.0.0/linux/x64?ci=false&pm=npm', headers: { ...req.headers, 'content-type': 'application/json' }, body };
+        },
+      },
+    ],
   });
   return { rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
 }
@@ -197,7 +219,17 @@ async function main(): Promise<void> {
         memory = { seconds: MEMORY_SECONDS, rps: run.rps, non2xx: run.non2xx, rssFirstTenthMiB: Math.max(...samples.slice(0, tenth)), rssLastTenthMiB: Math.max(...samples.slice(-tenth)), rssMaxMiB: Math.max(...samples) };
         console.error(name, 'memory', JSON.stringify(memory));
       }
-      ingest[name] = { runs, halfRate: half, timeline: { run: tracedRun, meanBatch: timeline.items / Math.max(1, timeline.commits), stages: timeline.stages }, memory };
+      // POST bodies: requests and events a second with k events a request (issue 22 item 3).
+      const post: Record<string, unknown> = {};
+      for (const k of POST_EVENTS) {
+        const before = load();
+        const p = await collector(dbArgs, false);
+        const run = await posts(p.c.url, `${name}-post${k}`, k);
+        const counts = await p.done();
+        post[k] = { load: before, run, eventsPerSecond: run.rps * k, stored: counts.items, sent2xx: (run.total - run.non2xx) * k, meanBatch: counts.items / Math.max(1, counts.commits) };
+        console.error(name, 'post', k, JSON.stringify(post[k]));
+      }
+      ingest[name] = { runs, post, halfRate: half, timeline: { run: tracedRun, meanBatch: timeline.items / Math.max(1, timeline.commits), stages: timeline.stages }, memory };
     }
     report.loadAtEnd = load();
     report.ingest = ingest;
@@ -246,6 +278,10 @@ function markdown(report: Record<string, any>): string {
       // If the two cores were the only limit: requests/s scale as 1 / (client + server CPU per request).
       const bound = (b.client + b.main + b.others) / (c.client + c.main + c.others);
       out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) | ${f2(bound)}× |`);
+    }
+    if (Object.keys(r.post ?? {}).length > 0) {
+      out.push('', `POST bodies at ${TIMELINE_AT} connections (a JSON array of k events a request; events stored = events committed, mean batch in events):`, '', '| k events/request | load | req/s | events/s | p99 ms | mean batch (events) | events stored | non-2xx |', '|---:|---|---:|---:|---:|---:|---:|---:|');
+      for (const [k, x] of Object.entries<any>(r.post)) out.push(`| ${k} | ${x.load} | ${f0(x.run.rps)} | **${f0(x.eventsPerSecond)}** | ${x.run.p99} | ${f1(x.meanBatch)} | ${f0(x.stored)} | ${x.run.non2xx + x.run.errors} |`);
     }
     if (r.halfRate) out.push('', `p99 at half the ${TIMELINE_AT}-connection peak rate: **${r.halfRate.p99} ms** (at ${f0(r.halfRate.rps)} req/s, non-2xx ${r.halfRate.non2xx})`);
     if (r.memory) out.push('', `memory over ${r.memory.seconds} s at ${TIMELINE_AT} connections (${f0(r.memory.rps)} req/s): RSS ${f0(r.memory.rssFirstTenthMiB)} MiB in the first tenth, ${f0(r.memory.rssLastTenthMiB)} MiB in the last, ${f0(r.memory.rssMaxMiB)} MiB at most`);
