@@ -3,7 +3,7 @@
 // and connections; p99 latency at half the peak rate; read-query latency over
 // stored-event counts; peak RSS. Prints a Markdown report (and writes .bench/results.json).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -15,29 +15,56 @@ import { request } from '../test/support/http.js';
 import { startPostgres, type Postgres } from '../test/support/postgres.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const CONNECTIONS = Number(args.get('connections') ?? 50);
+// Ingest at each of these connection counts; the timeline and the half-rate p99 at TIMELINE_AT.
+const CONNECTIONS = (args.get('connections') ?? '8,32,128').split(',').map(Number);
+const TIMELINE_AT = 32;
 const SECONDS = Number(args.get('seconds') ?? 10);
+// The memory run (RSS sampled each second at TIMELINE_AT connections); --memory-seconds=0 skips it.
+const MEMORY_SECONDS = Number(args.get('memory-seconds') ?? 60);
 const SIZES = (args.get('sizes') ?? '10000,100000,1000000').split(',').map(Number);
-// --only=reads skips the ingest runs; --backends=SQLite measures one database.
+// --only=reads skips the ingest runs, --only=ingest the reads; --backends=SQLite measures one database.
 const ONLY = args.get('only');
+// POST bodies of this many events a request (a JSON array), at TIMELINE_AT connections; --post-events=0 skips them.
+const POST_EVENTS = (args.get('post-events') ?? '1,10,100').split(',').map(Number).filter((n) => n > 0);
 const BACKENDS = (args.get('backends') ?? 'SQLite,PostgreSQL').split(',');
 const TOKEN = 'bench-token-0123456789abcdef';
 const work = mkdtempSync(join(tmpdir(), 'ibc-bench-'));
 const env = { ...process.env, INSTALL_BEACON_TOKEN: TOKEN, DATABASE_URL: '' } as Record<string, string>;
 delete env.DATABASE_URL;
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-interface Run { rps: number; p50: number; p99: number; non2xx: number; errors: number }
+interface Run { rps: number; total: number; p50: number; p99: number; non2xx: number; errors: number }
 
-async function cannon(url: string, prefix: string, extra: Partial<autocannon.Options> = {}): Promise<Run> {
+async function cannon(url: string, prefix: string, connections: number, extra: Partial<autocannon.Options> = {}): Promise<Run> {
   let n = 0;
   const r = await autocannon({
     url,
-    connections: CONNECTIONS,
+    connections,
     duration: SECONDS,
     requests: [{ setupRequest: (req) => ({ ...req, path: `/bench-lib/1.0.0/linux/x64?ci=false&pm=npm&event_id=${prefix}-${n++}` }) }],
     ...extra,
   });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+  return { rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+}
+
+/** POSTs of `k` events each (one JSON array, every event its own event_id) to the route the GETs use. */
+async function posts(url: string, prefix: string, k: number): Promise<Run> {
+  let n = 0;
+  const r = await autocannon({
+    url,
+    connections: TIMELINE_AT,
+    duration: SECONDS,
+    requests: [
+      {
+        setupRequest: (req) => {
+          const id = n++;
+          const body = JSON.stringify(Array.from({ length: k }, (_, i) => ({ event_id: `${prefix}-${id}-${i}` })));
+          return { ...req, method: 'POST', path: '/bench-lib/1.0.0/linux/x64?ci=false&pm=npm', headers: { ...req.headers, 'content-type': 'application/json' }, body };
+        },
+      },
+    ],
+  });
+  return { rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
 }
 
 function bare(): Promise<{ child: ChildProcess; url: string }> {
@@ -45,7 +72,71 @@ function bare(): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve) => child.stdout!.once('data', (d) => resolve({ child, url: `http://127.0.0.1:${String(d).trim()}` })));
 }
 
-const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+/** Durable small writes a second on the disk the databases use: write 4 kB at one offset, fdatasync, for 2 s. */
+function fsyncsPerSecond(): number {
+  const fd = openSync(join(work, 'fsync-probe'), 'w');
+  const block = Buffer.alloc(4096, 1);
+  let n = 0;
+  const end = Date.now() + 2000;
+  while (Date.now() < end) {
+    writeSync(fd, block, 0, block.length, 0);
+    fdatasyncSync(fd);
+    n++;
+  }
+  closeSync(fd);
+  return n / 2;
+}
+
+interface Counts { commits: number; items: number; failures: number; stages?: Record<string, { mean: number; median: number; p99: number; n: number }> }
+
+/** The collector as a process, with the benchmark's counts (and, `stages`, its timeline) written at exit. */
+async function collector(dbArgs: string[], stages: boolean): Promise<{ c: Proc; done(): Promise<Counts> }> {
+  const file = join(work, `counts-${Date.now()}.json`);
+  const c = await startBin(['--port', '0', '--rate-limit', '0', '--max-connections-per-address', '0', ...dbArgs], { ...env, INSTALL_BEACON_BENCH: file, ...(stages ? { INSTALL_BEACON_BENCH_STAGES: '1' } : {}) });
+  return {
+    c,
+    async done() {
+      await c.stop();
+      return JSON.parse(readFileSync(file, 'utf8')) as Counts;
+    },
+  };
+}
+
+/** CPU time in ms (user + system) of a process's main thread and of all its other threads, from /proc. */
+function cpu(pid: number): { main: number; others: number } {
+  const out = { main: 0, others: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = ((Number(f[11]) + Number(f[12])) * 1000) / TICKS;
+    if (tid === String(pid)) out.main += ms;
+    else out.others += ms;
+  }
+  return out;
+}
+const TICKS = 100; // USER_HZ on Linux
+const selfCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** A load run with the CPU time spent per request: by the load tool (this process), the server's main thread and its other threads. */
+async function measured(pid: number, url: string, prefix: string, connections: number, extra: Partial<autocannon.Options> = {}): Promise<Run & { cpuUs: { client: number; main: number; others: number } }> {
+  const [c0, s0] = [cpu(pid), selfCpu()];
+  const r = await cannon(url, prefix, connections, extra);
+  const [c1, s1] = [cpu(pid), selfCpu()];
+  const n = Math.max(1, r.total);
+  const us = (ms: number) => Math.round((ms * 1000) / n);
+  return { ...r, cpuUs: { client: us(s1 - s0), main: us(c1.main - c0.main), others: us(c1.others - c0.others) } };
+}
+
+const rss = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
 
 async function queries(c: Proc, n: number): Promise<Record<string, number>> {
   const paths = { point: '/api/downloads/point/last-month/q-lib', range: '/api/downloads/range/last-year/q-lib', breakdown: '/api/breakdown/version/last-year/q-lib' };
@@ -79,7 +170,7 @@ async function seed(s: Storage, from: number, to: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const report: Record<string, unknown> = { connections: CONNECTIONS, seconds: SECONDS, load: readFileSync('/proc/loadavg', 'utf8').trim() };
+  const report: Record<string, unknown> = { connections: CONNECTIONS, seconds: SECONDS, loadAtStart: load() };
   let pg: Postgres | undefined;
   try {
     pg = await startPostgres();
@@ -89,23 +180,63 @@ async function main(): Promise<void> {
       ['PostgreSQL', ['--database-url', await pg.createDatabase('ingest')]],
     ];
     const ingest: Record<string, unknown> = {};
+    const fsyncs = ONLY === 'reads' ? 0 : fsyncsPerSecond();
+    report.fsyncsPerSecond = fsyncs;
+    console.error(`fsync of a 4 kB write: ${fsyncs} a second (load ${load()})`);
     for (const [name, dbArgs] of backends) {
       if (ONLY === 'reads' || !BACKENDS.includes(name)) continue;
-      // Bare server and collector measured back to back, per backend, so both see the same machine load.
-      const base = await cannon(b.url, 'bare');
-      const c = await startBin(['--port', '0', '--rate-limit', '0', ...dbArgs], env);
-      const peak = await cannon(c.url, `${name}-peak`);
-      const half = await cannon(c.url, `${name}-half`, { overallRate: Math.max(1, Math.floor(peak.rps / 2)) });
-      const rss = peakRss(c.child.pid!);
-      await c.stop();
-      ingest[name] = { bare: base, collector: peak, ratio: peak.rps / base.rps, halfRate: half, peakRssMiB: rss };
-      console.error(name, JSON.stringify(ingest[name]));
+      const runs: Record<string, unknown> = {};
+      for (const connections of CONNECTIONS) {
+        // Bare server and collector measured back to back, so both see the same machine load.
+        const before = load();
+        const base = await measured(b.child.pid!, b.url, 'bare', connections);
+        const { c, done } = await collector(dbArgs, false);
+        const peak = await measured(c.child.pid!, c.url, `${name}-${connections}-peak`, connections);
+        const counts = await done();
+        const batch = counts.items / Math.max(1, counts.commits);
+        runs[connections] = { load: before, bare: base, collector: peak, ratio: peak.rps / base.rps, meanBatch: batch, commitCeiling: fsyncs * batch };
+        console.error(name, connections, JSON.stringify(runs[connections]));
+      }
+      // At TIMELINE_AT connections: the p99 at half the peak rate, then the timeline of a request (stages traced).
+      const peakRps = (runs[TIMELINE_AT] as { collector: Run } | undefined)?.collector.rps;
+      const { c, done } = await collector(dbArgs, false);
+      const half = peakRps ? await cannon(c.url, `${name}-half`, TIMELINE_AT, { overallRate: Math.max(1, Math.floor(peakRps / 2)) }) : undefined;
+      await done();
+      const traced = await collector(dbArgs, true);
+      const tracedRun = await cannon(traced.c.url, `${name}-traced`, TIMELINE_AT);
+      const timeline = await traced.done();
+      console.error(name, 'timeline', JSON.stringify({ run: tracedRun, ...timeline }));
+      // Memory over a longer run: RSS each second.
+      let memory: unknown;
+      if (MEMORY_SECONDS > 0) {
+        const m = await collector(dbArgs, false);
+        const samples: number[] = [];
+        const every = setInterval(() => samples.push(rss(m.c.child.pid!)), 1000);
+        const run = await cannon(m.c.url, `${name}-memory`, TIMELINE_AT, { duration: MEMORY_SECONDS });
+        clearInterval(every);
+        await m.done();
+        const tenth = Math.max(1, Math.floor(samples.length / 10));
+        memory = { seconds: MEMORY_SECONDS, rps: run.rps, non2xx: run.non2xx, rssFirstTenthMiB: Math.max(...samples.slice(0, tenth)), rssLastTenthMiB: Math.max(...samples.slice(-tenth)), rssMaxMiB: Math.max(...samples) };
+        console.error(name, 'memory', JSON.stringify(memory));
+      }
+      // POST bodies: requests and events a second with k events a request (issue 22 item 3).
+      const post: Record<string, unknown> = {};
+      for (const k of POST_EVENTS) {
+        const before = load();
+        const p = await collector(dbArgs, false);
+        const run = await posts(p.c.url, `${name}-post${k}`, k);
+        const counts = await p.done();
+        post[k] = { load: before, run, eventsPerSecond: run.rps * k, stored: counts.items, sent2xx: (run.total - run.non2xx) * k, meanBatch: counts.items / Math.max(1, counts.commits) };
+        console.error(name, 'post', k, JSON.stringify(post[k]));
+      }
+      ingest[name] = { runs, post, halfRate: half, timeline: { run: tracedRun, meanBatch: timeline.items / Math.max(1, timeline.commits), stages: timeline.stages }, memory };
     }
+    report.loadAtEnd = load();
     report.ingest = ingest;
     b.child.kill();
 
     const reads: Record<string, Record<string, unknown>> = {};
-    for (const name of BACKENDS) {
+    for (const name of ONLY === 'ingest' ? [] : BACKENDS) {
       const target = name === 'SQLite' ? join(work, 'q.db') : await pg.createDatabase('q');
       const s = name === 'SQLite' ? openSqlite(target) : openPostgres(target);
       await s.migrate();
@@ -130,7 +261,35 @@ async function main(): Promise<void> {
   }
   mkdirSync('.bench', { recursive: true });
   writeFileSync('.bench/results.json', JSON.stringify(report, null, 2));
-  console.log(JSON.stringify(report, null, 2));
+  console.log(markdown(report));
+}
+
+const f0 = (n: number) => Math.round(n).toLocaleString('en');
+const f1 = (n: number) => (Math.round(n * 10) / 10).toString();
+const f2 = (n: number) => (Math.round(n * 100) / 100).toFixed(2);
+
+/** The ingest part as Markdown tables (the rest is in .bench/results.json). */
+function markdown(report: Record<string, any>): string {
+  const out = [`load average ${report.loadAtStart} at the start, ${report.loadAtEnd} at the end; fsync of a 4 kB write: ${f0(report.fsyncsPerSecond)}/s`, ''];
+  for (const [name, r] of Object.entries<any>(report.ingest ?? {})) {
+    out.push(`### ${name}`, '', '| connections | load | bare req/s | collector req/s | ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads | CPU-bound ratio |', '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|');
+    for (const [n, x] of Object.entries<any>(r.runs)) {
+      const [b, c] = [x.bare.cpuUs, x.collector.cpuUs];
+      // If the two cores were the only limit: requests/s scale as 1 / (client + server CPU per request).
+      const bound = (b.client + b.main + b.others) / (c.client + c.main + c.others);
+      out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) | ${f2(bound)}× |`);
+    }
+    if (Object.keys(r.post ?? {}).length > 0) {
+      out.push('', `POST bodies at ${TIMELINE_AT} connections (a JSON array of k events a request; events stored = events committed, mean batch in events):`, '', '| k events/request | load | req/s | events/s | p99 ms | mean batch (events) | events stored | non-2xx |', '|---:|---|---:|---:|---:|---:|---:|---:|');
+      for (const [k, x] of Object.entries<any>(r.post)) out.push(`| ${k} | ${x.load} | ${f0(x.run.rps)} | **${f0(x.eventsPerSecond)}** | ${x.run.p99} | ${f1(x.meanBatch)} | ${f0(x.stored)} | ${x.run.non2xx + x.run.errors} |`);
+    }
+    if (r.halfRate) out.push('', `p99 at half the ${TIMELINE_AT}-connection peak rate: **${r.halfRate.p99} ms** (at ${f0(r.halfRate.rps)} req/s, non-2xx ${r.halfRate.non2xx})`);
+    if (r.memory) out.push('', `memory over ${r.memory.seconds} s at ${TIMELINE_AT} connections (${f0(r.memory.rps)} req/s): RSS ${f0(r.memory.rssFirstTenthMiB)} MiB in the first tenth, ${f0(r.memory.rssLastTenthMiB)} MiB in the last, ${f0(r.memory.rssMaxMiB)} MiB at most`);
+    out.push('', `timeline of a request at ${TIMELINE_AT} connections, stages traced (${f0(r.timeline.run.rps)} req/s, mean batch ${f1(r.timeline.meanBatch)}):`, '', '| stage | mean ms | median ms | p99 ms |', '|---|---:|---:|---:|');
+    for (const [stage, x] of Object.entries<any>(r.timeline.stages ?? {})) out.push(`| ${stage} | ${x.mean.toFixed(3)} | ${x.median.toFixed(3)} | ${x.p99.toFixed(3)} |`);
+    out.push('');
+  }
+  return out.join('\n');
 }
 
 await main();

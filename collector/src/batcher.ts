@@ -7,6 +7,7 @@
 // (its `signal` aborts: the request's deadline passed, or its client went away)
 // only while it waits in the queue; once its batch's commit has started, it is
 // answered by that commit's outcome, however long the commit takes.
+import { clock, stage, tracing } from './trace.js';
 
 export interface BatcherOptions<T> {
   commit(batch: T[]): Promise<unknown>;
@@ -42,6 +43,8 @@ export class ClosedError extends Error {
 
 interface Waiting<T> {
   item: T;
+  /** When it queued (only while the benchmark traces stages). */
+  at: number;
   resolve(): void;
   reject(e: unknown): void;
 }
@@ -79,7 +82,7 @@ export class Batcher<T> {
     const weight = this.options.weight?.(item) ?? 1;
     if (this.queued + weight > this.maxQueue) return Promise.reject(new QueueFullError());
     return new Promise((resolve, reject) => {
-      const w: Waiting<T> = { item, resolve, reject };
+      const w: Waiting<T> = { item, at: tracing() ? clock() : 0, resolve, reject };
       if (signal) {
         const withdraw = () => {
           const i = this.queue.indexOf(w);
@@ -121,6 +124,7 @@ export class Batcher<T> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.active.size >= this.concurrency || this.queue.length === 0) return;
+    const t = tracing() ? clock() : 0;
     // Whole items up to maxBatch events (at least one item, however heavy).
     let n = 0;
     let events = 0;
@@ -132,27 +136,40 @@ export class Batcher<T> {
     }
     const batch = this.queue.splice(0, n);
     this.queued -= events;
+    if (t) {
+      for (const w of batch) stage('queue wait', t - w.at);
+      stage('batch build', clock() - t, batch.length);
+    }
     const commit = {};
     this.started.set(commit, Date.now());
-    const done: Promise<void> = (async () => {
-      try {
-        await this.options.commit(batch.map((w) => w.item));
-        this.started.delete(commit);
-        this.stats.commits++;
-        this.stats.items += events;
-        this.options.onOutcome?.({ ok: true });
-        for (const w of batch) w.resolve();
-      } catch (e) {
-        this.started.delete(commit);
-        this.stats.failures++;
-        this.options.onOutcome?.({ ok: false, error: e });
-        for (const w of batch) w.reject(e);
-      }
-    })().finally(() => {
+    const c = t && clock();
+    // The next batch goes to the database before this one's requests are answered (answering a batch
+    // is writing its responses): the writer never sits idle while the main thread answers.
+    const settle = (answer: () => void) => {
+      if (c) stage('commit call (hand-off to hand-back)', clock() - c, batch.length);
+      this.started.delete(commit);
       this.active.delete(done);
       // Events that queued meanwhile have waited a whole commit already: go at once.
       if (this.queue.length > 0) this.flush();
-    });
+      answer();
+    };
+    const done: Promise<void> = (async () => {
+      await this.options.commit(batch.map((w) => w.item));
+    })().then(
+      () =>
+        settle(() => {
+          this.stats.commits++;
+          this.stats.items += events;
+          this.options.onOutcome?.({ ok: true });
+          for (const w of batch) w.resolve();
+        }),
+      (e: unknown) =>
+        settle(() => {
+          this.stats.failures++;
+          this.options.onOutcome?.({ ok: false, error: e });
+          for (const w of batch) w.reject(e);
+        }),
+    );
     this.active.add(done);
     // Room for another commit and a full batch waiting: start it too.
     if (this.queued >= this.maxBatch) this.flush();

@@ -38,6 +38,8 @@ export interface Config {
   keepAliveTimeout: number;
   /** `serve` (the default), or a command: print the read token, or back up the SQLite database into a new file. */
   command: { kind: 'serve' } | { kind: 'token' } | { kind: 'backup'; out: string };
+  /** The benchmark's (bench/run.ts): INSTALL_BEACON_BENCH=FILE gets the commit counts at exit, and with INSTALL_BEACON_BENCH_STAGES=1 the time of each ingest stage (trace.ts). */
+  bench?: { file: string; stages: boolean };
 }
 
 export const DEFAULTS = {
@@ -269,6 +271,7 @@ export function parseConfig(argv: readonly string[], env: Env, cwd: string): Par
       requestTimeout: (requestTimeout as number) * 1000,
       keepAliveTimeout: (keepAliveTimeout as number) * 1000,
       command,
+      bench: env.INSTALL_BEACON_BENCH ? { file: resolve(cwd, env.INSTALL_BEACON_BENCH), stages: env.INSTALL_BEACON_BENCH_STAGES === '1' } : undefined,
     },
   };
 }

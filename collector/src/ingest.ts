@@ -13,6 +13,7 @@ import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { NO_RULES } from './accept.js';
 import { checkEvent, matchRequest, MAX_URL, REJECTIONS, type IngestEvent, type Rejection, type Route } from './routes.js';
 import type { NewEvent, Storage } from './storage/types.js';
+import { clock, stage, tracing } from './trace.js';
 
 /** @scarf/scarf's own path (it cannot be given another): the collector's, whatever the routes. */
 export const SCARF_PATH = '/package-event/install';
@@ -175,7 +176,7 @@ export function createIngest(o: IngestOptions): Ingest {
    * (503, nothing stored) at the deadline or when the client is gone, unless its commit has started: then
    * that commit's outcome answers (ackable.ts).
    */
-  async function commit(req: IncomingMessage, res: ServerResponse, events: NewEvent[]): Promise<void> {
+  async function commit(req: IncomingMessage, res: ServerResponse, events: NewEvent[], t0: number): Promise<void> {
     const ack = ackSignal(req, res, ackTimeoutMs);
     try {
       if (!(await requestEnded(req))) return;
@@ -185,11 +186,14 @@ export function createIngest(o: IngestOptions): Ingest {
     } finally {
       ack.clear();
     }
+    const t2 = t0 && clock();
     res.writeHead(200, { 'content-length': 0, 'cache-control': 'no-store' });
     res.end();
+    if (t0) stage('answer', clock() - t2), stage('handler to answer (total)', clock() - t0);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    const t0 = tracing() ? clock() : 0;
     const method = req.method ?? '';
     const q = url.indexOf('?');
     const scarf = (q === -1 ? url : url.slice(0, q)) === SCARF_PATH;
@@ -220,9 +224,11 @@ export function createIngest(o: IngestOptions): Ingest {
     }
     const e = eventsOf(m, records, route);
     if (!e.ok) return reject(req, res, e.reason);
+    const t1 = t0 && clock();
     if (limited(req, e.events.length)) return reject(req, res, 'rate_limited');
+    if (t0) stage('parse and match', t1 - t0), stage('rate limit', clock() - t1);
     const receivedAt = now();
-    return commit(req, res, e.events.map((event) => ({ ...event, receivedAt })));
+    return commit(req, res, e.events.map((event) => ({ ...event, receivedAt })), t0);
   }
 
   return {

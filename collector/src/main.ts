@@ -1,7 +1,7 @@
 // The effectful shell: open the database, migrate, settle the read token,
 // serve, and on SIGINT/SIGTERM commit what is queued before exiting.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -16,6 +16,7 @@ import { openPostgres } from './storage/postgres.js';
 import { openSqlite } from './storage/sqlite.js';
 import { openSqliteInWorker } from './storage/sqlite-worker.js';
 import { utcDay, type Prune, type Storage } from './storage/types.js';
+import { summarize, takeStages, traceStages } from './trace.js';
 import type { Database } from './config.js';
 
 export interface Running {
@@ -33,7 +34,7 @@ const openStorage = (config: Config, sqliteWorker?: string): Storage =>
   config.database.kind === 'postgres'
     ? openPostgres(config.database.url, config.limits)
     : sqliteWorker
-      ? openSqliteInWorker(config.database.file, sqliteWorker, config.limits)
+      ? openSqliteInWorker(config.database.file, sqliteWorker, config.limits, config.bench?.stages)
       : openSqlite(config.database.file, config.limits);
 
 /** The commands that are not `serve`: print the stored read token, or back up the SQLite database. */
@@ -71,6 +72,7 @@ function ownerOnly(file: string, print: (line: string) => void): void {
 export async function start(config: Config, print: (line: string) => void, sqliteWorker?: string): Promise<Running> {
   const notes: string[] = [];
   if (config.database.kind === 'sqlite') ownerOnly(config.database.file, (l) => notes.push(l));
+  traceStages(config.bench?.stages === true);
   const storage = openStorage(config, sqliteWorker);
   try {
     await storage.migrate();
@@ -214,6 +216,9 @@ export async function start(config: Config, print: (line: string) => void, sqlit
         }
         await storage.close();
         await dashboardStorage?.close();
+        // For the benchmark: how many commits and events, and (traced) the time per stage.
+        const stages = takeStages();
+        if (config.bench) writeFileSync(config.bench.file, JSON.stringify({ ...running.batcher.stats, stages: stages && summarize(stages) }));
       })()),
   };
 }

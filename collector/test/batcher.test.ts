@@ -159,6 +159,29 @@ describe('Batcher (group commit)', () => {
     expect(committed.flat()).toEqual([1, 2, 3]);
     await expect(b.add(4)).rejects.toBeInstanceOf(ClosedError);
   });
+
+  // Issue 22: the writer must not wait for the main thread to answer a batch before it gets the next one.
+  it.each([
+    ['committed', (g: ReturnType<typeof gate>) => g.pending[0]!.open()],
+    ['failed', (g: ReturnType<typeof gate>) => g.pending[0]!.fail(new Error('disk'))],
+  ])('when a batch has %s, the events queued meanwhile are handed to commit before its first request hears of it', async (_, end) => {
+    const g = gate();
+    const b = new Batcher({ commit: g.commit, lingerMs: 0 });
+    const first = b.add(1);
+    await g.started(1);
+    const later = [b.add(2), b.add(3)];
+    let commitsWhenAnswered = -1;
+    const heard = first.then(
+      () => (commitsWhenAnswered = g.batches.length),
+      () => (commitsWhenAnswered = g.batches.length),
+    );
+    end(g);
+    await heard;
+    expect([commitsWhenAnswered, g.batches]).toEqual([2, [[1], [2, 3]]]);
+    g.pending[1]!.open();
+    await Promise.all(later);
+  });
+
   // Issue 20 item 2: an answer other than 2xx must leave nothing stored. An event is withdrawn when its
   // request's signal aborts (deadline, client gone) only while it still waits; once its commit started,
   // that commit answers it, however long it takes.

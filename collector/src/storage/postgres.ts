@@ -3,6 +3,7 @@
 // ON CONFLICT DO NOTHING, so two instances store a replayed event once.
 import pg from 'pg';
 import { archSql, countedVars, platformSql } from './platforms.js';
+import { clock, stage, tracing } from '../trace.js';
 import { DEFAULT_LIMITS, FIELD_NAME, NewerSchemaError, OTHER, SCHEMA_VERSION, TOTAL, uniqueInBatch, type CubeRow, type Limits, type Storage, type StoredEvent } from './types.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
@@ -134,6 +135,7 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
       // which each see the others' increments through the upsert's row lock, never give out more than
       // the bound: the r-th new value of a batch gets a slot when n - m + r <= bound). Values without a
       // slot count as OTHER, in the rollups and in the combinations; combinations without one count in {}.
+      const t = tracing() ? clock() : 0;
       const r = await pool.query<{ fresh: string }>(
         `WITH ins AS (
            INSERT INTO events (event_id, package, received_at, vars)
@@ -189,6 +191,7 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
          SELECT count(*) AS fresh FROM ins`,
         [events.map((e) => e.eventId), events.map((e) => e.package), events.map((e) => e.receivedAt), events.map((e) => JSON.stringify(e.vars)), TOTAL, OTHER, limits.values, limits.combinations, events.map((e) => JSON.stringify(countedVars(e.vars)))],
       );
+      if (t) stage('one statement: INSERTs, upserts, COMMIT (round trip)', clock() - t, events.length);
       return Number(r.rows[0]!.fresh);
     },
     async daily(pkg, start, end) {

@@ -4,28 +4,33 @@
 // next batch while the current one is fsynced: group commit proper, and the
 // second core does the database work.
 import { parentPort, Worker } from 'node:worker_threads';
+import { addStages, clock, stage, takeStages, traceStages, type Stages } from '../trace.js';
 import { openSqlite } from './sqlite.js';
 import type { Limits, Storage } from './types.js';
 
 type Method = Exclude<keyof Storage, 'kind' | 'where'>;
-interface Call { id: number; method: Method; args: unknown[] }
-type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };
+/** `sent`/`replied` (and `stages`): only when the benchmark traces stages (trace.ts). */
+interface Call { id: number; method: Method; args: unknown[]; sent?: number }
+type Reply = ({ id: number; ok: true; value: unknown } | { id: number; ok: false; message: string }) & { replied?: number; stages?: Stages };
 
 /** The marker in workerData that makes a copy of the bundle run as the SQLite worker. */
 export const WORKER_FLAG = 'installBeaconCollectorSqlite';
 
 /** In the worker: serve calls on one connection, one at a time (a batch's transaction is never interleaved). */
-export function serveSqliteWorker({ file, limits }: { file: string; limits?: Limits }): void {
+export function serveSqliteWorker({ file, limits, stages }: { file: string; limits?: Limits; stages?: boolean }): void {
+  traceStages(stages === true);
   const s = openSqlite(file, limits);
   let chain: Promise<unknown> = Promise.resolve();
   parentPort!.on('message', (call: Call) => {
     chain = chain.then(async () => {
+      if (call.sent !== undefined) stage('worker hand-off', clock() - call.sent, (call.args[0] as unknown[]).length);
       let reply: Reply;
       try {
         reply = { id: call.id, ok: true, value: await (s[call.method] as (...a: unknown[]) => Promise<unknown>)(...call.args) };
       } catch (e) {
         reply = { id: call.id, ok: false, message: (e as Error).message };
       }
+      if (call.sent !== undefined) Object.assign(reply, { stages: takeStages(), replied: clock() });
       parentPort!.postMessage(reply);
       if (call.method === 'close') process.exit(0);
     });
@@ -33,13 +38,15 @@ export function serveSqliteWorker({ file, limits }: { file: string; limits?: Lim
 }
 
 /** On the main thread: the Storage interface, each call answered by the worker started from `script`. */
-export function openSqliteInWorker(file: string, script: string, limits?: Limits): Storage {
+export function openSqliteInWorker(file: string, script: string, limits?: Limits, stages = false): Storage {
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let next = 0;
   let worker: Worker | undefined;
   const spawn = (): Worker => {
-    const w = new Worker(script, { workerData: { [WORKER_FLAG]: { file, limits } } });
+    const w = new Worker(script, { workerData: { [WORKER_FLAG]: { file, limits, stages } } });
     w.on('message', (r: Reply) => {
+      if (r.stages) addStages(r.stages);
+      if (r.replied !== undefined) stage('hand-back', clock() - r.replied, r.stages?.INSERTs?.[1] ?? 1);
       const p = pending.get(r.id);
       pending.delete(r.id);
       if (r.ok) p?.resolve(r.value);
@@ -61,7 +68,7 @@ export function openSqliteInWorker(file: string, script: string, limits?: Limits
     new Promise((resolve, reject) => {
       const id = next++;
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      (worker ??= spawn()).postMessage({ id, method, args } satisfies Call);
+      (worker ??= spawn()).postMessage({ id, method, args, ...(stages && method === 'insertBatch' ? { sent: clock() } : {}) } satisfies Call);
     });
 
   return {

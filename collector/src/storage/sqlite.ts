@@ -5,6 +5,7 @@ import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { archSql, countedVars, platformSql } from './platforms.js';
 import { combos, DEFAULT_LIMITS, FIELD_NAME, jsonPath, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
+import { clock, stage, tracing } from '../trace.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
 const MIGRATIONS: string[] = [
@@ -95,13 +96,18 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
   });
   const s = () => (stmts ??= prepare());
 
+  // Stage marks for the benchmark (trace.ts): begin, after the INSERTs, the rollups, the combinations.
+  const marks: number[] = [];
+  const mark = () => tracing() && marks.push(clock());
   const insertTx = db.transaction((events: NewEvent[]) => {
+    mark();
     const fresh: NewEvent[] = [];
     for (const e of events) {
       // The raw event keeps what was sent; the counts keep platform and arch under one name (platforms.ts).
       if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, JSON.stringify(e.vars)).changes === 1) fresh.push({ ...e, vars: countedVars(e.vars) });
     }
     // Past the bound of a field's values that day, a new value counts as OTHER, in the rollups and in the combinations.
+    mark();
     const folded = new Set<string>();
     for (const [p, d, f, v, n] of rollup(fresh)) {
       if (f === TOTAL) s().bump.run(p, d, f, v, n);
@@ -111,6 +117,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
         s().bump.run(p, d, f, own ? v : OTHER, n);
       }
     }
+    mark();
     const kept = folded.size === 0 ? fresh : fresh.map((e) => {
       const day = utcDay(e.receivedAt);
       return { ...e, vars: Object.fromEntries(Object.entries(e.vars).map(([f, v]) => [f, folded.has(`${e.package}\0${day}\0${f}\0${v}`) ? OTHER : v])) };
@@ -119,6 +126,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
       if (s().addCombo.run(n, p, d, key).changes === 1) continue;
       s().combo.run(p, d, s().claim.get(p, TOTAL, d, limits.combinations) !== undefined ? key : '{}', n);
     }
+    mark();
     return fresh.length;
   });
 
@@ -189,7 +197,18 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
       }).immediate();
     },
     async insertBatch(events) {
+      const t = tracing() ? clock() : 0;
+      if (t) marks.length = 0;
       const fresh = insertTx.immediate(uniqueInBatch(events));
+      if (t) {
+        const [begin, inserted, rolled, combined] = marks as [number, number, number, number];
+        const w = events.length;
+        stage('dedupe + BEGIN', begin - t, w);
+        stage('INSERTs', inserted - begin, w);
+        stage('rollup upserts', rolled - inserted, w);
+        stage('combination upserts', combined - rolled, w);
+        stage('COMMIT (fsync)', clock() - combined, w);
+      }
       // Checked after the commit: a batch that went into a deleted file is lost, so it must not be acknowledged.
       sameFiles();
       return fresh;
