@@ -82,7 +82,10 @@ export function redactUrl(url: string): string {
 }
 
 export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Storage {
-  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 2000, idleTimeoutMillis: 10_000 });
+  // jit=off for the collector's own sessions: PostgreSQL's JIT compiler (on by default) costs a batch of a few
+  // hundred events seconds instead of milliseconds (BENCHMARKS.md, "POST bodies"). Options in the URL
+  // (`?options=...`) replace this one.
+  const pool = new pg.Pool({ connectionString: url, options: '-c jit=off', max: 4, connectionTimeoutMillis: 2000, idleTimeoutMillis: 10_000 });
   // A connection dropped while idle (the server restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
 

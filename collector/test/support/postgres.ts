@@ -69,7 +69,8 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
   }
 }
 
-export async function startPostgres(): Promise<Postgres> {
+/** `settings`: more `-c NAME=VALUE` server settings (e.g. a preloaded extension). */
+export async function startPostgres(settings: string[] = []): Promise<Postgres> {
   const dir = mkdtempSync(join(tmpdir(), 'ibc-pg-'));
   if (isRoot) chownSync(dir, NOBODY, NOBODY);
   const data = join(dir, 'data');
@@ -84,7 +85,7 @@ export async function startPostgres(): Promise<Postgres> {
   async function start(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       log = '';
-      const [c, a] = asNobody(join(BIN, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=60', '-c', 'shared_buffers=16MB']);
+      const [c, a] = asNobody(join(BIN, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=60', '-c', 'shared_buffers=16MB', ...settings.flatMap((x) => ['-c', x])]);
       const p = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
       p.stdout!.on('data', (d) => (log += d));
       p.stderr!.on('data', (d) => (log += d));
