@@ -26,7 +26,14 @@ import { baseEnv, run, type RunResult, TempDirs } from './support/process.js';
 
 const CACHE = process.env.INSTALL_BEACON_MATRIX_CACHE || join(homedir(), '.cache', 'install-beacon-matrix');
 const PNPM10 = join(CACHE, 'pnpm@10.34.9', 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
-const PNPM12 = join(CACHE, 'pnpm@12.21.0', 'node_modules', '.bin', 'pnpm');
+// pnpm 12: whichever 12.x the matrix cached (it installs pnpm latest by range, so the version moves).
+const newest = (prefix: string): string => {
+  const found = existsSync(CACHE) ? readdirSync(CACHE).filter((n) => n.startsWith(prefix)) : [];
+  const key = (n: string) => n.slice(prefix.length).split('.').map((x) => Number.parseInt(x, 10) || 0);
+  found.sort((a, b) => { const [x, y] = [key(a), key(b)]; for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! - y[i]!; return 0; });
+  return found.at(-1) ?? `${prefix}x`;
+};
+const PNPM12 = join(CACHE, newest('pnpm@12.'), 'node_modules', '.bin', 'pnpm');
 const YARN = join(CACHE, '@yarnpkg+cli-dist@4.18.1', 'node_modules', '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
 const BUN = join(CACHE, 'bun@1.4.5', 'node_modules', '.bin', 'bun');
 const YARN1 = join(CACHE, 'yarn@1.22.22', 'node_modules', 'yarn', 'bin', 'yarn.js');
