@@ -132,12 +132,12 @@ export interface Ingest {
 
 export function createIngest(o: IngestOptions): Ingest {
   const { now, ackTimeoutMs } = o;
-  // SQLite has one writer; PostgreSQL commits from several pooled connections at once.
+  // As many commits in flight as the storage takes (SQLite has one writer; PostgreSQL commits from several pooled connections).
   // A request's events are one item, never split across commits: a request is stored all or nothing.
   const batcher = new Batcher<NewEvent[]>({
     commit: (b) => o.storage.insertBatch(b.flat()),
     weight: (events) => events.length,
-    concurrency: o.storage.kind === 'postgres' ? 3 : 1,
+    concurrency: o.storage.concurrency,
     onOutcome: o.onOutcome,
     ...o.batch,
   });

@@ -115,6 +115,7 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
 
   return {
     kind: 'postgres',
+    concurrency: 3,
     where: `PostgreSQL ${redactUrl(url)}`,
     async migrate() {
       await tx(async (c) => {

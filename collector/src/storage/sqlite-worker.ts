@@ -73,6 +73,7 @@ export function openSqliteInWorker(file: string, script: string, limits?: Limits
 
   return {
     kind: 'sqlite',
+    concurrency: 1,
     where: `SQLite ${file} (WAL)`,
     migrate: () => call('migrate'),
     insertBatch: (events) => call('insertBatch', events),

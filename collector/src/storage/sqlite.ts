@@ -186,6 +186,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
 
   return {
     kind: 'sqlite',
+    concurrency: 1,
     where: `SQLite ${file} (WAL)`,
     async migrate() {
       db.transaction(() => {

@@ -29,6 +29,8 @@ export interface StoredEvent extends NewEvent {
 
 export interface Storage {
   readonly kind: 'sqlite' | 'postgres';
+  /** How many insertBatch calls the collector may have in flight at once (SQLite: its single writer; PostgreSQL: pooled connections). */
+  readonly concurrency: number;
   /** Where the data lives, for the start-up lines (no password). */
   readonly where: string;
   /** Create or upgrade the schema; refuses a database newer than this collector. */
