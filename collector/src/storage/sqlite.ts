@@ -5,7 +5,7 @@ import { closeSync, existsSync, fstatSync, openSync, readlinkSync, readSync, sta
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { archSql, countedVars, platformSql } from './platforms.js';
-import { combos, DEFAULT_LIMITS, FIELD_NAME, jsonPath, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
+import { combos, DEFAULT_LIMITS, type Group, FIELD_NAME, jsonPath, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
 import { clock, stage, tracing } from '../trace.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
@@ -118,15 +118,26 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS, option
   const mark = () => tracing() && marks.push(clock());
   const insertTx = db.transaction((events: NewEvent[]) => {
     mark();
-    const fresh: NewEvent[] = [];
+    // The new events by package, day and variables (as sent: the raw JSON, which the INSERT needs anyway),
+    // counted: the rollups and combinations are per group, not per event.
+    const groups = new Map<string, Group>();
+    let fresh = 0;
     for (const e of events) {
+      const raw = JSON.stringify(e.vars);
+      if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, raw).changes !== 1) continue;
+      fresh++;
+      const day = utcDay(e.receivedAt);
+      const k = `${e.package}\0${day}\0${raw}`;
+      const g = groups.get(k);
       // The raw event keeps what was sent; the counts keep platform and arch under one name (platforms.ts).
-      if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, JSON.stringify(e.vars)).changes === 1) fresh.push({ ...e, vars: countedVars(e.vars) });
+      if (g) g.n++;
+      else groups.set(k, { package: e.package, day, vars: countedVars(e.vars), n: 1 });
     }
     // Past the bound of a field's values that day, a new value counts as OTHER, in the rollups and in the combinations.
     mark();
+    const all = [...groups.values()];
     const folded = new Set<string>();
-    for (const [p, d, f, v, n] of rollup(fresh)) {
+    for (const [p, d, f, v, n] of rollup(all)) {
       if (f === TOTAL) s().bump.run(p, d, f, v, n);
       else if (s().add.run(n, p, f, d, v).changes === 0) {
         const own = s().claim.get(p, f, d, limits.values) !== undefined;
@@ -135,16 +146,13 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS, option
       }
     }
     mark();
-    const kept = folded.size === 0 ? fresh : fresh.map((e) => {
-      const day = utcDay(e.receivedAt);
-      return { ...e, vars: Object.fromEntries(Object.entries(e.vars).map(([f, v]) => [f, folded.has(`${e.package}\0${day}\0${f}\0${v}`) ? OTHER : v])) };
-    });
+    const kept = folded.size === 0 ? all : all.map((g) => ({ ...g, vars: Object.fromEntries(Object.entries(g.vars).map(([f, v]) => [f, folded.has(`${g.package}\0${g.day}\0${f}\0${v}`) ? OTHER : v])) }));
     for (const [p, d, key, n] of combos(kept)) {
       if (s().addCombo.run(n, p, d, key).changes === 1) continue;
       s().combo.run(p, d, s().claim.get(p, TOTAL, d, limits.combinations) !== undefined ? key : '{}', n);
     }
     mark();
-    return fresh.length;
+    return fresh;
   });
 
   const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, eventId: r.event_id, package: r.package, receivedAt: r.received_at, vars: JSON.parse(r.vars) as Record<string, string> });
