@@ -72,9 +72,12 @@ export function serveSqliteWorker(data: WorkerData): void {
     chain = chain.then(async () => {
       if (call.sent !== undefined) stage('worker hand-off', clock() - call.sent, (call.args[0] as unknown[]).length);
       // The checkpointer's connection closes first, so that closing this one (the last) checkpoints the WAL.
+      // (At most a second: a checkpointer stuck in an fsync, on a frozen disk, is stopped, as exiting would stop it.)
       if (call.method === 'close' && checkpointer) {
         const c = checkpointer;
-        await new Promise((r) => (c.once('exit', r), c.postMessage('close')));
+        const exited = new Promise((r) => (c.once('exit', r), c.postMessage('close')));
+        const timer = new Promise((r) => setTimeout(r, 1000).unref());
+        if ((await Promise.race([exited.then(() => true), timer.then(() => false)])) === false) await c.terminate();
       }
       let reply: Reply;
       try {
