@@ -5,7 +5,7 @@ import { closeSync, existsSync, fstatSync, openSync, readlinkSync, readSync, sta
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { archSql, countedVars, platformSql } from './platforms.js';
-import { combos, DEFAULT_LIMITS, type Group, FIELD_NAME, jsonPath, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
+import { combos, DEFAULT_LIMITS, FIELD_NAME, jsonPath, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Group, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
 import { clock, stage, tracing } from '../trace.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
@@ -298,7 +298,8 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS, option
  * The WAL's length in frames (mxFrame) and how many of them are in the database file (nBackfill), read from the
  * wal-index header in the -shm file (https://www.sqlite.org/walformat.html: mxFrame at byte 16, nBackfill at
  * byte 96, both in the machine's byte order). Read without SQLite's locks: exact only for the thread whose
- * connection wrote last (the writer, right after its commit); [0, 0] while there is no -shm.
+ * connection wrote last (the writer, right after its commit); [0, 0] while there is no -shm. Its descriptor is
+ * never closed: closing any descriptor of the -shm would drop this process's POSIX locks on it, which are SQLite's.
  */
 export function walIndex(file: string): () => { frames: number; backfilled: number } {
   const buf = Buffer.alloc(100);
