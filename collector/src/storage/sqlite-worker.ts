@@ -22,13 +22,16 @@ export const WORKER_FLAG = 'installBeaconCollectorSqlite';
  * (wal_autocheckpoint=0). After a write, once the WAL holds CHECKPOINT_AT frames not yet in the database
  * file, a thread of its own (the checkpointer, started then) runs a PASSIVE checkpoint: it copies pages while
  * the writer goes on committing. A passive checkpoint never waits, so it cannot finish while the writer keeps
- * appending; the WAL starts over only when a write finds it wholly checkpointed. Once it is WAL_BOUND frames
- * long, the writer checkpoints what is left itself, between two commits (after answering the one before), so the
- * WAL starts over at the next commit whatever the load: it is bounded by WAL_BOUND frames and a batch
- * (unless a reader holds an old snapshot, which bounds any checkpoint).
+ * appending; the WAL starts over only when a write finds it wholly checkpointed. So once the checkpointer has
+ * left at most CATCH_UP frames (the commits made while it ran), or the WAL is WAL_BOUND frames long, the writer
+ * checkpoints what is left itself, between two commits (after answering the one before), and the WAL starts over
+ * at the next commit whatever the load: its file stays at about CHECKPOINT_AT frames and is reused, never grown
+ * again (a growing file costs every commit's fsync a block allocation); it is bounded by WAL_BOUND frames and a
+ * batch (unless a reader holds an old snapshot, which bounds any checkpoint).
  */
 export const CHECKPOINT_AT = 1000;
 export const WAL_BOUND = 4000;
+export const CATCH_UP = 256;
 
 interface WorkerData { file: string; limits?: Limits; stages?: boolean; script?: string }
 
@@ -81,7 +84,9 @@ export function serveSqliteWorker(data: WorkerData): void {
   const afterWrite = () => {
     checkpointer ??= startCheckpointer();
     const { frames, backfilled } = wal();
-    if (frames >= WAL_BOUND) {
+    // Past the bound; or the checkpointer has done all but the last few commits' frames: what is left is
+    // checkpointed here (a few pages), so that the next commit starts the WAL over and its file never grows.
+    if (frames >= WAL_BOUND || (!checkpointing && backfilled > 0 && frames > backfilled && frames - backfilled <= CATCH_UP)) {
       try {
         s.checkpoint();
       } catch {
