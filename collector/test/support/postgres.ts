@@ -29,6 +29,8 @@ const isRoot = process.getuid?.() === 0;
 export interface Postgres {
   url: string;
   port: number;
+  /** The postmaster's process id while the server runs (its backends are its children), else undefined. */
+  pid: number | undefined;
   /** A fresh database on this server; returns its URL. */
   createDatabase(name: string): Promise<string>;
   start(): Promise<void>;
@@ -119,6 +121,9 @@ export async function startPostgres(settings: string[] = []): Promise<Postgres> 
     },
     get port() {
       return port;
+    },
+    get pid() {
+      return child?.exitCode === null ? child.pid : undefined;
     },
     async createDatabase(name) {
       const c = new pg.Client({ connectionString: url() });
