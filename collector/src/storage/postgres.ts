@@ -77,7 +77,7 @@ const MIGRATIONS: string[] = [
 // A named prepared statement (INSERT_BATCH.name): each pooled connection sends the text, and the server
 // parses and analyses it, once; then each batch is one Bind/Execute of the parameters. After five executions
 // the server may keep one generic plan for it instead of planning each batch (plan_cache_mode=auto): the
-// plan is the same shape (BENCHMARKS.md, "PostgreSQL: a prepared batch statement").
+// plan is the same shape.
 // Its parameters: $1-$4 the events (event_id, package, received_at, vars as JSON), $5 TOTAL, $6 OTHER,
 // $7 and $8 the bounds (Limits), $9 the vars as they are counted (countedVars), as JSON, one per event.
 export const INSERT_BATCH = {
