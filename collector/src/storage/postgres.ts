@@ -81,16 +81,19 @@ const MIGRATIONS: string[] = [
 // Its parameters: $1-$4 the events (event_id, package, received_at, vars as JSON), $5 TOTAL, $6 OTHER,
 // $7 and $8 the bounds (Limits), $9 the vars as they are counted (countedVars), as JSON, one per event.
 export const INSERT_BATCH = {
-  name: 'install-beacon-insert-batch-1',
+  name: 'install-beacon-insert-batch-2',
   text: `WITH ins AS (
    INSERT INTO events (event_id, package, received_at, vars)
    SELECT e, p, r, v FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS t(e, p, r, v)
    ON CONFLICT (event_id) DO NOTHING
-   RETURNING id, package, vars, to_char(to_timestamp(received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+   RETURNING package, vars, to_char(to_timestamp(received_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+ ), g AS (
+   -- From here on, one row per package, day and set of variables (n events), not per event.
+   SELECT package, day, vars, count(*) AS n FROM ins GROUP BY 1, 2, 3
  ), kv AS (
    -- Counted as $9 has it (platform and arch under one name, platforms.ts); the raw event keeps $4.
-   SELECT ins.id, ins.package, ins.day, x.key AS field, x.value
-   FROM ins JOIN (SELECT DISTINCT r, c FROM unnest($4::text[], $9::text[]) AS m(r, c)) m ON m.r = ins.vars, jsonb_each_text(m.c::jsonb) AS x
+   SELECT g.package, g.day, g.vars, g.n, x.key AS field, x.value
+   FROM g JOIN (SELECT DISTINCT r, c FROM unnest($4::text[], $9::text[]) AS m(r, c)) m ON m.r = g.vars, jsonb_each_text(m.c::jsonb) AS x
  ), fresh AS (
    SELECT k.package, k.day, k.field, k.value,
           row_number() OVER (PARTITION BY k.package, k.field, k.day ORDER BY k.value) AS r,
@@ -105,21 +108,21 @@ export const INSERT_BATCH = {
  ), folded AS (
    SELECT f.package, f.day, f.field, f.value FROM fresh f JOIN claimed c USING (package, field, day) WHERE c.n - f.m + f.r > $7::bigint
  ), kept AS (
-   SELECT kv.id, kv.package, kv.day, kv.field, CASE WHEN fo.value IS NULL THEN kv.value ELSE $6::text END AS value
+   SELECT kv.package, kv.day, kv.vars, kv.n, kv.field, CASE WHEN fo.value IS NULL THEN kv.value ELSE $6::text END AS value
    FROM kv LEFT JOIN folded fo USING (package, day, field, value)
  ), up AS (
    INSERT INTO daily (package, day, field, value, count)
    SELECT package, day, field, value, sum(n) FROM (
-     SELECT package, day, $5::text AS field, $5::text AS value, count(*) AS n FROM ins GROUP BY 1, 2
-     UNION ALL SELECT package, day, field, value, count(*) FROM kept GROUP BY 1, 2, 3, 4
+     SELECT package, day, $5::text AS field, $5::text AS value, n FROM g
+     UNION ALL SELECT package, day, field, value, n FROM kept
    ) t GROUP BY package, day, field, value ORDER BY package, field, day, value
    ON CONFLICT (package, field, day, value) DO UPDATE SET count = daily.count + EXCLUDED.count
- ), cv AS (
-   -- One pass (a join and a group), not a subquery over kept per event: that was quadratic in the batch.
-   SELECT ins.package, ins.day, COALESCE(jsonb_object_agg(k.field, k.value) FILTER (WHERE k.id IS NOT NULL), '{}'::jsonb)::text AS vars
-   FROM ins LEFT JOIN kept k ON k.id = ins.id GROUP BY ins.id, ins.package, ins.day
  ), cg AS (
-   SELECT package, day, vars, count(*) AS n FROM cv GROUP BY 1, 2, 3
+   -- Each set of variables as its combination: its values as kept (a value without a slot is OTHER).
+   SELECT package, day, vars, sum(n) AS n FROM (
+     SELECT g.package, g.day, COALESCE(jsonb_object_agg(k.field, k.value) FILTER (WHERE k.field IS NOT NULL), '{}'::jsonb)::text AS vars, g.n
+     FROM g LEFT JOIN kept k ON k.package = g.package AND k.day = g.day AND k.vars = g.vars GROUP BY g.package, g.day, g.vars, g.n
+   ) cv GROUP BY 1, 2, 3
  ), cfresh AS (
    SELECT g.package, g.day, g.vars, row_number() OVER (PARTITION BY g.package, g.day ORDER BY g.vars) AS r, count(*) OVER (PARTITION BY g.package, g.day) AS m
    FROM cg g WHERE NOT EXISTS (SELECT 1 FROM combos x WHERE x.package = g.package AND x.day = g.day AND x.vars = g.vars)
