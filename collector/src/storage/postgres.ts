@@ -76,8 +76,9 @@ const MIGRATIONS: string[] = [
 //
 // A named prepared statement (INSERT_BATCH.name): each pooled connection sends the text, and the server
 // parses and analyses it, once; then each batch is one Bind/Execute of the parameters. After five executions
-// the server may keep one generic plan for it instead of planning each batch (plan_cache_mode=auto): the
-// plan is the same shape.
+// the server may keep one generic plan for it instead of planning each batch (plan_cache_mode=auto; it did
+// for batches of 20 and of 1000 events): it differs from the custom plans in join and aggregate methods
+// (hash instead of sort and merge), with no per-row loop over a CTE in either.
 // Its parameters: $1-$4 the events (event_id, package, received_at, vars as JSON), $5 TOTAL, $6 OTHER,
 // $7 and $8 the bounds (Limits), $9 the vars as they are counted (countedVars), as JSON, one per event.
 export const INSERT_BATCH = {
