@@ -6,8 +6,8 @@
 // Every rejection is a named reason (routes.ts REJECTIONS) with its status, counted in `rejected`;
 // on any of them nothing of the request is stored.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ackSignal, requestEnded } from './ackable.js';
-import { Batcher, type BatcherOptions } from './batcher.js';
+import { answerGone, endsWithHead, requestEnded } from './ackable.js';
+import { Batcher, type BatcherOptions, type Ticket } from './batcher.js';
 import { MAX_BODY, parseBody } from './body.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { NO_RULES } from './accept.js';
@@ -130,6 +130,8 @@ export interface Ingest {
   close(): Promise<void>;
 }
 
+const OK_HEADERS = { 'content-length': 0, 'cache-control': 'no-store' };
+
 export function createIngest(o: IngestOptions): Ingest {
   const { now, ackTimeoutMs } = o;
   // As many commits in flight as the storage takes (SQLite has one writer; PostgreSQL commits from several pooled connections).
@@ -172,24 +174,36 @@ export function createIngest(o: IngestOptions): Ingest {
   }
 
   /**
-   * Enqueue once the request ended whole, and answer once the commit holding the events is done. Withdrawn
-   * (503, nothing stored) at the deadline or when the client is gone, unless its commit has started: then
-   * that commit's outcome answers (ackable.ts).
+   * One request waiting for its commit; answered once the commit holding its events is done (200), or
+   * with 503 (nothing stored) when it is refused or withdrawn: at its deadline or when its client is
+   * gone, unless its commit has started: then that commit's outcome answers (batcher.ts).
    */
-  async function commit(req: IncomingMessage, res: ServerResponse, events: NewEvent[], t0: number): Promise<void> {
-    const ack = ackSignal(req, res, ackTimeoutMs);
-    try {
-      if (!(await requestEnded(req))) return;
-      await batcher.add(events, ack.signal);
-    } catch {
-      return res.destroyed ? undefined : reject(req, res, 'unavailable');
-    } finally {
-      ack.clear();
+  class Waiting implements Ticket<NewEvent[]> {
+    constructor(
+      readonly item: NewEvent[],
+      readonly deadline: number,
+      private readonly req: IncomingMessage,
+      private readonly res: ServerResponse,
+      private readonly t0: number,
+    ) {}
+    gone(): boolean {
+      return answerGone(this.req, this.res);
     }
-    const t2 = t0 && clock();
-    res.writeHead(200, { 'content-length': 0, 'cache-control': 'no-store' });
-    res.end();
-    if (t0) stage('answer', clock() - t2), stage('handler to answer (total)', clock() - t0);
+    done(error?: unknown): void {
+      const { req, res, t0 } = this;
+      if (error !== undefined) return res.destroyed ? undefined : reject(req, res, 'unavailable');
+      const t2 = t0 && clock();
+      res.writeHead(200, OK_HEADERS);
+      res.end();
+      if (t0) stage('answer', clock() - t2), stage('handler to answer (total)', clock() - t0);
+    }
+  }
+
+  /** Enqueue once the request ended whole (a request that fails first is Node's to answer: 400). */
+  function commit(req: IncomingMessage, res: ServerResponse, events: NewEvent[], t0: number): void | Promise<void> {
+    const w = new Waiting(events, performance.now() + ackTimeoutMs, req, res, t0);
+    if (req.complete || endsWithHead(req)) return batcher.enqueue(w);
+    return requestEnded(req).then((ended) => (ended ? batcher.enqueue(w) : undefined));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
