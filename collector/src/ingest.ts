@@ -130,7 +130,12 @@ export interface Ingest {
   close(): Promise<void>;
 }
 
-const OK_HEADERS = { 'content-length': 0, 'cache-control': 'no-store' };
+/**
+ * Every answer says nosniff (app.ts sets it for the reads). Ingest's answers give their headers as one
+ * flat list to writeHead and set none before: Node then writes them as given, with no headers object.
+ */
+const NOSNIFF = ['x-content-type-options', 'nosniff'];
+const OK_HEADERS = ['content-length', '0', 'cache-control', 'no-store', ...NOSNIFF];
 
 export function createIngest(o: IngestOptions): Ingest {
   const { now, ackTimeoutMs } = o;
@@ -161,15 +166,12 @@ export function createIngest(o: IngestOptions): Ingest {
     rejected[reason] = (rejected[reason] ?? 0) + 1;
     const r = REJECTIONS[reason];
     const body = r.text + (detail ? `: ${detail}` : '') + '\n';
-    res.writeHead(r.status, {
-      'content-type': 'text/plain; charset=utf-8',
-      'cache-control': 'no-store',
-      'content-length': Buffer.byteLength(body),
-      ...(reason === 'rate_limited' ? { 'retry-after': '60' } : {}),
-      ...(reason === 'method' ? { allow: 'GET, HEAD, POST' } : {}),
-      // A body left unread (refused before it was read, or too large to read on): the connection ends with the answer.
-      ...(req.method === 'POST' && !req.readableEnded ? { connection: 'close' } : {}),
-    });
+    const headers = ['content-type', 'text/plain; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(body)), ...NOSNIFF];
+    if (reason === 'rate_limited') headers.push('retry-after', '60');
+    if (reason === 'method') headers.push('allow', 'GET, HEAD, POST');
+    // A body left unread (refused before it was read, or too large to read on): the connection ends with the answer.
+    if (req.method === 'POST' && !req.readableEnded) headers.push('connection', 'close');
+    res.writeHead(r.status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
