@@ -78,6 +78,15 @@ export function eventsOf(matched: IngestEvent | { package?: undefined; vars: Rec
   return { ok: true, events };
 }
 
+/** A GET's (or HEAD's) one event, from its matched URL: every variable but event_id, which de-duplicates. */
+export function urlEvent(matched: IngestEvent, receivedAt: number): NewEvent {
+  const { vars } = matched;
+  if (!Object.hasOwn(vars, 'event_id')) return { package: matched.package, eventId: null, vars, receivedAt };
+  const rest: Record<string, string> = {};
+  for (const name of Object.keys(vars)) if (name !== 'event_id') rest[name] = vars[name]!;
+  return { package: matched.package, eventId: vars.event_id!, vars: rest, receivedAt };
+}
+
 /** @scarf/scarf's fields as install-beacon's variables (SCARF_FIELDS); nothing else of the body. */
 export function scarfRecord(fields: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -211,8 +220,7 @@ export function createIngest(o: IngestOptions): Ingest {
   async function handle(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
     const t0 = tracing() ? clock() : 0;
     const method = req.method ?? '';
-    const q = url.indexOf('?');
-    const scarf = (q === -1 ? url : url.slice(0, q)) === SCARF_PATH;
+    const scarf = url.startsWith(SCARF_PATH) && (url.length === SCARF_PATH.length || url[SCARF_PATH.length] === '?');
     let m: IngestEvent | { package?: undefined; vars: Record<string, never> };
     let route: Route | undefined;
     if (scarf) {
@@ -230,14 +238,18 @@ export function createIngest(o: IngestOptions): Ingest {
       limited(req, 1);
       return reject(req, res, 'rate_limited');
     }
-    let records: Record<string, string>[] = [{}];
-    if (method === 'POST') {
-      const bytes = await readBody(req, MAX_BODY);
-      if (bytes === 'too_large') return reject(req, res, 'body_too_large');
-      const body = parseBody(req.headers['content-type'], bytes);
-      if (!body.ok) return reject(req, res, body.reason, body.detail);
-      records = scarf ? body.events.map(scarfRecord) : body.events;
+    if (method !== 'POST') {
+      // A GET's or HEAD's one event is its URL's, which matchRequest has checked whole (eventsOf would again).
+      const t1 = t0 && clock();
+      if (limited(req, 1)) return reject(req, res, 'rate_limited');
+      if (t0) stage('parse and match', t1 - t0), stage('rate limit', clock() - t1);
+      return commit(req, res, [urlEvent(m as IngestEvent, now())], t0);
     }
+    const bytes = await readBody(req, MAX_BODY);
+    if (bytes === 'too_large') return reject(req, res, 'body_too_large');
+    const body = parseBody(req.headers['content-type'], bytes);
+    if (!body.ok) return reject(req, res, body.reason, body.detail);
+    const records = scarf ? body.events.map(scarfRecord) : body.events;
     const e = eventsOf(m, records, route);
     if (!e.ok) return reject(req, res, e.reason);
     const t1 = t0 && clock();
