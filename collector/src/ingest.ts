@@ -129,8 +129,11 @@ export interface IngestOptions {
 }
 
 export interface Ingest {
-  /** Answer one request to an ingest path (`url` as received: path and query, still percent-encoded). */
-  handle(req: IncomingMessage, res: ServerResponse, url: string): Promise<void>;
+  /**
+   * Answer one request to an ingest path (`url` as received: path and query, still percent-encoded).
+   * A GET is handled without a Promise: a Promise only when there is something to wait for (a body, or a request not yet ended).
+   */
+  handle(req: IncomingMessage, res: ServerResponse, url: string): void | Promise<void>;
   /** Each item is one request's events, committed together. */
   batcher: Batcher<NewEvent[]>;
   /** Why each rejected request was rejected (counts per reason). */
@@ -217,7 +220,7 @@ export function createIngest(o: IngestOptions): Ingest {
     return requestEnded(req).then((ended) => (ended ? batcher.enqueue(w) : undefined));
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+  function handle(req: IncomingMessage, res: ServerResponse, url: string): void | Promise<void> {
     const t0 = tracing() ? clock() : 0;
     const method = req.method ?? '';
     const scarf = url.startsWith(SCARF_PATH) && (url.length === SCARF_PATH.length || url[SCARF_PATH.length] === '?');
@@ -245,6 +248,11 @@ export function createIngest(o: IngestOptions): Ingest {
       if (t0) stage('parse and match', t1 - t0), stage('rate limit', clock() - t1);
       return commit(req, res, [urlEvent(m as IngestEvent, now())], t0);
     }
+    return post(req, res, m, route, scarf, t0);
+  }
+
+  /** A POST's events: its body's records, each merged with the URL's variables. */
+  async function post(req: IncomingMessage, res: ServerResponse, m: IngestEvent | { package?: undefined; vars: Record<string, never> }, route: Route | undefined, scarf: boolean, t0: number): Promise<void> {
     const bytes = await readBody(req, MAX_BODY);
     if (bytes === 'too_large') return reject(req, res, 'body_too_large');
     const body = parseBody(req.headers['content-type'], bytes);
