@@ -11,6 +11,7 @@ import { openPostgres } from '../src/storage/postgres.js';
 import { openSqlite } from '../src/storage/sqlite.js';
 import type { NewEvent, Storage } from '../src/storage/types.js';
 import { startBin, type Proc } from '../test/support/bin.js';
+import { memoryMarkdown, memoryRun, type MemoryReport } from './memory.js';
 import { request } from '../test/support/http.js';
 import { startPostgres, type Postgres } from '../test/support/postgres.js';
 
@@ -21,8 +22,10 @@ const TIMELINE_AT = 32;
 const SECONDS = Number(args.get('seconds') ?? 10);
 // The memory run (RSS sampled each second at TIMELINE_AT connections); --memory-seconds=0 skips it.
 const MEMORY_SECONDS = Number(args.get('memory-seconds') ?? 60);
+// --malloc-arena-max=N: the memory run's collector with MALLOC_ARENA_MAX=N (glibc's malloc arenas; an experiment).
+const MEMORY_ENV: Record<string, string> = args.get('malloc-arena-max') ? { MALLOC_ARENA_MAX: args.get('malloc-arena-max')! } : {};
 const SIZES = (args.get('sizes') ?? '10000,100000,1000000').split(',').map(Number);
-// --only=reads skips the ingest runs, --only=ingest the reads; --backends=SQLite measures one database.
+// --only=reads skips the ingest runs, --only=ingest the reads, --only=memory runs the memory run alone; --backends=SQLite measures one database.
 const ONLY = args.get('only');
 // POST bodies of this many events a request (a JSON array), at TIMELINE_AT connections; --post-events=0 skips them.
 const POST_EVENTS = (args.get('post-events') ?? '1,10,100').split(',').map(Number).filter((n) => n > 0);
@@ -135,8 +138,6 @@ async function measured(pid: number, url: string, prefix: string, connections: n
   return { ...r, cpuUs: { client: us(s1 - s0), main: us(c1.main - c0.main), others: us(c1.others - c0.others) } };
 }
 
-const rss = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-
 
 async function queries(c: Proc, n: number): Promise<Record<string, number>> {
   const paths = { point: '/api/downloads/point/last-month/q-lib', range: '/api/downloads/range/last-year/q-lib', breakdown: '/api/breakdown/version/last-year/q-lib' };
@@ -186,7 +187,7 @@ async function main(): Promise<void> {
     for (const [name, dbArgs] of backends) {
       if (ONLY === 'reads' || !BACKENDS.includes(name)) continue;
       const runs: Record<string, unknown> = {};
-      for (const connections of CONNECTIONS) {
+      for (const connections of ONLY === 'memory' ? [] : CONNECTIONS) {
         // Bare server and collector measured back to back, so both see the same machine load.
         const before = load();
         const base = await measured(b.child.pid!, b.url, 'bare', connections);
@@ -197,6 +198,16 @@ async function main(): Promise<void> {
         runs[connections] = { load: before, bare: base, collector: peak, ratio: peak.rps / base.rps, meanBatch: batch, commitCeiling: fsyncs * batch };
         console.error(name, connections, JSON.stringify(runs[connections]));
       }
+      // Memory over a longer run (memory.ts): RSS each second, each thread's heap, a forced GC after the warm-up and at the end.
+      let memory: MemoryReport | undefined;
+      if (MEMORY_SECONDS > 0) {
+        memory = await memoryRun({ dbArgs, seconds: MEMORY_SECONDS, connections: TIMELINE_AT, env, work, extraEnv: MEMORY_ENV });
+        console.error(name, 'memory', memoryMarkdown(name, memory).join('\n'));
+      }
+      if (ONLY === 'memory') {
+        ingest[name] = { memory };
+        continue;
+      }
       // At TIMELINE_AT connections: the p99 at half the peak rate, then the timeline of a request (stages traced).
       const peakRps = (runs[TIMELINE_AT] as { collector: Run } | undefined)?.collector.rps;
       const { c, done } = await collector(dbArgs, false);
@@ -206,19 +217,6 @@ async function main(): Promise<void> {
       const tracedRun = await cannon(traced.c.url, `${name}-traced`, TIMELINE_AT);
       const timeline = await traced.done();
       console.error(name, 'timeline', JSON.stringify({ run: tracedRun, ...timeline }));
-      // Memory over a longer run: RSS each second.
-      let memory: unknown;
-      if (MEMORY_SECONDS > 0) {
-        const m = await collector(dbArgs, false);
-        const samples: number[] = [];
-        const every = setInterval(() => samples.push(rss(m.c.child.pid!)), 1000);
-        const run = await cannon(m.c.url, `${name}-memory`, TIMELINE_AT, { duration: MEMORY_SECONDS });
-        clearInterval(every);
-        await m.done();
-        const tenth = Math.max(1, Math.floor(samples.length / 10));
-        memory = { seconds: MEMORY_SECONDS, rps: run.rps, non2xx: run.non2xx, rssFirstTenthMiB: Math.max(...samples.slice(0, tenth)), rssLastTenthMiB: Math.max(...samples.slice(-tenth)), rssMaxMiB: Math.max(...samples) };
-        console.error(name, 'memory', JSON.stringify(memory));
-      }
       // POST bodies: requests and events a second with k events a request (issue 22 item 3).
       const post: Record<string, unknown> = {};
       for (const k of POST_EVENTS) {
@@ -236,7 +234,7 @@ async function main(): Promise<void> {
     b.child.kill();
 
     const reads: Record<string, Record<string, unknown>> = {};
-    for (const name of ONLY === 'ingest' ? [] : BACKENDS) {
+    for (const name of ONLY === 'ingest' || ONLY === 'memory' ? [] : BACKENDS) {
       const target = name === 'SQLite' ? join(work, 'q.db') : await pg.createDatabase('q');
       const s = name === 'SQLite' ? openSqlite(target) : openPostgres(target);
       await s.migrate();
@@ -272,8 +270,9 @@ const f2 = (n: number) => (Math.round(n * 100) / 100).toFixed(2);
 function markdown(report: Record<string, any>): string {
   const out = [`load average ${report.loadAtStart} at the start, ${report.loadAtEnd} at the end; fsync of a 4 kB write: ${f0(report.fsyncsPerSecond)}/s`, ''];
   for (const [name, r] of Object.entries<any>(report.ingest ?? {})) {
-    out.push(`### ${name}`, '', '| connections | load | bare req/s | collector req/s | ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads | CPU-bound ratio |', '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|');
-    for (const [n, x] of Object.entries<any>(r.runs)) {
+    out.push(`### ${name}`, '');
+    if (r.runs) out.push('| connections | load | bare req/s | collector req/s | ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads | CPU-bound ratio |', '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|');
+    for (const [n, x] of Object.entries<any>(r.runs ?? {})) {
       const [b, c] = [x.bare.cpuUs, x.collector.cpuUs];
       // If the two cores were the only limit: requests/s scale as 1 / (client + server CPU per request).
       const bound = (b.client + b.main + b.others) / (c.client + c.main + c.others);
@@ -284,7 +283,8 @@ function markdown(report: Record<string, any>): string {
       for (const [k, x] of Object.entries<any>(r.post)) out.push(`| ${k} | ${x.load} | ${f0(x.run.rps)} | **${f0(x.eventsPerSecond)}** | ${x.run.p99} | ${f1(x.meanBatch)} | ${f0(x.stored)} | ${x.run.non2xx + x.run.errors} |`);
     }
     if (r.halfRate) out.push('', `p99 at half the ${TIMELINE_AT}-connection peak rate: **${r.halfRate.p99} ms** (at ${f0(r.halfRate.rps)} req/s, non-2xx ${r.halfRate.non2xx})`);
-    if (r.memory) out.push('', `memory over ${r.memory.seconds} s at ${TIMELINE_AT} connections (${f0(r.memory.rps)} req/s): RSS ${f0(r.memory.rssFirstTenthMiB)} MiB in the first tenth, ${f0(r.memory.rssLastTenthMiB)} MiB in the last, ${f0(r.memory.rssMaxMiB)} MiB at most`);
+    if (r.memory) out.push('', ...memoryMarkdown(name, r.memory));
+    if (!r.timeline) continue;
     out.push('', `timeline of a request at ${TIMELINE_AT} connections, stages traced (${f0(r.timeline.run.rps)} req/s, mean batch ${f1(r.timeline.meanBatch)}):`, '', '| stage | mean ms | median ms | p99 ms |', '|---|---:|---:|---:|');
     for (const [stage, x] of Object.entries<any>(r.timeline.stages ?? {})) out.push(`| ${stage} | ${x.mean.toFixed(3)} | ${x.median.toFixed(3)} | ${x.p99.toFixed(3)} |`);
     out.push('');
