@@ -192,6 +192,6 @@ export function memoryMarkdown(name: string, m: MemoryReport): string[] {
     );
   }
   const last = m.proc[m.proc.length - 1];
-  if (last) out.push(`- RSS parts at the end: anonymous ${f1(last.anon / MiB)}, file-backed ${f1(last.file / MiB)}, shared ${f1(last.shmem / MiB)} MiB (the SQLite -shm mapping ${f1(last.sqliteMapped / MiB)})`);
+  if (last) out.push(`- RSS parts at the end: anonymous ${f1(last.anon / MiB)}, file-backed ${f1(last.file / MiB)}, shared ${f1(last.shmem / MiB)} MiB (of it the SQLite WAL index, -shm, ${Math.round(last.sqliteMapped / 1024)} KiB)`);
   return out;
 }

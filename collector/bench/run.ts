@@ -12,6 +12,7 @@ import { openSqlite } from '../src/storage/sqlite.js';
 import type { NewEvent, Storage } from '../src/storage/types.js';
 import { startBin, type Proc } from '../test/support/bin.js';
 import { memoryMarkdown, memoryRun, type MemoryReport } from './memory.js';
+import { paced } from './paced.js';
 import { request } from '../test/support/http.js';
 import { startPostgres, type Postgres } from '../test/support/postgres.js';
 
@@ -209,10 +210,29 @@ async function main(): Promise<void> {
         continue;
       }
       // At TIMELINE_AT connections: the p99 at half the peak rate, then the timeline of a request (stages traced).
+      // The rate is paced evenly, open loop (paced.ts: autocannon's overallRate sends in bursts at the peak and
+      // records a latency-weighted p99), against the bare server (the load tool's own floor at that pacing), the
+      // collector, and the collector with stages traced (its own handler-to-answer p99 beside the client's).
+      // autocannon's figure at the same rate is kept for comparison with earlier runs.
       const peakRps = (runs[TIMELINE_AT] as { collector: Run } | undefined)?.collector.rps;
-      const { c, done } = await collector(dbArgs, false);
-      const half = peakRps ? await cannon(c.url, `${name}-half`, TIMELINE_AT, { overallRate: Math.max(1, Math.floor(peakRps / 2)) }) : undefined;
-      await done();
+      let half: unknown;
+      if (peakRps) {
+        const rate = Math.max(1, Math.floor(peakRps / 2));
+        const halfLoad = load();
+        const pacedAt = (url: string, prefix: string) => paced(url, { rate, seconds: SECONDS, connections: TIMELINE_AT, path: (i) => `/bench-lib/1.0.0/linux/x64?ci=false&pm=npm&event_id=${prefix}-${i}` });
+        const bareRun = await pacedAt(b.url, `${name}-half-bare`);
+        let h = await collector(dbArgs, false);
+        const collectorRun = await pacedAt(h.c.url, `${name}-half`);
+        await h.done();
+        h = await collector(dbArgs, true);
+        const tracedHalf = await pacedAt(h.c.url, `${name}-half-traced`);
+        const own = (await h.done()).stages?.['handler to answer (total)'];
+        h = await collector(dbArgs, false);
+        const autocannonRun = await cannon(h.c.url, `${name}-half-ac`, TIMELINE_AT, { overallRate: rate });
+        await h.done();
+        half = { rate, load: halfLoad, bare: bareRun, collector: collectorRun, traced: { client: tracedHalf, handlerToAnswer: own }, autocannon: autocannonRun };
+        console.error(name, 'half rate', JSON.stringify(half));
+      }
       const traced = await collector(dbArgs, true);
       const tracedRun = await cannon(traced.c.url, `${name}-traced`, TIMELINE_AT);
       const timeline = await traced.done();
@@ -282,7 +302,13 @@ function markdown(report: Record<string, any>): string {
       out.push('', `POST bodies at ${TIMELINE_AT} connections (a JSON array of k events a request; events stored = events committed, mean batch in events):`, '', '| k events/request | load | req/s | events/s | p99 ms | mean batch (events) | events stored | non-2xx |', '|---:|---|---:|---:|---:|---:|---:|---:|');
       for (const [k, x] of Object.entries<any>(r.post)) out.push(`| ${k} | ${x.load} | ${f0(x.run.rps)} | **${f0(x.eventsPerSecond)}** | ${x.run.p99} | ${f1(x.meanBatch)} | ${f0(x.stored)} | ${x.run.non2xx + x.run.errors} |`);
     }
-    if (r.halfRate) out.push('', `p99 at half the ${TIMELINE_AT}-connection peak rate: **${r.halfRate.p99} ms** (at ${f0(r.halfRate.rps)} req/s, non-2xx ${r.halfRate.non2xx})`);
+    if (r.halfRate) {
+      const h = r.halfRate;
+      out.push(
+        '',
+        `p99 at half the ${TIMELINE_AT}-connection peak rate (${f0(h.rate)} req/s, evenly paced, open loop, latency from when each request was due; load ${h.load}): **collector ${f1(h.collector.p99)} ms**, bare server ${f1(h.bare.p99)} ms at the same pacing (the load tool's floor); collector with stages traced ${f1(h.traced.client.p99)} ms at the client, ${h.traced.handlerToAnswer ? f1(h.traced.handlerToAnswer.p99) : '–'} ms handler to answer (its own timeline); non-2xx ${h.collector.non2xx + h.collector.errors}. autocannon's overallRate at the same rate (bursts, latency-weighted p99): ${h.autocannon.p99} ms`,
+      );
+    }
     if (r.memory) out.push('', ...memoryMarkdown(name, r.memory));
     if (!r.timeline) continue;
     out.push('', `timeline of a request at ${TIMELINE_AT} connections, stages traced (${f0(r.timeline.run.rps)} req/s, mean batch ${f1(r.timeline.meanBatch)}):`, '', '| stage | mean ms | median ms | p99 ms |', '|---|---:|---:|---:|');
