@@ -16,6 +16,7 @@ const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split
 const SECONDS = Number(args.get('seconds') ?? 10);
 const CONNECTIONS = 32;
 const BACKENDS = (args.get('backends') ?? 'SQLite,PostgreSQL').split(',');
+const ROUNDS = Number(args.get('rounds') ?? 2);
 const work = mkdtempSync(join(tmpdir(), 'ibc-half-'));
 const env = { ...process.env, INSTALL_BEACON_TOKEN: 'bench-token-0123456789abcdef' } as Record<string, string>;
 delete env.DATABASE_URL;
@@ -38,14 +39,18 @@ async function cannon(url: string, extra: Partial<autocannon.Options> = {}) {
 /** A collector for one run; with `stages`, its handler-to-answer p99 (ms) at exit. */
 async function collector(dbArgs: string[], stages: boolean) {
   const file = join(work, `counts-${seq++}.json`);
-  const c = await startBin(['--port', '0', '--rate-limit', '0', '--max-connections-per-address', '0', ...dbArgs], { ...env, INSTALL_BEACON_BENCH: file, ...(stages ? { INSTALL_BEACON_BENCH_STAGES: '1' } : {}) });
+  // Traced, also each second's event-loop delay and GC pauses of the main thread (src/bench-memory.ts).
+  const memory = `${file}.memory`;
+  const c = await startBin(['--port', '0', '--rate-limit', '0', '--max-connections-per-address', '0', ...dbArgs], { ...env, INSTALL_BEACON_BENCH: file, ...(stages ? { INSTALL_BEACON_BENCH_STAGES: '1', INSTALL_BEACON_BENCH_MEMORY: memory } : {}) });
   return {
     url: c.url,
     async done() {
       await c.stop();
       const out = JSON.parse(readFileSync(file, 'utf8'));
       const t = out.stages?.['handler to answer (total)'];
-      return { commits: out.commits, items: out.items, handlerToAnswer: t && { mean: +t.mean.toFixed(2), median: +t.median.toFixed(2), p99: +t.p99.toFixed(2) }, queueWaitP99: out.stages?.['queue wait']?.p99, commitP99: out.stages?.['commit call (hand-off to hand-back)']?.p99 ?? out.stages?.['one statement: INSERTs, upserts, COMMIT (round trip)']?.p99 };
+      const main = stages ? readFileSync(memory, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((m) => m.thread === 'main').slice(1) : [];
+      const loop = main.length ? { loopDelayP99Max: +Math.max(...main.map((m) => m.loopDelayP99)).toFixed(1), loopDelayMax: +Math.max(...main.map((m) => m.loopDelayMax)).toFixed(1), gcMsPerS: +(main.reduce((a, m) => a + m.gcMs, 0) / main.length).toFixed(1), gcMaxMs: +Math.max(...main.map((m) => m.gcMaxMs)).toFixed(1) } : undefined;
+      return { loop, commits: out.commits, items: out.items, handlerToAnswer: t && { mean: +t.mean.toFixed(2), median: +t.median.toFixed(2), p99: +t.p99.toFixed(2) }, queueWaitP99: out.stages?.['queue wait']?.p99, commitP99: out.stages?.['commit call (hand-off to hand-back)']?.p99 ?? out.stages?.['one statement: INSERTs, upserts, COMMIT (round trip)']?.p99 };
     },
   };
 }
@@ -61,7 +66,7 @@ try {
     await peakC.done();
     const rate = Math.max(1, Math.floor(peak.rps / 2));
     console.log(`collector peak ${peak.rps} req/s (p99 ${peak.p99} ms); half: ${rate} req/s`);
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       console.log(`-- round ${round + 1}, load ${load()}`);
       console.log('bare  autocannon overallRate          ', JSON.stringify(await cannon(b.url, { overallRate: rate })));
       console.log('bare  autocannon overallRate, no CO   ', JSON.stringify(await cannon(b.url, { overallRate: rate, ignoreCoordinatedOmission: true })));

@@ -75,7 +75,7 @@ describe('the built collector with INSTALL_BEACON_BENCH_MEMORY (SQLite in its wo
     expect(new Set(samples.map((s) => s.thread))).toEqual(new Set(['main', 'sqlite worker']));
     expect(new Set(samples.map((s) => s.gc))).toEqual(new Set([exposeGc]));
     for (const s of samples) {
-      expect(Object.keys(s).sort()).toEqual(['arrayBuffers', 'external', 'gc', 'heapTotal', 'heapUsed', 'rss', 't', 'thread', 'threadId'].sort());
+      expect(Object.keys(s).sort()).toEqual(['arrayBuffers', 'external', 'gc', 'gcMaxMs', 'gcMs', 'heapTotal', 'heapUsed', 'loopDelayMax', 'loopDelayP99', 'rss', 't', 'thread', 'threadId'].sort());
       expect(s.heapUsed).toBeGreaterThan(0);
       expect(s.heapUsed).toBeLessThanOrEqual(s.heapTotal);
     }
