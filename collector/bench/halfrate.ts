@@ -4,7 +4,7 @@
 // collector also its own handler-to-answer p99 from the stage timeline (INSTALL_BEACON_BENCH_STAGES=1).
 // `vite-node bench/halfrate.ts -- --backends=SQLite,PostgreSQL --seconds=10` (after `npm run build`).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -39,16 +39,16 @@ async function cannon(url: string, extra: Partial<autocannon.Options> = {}) {
 /** A collector for one run; with `stages`, its handler-to-answer p99 (ms) at exit. */
 async function collector(dbArgs: string[], stages: boolean) {
   const file = join(work, `counts-${seq++}.json`);
-  // Traced, also each second's event-loop delay and GC pauses of the main thread (src/bench-memory.ts).
+  // Also each second's event-loop delay and GC pauses of the main thread (src/bench-memory.ts).
   const memory = `${file}.memory`;
-  const c = await startBin(['--port', '0', '--rate-limit', '0', '--max-connections-per-address', '0', ...dbArgs], { ...env, INSTALL_BEACON_BENCH: file, ...(stages ? { INSTALL_BEACON_BENCH_STAGES: '1', INSTALL_BEACON_BENCH_MEMORY: memory } : {}) });
+  const c = await startBin(['--port', '0', '--rate-limit', '0', '--max-connections-per-address', '0', ...dbArgs], { ...env, INSTALL_BEACON_BENCH: file, INSTALL_BEACON_BENCH_MEMORY: memory, ...(stages ? { INSTALL_BEACON_BENCH_STAGES: '1' } : {}) });
   return {
     url: c.url,
     async done() {
       await c.stop();
       const out = JSON.parse(readFileSync(file, 'utf8'));
       const t = out.stages?.['handler to answer (total)'];
-      const main = stages ? readFileSync(memory, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((m) => m.thread === 'main').slice(1) : [];
+      const main = existsSync(memory) ? readFileSync(memory, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((m) => m.thread === 'main').slice(1) : [];
       const loop = main.length ? { loopDelayP99Max: +Math.max(...main.map((m) => m.loopDelayP99)).toFixed(1), loopDelayMax: +Math.max(...main.map((m) => m.loopDelayMax)).toFixed(1), gcMsPerS: +(main.reduce((a, m) => a + m.gcMs, 0) / main.length).toFixed(1), gcMaxMs: +Math.max(...main.map((m) => m.gcMaxMs)).toFixed(1) } : undefined;
       return { loop, commits: out.commits, items: out.items, handlerToAnswer: t && { mean: +t.mean.toFixed(2), median: +t.median.toFixed(2), p99: +t.p99.toFixed(2) }, queueWaitP99: out.stages?.['queue wait']?.p99, commitP99: out.stages?.['commit call (hand-off to hand-back)']?.p99 ?? out.stages?.['one statement: INSERTs, upserts, COMMIT (round trip)']?.p99 };
     },

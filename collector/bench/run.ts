@@ -11,6 +11,7 @@ import { openPostgres } from '../src/storage/postgres.js';
 import { openSqlite } from '../src/storage/sqlite.js';
 import type { NewEvent, Storage } from '../src/storage/types.js';
 import { startBin, type Proc } from '../test/support/bin.js';
+import type { MemorySample } from '../src/bench-memory.js';
 import { memoryMarkdown, memoryRun, type MemoryReport } from './memory.js';
 import { paced } from './paced.js';
 import { request } from '../test/support/http.js';
@@ -91,17 +92,31 @@ function fsyncsPerSecond(): number {
   return n / 2;
 }
 
-interface Counts { commits: number; items: number; failures: number; stages?: Record<string, { mean: number; median: number; p99: number; n: number }> }
+interface Counts {
+  commits: number;
+  items: number;
+  failures: number;
+  stages?: Record<string, { mean: number; median: number; p99: number; n: number }>;
+  /** With stages traced: the main thread's event loop and GC over the run (src/bench-memory.ts): the largest delay and pause in ms, and GC ms a second. */
+  mainLoop?: { loopDelayMax: number; gcMaxMs: number; gcMsPerSecond: number };
+}
 
-/** The collector as a process, with the benchmark's counts (and, `stages`, its timeline) written at exit. */
+/** The collector as a process, with the benchmark's counts (and, `stages`, its timeline and its main thread's event-loop delay and GC pauses) written at exit. */
 async function collector(dbArgs: string[], stages: boolean): Promise<{ c: Proc; done(): Promise<Counts> }> {
   const file = join(work, `counts-${Date.now()}.json`);
-  const c = await startBin(['--port', '0', '--rate-limit', '0', '--max-connections-per-address', '0', ...dbArgs], { ...env, INSTALL_BEACON_BENCH: file, ...(stages ? { INSTALL_BEACON_BENCH_STAGES: '1' } : {}) });
+  const memory = `${file}.memory`;
+  const c = await startBin(['--port', '0', '--rate-limit', '0', '--max-connections-per-address', '0', ...dbArgs], { ...env, INSTALL_BEACON_BENCH: file, ...(stages ? { INSTALL_BEACON_BENCH_STAGES: '1', INSTALL_BEACON_BENCH_MEMORY: memory } : {}) });
   return {
     c,
     async done() {
       await c.stop();
-      return JSON.parse(readFileSync(file, 'utf8')) as Counts;
+      const counts = JSON.parse(readFileSync(file, 'utf8')) as Counts;
+      if (stages) {
+        // The first sample is from the start, before any load.
+        const main = readFileSync(memory, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as MemorySample).filter((m) => m.thread === 'main').slice(1);
+        if (main.length > 0) counts.mainLoop = { loopDelayMax: Math.max(...main.map((m) => m.loopDelayMax)), gcMaxMs: Math.max(...main.map((m) => m.gcMaxMs)), gcMsPerSecond: main.reduce((a, m) => a + m.gcMs, 0) / main.length };
+      }
+      return counts;
     },
   };
 }
@@ -226,11 +241,12 @@ async function main(): Promise<void> {
         await h.done();
         h = await collector(dbArgs, true);
         const tracedHalf = await pacedAt(h.c.url, `${name}-half-traced`);
-        const own = (await h.done()).stages?.['handler to answer (total)'];
+        const tracedCounts = await h.done();
+        const own = tracedCounts.stages?.['handler to answer (total)'];
         h = await collector(dbArgs, false);
         const autocannonRun = await cannon(h.c.url, `${name}-half-ac`, TIMELINE_AT, { overallRate: rate });
         await h.done();
-        half = { rate, load: halfLoad, bare: bareRun, collector: collectorRun, traced: { client: tracedHalf, handlerToAnswer: own }, autocannon: autocannonRun };
+        half = { rate, load: halfLoad, bare: bareRun, collector: collectorRun, traced: { client: tracedHalf, handlerToAnswer: own, mainLoop: tracedCounts.mainLoop, meanBatch: tracedCounts.items / Math.max(1, tracedCounts.commits) }, autocannon: autocannonRun };
         console.error(name, 'half rate', JSON.stringify(half));
       }
       const traced = await collector(dbArgs, true);
@@ -247,7 +263,7 @@ async function main(): Promise<void> {
         post[k] = { load: before, run, eventsPerSecond: run.rps * k, stored: counts.items, sent2xx: (run.total - run.non2xx) * k, meanBatch: counts.items / Math.max(1, counts.commits) };
         console.error(name, 'post', k, JSON.stringify(post[k]));
       }
-      ingest[name] = { runs, post, halfRate: half, timeline: { run: tracedRun, meanBatch: timeline.items / Math.max(1, timeline.commits), stages: timeline.stages }, memory };
+      ingest[name] = { runs, post, halfRate: half, timeline: { run: tracedRun, meanBatch: timeline.items / Math.max(1, timeline.commits), stages: timeline.stages, mainLoop: timeline.mainLoop }, memory };
     }
     report.loadAtEnd = load();
     report.ingest = ingest;
@@ -306,12 +322,12 @@ function markdown(report: Record<string, any>): string {
       const h = r.halfRate;
       out.push(
         '',
-        `p99 at half the ${TIMELINE_AT}-connection peak rate (${f0(h.rate)} req/s, evenly paced, open loop, latency from when each request was due; load ${h.load}): **collector ${f1(h.collector.p99)} ms**, bare server ${f1(h.bare.p99)} ms at the same pacing (the load tool's floor); collector with stages traced ${f1(h.traced.client.p99)} ms at the client, ${h.traced.handlerToAnswer ? f1(h.traced.handlerToAnswer.p99) : '–'} ms handler to answer (its own timeline); non-2xx ${h.collector.non2xx + h.collector.errors}. autocannon's overallRate at the same rate (bursts, latency-weighted p99): ${h.autocannon.p99} ms`,
+        `p99 at half the ${TIMELINE_AT}-connection peak rate (${f0(h.rate)} req/s, evenly paced, open loop, latency from when each request was due; load ${h.load}): **collector ${f1(h.collector.p99)} ms**, bare server ${f1(h.bare.p99)} ms at the same pacing (the load tool's floor); collector with stages traced ${f1(h.traced.client.p99)} ms at the client, ${h.traced.handlerToAnswer ? f1(h.traced.handlerToAnswer.p99) : '–'} ms handler to answer (its own timeline; mean batch ${f1(h.traced.meanBatch)}${h.traced.mainLoop ? `; main thread: longest event-loop delay ${f1(h.traced.mainLoop.loopDelayMax)} ms, longest GC pause ${f1(h.traced.mainLoop.gcMaxMs)} ms, ${f1(h.traced.mainLoop.gcMsPerSecond)} ms of GC a second` : ''}); non-2xx ${h.collector.non2xx + h.collector.errors}. autocannon's overallRate at the same rate (bursts, latency-weighted p99): ${h.autocannon.p99} ms`,
       );
     }
     if (r.memory) out.push('', ...memoryMarkdown(name, r.memory));
     if (!r.timeline) continue;
-    out.push('', `timeline of a request at ${TIMELINE_AT} connections, stages traced (${f0(r.timeline.run.rps)} req/s, mean batch ${f1(r.timeline.meanBatch)}):`, '', '| stage | mean ms | median ms | p99 ms |', '|---|---:|---:|---:|');
+    out.push('', `timeline of a request at ${TIMELINE_AT} connections, stages traced (${f0(r.timeline.run.rps)} req/s, mean batch ${f1(r.timeline.meanBatch)}${r.timeline.mainLoop ? `; main thread: longest event-loop delay ${f1(r.timeline.mainLoop.loopDelayMax)} ms, longest GC pause ${f1(r.timeline.mainLoop.gcMaxMs)} ms, ${f1(r.timeline.mainLoop.gcMsPerSecond)} ms of GC a second` : ''}):`, '', '| stage | mean ms | median ms | p99 ms |', '|---|---:|---:|---:|');
     for (const [stage, x] of Object.entries<any>(r.timeline.stages ?? {})) out.push(`| ${stage} | ${x.mean.toFixed(3)} | ${x.median.toFixed(3)} | ${x.p99.toFixed(3)} |`);
     out.push('');
   }

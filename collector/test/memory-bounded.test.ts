@@ -1,24 +1,30 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseEnv, TempDirs } from '../../test/support/process.js';
 import type { MemorySample } from '../src/bench-memory.js';
 import { killAll, startBin } from './support/bin.js';
 import { waitUntil } from './support/http.js';
+import { postgresSkipped, startPostgres, type Postgres } from './support/postgres.js';
 
 // Issue 22 item 4, "memory flat": what the collector still holds after a forced full GC does not grow with the
 // requests it has answered. The built collector's threads report their own heap (INSTALL_BEACON_BENCH_MEMORY,
 // src/bench-memory.ts); a full GC runs in each while FILE.gc exists. Between the warm-up and the end, 20,000
 // requests of the kinds ingest meets (stored, refused: no route or a bad query, on kept-alive connections and on
 // connections of their own, POST bodies) may leave at most 25 bytes each reachable (500 kB; measured on this code:
-// -110 kB in the main thread, +100 kB in the worker). A Map entry, listener or closure kept per request or per
+// -110 kB in the main thread, +100 kB in the worker with SQLite; +46 kB with PostgreSQL). A Map entry, listener or closure kept per request or per
 // connection is more (a Map of URLs in ingest.ts: 111 bytes a request; the worker keeping each event id: 35). No time is asserted.
 
 const temps = new TempDirs();
-afterAll(() => {
+let pg: Postgres | undefined;
+beforeAll(async () => {
+  if (!postgresSkipped) pg = await startPostgres();
+});
+afterAll(async () => {
   killAll();
   temps.cleanup();
+  await pg?.destroy();
 });
 
 const REQUESTS = 20_000;
@@ -64,20 +70,25 @@ async function traffic(url: string, from: number, to: number): Promise<Record<nu
 const samples = (file: string): MemorySample[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as MemorySample) : []);
 
 /** Each thread's heapUsed right after a full GC that starts now. */
-async function heapAfterGc(file: string): Promise<Record<string, number>> {
+async function heapAfterGc(file: string, threads: readonly string[]): Promise<Record<string, number>> {
   const since = Date.now();
   writeFileSync(`${file}.gc`, '');
   try {
     const after = () => samples(file).filter((s) => s.gc && s.t > since);
-    await waitUntil('a sample after a forced GC from both threads', () => new Set(after().map((s) => s.thread)).size === 2);
+    await waitUntil('a sample after a forced GC from every thread', () => new Set(after().map((s) => s.thread)).size === threads.length);
     return Object.fromEntries(after().map((s) => [s.thread, s.heapUsed]));
   } finally {
     rmSync(`${file}.gc`, { force: true });
   }
 }
 
-describe('memory under steady ingest (the built collector, SQLite in its worker)', () => {
-  it(`${REQUESTS} more requests leave at most ${BYTES_PER_REQUEST} bytes each reachable in either thread`, { timeout: 180_000 }, async () => {
+const backends = [
+  { name: 'SQLite', threads: ['main', 'sqlite worker'], db: async (dir: string) => ['--db', join(dir, 'e.db')] },
+  { name: 'PostgreSQL', threads: ['main'], db: async () => ['--database-url', await pg!.createDatabase('membound')] },
+].filter((b) => !(postgresSkipped && b.name === 'PostgreSQL'));
+
+describe.each(backends)('memory under steady ingest (the built collector, $name)', ({ threads, db }) => {
+  it(`${REQUESTS} more requests leave at most ${BYTES_PER_REQUEST} bytes each reachable in each thread`, { timeout: 180_000 }, async () => {
     const dir = temps.make('ibc-membound-');
     const file = join(dir, 'memory.jsonl');
     const env = baseEnv(temps.make('ibc-home-'), {
@@ -87,16 +98,16 @@ describe('memory under steady ingest (the built collector, SQLite in its worker)
       INSTALL_BEACON_BENCH_MEMORY: file,
       NODE_OPTIONS: '--expose-gc',
     });
-    const c = await startBin(['--port', '0', '--db', join(dir, 'e.db'), '--rate-limit', '0', '--max-connections-per-address', '0'], env);
+    const c = await startBin(['--port', '0', ...(await db(dir)), '--rate-limit', '0', '--max-connections-per-address', '0'], env);
     // Warm-up: code compiled, caches and pools at their size.
     await traffic(c.url, 0, 4000);
-    const before = await heapAfterGc(file);
+    const before = await heapAfterGc(file, threads);
     const statuses = await traffic(c.url, 4000, 4000 + REQUESTS);
-    const after = await heapAfterGc(file);
+    const after = await heapAfterGc(file, threads);
     expect(await c.stop()).toBe(0);
     // Every kind of answer was given (stored, no route, refused), and nothing failed.
     expect(Object.keys(statuses).sort()).toEqual(['200', '400', '404']);
-    for (const thread of ['main', 'sqlite worker']) {
+    for (const thread of threads) {
       const grown = after[thread]! - before[thread]!;
       expect(grown / REQUESTS, `${thread}: heap after GC ${before[thread]} -> ${after[thread]} bytes`).toBeLessThanOrEqual(BYTES_PER_REQUEST);
     }
