@@ -70,5 +70,4 @@ if (!isMainThread && workerData?.[WORKER_FLAG]) {
   // The benchmark's memory samples of this worker's own heap (bench-memory.ts); off unless asked for.
   const memory = benchMemoryFile(process.env, process.cwd());
   if (memory) sampleMemory(memory, 'sqlite worker');
-}
-else void main();
+} else void main();
