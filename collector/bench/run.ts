@@ -11,6 +11,9 @@ import { openPostgres } from '../src/storage/postgres.js';
 import { openSqlite } from '../src/storage/sqlite.js';
 import type { NewEvent, Storage } from '../src/storage/types.js';
 import { startBin, type Proc } from '../test/support/bin.js';
+import type { MemorySample } from '../src/bench-memory.js';
+import { memoryMarkdown, memoryRun, type MemoryReport } from './memory.js';
+import { paced } from './paced.js';
 import { request } from '../test/support/http.js';
 import { startPostgres, type Postgres } from '../test/support/postgres.js';
 
@@ -21,8 +24,10 @@ const TIMELINE_AT = 32;
 const SECONDS = Number(args.get('seconds') ?? 10);
 // The memory run (RSS sampled each second at TIMELINE_AT connections); --memory-seconds=0 skips it.
 const MEMORY_SECONDS = Number(args.get('memory-seconds') ?? 60);
+// --malloc-arena-max=N: the memory run's collector with MALLOC_ARENA_MAX=N (glibc's malloc arenas; an experiment).
+const MEMORY_ENV: Record<string, string> = args.get('malloc-arena-max') ? { MALLOC_ARENA_MAX: args.get('malloc-arena-max')! } : {};
 const SIZES = (args.get('sizes') ?? '10000,100000,1000000').split(',').map(Number);
-// --only=reads skips the ingest runs, --only=ingest the reads; --backends=SQLite measures one database.
+// --only=reads skips the ingest runs, --only=ingest the reads, --only=memory runs the memory run alone; --backends=SQLite measures one database.
 const ONLY = args.get('only');
 // POST bodies of this many events a request (a JSON array), at TIMELINE_AT connections; --post-events=0 skips them.
 const POST_EVENTS = (args.get('post-events') ?? '1,10,100').split(',').map(Number).filter((n) => n > 0);
@@ -87,17 +92,31 @@ function fsyncsPerSecond(): number {
   return n / 2;
 }
 
-interface Counts { commits: number; items: number; failures: number; stages?: Record<string, { mean: number; median: number; p99: number; n: number }> }
+interface Counts {
+  commits: number;
+  items: number;
+  failures: number;
+  stages?: Record<string, { mean: number; median: number; p99: number; n: number }>;
+  /** With stages traced: the main thread's event loop and GC over the run (src/bench-memory.ts): the largest delay and pause in ms, and GC ms a second. */
+  mainLoop?: { loopDelayMax: number; gcMaxMs: number; gcMsPerSecond: number };
+}
 
-/** The collector as a process, with the benchmark's counts (and, `stages`, its timeline) written at exit. */
+/** The collector as a process, with the benchmark's counts (and, `stages`, its timeline and its main thread's event-loop delay and GC pauses) written at exit. */
 async function collector(dbArgs: string[], stages: boolean): Promise<{ c: Proc; done(): Promise<Counts> }> {
   const file = join(work, `counts-${Date.now()}.json`);
-  const c = await startBin(['--port', '0', '--rate-limit', '0', '--max-connections-per-address', '0', ...dbArgs], { ...env, INSTALL_BEACON_BENCH: file, ...(stages ? { INSTALL_BEACON_BENCH_STAGES: '1' } : {}) });
+  const memory = `${file}.memory`;
+  const c = await startBin(['--port', '0', '--rate-limit', '0', '--max-connections-per-address', '0', ...dbArgs], { ...env, INSTALL_BEACON_BENCH: file, ...(stages ? { INSTALL_BEACON_BENCH_STAGES: '1', INSTALL_BEACON_BENCH_MEMORY: memory } : {}) });
   return {
     c,
     async done() {
       await c.stop();
-      return JSON.parse(readFileSync(file, 'utf8')) as Counts;
+      const counts = JSON.parse(readFileSync(file, 'utf8')) as Counts;
+      if (stages) {
+        // The first sample is from the start, before any load.
+        const main = readFileSync(memory, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as MemorySample).filter((m) => m.thread === 'main').slice(1);
+        if (main.length > 0) counts.mainLoop = { loopDelayMax: Math.max(...main.map((m) => m.loopDelayMax)), gcMaxMs: Math.max(...main.map((m) => m.gcMaxMs)), gcMsPerSecond: main.reduce((a, m) => a + m.gcMs, 0) / main.length };
+      }
+      return counts;
     },
   };
 }
@@ -125,17 +144,51 @@ const selfCpu = () => {
   return (u.user + u.system) / 1000;
 };
 
-/** A load run with the CPU time spent per request: by the load tool (this process), the server's main thread and its other threads. */
-async function measured(pid: number, url: string, prefix: string, connections: number, extra: Partial<autocannon.Options> = {}): Promise<Run & { cpuUs: { client: number; main: number; others: number } }> {
-  const [c0, s0] = [cpu(pid), selfCpu()];
-  const r = await cannon(url, prefix, connections, extra);
-  const [c1, s1] = [cpu(pid), selfCpu()];
-  const n = Math.max(1, r.total);
-  const us = (ms: number) => Math.round((ms * 1000) / n);
-  return { ...r, cpuUs: { client: us(s1 - s0), main: us(c1.main - c0.main), others: us(c1.others - c0.others) } };
+/**
+ * CPU time in ms of a PostgreSQL cluster: the postmaster and its live children (backends, WAL writer,
+ * checkpointer...: every thread of each, from /proc/<pid>/task/*\/stat), plus the children that have
+ * exited and been reaped (the postmaster's cutime + cstime), so a backend that ends during a run still counts.
+ */
+function clusterCpu(postmaster: number): number {
+  let ms = 0;
+  try {
+    const f = readFileSync(`/proc/${postmaster}/stat`, 'utf8');
+    const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    ms += ((Number(x[13]) + Number(x[14])) * 1000) / TICKS; // cutime + cstime: reaped children
+  } catch {
+    return 0;
+  }
+  const pids = new Set([String(postmaster)]);
+  for (const tid of readdirSync(`/proc/${postmaster}/task`)) {
+    try {
+      for (const child of readFileSync(`/proc/${postmaster}/task/${tid}/children`, 'utf8').split(' ')) if (child.trim()) pids.add(child.trim());
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  for (const pid of pids) {
+    try {
+      const t = cpu(Number(pid));
+      ms += t.main + t.others;
+    } catch {
+      // the process ended meanwhile (its time moves to cutime; a race of a few ticks)
+    }
+  }
+  return ms;
 }
 
-const rss = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+/**
+ * A load run with the CPU time spent per request: by the load tool (this process), the server's main thread
+ * and its other threads, and (`dbPid`, a PostgreSQL postmaster) the database server's processes.
+ */
+async function measured(pid: number, url: string, prefix: string, connections: number, extra: Partial<autocannon.Options> = {}, dbPid?: number): Promise<Run & { cpuUs: { client: number; main: number; others: number; db?: number } }> {
+  const [c0, s0, d0] = [cpu(pid), selfCpu(), dbPid ? clusterCpu(dbPid) : 0];
+  const r = await cannon(url, prefix, connections, extra);
+  const [c1, s1, d1] = [cpu(pid), selfCpu(), dbPid ? clusterCpu(dbPid) : 0];
+  const n = Math.max(1, r.total);
+  const us = (ms: number) => Math.round((ms * 1000) / n);
+  return { ...r, cpuUs: { client: us(s1 - s0), main: us(c1.main - c0.main), others: us(c1.others - c0.others), ...(dbPid ? { db: us(d1 - d0) } : {}) } };
+}
 
 
 async function queries(c: Proc, n: number): Promise<Record<string, number>> {
@@ -186,39 +239,56 @@ async function main(): Promise<void> {
     for (const [name, dbArgs] of backends) {
       if (ONLY === 'reads' || !BACKENDS.includes(name)) continue;
       const runs: Record<string, unknown> = {};
-      for (const connections of CONNECTIONS) {
+      for (const connections of ONLY === 'memory' ? [] : CONNECTIONS) {
         // Bare server and collector measured back to back, so both see the same machine load.
         const before = load();
         const base = await measured(b.child.pid!, b.url, 'bare', connections);
         const { c, done } = await collector(dbArgs, false);
-        const peak = await measured(c.child.pid!, c.url, `${name}-${connections}-peak`, connections);
+        const peak = await measured(c.child.pid!, c.url, `${name}-${connections}-peak`, connections, {}, name === 'PostgreSQL' ? pg.pid : undefined);
         const counts = await done();
         const batch = counts.items / Math.max(1, counts.commits);
         runs[connections] = { load: before, bare: base, collector: peak, ratio: peak.rps / base.rps, meanBatch: batch, commitCeiling: fsyncs * batch };
         console.error(name, connections, JSON.stringify(runs[connections]));
       }
+      // Memory over a longer run (memory.ts): RSS each second, each thread's heap, a forced GC after the warm-up and at the end.
+      let memory: MemoryReport | undefined;
+      if (MEMORY_SECONDS > 0) {
+        memory = await memoryRun({ dbArgs, seconds: MEMORY_SECONDS, connections: TIMELINE_AT, env, work, extraEnv: MEMORY_ENV });
+        console.error(name, 'memory', memoryMarkdown(name, memory).join('\n'));
+      }
+      if (ONLY === 'memory') {
+        ingest[name] = { memory };
+        continue;
+      }
       // At TIMELINE_AT connections: the p99 at half the peak rate, then the timeline of a request (stages traced).
+      // The rate is paced evenly, open loop (paced.ts: autocannon's overallRate sends in bursts at the peak and
+      // records a latency-weighted p99), against the bare server (the load tool's own floor at that pacing), the
+      // collector, and the collector with stages traced (its own handler-to-answer p99 beside the client's).
+      // autocannon's figure at the same rate is kept for comparison with earlier runs.
       const peakRps = (runs[TIMELINE_AT] as { collector: Run } | undefined)?.collector.rps;
-      const { c, done } = await collector(dbArgs, false);
-      const half = peakRps ? await cannon(c.url, `${name}-half`, TIMELINE_AT, { overallRate: Math.max(1, Math.floor(peakRps / 2)) }) : undefined;
-      await done();
+      let half: unknown;
+      if (peakRps) {
+        const rate = Math.max(1, Math.floor(peakRps / 2));
+        const halfLoad = load();
+        const pacedAt = (url: string, prefix: string) => paced(url, { rate, seconds: SECONDS, connections: TIMELINE_AT, path: (i) => `/bench-lib/1.0.0/linux/x64?ci=false&pm=npm&event_id=${prefix}-${i}` });
+        const bareRun = await pacedAt(b.url, `${name}-half-bare`);
+        let h = await collector(dbArgs, false);
+        const collectorRun = await pacedAt(h.c.url, `${name}-half`);
+        await h.done();
+        h = await collector(dbArgs, true);
+        const tracedHalf = await pacedAt(h.c.url, `${name}-half-traced`);
+        const tracedCounts = await h.done();
+        const own = tracedCounts.stages?.['handler to answer (total)'];
+        h = await collector(dbArgs, false);
+        const autocannonRun = await cannon(h.c.url, `${name}-half-ac`, TIMELINE_AT, { overallRate: rate });
+        await h.done();
+        half = { rate, load: halfLoad, bare: bareRun, collector: collectorRun, traced: { client: tracedHalf, handlerToAnswer: own, mainLoop: tracedCounts.mainLoop, meanBatch: tracedCounts.items / Math.max(1, tracedCounts.commits) }, autocannon: autocannonRun };
+        console.error(name, 'half rate', JSON.stringify(half));
+      }
       const traced = await collector(dbArgs, true);
       const tracedRun = await cannon(traced.c.url, `${name}-traced`, TIMELINE_AT);
       const timeline = await traced.done();
       console.error(name, 'timeline', JSON.stringify({ run: tracedRun, ...timeline }));
-      // Memory over a longer run: RSS each second.
-      let memory: unknown;
-      if (MEMORY_SECONDS > 0) {
-        const m = await collector(dbArgs, false);
-        const samples: number[] = [];
-        const every = setInterval(() => samples.push(rss(m.c.child.pid!)), 1000);
-        const run = await cannon(m.c.url, `${name}-memory`, TIMELINE_AT, { duration: MEMORY_SECONDS });
-        clearInterval(every);
-        await m.done();
-        const tenth = Math.max(1, Math.floor(samples.length / 10));
-        memory = { seconds: MEMORY_SECONDS, rps: run.rps, non2xx: run.non2xx, rssFirstTenthMiB: Math.max(...samples.slice(0, tenth)), rssLastTenthMiB: Math.max(...samples.slice(-tenth)), rssMaxMiB: Math.max(...samples) };
-        console.error(name, 'memory', JSON.stringify(memory));
-      }
       // POST bodies: requests and events a second with k events a request (issue 22 item 3).
       const post: Record<string, unknown> = {};
       for (const k of POST_EVENTS) {
@@ -229,14 +299,14 @@ async function main(): Promise<void> {
         post[k] = { load: before, run, eventsPerSecond: run.rps * k, stored: counts.items, sent2xx: (run.total - run.non2xx) * k, meanBatch: counts.items / Math.max(1, counts.commits) };
         console.error(name, 'post', k, JSON.stringify(post[k]));
       }
-      ingest[name] = { runs, post, halfRate: half, timeline: { run: tracedRun, meanBatch: timeline.items / Math.max(1, timeline.commits), stages: timeline.stages }, memory };
+      ingest[name] = { runs, post, halfRate: half, timeline: { run: tracedRun, meanBatch: timeline.items / Math.max(1, timeline.commits), stages: timeline.stages, mainLoop: timeline.mainLoop }, memory };
     }
     report.loadAtEnd = load();
     report.ingest = ingest;
     b.child.kill();
 
     const reads: Record<string, Record<string, unknown>> = {};
-    for (const name of ONLY === 'ingest' ? [] : BACKENDS) {
+    for (const name of ONLY === 'ingest' || ONLY === 'memory' ? [] : BACKENDS) {
       const target = name === 'SQLite' ? join(work, 'q.db') : await pg.createDatabase('q');
       const s = name === 'SQLite' ? openSqlite(target) : openPostgres(target);
       await s.migrate();
@@ -272,20 +342,30 @@ const f2 = (n: number) => (Math.round(n * 100) / 100).toFixed(2);
 function markdown(report: Record<string, any>): string {
   const out = [`load average ${report.loadAtStart} at the start, ${report.loadAtEnd} at the end; fsync of a 4 kB write: ${f0(report.fsyncsPerSecond)}/s`, ''];
   for (const [name, r] of Object.entries<any>(report.ingest ?? {})) {
-    out.push(`### ${name}`, '', '| connections | load | bare req/s | collector req/s | ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads | CPU-bound ratio |', '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|');
-    for (const [n, x] of Object.entries<any>(r.runs)) {
+    // PostgreSQL: the database server's processes too (another process, on the same cores).
+    const db = Object.values<any>(r.runs ?? {}).some((x) => x.collector.cpuUs.db !== undefined);
+    out.push(`### ${name}`, '');
+    if (r.runs) out.push(`| connections | load | bare req/s | collector req/s | ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads |${db ? ' PostgreSQL server |' : ''} CPU-bound ratio |`, `|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|${db ? '---:|' : ''}---:|`);
+    for (const [n, x] of Object.entries<any>(r.runs ?? {})) {
       const [b, c] = [x.bare.cpuUs, x.collector.cpuUs];
-      // If the two cores were the only limit: requests/s scale as 1 / (client + server CPU per request).
-      const bound = (b.client + b.main + b.others) / (c.client + c.main + c.others);
-      out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) | ${f2(bound)}× |`);
+      // If the two cores were the only limit: requests/s scale as 1 / (client + server CPU per request), the database's included.
+      const bound = (b.client + b.main + b.others) / (c.client + c.main + c.others + (c.db ?? 0));
+      out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) |${db ? ` ${c.db ?? ''} |` : ''} ${f2(bound)}× |`);
     }
     if (Object.keys(r.post ?? {}).length > 0) {
       out.push('', `POST bodies at ${TIMELINE_AT} connections (a JSON array of k events a request; events stored = events committed, mean batch in events):`, '', '| k events/request | load | req/s | events/s | p99 ms | mean batch (events) | events stored | non-2xx |', '|---:|---|---:|---:|---:|---:|---:|---:|');
       for (const [k, x] of Object.entries<any>(r.post)) out.push(`| ${k} | ${x.load} | ${f0(x.run.rps)} | **${f0(x.eventsPerSecond)}** | ${x.run.p99} | ${f1(x.meanBatch)} | ${f0(x.stored)} | ${x.run.non2xx + x.run.errors} |`);
     }
-    if (r.halfRate) out.push('', `p99 at half the ${TIMELINE_AT}-connection peak rate: **${r.halfRate.p99} ms** (at ${f0(r.halfRate.rps)} req/s, non-2xx ${r.halfRate.non2xx})`);
-    if (r.memory) out.push('', `memory over ${r.memory.seconds} s at ${TIMELINE_AT} connections (${f0(r.memory.rps)} req/s): RSS ${f0(r.memory.rssFirstTenthMiB)} MiB in the first tenth, ${f0(r.memory.rssLastTenthMiB)} MiB in the last, ${f0(r.memory.rssMaxMiB)} MiB at most`);
-    out.push('', `timeline of a request at ${TIMELINE_AT} connections, stages traced (${f0(r.timeline.run.rps)} req/s, mean batch ${f1(r.timeline.meanBatch)}):`, '', '| stage | mean ms | median ms | p99 ms |', '|---|---:|---:|---:|');
+    if (r.halfRate) {
+      const h = r.halfRate;
+      out.push(
+        '',
+        `p99 at half the ${TIMELINE_AT}-connection peak rate (${f0(h.rate)} req/s, evenly paced, open loop, latency from when each request was due; load ${h.load}): **collector ${f1(h.collector.p99)} ms**, bare server ${f1(h.bare.p99)} ms at the same pacing (the load tool's floor); collector with stages traced ${f1(h.traced.client.p99)} ms at the client, ${h.traced.handlerToAnswer ? f1(h.traced.handlerToAnswer.p99) : '–'} ms handler to answer (its own timeline; mean batch ${f1(h.traced.meanBatch)}${h.traced.mainLoop ? `; main thread: longest event-loop delay ${f1(h.traced.mainLoop.loopDelayMax)} ms, longest GC pause ${f1(h.traced.mainLoop.gcMaxMs)} ms, ${f1(h.traced.mainLoop.gcMsPerSecond)} ms of GC a second` : ''}); non-2xx ${h.collector.non2xx + h.collector.errors}. autocannon's overallRate at the same rate (bursts, latency-weighted p99): ${h.autocannon.p99} ms`,
+      );
+    }
+    if (r.memory) out.push('', ...memoryMarkdown(name, r.memory));
+    if (!r.timeline) continue;
+    out.push('', `timeline of a request at ${TIMELINE_AT} connections, stages traced (${f0(r.timeline.run.rps)} req/s, mean batch ${f1(r.timeline.meanBatch)}${r.timeline.mainLoop ? `; main thread: longest event-loop delay ${f1(r.timeline.mainLoop.loopDelayMax)} ms, longest GC pause ${f1(r.timeline.mainLoop.gcMaxMs)} ms, ${f1(r.timeline.mainLoop.gcMsPerSecond)} ms of GC a second` : ''}):`, '', '| stage | mean ms | median ms | p99 ms |', '|---|---:|---:|---:|');
     for (const [stage, x] of Object.entries<any>(r.timeline.stages ?? {})) out.push(`| ${stage} | ${x.mean.toFixed(3)} | ${x.median.toFixed(3)} | ${x.p99.toFixed(3)} |`);
     out.push('');
   }

@@ -1,6 +1,7 @@
 // install-beacon-collector: the receiving end for install-beacon's events.
 import { isMainThread, workerData } from 'node:worker_threads';
-import { parseConfig, parsePrune, USAGE } from './config.js';
+import { sampleMemory } from './bench-memory.js';
+import { benchMemoryFile, parseConfig, parsePrune, USAGE } from './config.js';
 import { DRAIN_MS, prune, runCommand, start } from './main.js';
 import { serveSqliteWorker, WORKER_FLAG } from './storage/sqlite-worker.js';
 
@@ -64,5 +65,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-if (!isMainThread && workerData?.[WORKER_FLAG]) serveSqliteWorker(workerData[WORKER_FLAG]);
-else void main();
+if (!isMainThread && workerData?.[WORKER_FLAG]) {
+  serveSqliteWorker(workerData[WORKER_FLAG]);
+  // The benchmark's memory samples of this worker's own heap (bench-memory.ts); off unless asked for.
+  const memory = benchMemoryFile(process.env, process.cwd());
+  if (memory) sampleMemory(memory, 'sqlite worker');
+} else void main();

@@ -38,8 +38,11 @@ export interface Config {
   keepAliveTimeout: number;
   /** `serve` (the default), or a command: print the read token, or back up the SQLite database into a new file. */
   command: { kind: 'serve' } | { kind: 'token' } | { kind: 'backup'; out: string };
-  /** The benchmark's (bench/run.ts): INSTALL_BEACON_BENCH=FILE gets the commit counts at exit, and with INSTALL_BEACON_BENCH_STAGES=1 the time of each ingest stage (trace.ts). */
-  bench?: { file: string; stages: boolean };
+  /**
+   * The benchmark's (bench/run.ts): INSTALL_BEACON_BENCH=FILE gets the commit counts at exit, with INSTALL_BEACON_BENCH_STAGES=1
+   * the time of each ingest stage (trace.ts), and with INSTALL_BEACON_BENCH_MEMORY=FILE each thread's memory each second (bench-memory.ts).
+   */
+  bench?: { file: string; stages: boolean; memory?: string };
 }
 
 export const DEFAULTS = {
@@ -180,6 +183,9 @@ export function parsePrune(argv: readonly string[], env: Env, cwd: string): Prun
   return { ok: false, error: 'prune: say what to delete: --package P, --keep P, or --package P --field F --value V' };
 }
 
+/** The benchmark's memory samples' file (INSTALL_BEACON_BENCH_MEMORY, with INSTALL_BEACON_BENCH), read by the main thread and the SQLite worker alike. */
+export const benchMemoryFile = (env: Env, cwd: string): string | undefined => (env.INSTALL_BEACON_BENCH && env.INSTALL_BEACON_BENCH_MEMORY ? resolve(cwd, env.INSTALL_BEACON_BENCH_MEMORY) : undefined);
+
 export function parseConfig(argv: readonly string[], env: Env, cwd: string): ParseResult {
   const scanned = scan(argv, VALUE_FLAGS, SWITCHES);
   if (typeof scanned === 'string') return { ok: false, error: scanned };
@@ -271,7 +277,7 @@ export function parseConfig(argv: readonly string[], env: Env, cwd: string): Par
       requestTimeout: (requestTimeout as number) * 1000,
       keepAliveTimeout: (keepAliveTimeout as number) * 1000,
       command,
-      bench: env.INSTALL_BEACON_BENCH ? { file: resolve(cwd, env.INSTALL_BEACON_BENCH), stages: env.INSTALL_BEACON_BENCH_STAGES === '1' } : undefined,
+      bench: env.INSTALL_BEACON_BENCH ? { file: resolve(cwd, env.INSTALL_BEACON_BENCH), stages: env.INSTALL_BEACON_BENCH_STAGES === '1', memory: benchMemoryFile(env, cwd) } : undefined,
     },
   };
 }

@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { describeRules } from './accept.js';
 import { createApp, type App } from './app.js';
 import { backupSqlite } from './backup.js';
+import { sampleMemory } from './bench-memory.js';
 import type { Config } from './config.js';
 import { createRetention } from './retention.js';
 import { ConnectionTable } from './connections.js';
@@ -73,6 +74,7 @@ export async function start(config: Config, print: (line: string) => void, sqlit
   const notes: string[] = [];
   if (config.database.kind === 'sqlite') ownerOnly(config.database.file, (l) => notes.push(l));
   traceStages(config.bench?.stages === true);
+  if (config.bench?.memory) sampleMemory(config.bench.memory, 'main');
   const storage = openStorage(config, sqliteWorker);
   try {
     await storage.migrate();
