@@ -21,8 +21,8 @@ export interface BatcherOptions<T> {
   concurrency?: number;
   /** How many events an item holds (default 1): maxBatch and maxQueue count events, and an item is never split across commits. */
   weight?(item: T): number;
-  /** Told every commit's outcome (the collector's health follows it). */
-  onOutcome?(outcome: { ok: true } | { ok: false; error: unknown }): void;
+  /** Told every commit's outcome, and when that commit started (Date.now()): the collector's health follows it. */
+  onOutcome?(outcome: { ok: true; startedAt?: number } | { ok: false; error: unknown }): void;
 }
 
 export class QueueFullError extends Error {
@@ -215,7 +215,8 @@ export class Batcher<T> {
       stage('batch build', clock() - t, batch.length);
     }
     const commit = {};
-    this.started.set(commit, Date.now());
+    const startedAt = Date.now();
+    this.started.set(commit, startedAt);
     const c = t && clock();
     // The next batch goes to the database before this one's requests are answered (answering a batch
     // is writing its responses): the writer never sits idle while the main thread answers.
@@ -240,7 +241,7 @@ export class Batcher<T> {
         settle(() => {
           this.stats.commits++;
           this.stats.items += events;
-          this.options.onOutcome?.({ ok: true });
+          this.options.onOutcome?.({ ok: true, startedAt });
           for (const w of batch) w.done();
         }),
       (e: unknown) =>

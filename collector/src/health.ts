@@ -9,6 +9,8 @@ export interface Fault {
   reason: string;
   since: number;
   failures: number;
+  /** A commit has not finished for stallMs (that commit's own end clears it), rather than a commit or probe that failed. */
+  stalled?: boolean;
 }
 
 export interface HealthOptions {
@@ -23,7 +25,12 @@ export interface HealthOptions {
 }
 
 export interface Health {
-  observe(outcome: { ok: true } | { ok: false; error: unknown }): void;
+  /**
+   * A commit's outcome. A success from a commit that started before a failure was seen does not end that
+   * fault: with several commits in flight (PostgreSQL), one that got through just before the database
+   * stopped can answer after one that did not, and says nothing of the database now.
+   */
+  observe(outcome: { ok: true; startedAt?: number } | { ok: false; error: unknown }): void;
   /** Looks for a stalled commit; the shell calls it every so often. */
   tick(): void;
   /** The current fault, after a probe write: undefined when writes work. */
@@ -41,9 +48,9 @@ export function createHealth(o: HealthOptions): Health {
   let fault: Fault | undefined;
   let probing: Promise<void> | undefined;
   let probedAt = 0;
-  const fail = (reason: string) => {
+  const fail = (reason: string, stalled = false) => {
     if (fault) return void fault.failures++;
-    fault = { reason, since: o.now(), failures: 1 };
+    fault = { reason, since: o.now(), failures: 1, stalled };
     o.log(`install-beacon-collector: writes are failing (${reason}); ingest answers 503 and /healthz 503 until they work again`);
   };
   const ok = () => {
@@ -53,10 +60,14 @@ export function createHealth(o: HealthOptions): Health {
   };
   const tick = () => {
     const since = o.inFlightSince();
-    if (since !== undefined && o.now() - since > o.stallMs) fail(`a commit has not finished for ${seconds(o.now() - since)}: is the disk frozen or the database stuck?`);
+    if (since !== undefined && o.now() - since > o.stallMs) fail(`a commit has not finished for ${seconds(o.now() - since)}: is the disk frozen or the database stuck?`, true);
   };
   return {
-    observe: (outcome) => (outcome.ok ? ok() : fail(reasonOf(outcome.error))),
+    observe: (outcome) => {
+      if (!outcome.ok) return fail(reasonOf(outcome.error));
+      if (fault && !fault.stalled && outcome.startedAt !== undefined && outcome.startedAt <= fault.since) return;
+      ok();
+    },
     tick,
     async check() {
       tick();

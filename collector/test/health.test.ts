@@ -4,7 +4,7 @@ import { createHealth } from '../src/health.js';
 // Issue 20 item 4: health follows the commits (not a read), and each fault logs one line when it
 // starts and one when it ends, whatever the number of requests refused meanwhile.
 
-type Step = { ok: true } | { fail: string } | { stall: number } | { unstall: true } | { tick: true } | { check: 'ok' | string };
+type Step = { ok: true } | { okStartedAgo: number } | { fail: string } | { stall: number } | { unstall: true } | { tick: true } | { check: 'ok' | string };
 
 function run(steps: Step[]) {
   let t = 1_000_000;
@@ -17,6 +17,7 @@ function run(steps: Step[]) {
     for (const s of steps) {
       t += 100;
       if ('ok' in s) h.observe({ ok: true });
+      else if ('okStartedAgo' in s) h.observe({ ok: true, startedAt: t - s.okStartedAgo });
       else if ('fail' in s) h.observe({ ok: false, error: new Error(s.fail) });
       else if ('stall' in s) (inFlight = t), (t += s.stall);
       else if ('unstall' in s) inFlight = undefined;
@@ -44,6 +45,10 @@ describe('health from the commits', () => {
     ['two faults apart: two lines each', [{ fail: 'a' }, { ok: true }, { fail: 'b' }, { ok: true }], [FAIL, OK, FAIL, OK], false],
     ['a commit stuck past stallMs (a frozen disk) is a fault, ticks add no lines; its end clears it', [{ stall: 1500 }, { tick: true }, { tick: true }, { unstall: true }, { ok: true }], [FAIL, OK], false],
     ['a commit in flight under stallMs is no fault', [{ stall: 500 }, { tick: true }], [], false],
+    // Issue 22 (seen when PostgreSQL stops with 3 commits in flight): one got through just before, and answers after one that did not.
+    ['a commit that started before the failure succeeds: the fault goes on; one started after ends it', [{ fail: 'terminating connection due to administrator command' }, { okStartedAgo: 150 }, { okStartedAgo: 50 }], [FAIL, OK], false],
+    ['only commits that started before the failure succeed: still failing', [{ fail: 'the database system is shutting down' }, { okStartedAgo: 150 }, { okStartedAgo: 300 }], [FAIL], true],
+    ['a stalled commit ends its own stall fault, however long ago it started', [{ stall: 1500 }, { tick: true }, { unstall: true }, { okStartedAgo: 2000 }], [FAIL, OK], false],
     ['no traffic: a failing probe write is a fault, a later good probe ends it', [{ check: 'the database file is no longer the one opened (deleted)' }, { check: 'ok' }], [FAIL, OK], false],
   ];
   it.each(cases)('%s', async (_name, steps, want, unhealthy) => {
