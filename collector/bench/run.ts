@@ -144,14 +144,50 @@ const selfCpu = () => {
   return (u.user + u.system) / 1000;
 };
 
-/** A load run with the CPU time spent per request: by the load tool (this process), the server's main thread and its other threads. */
-async function measured(pid: number, url: string, prefix: string, connections: number, extra: Partial<autocannon.Options> = {}): Promise<Run & { cpuUs: { client: number; main: number; others: number } }> {
-  const [c0, s0] = [cpu(pid), selfCpu()];
+/**
+ * CPU time in ms of a PostgreSQL cluster: the postmaster and its live children (backends, WAL writer,
+ * checkpointer...: every thread of each, from /proc/<pid>/task/*\/stat), plus the children that have
+ * exited and been reaped (the postmaster's cutime + cstime), so a backend that ends during a run still counts.
+ */
+function clusterCpu(postmaster: number): number {
+  let ms = 0;
+  try {
+    const f = readFileSync(`/proc/${postmaster}/stat`, 'utf8');
+    const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    ms += ((Number(x[13]) + Number(x[14])) * 1000) / TICKS; // cutime + cstime: reaped children
+  } catch {
+    return 0;
+  }
+  const pids = new Set([String(postmaster)]);
+  for (const tid of readdirSync(`/proc/${postmaster}/task`)) {
+    try {
+      for (const child of readFileSync(`/proc/${postmaster}/task/${tid}/children`, 'utf8').split(' ')) if (child.trim()) pids.add(child.trim());
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  for (const pid of pids) {
+    try {
+      const t = cpu(Number(pid));
+      ms += t.main + t.others;
+    } catch {
+      // the process ended meanwhile (its time moves to cutime; a race of a few ticks)
+    }
+  }
+  return ms;
+}
+
+/**
+ * A load run with the CPU time spent per request: by the load tool (this process), the server's main thread
+ * and its other threads, and (`dbPid`, a PostgreSQL postmaster) the database server's processes.
+ */
+async function measured(pid: number, url: string, prefix: string, connections: number, extra: Partial<autocannon.Options> = {}, dbPid?: number): Promise<Run & { cpuUs: { client: number; main: number; others: number; db?: number } }> {
+  const [c0, s0, d0] = [cpu(pid), selfCpu(), dbPid ? clusterCpu(dbPid) : 0];
   const r = await cannon(url, prefix, connections, extra);
-  const [c1, s1] = [cpu(pid), selfCpu()];
+  const [c1, s1, d1] = [cpu(pid), selfCpu(), dbPid ? clusterCpu(dbPid) : 0];
   const n = Math.max(1, r.total);
   const us = (ms: number) => Math.round((ms * 1000) / n);
-  return { ...r, cpuUs: { client: us(s1 - s0), main: us(c1.main - c0.main), others: us(c1.others - c0.others) } };
+  return { ...r, cpuUs: { client: us(s1 - s0), main: us(c1.main - c0.main), others: us(c1.others - c0.others), ...(dbPid ? { db: us(d1 - d0) } : {}) } };
 }
 
 
@@ -208,7 +244,7 @@ async function main(): Promise<void> {
         const before = load();
         const base = await measured(b.child.pid!, b.url, 'bare', connections);
         const { c, done } = await collector(dbArgs, false);
-        const peak = await measured(c.child.pid!, c.url, `${name}-${connections}-peak`, connections);
+        const peak = await measured(c.child.pid!, c.url, `${name}-${connections}-peak`, connections, {}, name === 'PostgreSQL' ? pg.pid : undefined);
         const counts = await done();
         const batch = counts.items / Math.max(1, counts.commits);
         runs[connections] = { load: before, bare: base, collector: peak, ratio: peak.rps / base.rps, meanBatch: batch, commitCeiling: fsyncs * batch };
@@ -306,13 +342,15 @@ const f2 = (n: number) => (Math.round(n * 100) / 100).toFixed(2);
 function markdown(report: Record<string, any>): string {
   const out = [`load average ${report.loadAtStart} at the start, ${report.loadAtEnd} at the end; fsync of a 4 kB write: ${f0(report.fsyncsPerSecond)}/s`, ''];
   for (const [name, r] of Object.entries<any>(report.ingest ?? {})) {
+    // PostgreSQL: the database server's processes too (another process, on the same cores).
+    const db = Object.values<any>(r.runs ?? {}).some((x) => x.collector.cpuUs.db !== undefined);
     out.push(`### ${name}`, '');
-    if (r.runs) out.push('| connections | load | bare req/s | collector req/s | ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads | CPU-bound ratio |', '|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|');
+    if (r.runs) out.push(`| connections | load | bare req/s | collector req/s | ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads |${db ? ' PostgreSQL server |' : ''} CPU-bound ratio |`, `|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|${db ? '---:|' : ''}---:|`);
     for (const [n, x] of Object.entries<any>(r.runs ?? {})) {
       const [b, c] = [x.bare.cpuUs, x.collector.cpuUs];
-      // If the two cores were the only limit: requests/s scale as 1 / (client + server CPU per request).
-      const bound = (b.client + b.main + b.others) / (c.client + c.main + c.others);
-      out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) | ${f2(bound)}× |`);
+      // If the two cores were the only limit: requests/s scale as 1 / (client + server CPU per request), the database's included.
+      const bound = (b.client + b.main + b.others) / (c.client + c.main + c.others + (c.db ?? 0));
+      out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) |${db ? ` ${c.db ?? ''} |` : ''} ${f2(bound)}× |`);
     }
     if (Object.keys(r.post ?? {}).length > 0) {
       out.push('', `POST bodies at ${TIMELINE_AT} connections (a JSON array of k events a request; events stored = events committed, mean batch in events):`, '', '| k events/request | load | req/s | events/s | p99 ms | mean batch (events) | events stored | non-2xx |', '|---:|---|---:|---:|---:|---:|---:|---:|');

@@ -181,20 +181,29 @@ export function createApp(o: AppOptions): App {
     return o.token !== undefined && validSession(o.token, sessionFrom(req.headers.cookie), now());
   }
 
+  /** A read failed in the database (or anything threw): answer 503, never crash. */
+  function failed(req: IncomingMessage, res: ServerResponse): void {
+    if (!res.headersSent) {
+      res.setHeader('x-content-type-options', 'nosniff');
+      json(res, req, 503, { error: 'the database is unavailable; retry later' });
+    } else res.destroy();
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    // Every answer, whatever its type: no browser may sniff a badge, a page or an error into something else.
-    res.setHeader('x-content-type-options', 'nosniff');
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     // A read path is never an event, whatever the routes; an API path may be long (npm's bulk lookups: 128 names).
     const isRead = (path === '/' || path === '/sign-out' || path === '/dashboard.css' || path === '/favicon.svg' || path === '/healthz') && url.length <= 2048;
-    const work = isRead || isApiPath(path) ? read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1))) : ingest.handle(req, res, url);
-    work.catch(() => {
-      // A read failed in the database: answer 503, never crash.
-      if (!res.headersSent) json(res, req, 503, { error: 'the database is unavailable; retry later' });
-      else res.destroy();
-    });
+    // Every answer, whatever its type: no browser may sniff a badge, a page or an error into something else
+    // (ingest's answers say it in their own headers, ingest.ts).
+    let work: void | Promise<void>;
+    try {
+      work = isRead || isApiPath(path) ? (res.setHeader('x-content-type-options', 'nosniff'), read(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)))) : ingest.handle(req, res, url);
+    } catch {
+      return failed(req, res);
+    }
+    work?.catch(() => failed(req, res));
   }
 
   return {

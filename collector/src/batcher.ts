@@ -41,22 +41,36 @@ export class ClosedError extends Error {
   }
 }
 
-interface Waiting<T> {
-  item: T;
-  /** When it queued (only while the benchmark traces stages). */
-  at: number;
-  resolve(): void;
-  reject(e: unknown): void;
+/**
+ * One item waiting for its commit (ingest: one request). No Promise and no timer per item: the batcher
+ * calls `done` once with the outcome, withdraws every item past its deadline from one timer, and asks
+ * `gone()` right before a commit would take the item (and at that timer).
+ */
+export interface Ticket<T> {
+  readonly item: T;
+  /** Withdrawn (WithdrawnError) if its commit has not started by then: ms on performance.now()'s clock; Infinity for never. */
+  readonly deadline: number;
+  /** Nobody waits for the answer any more (the client went away): withdrawn if its commit has not started. */
+  gone(): boolean;
+  /** The outcome, once: no argument when committed; else the commit's error, or WithdrawnError, QueueFullError, ClosedError. */
+  done(error?: unknown): void;
 }
 
+const monotonic = (): number => performance.now();
+
 export class Batcher<T> {
-  private queue: Waiting<T>[] = [];
+  private queue: Ticket<T>[] = [];
+  /** When each queued ticket queued, in the queue's order (only while the benchmark traces stages). */
+  private queuedAt: number[] = [];
   /** Events (the items' weights) in the queue. */
   private queued = 0;
   private active = new Set<Promise<void>>();
   /** When each commit in flight started (Date.now()). */
   private started = new Map<object, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** One timer for every queued ticket's deadline: armed for the earliest. */
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineAt = Infinity;
   private closed = false;
   readonly maxBatch: number;
   readonly lingerMs: number;
@@ -77,29 +91,76 @@ export class Batcher<T> {
    * (WithdrawnError, nothing stored) if `signal` aborts while the item still waits in the queue.
    */
   add(item: T, signal?: AbortSignal): Promise<void> {
-    if (this.closed) return Promise.reject(new ClosedError());
-    if (signal?.aborted) return Promise.reject(new WithdrawnError());
-    const weight = this.options.weight?.(item) ?? 1;
-    if (this.queued + weight > this.maxQueue) return Promise.reject(new QueueFullError());
     return new Promise((resolve, reject) => {
-      const w: Waiting<T> = { item, at: tracing() ? clock() : 0, resolve, reject };
-      if (signal) {
-        const withdraw = () => {
-          const i = this.queue.indexOf(w);
-          if (i === -1) return; // its commit has started: the commit's outcome answers it
-          this.queue.splice(i, 1);
-          this.queued -= weight;
-          reject(new WithdrawnError());
-        };
-        signal.addEventListener('abort', withdraw, { once: true });
-        const settle = (f: () => void) => () => (signal.removeEventListener('abort', withdraw), f());
-        w.resolve = settle(resolve);
-        w.reject = (e) => settle(() => reject(e))();
-      }
-      this.queue.push(w);
-      this.queued += weight;
-      this.schedule();
+      const withdraw = () => this.withdraw(ticket);
+      const ticket: Ticket<T> = {
+        item,
+        deadline: Infinity,
+        gone: () => signal?.aborted === true,
+        done: (e) => {
+          signal?.removeEventListener('abort', withdraw);
+          if (e === undefined) resolve();
+          else reject(e);
+        },
+      };
+      signal?.addEventListener('abort', withdraw, { once: true });
+      this.enqueue(ticket);
     });
+  }
+
+  /** Queue a ticket; its `done` is called once (at once if it is refused: closed, full, gone or past its deadline). */
+  enqueue(t: Ticket<T>): void {
+    if (this.closed) return t.done(new ClosedError());
+    if (t.gone() || t.deadline <= monotonic()) return t.done(new WithdrawnError());
+    const weight = this.options.weight?.(t.item) ?? 1;
+    if (this.queued + weight > this.maxQueue) return t.done(new QueueFullError());
+    this.queue.push(t);
+    if (tracing()) this.queuedAt.push(clock());
+    this.queued += weight;
+    if (t.deadline < this.deadlineAt) this.armDeadline(t.deadline);
+    this.schedule();
+  }
+
+  /** Take a ticket out of the queue (WithdrawnError, nothing stored); false if its commit has started (its outcome answers it). */
+  withdraw(t: Ticket<T>): boolean {
+    const i = this.queue.indexOf(t);
+    if (i === -1) return false;
+    this.remove(i);
+    t.done(new WithdrawnError());
+    return true;
+  }
+
+  private remove(i: number): void {
+    const [t] = this.queue.splice(i, 1);
+    if (this.queuedAt.length) this.queuedAt.splice(i, 1);
+    this.queued -= this.options.weight?.(t!.item) ?? 1;
+  }
+
+  private armDeadline(at: number): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = setTimeout(() => this.expire(), Math.max(0, Math.ceil(at - monotonic())));
+  }
+
+  /** Withdraw every queued ticket past its deadline or gone; arm the timer for the earliest deadline left. */
+  private expire(): void {
+    this.deadlineTimer = undefined;
+    this.deadlineAt = Infinity;
+    const now = monotonic();
+    const out: Ticket<T>[] = [];
+    let next = Infinity;
+    for (let i = 0; i < this.queue.length; ) {
+      const t = this.queue[i]!;
+      if (t.deadline <= now || t.gone()) {
+        this.remove(i);
+        out.push(t);
+      } else {
+        if (t.deadline < next) next = t.deadline;
+        i++;
+      }
+    }
+    if (next < Infinity) this.armDeadline(next);
+    for (const t of out) t.done(new WithdrawnError());
   }
 
   /** When the oldest commit still in flight started (ms since the epoch), or undefined: a commit that hangs (a frozen disk) shows here. */
@@ -125,19 +186,32 @@ export class Batcher<T> {
     this.timer = undefined;
     if (this.active.size >= this.concurrency || this.queue.length === 0) return;
     const t = tracing() ? clock() : 0;
-    // Whole items up to maxBatch events (at least one item, however heavy).
+    // Whole items up to maxBatch events (at least one item, however heavy); a ticket whose client is
+    // gone is withdrawn here, the last moment before its commit would start.
+    const batch: Ticket<T>[] = [];
+    const gone: Ticket<T>[] = [];
     let n = 0;
     let events = 0;
+    let dropped = 0;
     for (const w of this.queue) {
       const weight = this.options.weight?.(w.item) ?? 1;
-      if (n > 0 && events + weight > this.maxBatch) break;
+      if (batch.length > 0 && events + weight > this.maxBatch) break;
       n++;
+      if (w.gone()) {
+        gone.push(w);
+        dropped += weight;
+        continue;
+      }
+      batch.push(w);
       events += weight;
     }
-    const batch = this.queue.splice(0, n);
-    this.queued -= events;
+    this.queue.splice(0, n);
+    const at = this.queuedAt.length ? this.queuedAt.splice(0, n) : undefined;
+    this.queued -= events + dropped;
+    for (const w of gone) w.done(new WithdrawnError());
+    if (batch.length === 0) return this.flush();
     if (t) {
-      for (const w of batch) stage('queue wait', t - w.at);
+      for (const q of at ?? []) stage('queue wait', t - q);
       stage('batch build', clock() - t, batch.length);
     }
     const commit = {};
@@ -153,21 +227,27 @@ export class Batcher<T> {
       if (this.queue.length > 0) this.flush();
       answer();
     };
-    const done: Promise<void> = (async () => {
-      await this.options.commit(batch.map((w) => w.item));
-    })().then(
+    const items = new Array<T>(batch.length);
+    for (let i = 0; i < batch.length; i++) items[i] = batch[i]!.item;
+    let committing: Promise<unknown>;
+    try {
+      committing = this.options.commit(items);
+    } catch (e) {
+      committing = Promise.reject(e);
+    }
+    const done: Promise<void> = committing.then(
       () =>
         settle(() => {
           this.stats.commits++;
           this.stats.items += events;
           this.options.onOutcome?.({ ok: true });
-          for (const w of batch) w.resolve();
+          for (const w of batch) w.done();
         }),
       (e: unknown) =>
         settle(() => {
           this.stats.failures++;
           this.options.onOutcome?.({ ok: false, error: e });
-          for (const w of batch) w.reject(e);
+          for (const w of batch) w.done(e);
         }),
     );
     this.active.add(done);
@@ -180,7 +260,10 @@ export class Batcher<T> {
     this.closed = true;
     while (this.active.size > 0 || this.queue.length > 0) {
       this.flush();
-      await Promise.race(this.active);
+      if (this.active.size > 0) await Promise.race(this.active);
     }
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    this.deadlineAt = Infinity;
   }
 }

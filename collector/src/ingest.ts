@@ -6,8 +6,8 @@
 // Every rejection is a named reason (routes.ts REJECTIONS) with its status, counted in `rejected`;
 // on any of them nothing of the request is stored.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ackSignal, requestEnded } from './ackable.js';
-import { Batcher, type BatcherOptions } from './batcher.js';
+import { answerGone, endsWithHead, requestEnded } from './ackable.js';
+import { Batcher, type BatcherOptions, type Ticket } from './batcher.js';
 import { MAX_BODY, parseBody } from './body.js';
 import { createLimiter, senderKey, WINDOW_MS } from './ratelimit.js';
 import { NO_RULES } from './accept.js';
@@ -78,6 +78,15 @@ export function eventsOf(matched: IngestEvent | { package?: undefined; vars: Rec
   return { ok: true, events };
 }
 
+/** A GET's (or HEAD's) one event, from its matched URL: every variable but event_id, which de-duplicates. */
+export function urlEvent(matched: IngestEvent, receivedAt: number): NewEvent {
+  const { vars } = matched;
+  if (!Object.hasOwn(vars, 'event_id')) return { package: matched.package, eventId: null, vars, receivedAt };
+  const rest: Record<string, string> = {};
+  for (const name of Object.keys(vars)) if (name !== 'event_id') rest[name] = vars[name]!;
+  return { package: matched.package, eventId: vars.event_id!, vars: rest, receivedAt };
+}
+
 /** @scarf/scarf's fields as install-beacon's variables (SCARF_FIELDS); nothing else of the body. */
 export function scarfRecord(fields: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -120,8 +129,11 @@ export interface IngestOptions {
 }
 
 export interface Ingest {
-  /** Answer one request to an ingest path (`url` as received: path and query, still percent-encoded). */
-  handle(req: IncomingMessage, res: ServerResponse, url: string): Promise<void>;
+  /**
+   * Answer one request to an ingest path (`url` as received: path and query, still percent-encoded).
+   * A GET is handled without a Promise: a Promise only when there is something to wait for (a body, or a request not yet ended).
+   */
+  handle(req: IncomingMessage, res: ServerResponse, url: string): void | Promise<void>;
   /** Each item is one request's events, committed together. */
   batcher: Batcher<NewEvent[]>;
   /** Why each rejected request was rejected (counts per reason). */
@@ -129,6 +141,13 @@ export interface Ingest {
   /** Stop taking events and commit what is queued. */
   close(): Promise<void>;
 }
+
+/**
+ * Every answer says nosniff (app.ts sets it for the reads). Ingest's answers give their headers as one
+ * flat list to writeHead and set none before: Node then writes them as given, with no headers object.
+ */
+const NOSNIFF = ['x-content-type-options', 'nosniff'];
+const OK_HEADERS = ['content-length', '0', 'cache-control', 'no-store', ...NOSNIFF];
 
 export function createIngest(o: IngestOptions): Ingest {
   const { now, ackTimeoutMs } = o;
@@ -159,44 +178,52 @@ export function createIngest(o: IngestOptions): Ingest {
     rejected[reason] = (rejected[reason] ?? 0) + 1;
     const r = REJECTIONS[reason];
     const body = r.text + (detail ? `: ${detail}` : '') + '\n';
-    res.writeHead(r.status, {
-      'content-type': 'text/plain; charset=utf-8',
-      'cache-control': 'no-store',
-      'content-length': Buffer.byteLength(body),
-      ...(reason === 'rate_limited' ? { 'retry-after': '60' } : {}),
-      ...(reason === 'method' ? { allow: 'GET, HEAD, POST' } : {}),
-      // A body left unread (refused before it was read, or too large to read on): the connection ends with the answer.
-      ...(req.method === 'POST' && !req.readableEnded ? { connection: 'close' } : {}),
-    });
+    const headers = ['content-type', 'text/plain; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(body)), ...NOSNIFF];
+    if (reason === 'rate_limited') headers.push('retry-after', '60');
+    if (reason === 'method') headers.push('allow', 'GET, HEAD, POST');
+    // A body left unread (refused before it was read, or too large to read on): the connection ends with the answer.
+    if (req.method === 'POST' && !req.readableEnded) headers.push('connection', 'close');
+    res.writeHead(r.status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
   /**
-   * Enqueue once the request ended whole, and answer once the commit holding the events is done. Withdrawn
-   * (503, nothing stored) at the deadline or when the client is gone, unless its commit has started: then
-   * that commit's outcome answers (ackable.ts).
+   * One request waiting for its commit; answered once the commit holding its events is done (200), or
+   * with 503 (nothing stored) when it is refused or withdrawn: at its deadline or when its client is
+   * gone, unless its commit has started: then that commit's outcome answers (batcher.ts).
    */
-  async function commit(req: IncomingMessage, res: ServerResponse, events: NewEvent[], t0: number): Promise<void> {
-    const ack = ackSignal(req, res, ackTimeoutMs);
-    try {
-      if (!(await requestEnded(req))) return;
-      await batcher.add(events, ack.signal);
-    } catch {
-      return res.destroyed ? undefined : reject(req, res, 'unavailable');
-    } finally {
-      ack.clear();
+  class Waiting implements Ticket<NewEvent[]> {
+    constructor(
+      readonly item: NewEvent[],
+      readonly deadline: number,
+      private readonly req: IncomingMessage,
+      private readonly res: ServerResponse,
+      private readonly t0: number,
+    ) {}
+    gone(): boolean {
+      return answerGone(this.req, this.res);
     }
-    const t2 = t0 && clock();
-    res.writeHead(200, { 'content-length': 0, 'cache-control': 'no-store' });
-    res.end();
-    if (t0) stage('answer', clock() - t2), stage('handler to answer (total)', clock() - t0);
+    done(error?: unknown): void {
+      const { req, res, t0 } = this;
+      if (error !== undefined) return res.destroyed ? undefined : reject(req, res, 'unavailable');
+      const t2 = t0 && clock();
+      res.writeHead(200, OK_HEADERS);
+      res.end();
+      if (t0) stage('answer', clock() - t2), stage('handler to answer (total)', clock() - t0);
+    }
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+  /** Enqueue once the request ended whole (a request that fails first is Node's to answer: 400). */
+  function commit(req: IncomingMessage, res: ServerResponse, events: NewEvent[], t0: number): void | Promise<void> {
+    const w = new Waiting(events, performance.now() + ackTimeoutMs, req, res, t0);
+    if (req.complete || endsWithHead(req)) return batcher.enqueue(w);
+    return requestEnded(req).then((ended) => (ended ? batcher.enqueue(w) : undefined));
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse, url: string): void | Promise<void> {
     const t0 = tracing() ? clock() : 0;
     const method = req.method ?? '';
-    const q = url.indexOf('?');
-    const scarf = (q === -1 ? url : url.slice(0, q)) === SCARF_PATH;
+    const scarf = url.startsWith(SCARF_PATH) && (url.length === SCARF_PATH.length || url[SCARF_PATH.length] === '?');
     let m: IngestEvent | { package?: undefined; vars: Record<string, never> };
     let route: Route | undefined;
     if (scarf) {
@@ -214,14 +241,23 @@ export function createIngest(o: IngestOptions): Ingest {
       limited(req, 1);
       return reject(req, res, 'rate_limited');
     }
-    let records: Record<string, string>[] = [{}];
-    if (method === 'POST') {
-      const bytes = await readBody(req, MAX_BODY);
-      if (bytes === 'too_large') return reject(req, res, 'body_too_large');
-      const body = parseBody(req.headers['content-type'], bytes);
-      if (!body.ok) return reject(req, res, body.reason, body.detail);
-      records = scarf ? body.events.map(scarfRecord) : body.events;
+    if (method !== 'POST') {
+      // A GET's or HEAD's one event is its URL's, which matchRequest has checked whole (eventsOf would again).
+      const t1 = t0 && clock();
+      if (limited(req, 1)) return reject(req, res, 'rate_limited');
+      if (t0) stage('parse and match', t1 - t0), stage('rate limit', clock() - t1);
+      return commit(req, res, [urlEvent(m as IngestEvent, now())], t0);
     }
+    return post(req, res, m, route, scarf, t0);
+  }
+
+  /** A POST's events: its body's records, each merged with the URL's variables. */
+  async function post(req: IncomingMessage, res: ServerResponse, m: IngestEvent | { package?: undefined; vars: Record<string, never> }, route: Route | undefined, scarf: boolean, t0: number): Promise<void> {
+    const bytes = await readBody(req, MAX_BODY);
+    if (bytes === 'too_large') return reject(req, res, 'body_too_large');
+    const body = parseBody(req.headers['content-type'], bytes);
+    if (!body.ok) return reject(req, res, body.reason, body.detail);
+    const records = scarf ? body.events.map(scarfRecord) : body.events;
     const e = eventsOf(m, records, route);
     if (!e.ok) return reject(req, res, e.reason);
     const t1 = t0 && clock();

@@ -94,7 +94,18 @@ export async function start(config: Config, print: (line: string) => void, sqlit
   let ready!: (a: App) => void;
   const appReady = new Promise<App>((r) => (ready = r));
   let closing: Promise<void> | undefined;
+  // Each admitted connection's "answered, waiting for the next request" callback, made once per connection
+  // (not per request); with TLS, found by the TCP socket's peer (req.socket is then the TLS socket over it).
+  const idlers = new WeakMap<Socket, () => void>();
+  const byPeer = new Map<string, Socket>();
+  const peer = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
   const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const s = config.tls ? byPeer.get(peer(req.socket)) : req.socket;
+    const idle = s && idlers.get(s);
+    if (idle) {
+      table.busy(s!);
+      res.on('finish', idle);
+    }
     // While draining, every answer closes its connection, so a keep-alive client cannot hold the exit.
     if (closing) res.setHeader('connection', 'close');
     if (app) app.handle(req, res);
@@ -105,25 +116,17 @@ export async function start(config: Config, print: (line: string) => void, sqlit
     : http.createServer(limits, handle);
   server.keepAliveTimeout = limits.keepAliveTimeout;
   const table = new ConnectionTable<Socket>({ max: config.maxConnections, perAddress: config.maxConnectionsPerAddress });
-  // By the TCP socket's peer (a TLS socket has the same one); req.socket of https is the TLS socket over it.
-  const byPeer = new Map<string, Socket>();
-  const peer = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
   server.on('connection', (s: Socket) => {
     const close = table.open(s, addressKey(s.remoteAddress ?? ''));
     if (!close.includes(s)) {
-      byPeer.set(peer(s), s);
+      idlers.set(s, () => table.idle(s));
+      if (config.tls) byPeer.set(peer(s), s);
       s.once('close', () => {
         table.closed(s);
-        if (byPeer.get(peer(s)) === s) byPeer.delete(peer(s));
+        if (config.tls && byPeer.get(peer(s)) === s) byPeer.delete(peer(s));
       });
     }
     for (const c of close) c.destroy();
-  });
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const s = byPeer.get(peer(req.socket));
-    if (!s) return;
-    table.busy(s);
-    res.once('finish', () => table.idle(s));
   });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -40,6 +40,8 @@ interface QueryParam {
   /** Matches the raw (still percent-encoded) value; its groups are `vars` in order. */
   pattern: RegExp;
   vars: string[];
+  /** The value is one variable and nothing else (`name={var}`): it is the whole raw value, no regex needed. */
+  whole?: boolean;
 }
 
 export interface Route {
@@ -197,7 +199,7 @@ export function compileRoute(spec: string): CompileResult {
         return fail(`the query parameter "${name}" is not valid percent-encoded UTF-8`);
       }
       fixed.set(name, v);
-    } else query.push({ name, pattern: new RegExp(`^${value.source}$`), vars: value.vars });
+    } else query.push({ name, pattern: new RegExp(`^${value.source}$`), vars: value.vars, whole: valuePieces.length === 1 && !('text' in valuePieces[0]!) });
   }
   if (pkg && variables.has('name')) return fail('give either {name} in the template or PACKAGE=, not both');
   if (!pkg && !variables.has('name')) return fail('the template has no {name}; give it as PACKAGE=TEMPLATE');
@@ -258,8 +260,13 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // U+061C), the line and paragraph separators (U+2028, U+2029) and the byte-order mark (U+FEFF).
 const INVISIBLE = /[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u2028\u2029\ufeff]/;
 
+/** Any character one of the tests below may refuse (a surrogate, even in a valid pair; control; invisible): none, and the value is fine. */
+const SUSPECT = /[\ud800-\udfff\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u2028\u2029\ufeff]/;
+
 /** One decoded value, whatever its variable (from a URL or a body): no control or invisible characters, at most MAX_VALUE code points. */
 export function checkValue(value: string): Rejection | undefined {
+  // Most values: no suspect character, and no more UTF-16 units than MAX_VALUE (so no more code points).
+  if (value.length <= MAX_VALUE && !SUSPECT.test(value)) return undefined;
   // A lone surrogate cannot come out of UTF-8, but a JSON body can spell one (`"\ud800"`): no database stores it.
   if (/[\ud800-\udfff]/u.test(value)) return 'bad_encoding';
   if (CONTROL.test(value)) return 'control_chars';
@@ -298,58 +305,75 @@ const decode = (raw: string): string | undefined => {
   }
 };
 
+/** Whether a raw path has a "." or ".." segment. */
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+
 /** Match a request's method and raw URL (as received: path and query, still percent-encoded) against the routes. */
 export function matchRequest(routes: readonly Route[], method: string, url: string): MatchResult {
-  if (Buffer.byteLength(url) > MAX_URL) return { ok: false, reason: 'uri_too_long' };
+  // A UTF-8 byte length is at least the UTF-16 length and at most three times it.
+  if (url.length > MAX_URL || (url.length * 3 > MAX_URL && Buffer.byteLength(url) > MAX_URL)) return { ok: false, reason: 'uri_too_long' };
   if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return { ok: false, reason: 'method' };
   // Node hands over bytes >= 0x80 as Latin-1 characters: a well-formed client percent-encodes them.
   if (/[^\u0021-\u007e]/.test(url)) return { ok: false, reason: 'raw_bytes' };
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);
-  const rawQuery = q === -1 ? '' : url.slice(q + 1);
-  if (rawPath.split('/').some((s) => s === '.' || s === '..')) return { ok: false, reason: 'dot_segment' };
+  if (DOT_SEGMENT.test(rawPath)) return { ok: false, reason: 'dot_segment' };
 
   const params = new Map<string, string>();
-  for (const item of rawQuery.split('&')) {
-    if (!item) continue;
-    const eq = item.indexOf('=');
-    const name = eq === -1 ? item : item.slice(0, eq);
-    if (params.has(name)) return { ok: false, reason: 'duplicate_param' };
-    params.set(name, eq === -1 ? '' : item.slice(eq + 1));
+  if (q !== -1) {
+    for (let at = q + 1; at <= url.length; ) {
+      let end = url.indexOf('&', at);
+      if (end === -1) end = url.length;
+      if (end > at) {
+        const eq = url.indexOf('=', at);
+        const hasValue = eq !== -1 && eq < end;
+        const name = url.slice(at, hasValue ? eq : end);
+        if (params.has(name)) return { ok: false, reason: 'duplicate_param' };
+        params.set(name, hasValue ? url.slice(eq + 1, end) : '');
+      }
+      at = end + 1;
+    }
   }
 
   routes: for (const route of routes) {
     const m = route.path.exec(rawPath);
     if (!m) continue;
     for (const [name, value] of route.fixed) if (params.has(name) ? decode(params.get(name)!) !== value : true) continue routes;
-    const raw: Array<[string, string]> = route.pathVars.map((v, i) => [v, m[i + 1]!]);
-    const named = new Set<string>();
+    // Every variable's name and raw value, in order: the path's, the template's query variables, then every other query parameter.
+    const names: string[] = route.pathVars.slice();
+    const raws: string[] = [];
+    for (let i = 0; i < names.length; i++) raws.push(m[i + 1]!);
     for (const param of route.query) {
       const given = params.get(param.name);
-      named.add(param.name);
       if (given === undefined) continue; // a query variable may be absent (an older hook's URL): it is not stored
+      if (param.whole) {
+        names.push(param.vars[0]!);
+        raws.push(given);
+        continue;
+      }
       const pm = param.pattern.exec(given);
       if (!pm) continue routes;
-      param.vars.forEach((v, i) => raw.push([v, pm[i + 1]!]));
+      for (let i = 0; i < param.vars.length; i++) names.push(param.vars[i]!), raws.push(pm[i + 1]!);
     }
     // Every other query parameter (fixed ones too) is a variable of its own name.
     for (const [rawName, rawValue] of params) {
-      if (named.has(rawName)) continue;
-      const name = decode(rawName);
+      if (templated(route, rawName)) continue;
+      const name = decodeRaw(rawName);
       if (name === undefined) return { ok: false, reason: 'bad_encoding' };
       if (!VAR_NAME.test(name)) return { ok: false, reason: 'bad_var_name' };
-      raw.push([name, rawValue]);
+      names.push(name);
+      raws.push(rawValue);
     }
     const vars: Record<string, string> = {};
     let pkg = route.package;
-    let seen = 0;
-    for (const [name, rawValue] of raw) {
-      const value = decode(rawValue);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const value = decodeRaw(raws[i]!);
       if (value === undefined) return { ok: false, reason: 'bad_encoding' };
       if (name === 'name' && pkg === undefined) pkg = value;
       else if (name === 'name' || Object.hasOwn(vars, name)) return { ok: false, reason: 'duplicate_var' };
       else vars[name] = value;
-      if (++seen > MAX_VARS + 1) return { ok: false, reason: 'too_many_vars' };
+      if (i + 1 > MAX_VARS + 1) return { ok: false, reason: 'too_many_vars' };
     }
     if (pkg === undefined) return { ok: false, reason: 'no_route' };
     const event = { package: pkg, vars };
@@ -357,4 +381,13 @@ export function matchRequest(routes: readonly Route[], method: string, url: stri
     return refused ? { ok: false, reason: refused } : { ok: true, event, route };
   }
   return { ok: false, reason: 'no_route' };
+}
+
+/** A raw value decoded; one without a "%" is its own decoding. */
+const decodeRaw = (raw: string): string | undefined => (raw.indexOf('%') === -1 ? raw : decode(raw));
+
+/** Whether a query parameter's name is one of the route's templated ones. */
+function templated(route: Route, name: string): boolean {
+  for (const p of route.query) if (p.name === name) return true;
+  return false;
 }

@@ -247,3 +247,79 @@ describe('Batcher (group commit)', () => {
     expect(outcomes).toEqual(['ok', 'gone']);
   });
 });
+
+// Issue 22: ingest queues a Ticket (no Promise, AbortController or timer per request). One timer
+// withdraws what is past its deadline; a ticket whose client is gone is withdrawn before its commit.
+describe('Batcher tickets (deadline and gone, without a timer per request)', () => {
+  const ticket = (item: number, o: { deadline?: number; gone?: () => boolean } = {}) => {
+    const t = {
+      item,
+      deadline: o.deadline ?? Infinity,
+      gone: o.gone ?? (() => false),
+      outcome: undefined as Promise<unknown> | undefined,
+      done: (_e?: unknown) => {},
+    };
+    t.outcome = new Promise((resolve) => (t.done = (e?: unknown) => resolve(e === undefined ? 'committed' : e instanceof WithdrawnError ? 'withdrawn' : String(e))));
+    return t;
+  };
+
+  // While the first commit hangs, ticket 2 waits in the queue; what happens to it decides the second batch.
+  it.each([
+    ['deadline passes while it waits', { deadlineIn: 30 }, () => {}, 'withdrawn', [[1], [3]]],
+    ['its client goes away while it waits', {}, (state: { gone: boolean }) => (state.gone = true), 'withdrawn', [[1], [3]]],
+    ['neither', { deadlineIn: 3_600_000 }, () => {}, 'committed', [[1], [2, 3]]],
+  ] as const)('%s', async (_, o, meanwhile, expected, batches) => {
+    const g = gate();
+    const b = new Batcher<number>({ commit: g.commit, lingerMs: 0 });
+    const first = ticket(1);
+    b.enqueue(first);
+    await g.started(1);
+    const state = { gone: false };
+    const second = ticket(2, { deadline: 'deadlineIn' in o ? performance.now() + o.deadlineIn : Infinity, gone: () => state.gone });
+    b.enqueue(second);
+    meanwhile(state);
+    if ('deadlineIn' in o && expected === 'withdrawn') expect(await second.outcome).toBe('withdrawn'); // before the first commit ends
+    const third = ticket(3);
+    b.enqueue(third);
+    g.pending[0]!.open();
+    await g.started(2);
+    expect(g.batches).toEqual(batches);
+    g.pending[1]!.open();
+    expect([await first.outcome, await second.outcome, await third.outcome]).toEqual(['committed', expected, 'committed']);
+    expect(b.pending).toBe(0);
+  });
+
+  it.each([
+    ['past its deadline', { deadline: performance.now() - 1 }],
+    ['gone', { gone: () => true }],
+  ])('a ticket already %s is refused before it queues', async (_, o) => {
+    const b = new Batcher<number>({ commit: async () => {} });
+    const t = ticket(1, o);
+    b.enqueue(t);
+    expect(await t.outcome).toBe('withdrawn');
+    expect(b.pending).toBe(0);
+  });
+
+  it('a deadline that passes after its commit started changes nothing: the commit answers', async () => {
+    const g = gate();
+    const b = new Batcher<number>({ commit: g.commit, lingerMs: 0 });
+    const t = ticket(1, { deadline: performance.now() + 20 });
+    b.enqueue(t);
+    await g.started(1);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(await settled(t.outcome!)).toBe('pending');
+    g.pending[0]!.fail(new Error('disk full'));
+    expect(await t.outcome).toBe('Error: disk full');
+  });
+
+  it('close() with only gone tickets queued ends (nothing to commit)', async () => {
+    const g = gate();
+    const b = new Batcher<number>({ commit: g.commit, lingerMs: 3_600_000 });
+    const state = { gone: false };
+    const t = ticket(1, { gone: () => state.gone });
+    b.enqueue(t);
+    state.gone = true;
+    await b.close();
+    expect([await t.outcome, g.batches]).toEqual(['withdrawn', []]);
+  });
+});

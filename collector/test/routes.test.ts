@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseRules } from '../src/accept.js';
-import { checkEvent, compileRoute, DEFAULT_ROUTE, FIELDS, isPackageName, matchRequest, REJECTIONS, type Route } from '../src/routes.js';
+import { checkEvent, checkValue, compileRoute, DEFAULT_ROUTE, FIELDS, isPackageName, matchRequest, REJECTIONS, type Route } from '../src/routes.js';
+import { urlEvent } from '../src/ingest.js';
 import { renderTemplate, VARIABLES } from '../../src/template.js';
 
 const route = (spec: string): Route => {
@@ -255,5 +256,44 @@ describe('compileRoute: every refusal says why, positions counted in the --route
   it('a query parameter without "=" is stored with an empty value; a route without {name} whose PACKAGE= is absent cannot be', () => {
     const m = matchRequest([route('acme=/a')], 'GET', '/a?flag');
     expect(m.ok && m.event.vars).toEqual({ flag: '' });
+  });
+});
+
+// Issue 22: checkValue answers most values from one regex and their UTF-16 length; what it refuses
+// and accepts around that shortcut's edges stays as before.
+describe('checkValue at the edges of its shortcut', () => {
+  it.each([
+    ['200 ASCII characters', 'x'.repeat(200), undefined],
+    ['201 ASCII characters', 'x'.repeat(201), 'value_too_long'],
+    ['100 emoji (200 UTF-16 units)', '\u{1F600}'.repeat(100), undefined],
+    ['101 emoji (202 UTF-16 units, 101 code points)', '\u{1F600}'.repeat(101), undefined],
+    ['201 emoji', '\u{1F600}'.repeat(201), 'value_too_long'],
+    ['a lone surrogate', `a\ud800b`, 'bad_encoding'],
+    ['a lone surrogate past 200 units', `${'x'.repeat(250)}\udc00`, 'bad_encoding'],
+    ['a C1 control (U+0085)', 'a\u0085', 'control_chars'],
+    ['DEL', 'a\u007f', 'control_chars'],
+    ['U+00A0 (no control)', 'a\u00a0b', undefined],
+    ['a line separator', 'a\u2028', 'invisible_chars'],
+    ['a right-to-left override', '\u202e1.0', 'invisible_chars'],
+    ['U+202F (no bidi control)', 'a\u202fb', undefined],
+    ['a byte-order mark', '\ufeff', 'invisible_chars'],
+    ['empty', '', undefined],
+  ])('%s', (_, value, expected) => {
+    expect(checkValue(value)).toBe(expected);
+  });
+});
+
+// Issue 22: a GET's event is built from matchRequest's result directly (it was checked whole there).
+describe("urlEvent: a GET's event from its matched URL", () => {
+  const [route] = [compileRoute(DEFAULT_ROUTE)].map((r) => (r.ok ? r.route : undefined));
+  it.each([
+    ['with event_id', '/bench-lib/1.0.0/linux/x64?ci=false&pm=npm&event_id=e-1', { package: 'bench-lib', eventId: 'e-1', vars: { version: '1.0.0', platform: 'linux', arch: 'x64', ci: 'false', pm: 'npm' }, receivedAt: 7 }],
+    ['without event_id', '/bench-lib/1.0.0/linux/x64?ci=true', { package: 'bench-lib', eventId: null, vars: { version: '1.0.0', platform: 'linux', arch: 'x64', ci: 'true' }, receivedAt: 7 }],
+    ['an empty event_id', '/@acme%2Fcore/2.0.0/darwin/arm64?event_id=', { package: '@acme/core', eventId: '', vars: { version: '2.0.0', platform: 'darwin', arch: 'arm64' }, receivedAt: 7 }],
+    ['a variable of its own name, encoded', '/x/1/linux/x64?my%2Dvar=a%20b&event_id=q', { package: 'x', eventId: 'q', vars: { version: '1', platform: 'linux', arch: 'x64', 'my-var': 'a b' }, receivedAt: 7 }],
+  ])('%s', (_, url, expected) => {
+    const m = matchRequest([route!], 'GET', url);
+    if (!m.ok) throw new Error(m.reason);
+    expect(urlEvent(m.event, 7)).toEqual(expected);
   });
 });

@@ -1,10 +1,11 @@
 // SQLite (better-sqlite3): one file in WAL mode, synchronous=FULL so a
 // committed batch survives a crash of the process and of the machine.
 // Prepared statements, one transaction per batch (better-sqlite3's own advice).
-import { statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { archSql, countedVars, platformSql } from './platforms.js';
-import { combos, DEFAULT_LIMITS, FIELD_NAME, jsonPath, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
+import { combos, DEFAULT_LIMITS, FIELD_NAME, jsonPath, NewerSchemaError, OTHER, rollup, SCHEMA_VERSION, TOTAL, uniqueInBatch, utcDay, type CubeRow, type Filter, type Group, type Limits, type NewEvent, type Prune, type Storage, type StoredEvent } from './types.js';
 import { clock, stage, tracing } from '../trace.js';
 
 // Index = version - 1. Never edit a shipped step; add one.
@@ -69,10 +70,26 @@ const MIGRATIONS: string[] = [
 
 interface EventRow { id: number; event_id: string | null; package: string; received_at: number; vars: string }
 
-export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Storage {
+/**
+ * How this connection's WAL gets checkpointed: `auto`, SQLite's default (the commit that takes the WAL past 1000
+ * pages copies them into the database file and fsyncs it, inside that commit); `external`, never inside a commit
+ * (wal_autocheckpoint=0): the caller runs checkpoints (sqlite-worker.ts: another thread, and `checkpoint` here
+ * between commits when the WAL passes its bound).
+ */
+export interface SqliteOptions { checkpoints?: 'auto' | 'external' }
+
+/** The largest the WAL file is kept at when it starts over (journal_size_limit): reused, not truncated and regrown. */
+export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
+/** A SQLite Storage, and (for sqlite-worker.ts) a PASSIVE checkpoint on its own connection: [busy, WAL frames, frames checkpointed]. */
+export type SqliteStorage = Storage & { checkpoint(): [number, number, number] };
+
+export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS, options: SqliteOptions = {}): SqliteStorage {
   const db = new Database(file, { timeout: 5000 });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  if (options.checkpoints === 'external') db.pragma('wal_autocheckpoint = 0');
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
   db.exec('CREATE TABLE IF NOT EXISTS collector_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   const sameFiles = fileWatch(file);
 
@@ -101,15 +118,26 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
   const mark = () => tracing() && marks.push(clock());
   const insertTx = db.transaction((events: NewEvent[]) => {
     mark();
-    const fresh: NewEvent[] = [];
+    // The new events by package, day and variables (as sent: the raw JSON, which the INSERT needs anyway),
+    // counted: the rollups and combinations are per group, not per event.
+    const groups = new Map<string, Group>();
+    let fresh = 0;
     for (const e of events) {
+      const raw = JSON.stringify(e.vars);
+      if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, raw).changes !== 1) continue;
+      fresh++;
+      const day = utcDay(e.receivedAt);
+      const k = `${e.package}\0${day}\0${raw}`;
+      const g = groups.get(k);
       // The raw event keeps what was sent; the counts keep platform and arch under one name (platforms.ts).
-      if (s().insertEvent.run(e.eventId, e.package, e.receivedAt, JSON.stringify(e.vars)).changes === 1) fresh.push({ ...e, vars: countedVars(e.vars) });
+      if (g) g.n++;
+      else groups.set(k, { package: e.package, day, vars: countedVars(e.vars), n: 1 });
     }
     // Past the bound of a field's values that day, a new value counts as OTHER, in the rollups and in the combinations.
     mark();
+    const all = [...groups.values()];
     const folded = new Set<string>();
-    for (const [p, d, f, v, n] of rollup(fresh)) {
+    for (const [p, d, f, v, n] of rollup(all)) {
       if (f === TOTAL) s().bump.run(p, d, f, v, n);
       else if (s().add.run(n, p, f, d, v).changes === 0) {
         const own = s().claim.get(p, f, d, limits.values) !== undefined;
@@ -118,16 +146,13 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
       }
     }
     mark();
-    const kept = folded.size === 0 ? fresh : fresh.map((e) => {
-      const day = utcDay(e.receivedAt);
-      return { ...e, vars: Object.fromEntries(Object.entries(e.vars).map(([f, v]) => [f, folded.has(`${e.package}\0${day}\0${f}\0${v}`) ? OTHER : v])) };
-    });
+    const kept = folded.size === 0 ? all : all.map((g) => ({ ...g, vars: Object.fromEntries(Object.entries(g.vars).map(([f, v]) => [f, folded.has(`${g.package}\0${g.day}\0${f}\0${v}`) ? OTHER : v])) }));
     for (const [p, d, key, n] of combos(kept)) {
       if (s().addCombo.run(n, p, d, key).changes === 1) continue;
       s().combo.run(p, d, s().claim.get(p, TOTAL, d, limits.combinations) !== undefined ? key : '{}', n);
     }
     mark();
-    return fresh.length;
+    return fresh;
   });
 
   const toEvent = (r: EventRow): StoredEvent => ({ id: r.id, eventId: r.event_id, package: r.package, receivedAt: r.received_at, vars: JSON.parse(r.vars) as Record<string, string> });
@@ -211,7 +236,7 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
         stage('COMMIT (fsync)', clock() - combined, w);
       }
       // Checked after the commit: a batch that went into a deleted file is lost, so it must not be acknowledged.
-      sameFiles();
+      sameFiles.check();
       return fresh;
     },
     async daily(pkg, start, end) {
@@ -256,11 +281,38 @@ export function openSqlite(file: string, limits: Limits = DEFAULT_LIMITS): Stora
     async ping() {
       // A durable write, as a commit would do (a read works on a full or deleted file).
       db.prepare("INSERT INTO collector_meta (key, value) VALUES ('heartbeat', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
-      sameFiles();
+      sameFiles.check();
     },
     async close() {
       db.close();
+      sameFiles.close();
     },
+    checkpoint() {
+      const [r] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+      return [r!.busy, r!.log, r!.checkpointed];
+    },
+  };
+}
+
+/**
+ * The WAL's length in frames (mxFrame) and how many of them are in the database file (nBackfill), read from the
+ * wal-index header in the -shm file (https://www.sqlite.org/walformat.html: mxFrame at byte 16, nBackfill at
+ * byte 96, both in the machine's byte order). Read without SQLite's locks: exact only for the thread whose
+ * connection wrote last (the writer, right after its commit); [0, 0] while there is no -shm. Its descriptor is
+ * never closed: closing any descriptor of the -shm would drop this process's POSIX locks on it, which are SQLite's.
+ */
+export function walIndex(file: string): () => { frames: number; backfilled: number } {
+  const buf = Buffer.alloc(100);
+  const le = endianness() === 'LE';
+  let fd: number | undefined;
+  return () => {
+    try {
+      fd ??= openSync(`${file}-shm`, 'r');
+      if (readSync(fd, buf, 0, 100, 0) < 100) return { frames: 0, backfilled: 0 };
+    } catch {
+      return { frames: 0, backfilled: 0 };
+    }
+    return le ? { frames: buf.readUInt32LE(16), backfilled: buf.readUInt32LE(96) } : { frames: buf.readUInt32BE(16), backfilled: buf.readUInt32BE(96) };
   };
 }
 
@@ -274,20 +326,58 @@ export class DatabaseFileGoneError extends Error {
  * The database file and its WAL as opened (device and inode); the returned check throws
  * DatabaseFileGoneError once either path is missing or is another file (deleted, or replaced by
  * a copy): SQLite would go on writing into the unlinked file, and all of it is gone at restart.
- * Two stat calls per commit. The -shm is not checked: it holds no data (it is rebuilt from the WAL).
+ * The -shm is not checked: it holds no data (it is rebuilt from the WAL). `close` ends the watch.
+ *
+ * The WAL is not stat'ed per commit where /proc/self/fd is there (Linux): a stat that asks for the
+ * times marks them as read, and the next write of the file (the next commit) must then give it a
+ * fine-grained new mtime, which dirties the inode, so the commit's fsync writes the inode too: one more
+ * disk write per commit (ext4 and XFS since Linux 6.13, multigrain timestamps). Instead this keeps a
+ * descriptor of its own on the WAL as opened and reads where it points (/proc/self/fd/N), which ends in
+ * " (deleted)" once the file is unlinked or replaced by a rename. (Not so for the database file: closing
+ * a descriptor of it would drop this process's POSIX locks on it, SQLite's. Its inode is written only
+ * by checkpoints, so its stat costs the commits nothing.)
  */
-export function fileWatch(file: string): () => void {
+export function fileWatch(file: string, stat: (path: string) => { dev: bigint; ino: bigint } | undefined = (path) => statSync(path, { bigint: true, throwIfNoEntry: false })): { check(): void; close(): void } {
+  if (file === ':memory:' || file === '') return { check() {}, close() {} };
   const id = (path: string) => {
-    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    const st = stat(path);
     return st && `${st.dev}:${st.ino}`;
   };
-  const paths = file === ':memory:' || file === '' ? [] : [file, `${file}-wal`];
-  const opened = paths.map(id);
-  return () => {
-    paths.forEach((path, i) => {
-      const now = id(path);
-      opened[i] ??= now; // a WAL not there yet at open: the first one seen is ours
-      if (now !== opened[i]) throw new DatabaseFileGoneError(path, now === undefined ? 'deleted' : 'replaced by another file');
-    });
+  const wal = `${file}-wal`;
+  const opened = id(file);
+  let walId: string | undefined;
+  /** Our descriptor on the WAL and where it pointed when opened; undefined without /proc/self/fd. */
+  let walFd: { fd: number; link: string } | undefined;
+  const procFd = existsSync('/proc/self/fd');
+  const watchWal = () => {
+    walId = id(wal);
+    if (walId === undefined || !procFd) return;
+    try {
+      const fd = openSync(wal, 'r');
+      const st = fstatSync(fd, { bigint: true });
+      if (`${st.dev}:${st.ino}` === walId) walFd = { fd, link: readlinkSync(`/proc/self/fd/${fd}`) };
+      else closeSync(fd); // replaced between the two: the next check stats it
+    } catch {
+      // the next check stats it
+    }
+  };
+  watchWal();
+  const gone = (path: string, now: string | undefined) => new DatabaseFileGoneError(path, now === undefined ? 'deleted' : 'replaced by another file');
+  return {
+    check() {
+      const db = id(file);
+      if (db !== opened) throw gone(file, db);
+      if (walFd) {
+        if (readlinkSync(`/proc/self/fd/${walFd.fd}`) !== walFd.link) throw gone(wal, id(wal));
+      } else if (walId === undefined) watchWal(); // a WAL not there yet at open: the first one seen is ours
+      else {
+        const now = id(wal);
+        if (now !== walId) throw gone(wal, now);
+      }
+    },
+    close() {
+      if (walFd) closeSync(walFd.fd);
+      walFd = undefined;
+    },
   };
 }

@@ -124,19 +124,29 @@ export function comboKey(vars: Record<string, string>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(vars).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }
 
-/** The combination-table increments of a batch of new events: [package, day, key, count], sorted (one lock order). */
-export function combos(events: readonly NewEvent[]): Array<[string, string, string, number]> {
-  const counts = new Map<string, number>();
-  for (const e of events) {
-    const k = `${e.package}\0${utcDay(e.receivedAt)}\0${comboKey(e.vars)}`;
-    counts.set(k, (counts.get(k) ?? 0) + 1);
+/**
+ * A batch's new events of one package and UTC day with the same variables (as the counts keep them), and how
+ * many: a batch collapses to these before its rollups and combinations are counted, so that work is per
+ * distinct set of values, not per event.
+ */
+export interface Group { package: string; day: string; vars: Record<string, string>; n: number }
+
+/** The combination-table increments of a batch's groups: [package, day, key, count], sorted (one lock order). */
+export function combos(groups: readonly Group[]): Array<[string, string, string, number]> {
+  const counts = new Map<string, [string, string, string, number]>();
+  for (const g of groups) {
+    const key = comboKey(g.vars);
+    const k = `${g.package}\0${g.day}\0${key}`;
+    const row = counts.get(k);
+    if (row) row[3] += g.n;
+    else counts.set(k, [g.package, g.day, key, g.n]);
   }
-  return [...counts.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, n]) => {
-      const [p, d, v] = k.split('\0') as [string, string, string];
-      return [p, d, v, n];
-    });
+  return sortedRows(counts);
+}
+
+/** The map's rows in the order of their keys (code unit order). */
+function sortedRows<R>(rows: Map<string, R>): R[] {
+  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 }
 
 /** The rollup row that counts every install (field and value both empty). */
@@ -148,26 +158,33 @@ export class NewerSchemaError extends Error {
   }
 }
 
+const DAY_MS = 86_400_000;
+/** The last day computed (a batch's events are nearly all of one day): its first ms, its end, its text. */
+let lastDay = { from: 0, to: -1, text: '' };
+
 export function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  if (ms >= lastDay.from && ms < lastDay.to) return lastDay.text;
+  const text = new Date(ms).toISOString().slice(0, 10);
+  const from = Math.floor(ms / DAY_MS) * DAY_MS;
+  lastDay = { from, to: from + DAY_MS, text };
+  return text;
 }
 
-/** The rollup increments of a batch of new events: key "package\0day\0field\0value" -> count. */
-export function rollup(events: readonly NewEvent[]): Array<[string, string, string, string, number]> {
-  const counts = new Map<string, number>();
-  const add = (k: string) => counts.set(k, (counts.get(k) ?? 0) + 1);
-  for (const e of events) {
-    const day = utcDay(e.receivedAt);
-    add(`${e.package}\0${day}\0${TOTAL}\0${TOTAL}`);
-    for (const [field, value] of Object.entries(e.vars)) add(`${e.package}\0${day}\0${field}\0${value}`);
+/** The rollup increments of a batch's groups: [package, day, field, value, count] (field and value TOTAL: every install), sorted by "package\0day\0field\0value". */
+export function rollup(groups: readonly Group[]): Array<[string, string, string, string, number]> {
+  const counts = new Map<string, [string, string, string, string, number]>();
+  const add = (p: string, d: string, f: string, v: string, n: number) => {
+    const k = `${p}\0${d}\0${f}\0${v}`;
+    const row = counts.get(k);
+    if (row) row[4] += n;
+    else counts.set(k, [p, d, f, v, n]);
+  };
+  for (const g of groups) {
+    add(g.package, g.day, TOTAL, TOTAL, g.n);
+    for (const field of Object.keys(g.vars)) add(g.package, g.day, field, g.vars[field]!, g.n);
   }
   // Sorted: every writer takes row locks in one order (two PostgreSQL instances never deadlock).
-  return [...counts.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, n]) => {
-      const [p, d, f, v] = k.split('\0') as [string, string, string, string];
-      return [p, d, f, v, n];
-    });
+  return sortedRows(counts);
 }
 
 /**

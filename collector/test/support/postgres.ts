@@ -29,6 +29,10 @@ const isRoot = process.getuid?.() === 0;
 export interface Postgres {
   url: string;
   port: number;
+  /** The postmaster's process id while the server runs (its backends are its children), else undefined. */
+  pid: number | undefined;
+  /** What the server wrote to stdout and stderr since it last started (its log, with the `settings` given). */
+  log(): string;
   /** A fresh database on this server; returns its URL. */
   createDatabase(name: string): Promise<string>;
   start(): Promise<void>;
@@ -120,6 +124,10 @@ export async function startPostgres(settings: string[] = []): Promise<Postgres> 
     get port() {
       return port;
     },
+    get pid() {
+      return child?.exitCode === null ? child.pid : undefined;
+    },
+    log: () => log,
     async createDatabase(name) {
       const c = new pg.Client({ connectionString: url() });
       await c.connect();
