@@ -10,11 +10,13 @@ import { postgresSkipped, startPostgres, type Postgres } from './support/postgre
 
 // Issue 22 item 4, "memory flat": what the collector still holds after a forced full GC does not grow with the
 // requests it has answered. The built collector's threads report their own heap (INSTALL_BEACON_BENCH_MEMORY,
-// src/bench-memory.ts); a full GC runs in each while FILE.gc exists. Between the warm-up and the end, 20,000
+// src/bench-memory.ts); a full GC runs in each while FILE.gc exists. After a warm-up, in each of two runs of 15,000
 // requests of the kinds ingest meets (stored, refused: no route or a bad query, on kept-alive connections and on
-// connections of their own, POST bodies) may leave at most 25 bytes each reachable (500 kB; measured on this code:
-// -110 kB in the main thread, +100 kB in the worker with SQLite; +46 kB with PostgreSQL). A Map entry, listener or closure kept per request or per
-// connection is more (a Map of URLs in ingest.ts: 111 bytes a request; the worker keeping each event id: 35). No time is asserted.
+// connections of their own, POST bodies), a leak grows the heap in both runs; a one-time allocation (PostgreSQL: one
+// step of ~560 kB once, then 3.7 bytes a request) in one. So the smaller of the two growths may be at most 25 bytes a
+// request (375 kB; measured on this code: SQLite -110 kB in the main thread, +100 kB in the worker, PostgreSQL +46 to
+// +148 kB). A Map entry, listener or closure kept per request or per connection is more (a Map of URLs in ingest.ts:
+// 111 bytes a request; the SQLite worker keeping each event id: 31-35). No time is asserted.
 
 const temps = new TempDirs();
 let pg: Postgres | undefined;
@@ -27,7 +29,9 @@ afterAll(async () => {
   await pg?.destroy();
 });
 
-const REQUESTS = 20_000;
+/** Requests in each of the two measured intervals, after a warm-up of WARM_UP. */
+const REQUESTS = 15_000;
+const WARM_UP = 5000;
 const BYTES_PER_REQUEST = 25;
 
 /** One request of the mix, by its number: mostly stored events on kept-alive connections, and every other path. */
@@ -88,7 +92,7 @@ const backends = [
 ].filter((b) => !(postgresSkipped && b.name === 'PostgreSQL'));
 
 describe.each(backends)('memory under steady ingest (the built collector, $name)', ({ threads, db }) => {
-  it(`${REQUESTS} more requests leave at most ${BYTES_PER_REQUEST} bytes each reachable in each thread`, { timeout: 180_000 }, async () => {
+  it(`two runs of ${REQUESTS} requests do not both leave more than ${BYTES_PER_REQUEST} bytes a request reachable, in any thread`, { timeout: 180_000 }, async () => {
     const dir = temps.make('ibc-membound-');
     const file = join(dir, 'memory.jsonl');
     const env = baseEnv(temps.make('ibc-home-'), {
@@ -100,16 +104,19 @@ describe.each(backends)('memory under steady ingest (the built collector, $name)
     });
     const c = await startBin(['--port', '0', ...(await db(dir)), '--rate-limit', '0', '--max-connections-per-address', '0'], env);
     // Warm-up: code compiled, caches and pools at their size.
-    await traffic(c.url, 0, 4000);
-    const before = await heapAfterGc(file, threads);
-    const statuses = await traffic(c.url, 4000, 4000 + REQUESTS);
+    await traffic(c.url, 0, WARM_UP);
+    const a = await heapAfterGc(file, threads);
+    const first = await traffic(c.url, WARM_UP, WARM_UP + REQUESTS);
+    const b = await heapAfterGc(file, threads);
+    const second = await traffic(c.url, WARM_UP + REQUESTS, WARM_UP + 2 * REQUESTS);
     const after = await heapAfterGc(file, threads);
     expect(await c.stop()).toBe(0);
     // Every kind of answer was given (stored, no route, refused), and nothing failed.
-    expect(Object.keys(statuses).sort()).toEqual(['200', '400', '404']);
+    expect([Object.keys(first).sort(), Object.keys(second).sort()]).toEqual([['200', '400', '404'], ['200', '400', '404']]);
     for (const thread of threads) {
-      const grown = after[thread]! - before[thread]!;
-      expect(grown / REQUESTS, `${thread}: heap after GC ${before[thread]} -> ${after[thread]} bytes`).toBeLessThanOrEqual(BYTES_PER_REQUEST);
+      // A leak grows in both intervals; a one-time allocation (a pooled connection opened late, code optimised) in one.
+      const grown = Math.min(b[thread]! - a[thread]!, after[thread]! - b[thread]!);
+      expect(grown / REQUESTS, `${thread}: heap after GC ${a[thread]} -> ${b[thread]} -> ${after[thread]} bytes`).toBeLessThanOrEqual(BYTES_PER_REQUEST);
     }
   });
 });
