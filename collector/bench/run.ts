@@ -22,6 +22,8 @@ const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split
 const CONNECTIONS = (args.get('connections') ?? '8,32,128').split(',').map(Number);
 const TIMELINE_AT = 32;
 const SECONDS = Number(args.get('seconds') ?? 10);
+// The paced half-rate runs start after this much of the same load, not counted (a fresh collector warms up).
+const WARMUP_SECONDS = 1;
 // The memory run (RSS sampled each second at TIMELINE_AT connections); --memory-seconds=0 skips it.
 const MEMORY_SECONDS = Number(args.get('memory-seconds') ?? 60);
 // --malloc-arena-max=N: the memory run's collector with MALLOC_ARENA_MAX=N (glibc's malloc arenas; an experiment).
@@ -270,7 +272,13 @@ async function main(): Promise<void> {
       if (peakRps) {
         const rate = Math.max(1, Math.floor(peakRps / 2));
         const halfLoad = load();
-        const pacedAt = (url: string, prefix: string) => paced(url, { rate, seconds: SECONDS, connections: TIMELINE_AT, path: (i) => `/bench-lib/1.0.0/linux/x64?ci=false&pm=npm&event_id=${prefix}-${i}` });
+        // Each measured run follows a second of the same load, not counted, on the same server: a collector just
+        // started compiles its hot paths in its first requests (the bare server has served the peak runs already).
+        const pacedAt = async (url: string, prefix: string) => {
+          const at = (seconds: number, tag: string) => paced(url, { rate, seconds, connections: TIMELINE_AT, path: (i) => `/bench-lib/1.0.0/linux/x64?ci=false&pm=npm&event_id=${prefix}-${tag}${i}` });
+          await at(WARMUP_SECONDS, 'w');
+          return at(SECONDS, '');
+        };
         const bareRun = await pacedAt(b.url, `${name}-half-bare`);
         let h = await collector(dbArgs, false);
         const collectorRun = await pacedAt(h.c.url, `${name}-half`);

@@ -1,7 +1,10 @@
-// Group commit: events wait in memory for at most `lingerMs` (or until
-// `maxBatch` have queued), then one transaction stores them all, and each
-// request is answered only after that transaction committed. While a commit
-// is in flight the next batch gathers, so under load batches grow by themselves.
+// Group commit: while a commit is in flight the next batch gathers, so under load
+// batches grow by themselves; one transaction stores a batch, and each request is
+// answered only after that transaction committed. A database with room for a commit
+// starts one at once (at the next turn of the event loop, so the requests read in the
+// same turn go together), or after `lingerMs` if set, or when `maxBatch` have queued.
+// No linger by default: a 2 ms linger left the SQLite writer idle between commits
+// (half its commits were started by the timer: BENCHMARKS.md, issue 22).
 //
 // An answer other than 2xx must leave nothing stored. So an event can be withdrawn
 // (its `signal` aborts: the request's deadline passed, or its client went away)
@@ -13,7 +16,7 @@ export interface BatcherOptions<T> {
   commit(batch: T[]): Promise<unknown>;
   /** Largest batch per transaction. */
   maxBatch?: number;
-  /** How long the first event of a batch may wait for company. */
+  /** How long the first event of a batch may wait for company while the database is idle (default 0: the next turn of the event loop). */
   lingerMs?: number;
   /** Events waiting beyond this are refused at once (the database is slow or down). */
   maxQueue?: number;
@@ -67,7 +70,7 @@ export class Batcher<T> {
   private active = new Set<Promise<void>>();
   /** When each commit in flight started (Date.now()). */
   private started = new Map<object, number>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { cancel(): void } | undefined;
   /** One timer for every queued ticket's deadline: armed for the earliest. */
   private deadlineTimer: NodeJS.Timeout | undefined;
   private deadlineAt = Infinity;
@@ -81,7 +84,7 @@ export class Batcher<T> {
 
   constructor(private readonly options: BatcherOptions<T>) {
     this.maxBatch = options.maxBatch ?? 1000;
-    this.lingerMs = options.lingerMs ?? 2;
+    this.lingerMs = options.lingerMs ?? 0;
     this.maxQueue = options.maxQueue ?? 20_000;
     this.concurrency = options.concurrency ?? 1;
   }
@@ -178,11 +181,21 @@ export class Batcher<T> {
   private schedule(): void {
     if (this.active.size >= this.concurrency) return; // a commit in flight flushes again when it ends
     if (this.queued >= this.maxBatch) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
+    else this.timer ??= this.later(() => this.flush());
+  }
+
+  /** `f` after lingerMs, or (0) at the next turn of the event loop, after the I/O already read. */
+  private later(f: () => void): { cancel(): void } {
+    if (this.lingerMs > 0) {
+      const t = setTimeout(f, this.lingerMs);
+      return { cancel: () => clearTimeout(t) };
+    }
+    const i = setImmediate(f);
+    return { cancel: () => clearImmediate(i) };
   }
 
   private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     if (this.active.size >= this.concurrency || this.queue.length === 0) return;
     const t = tracing() ? clock() : 0;

@@ -81,6 +81,23 @@ describe('Batcher (group commit)', () => {
     await ack;
   });
 
+  it('no linger by default: with the database idle, the events added in one turn commit together at the next turn of the event loop', async () => {
+    const g = gate();
+    const b = new Batcher({ commit: g.commit, maxBatch: 100 });
+    const acks = [b.add(1), b.add(2)];
+    expect(g.batches).toEqual([]); // not within the turn that added them
+    await new Promise((r) => setImmediate(r)); // the batcher's immediate came first (a 2 ms linger timer would not have fired yet)
+    expect(g.batches).toEqual([[1, 2]]);
+    const third = b.add(3); // while that commit is in flight: gathers for the next
+    await new Promise((r) => setImmediate(r));
+    expect(g.batches).toEqual([[1, 2]]);
+    g.pending[0]!.open();
+    await g.started(2);
+    expect(g.batches).toEqual([[1, 2], [3]]);
+    g.pending[1]!.open();
+    await Promise.all([...acks, third]);
+  });
+
   it('an event is acknowledged only after its commit returned', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 1 });
