@@ -192,7 +192,11 @@ export function openPostgres(url: string, limits: Limits = DEFAULT_LIMITS): Stor
 
   return {
     kind: 'postgres',
-    concurrency: 3,
+    // One commit in flight: the requests that arrive meanwhile wait and go together in the next (group commit).
+    // Measured (bench, 10 s, quiet): 1 in flight against 3 gave 2.0x the req/s at 8 connections, 1.1-1.3x at 32
+    // and 1.4x at 128, with half the PostgreSQL server's CPU a request (three commits at once contend on the same
+    // rollup rows); the pool's other connections serve the dashboard's reads.
+    concurrency: 1,
     where: `PostgreSQL ${redactUrl(url)}`,
     async migrate() {
       await tx(async (c) => {

@@ -5,7 +5,7 @@
 // second core does the database work.
 import { createRequire } from 'node:module';
 import { parentPort, Worker } from 'node:worker_threads';
-import { addStages, clock, stage, takeStages, traceStages, type Stages } from '../trace.js';
+import { addStages, clock, stage, takeStages, traceStages, tracing, type Stages } from '../trace.js';
 import { openSqlite, walIndex } from './sqlite.js';
 import type { Limits, Storage } from './types.js';
 
@@ -86,12 +86,15 @@ export function serveSqliteWorker(data: WorkerData): void {
     const { frames, backfilled } = wal();
     // Past the bound; or the checkpointer has done all but the last few commits' frames: what is left is
     // checkpointed here (a few pages), so that the next commit starts the WAL over and its file never grows.
-    if (frames >= WAL_BOUND || (!checkpointing && backfilled > 0 && frames > backfilled && frames - backfilled <= CATCH_UP)) {
+    const bound = frames >= WAL_BOUND;
+    if (bound || (!checkpointing && backfilled > 0 && frames > backfilled && frames - backfilled <= CATCH_UP)) {
+      const t = tracing() ? clock() : 0;
       try {
         s.checkpoint();
       } catch {
         // the next write's own error says what is wrong
       }
+      if (t) stage(bound ? 'writer checkpoint at the bound' : 'writer checkpoint, catch-up', clock() - t);
     } else if (frames - backfilled >= CHECKPOINT_AT && !checkpointing) {
       checkpointing = true;
       checkpointer.postMessage('checkpoint');
