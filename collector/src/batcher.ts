@@ -3,6 +3,9 @@
 // answered only after that transaction committed. A database with room for a commit
 // starts one at once (at the next turn of the event loop, so the requests read in the
 // same turn go together), or after `lingerMs` if set, or when `maxBatch` have queued.
+// With a commit in flight, another (up to `concurrency`) starts only once `spareAt` events
+// wait: PostgreSQL's commits for whatever waited were small (6.6 events at 32 connections)
+// and contended on the same rollup rows (BENCHMARKS.md, issue 22).
 // No linger by default: a 2 ms linger left the SQLite writer idle between commits
 // (half its commits were started by the timer: BENCHMARKS.md, issue 22).
 //
@@ -22,6 +25,11 @@ export interface BatcherOptions<T> {
   maxQueue?: number;
   /** Commits in flight at once (1 for SQLite's single writer; more for PostgreSQL's connection pool). */
   concurrency?: number;
+  /**
+   * With a commit in flight, another starts only once this many events wait (default 200, at most maxBatch);
+   * below that they wait for a commit to end and go together (bigger batches, fewer commits contending on the same rows).
+   */
+  spareAt?: number;
   /** How many events an item holds (default 1): maxBatch and maxQueue count events, and an item is never split across commits. */
   weight?(item: T): number;
   /** Told every commit's outcome, and when that commit started (Date.now()): the collector's health follows it. */
@@ -79,6 +87,7 @@ export class Batcher<T> {
   readonly lingerMs: number;
   readonly maxQueue: number;
   readonly concurrency: number;
+  readonly spareAt: number;
   /** Commits run, and events in them (for tests and the benchmark). */
   readonly stats = { commits: 0, failures: 0, items: 0 };
 
@@ -87,28 +96,12 @@ export class Batcher<T> {
     this.lingerMs = options.lingerMs ?? 0;
     this.maxQueue = options.maxQueue ?? 20_000;
     this.concurrency = options.concurrency ?? 1;
+    this.spareAt = Math.min(options.spareAt ?? 200, this.maxBatch);
   }
 
-  /**
-   * Resolves once the item is committed; rejects if its commit failed or the queue is full, or
-   * (WithdrawnError, nothing stored) if `signal` aborts while the item still waits in the queue.
-   */
-  add(item: T, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const withdraw = () => this.withdraw(ticket);
-      const ticket: Ticket<T> = {
-        item,
-        deadline: Infinity,
-        gone: () => signal?.aborted === true,
-        done: (e) => {
-          signal?.removeEventListener('abort', withdraw);
-          if (e === undefined) resolve();
-          else reject(e);
-        },
-      };
-      signal?.addEventListener('abort', withdraw, { once: true });
-      this.enqueue(ticket);
-    });
+  /** Room for a commit now: none in flight, or room for one more and enough events waiting to fill it. */
+  private room(): boolean {
+    return this.active.size === 0 || (this.active.size < this.concurrency && this.queued >= this.spareAt);
   }
 
   /** Queue a ticket; its `done` is called once (at once if it is refused: closed, full, gone or past its deadline). */
@@ -179,8 +172,8 @@ export class Batcher<T> {
   }
 
   private schedule(): void {
-    if (this.active.size >= this.concurrency) return; // a commit in flight flushes again when it ends
-    if (this.queued >= this.maxBatch) this.flush();
+    if (!this.room()) return; // a commit in flight flushes again when it ends
+    if (this.queued >= this.maxBatch || this.active.size > 0) this.flush();
     else this.timer ??= this.later(() => this.flush());
   }
 
@@ -197,7 +190,7 @@ export class Batcher<T> {
   private flush(): void {
     this.timer?.cancel();
     this.timer = undefined;
-    if (this.active.size >= this.concurrency || this.queue.length === 0) return;
+    if (!this.room() || this.queue.length === 0) return;
     const t = tracing() ? clock() : 0;
     // Whole items up to maxBatch events (at least one item, however heavy); a ticket whose client is
     // gone is withdrawn here, the last moment before its commit would start.
@@ -265,8 +258,8 @@ export class Batcher<T> {
         }),
     );
     this.active.add(done);
-    // Room for another commit and a full batch waiting: start it too.
-    if (this.queued >= this.maxBatch) this.flush();
+    // Room for another commit and enough waiting: start it too.
+    if (this.room()) this.flush();
   }
 
   /** Stop taking events, commit everything queued, and wait for it. */

@@ -72,19 +72,24 @@ export function eventsOf(matched: IngestEvent | { package?: undefined; vars: Rec
     const event = { package: pkg, vars };
     const refused = checkEvent(route, event);
     if (refused) return { ok: false, reason: refused };
-    const { event_id: eventId, ...rest } = vars;
-    events.push({ package: pkg, eventId: eventId ?? null, vars: rest });
+    const [eventId, rest] = splitEventId(vars);
+    events.push({ package: pkg, eventId, vars: rest });
   }
   return { ok: true, events };
 }
 
 /** A GET's (or HEAD's) one event, from its matched URL: every variable but event_id, which de-duplicates. */
 export function urlEvent(matched: IngestEvent, receivedAt: number): NewEvent {
-  const { vars } = matched;
-  if (!Object.hasOwn(vars, 'event_id')) return { package: matched.package, eventId: null, vars, receivedAt };
+  const [eventId, vars] = splitEventId(matched.vars);
+  return { package: matched.package, eventId, vars, receivedAt };
+}
+
+/** An event's variables split into its event_id (which de-duplicates; null without one) and the rest, which are stored. */
+function splitEventId(vars: Record<string, string>): [string | null, Record<string, string>] {
+  if (!Object.hasOwn(vars, 'event_id')) return [null, vars];
   const rest: Record<string, string> = {};
   for (const name of Object.keys(vars)) if (name !== 'event_id') rest[name] = vars[name]!;
-  return { package: matched.package, eventId: vars.event_id!, vars: rest, receivedAt };
+  return [vars.event_id!, rest];
 }
 
 /** @scarf/scarf's fields as install-beacon's variables (SCARF_FIELDS); nothing else of the body. */
@@ -157,6 +162,7 @@ export function createIngest(o: IngestOptions): Ingest {
     commit: (b) => o.storage.insertBatch(b.flat()),
     weight: (events) => events.length,
     concurrency: o.storage.concurrency,
+
     onOutcome: o.onOutcome,
     ...o.batch,
   });

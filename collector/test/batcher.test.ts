@@ -1,5 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher, ClosedError, QueueFullError, WithdrawnError } from '../src/batcher.js';
+import { Batcher, ClosedError, QueueFullError, WithdrawnError, type Ticket } from '../src/batcher.js';
+
+/**
+ * An item as a promise: resolves once committed; rejects if its commit failed or the queue is full, or
+ * (WithdrawnError) if `signal` aborts while the item still waits. The tickets ingest makes, with the
+ * withdrawal driven by a signal so that a case can pick the moment.
+ */
+function add<T>(b: Batcher<T>, item: T, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const withdraw = () => b.withdraw(ticket);
+    const ticket: Ticket<T> = {
+      item,
+      deadline: Infinity,
+      gone: () => signal?.aborted === true,
+      done: (e) => {
+        signal?.removeEventListener('abort', withdraw);
+        if (e === undefined) resolve();
+        else reject(e);
+      },
+    };
+    signal?.addEventListener('abort', withdraw, { once: true });
+    b.enqueue(ticket);
+  });
+}
 
 /** A commit function the test opens and fails by hand, recording every batch. */
 function gate() {
@@ -31,7 +54,7 @@ describe('Batcher (group commit)', () => {
   it('size trigger: maxBatch events commit at once, without waiting for the timer', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 3, lingerMs: 3_600_000 });
-    const acks = [1, 2, 3].map((i) => b.add(i));
+    const acks = [1, 2, 3].map((i) => add(b, i));
     await g.started(1);
     expect(g.batches).toEqual([[1, 2, 3]]);
     g.pending[0]!.open();
@@ -49,15 +72,15 @@ describe('Batcher (group commit)', () => {
         started();
       });
     const b = new Batcher<number[]>({ commit, weight: (e) => e.length, maxBatch: 5, lingerMs: 3_600_000, maxQueue: 9 });
-    const first = b.add([1, 2, 3]);
+    const first = add(b, [1, 2, 3]);
     expect(b.pending).toBe(3);
     const wait = new Promise<void>((r) => (started = r));
-    const second = b.add([4, 5, 6]); // 6 events queued: over maxBatch, so a commit starts, of whole items only
+    const second = add(b, [4, 5, 6]); // 6 events queued: over maxBatch, so a commit starts, of whole items only
     await wait;
     expect(batches).toEqual([[[1, 2, 3]]]);
     expect(b.pending).toBe(3);
-    await expect(b.add([7, 8, 9, 10, 11, 12, 13])).rejects.toBeInstanceOf(QueueFullError); // 3 + 7 > 9 events
-    const third = b.add([7, 8, 9, 10, 11, 12]); // 3 + 6 = 9: room; heavier than maxBatch, it still goes whole
+    await expect(add(b, [7, 8, 9, 10, 11, 12, 13])).rejects.toBeInstanceOf(QueueFullError); // 3 + 7 > 9 events
+    const third = add(b, [7, 8, 9, 10, 11, 12]); // 3 + 6 = 9: room; heavier than maxBatch, it still goes whole
     opens[0]!();
     await first;
     await new Promise((r) => setImmediate(r));
@@ -74,7 +97,7 @@ describe('Batcher (group commit)', () => {
   it('time trigger: a lone event commits after lingerMs', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 100, lingerMs: 5 });
-    const ack = b.add(7);
+    const ack = add(b, 7);
     await g.started(1);
     expect(g.batches).toEqual([[7]]);
     g.pending[0]!.open();
@@ -84,11 +107,11 @@ describe('Batcher (group commit)', () => {
   it('no linger by default: with the database idle, the events added in one turn commit together at the next turn of the event loop', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 100 });
-    const acks = [b.add(1), b.add(2)];
+    const acks = [add(b, 1), add(b, 2)];
     expect(g.batches).toEqual([]); // not within the turn that added them
     await new Promise((r) => setImmediate(r)); // the batcher's immediate came first (a 2 ms linger timer would not have fired yet)
     expect(g.batches).toEqual([[1, 2]]);
-    const third = b.add(3); // while that commit is in flight: gathers for the next
+    const third = add(b, 3); // while that commit is in flight: gathers for the next
     await new Promise((r) => setImmediate(r));
     expect(g.batches).toEqual([[1, 2]]);
     g.pending[0]!.open();
@@ -101,7 +124,7 @@ describe('Batcher (group commit)', () => {
   it('an event is acknowledged only after its commit returned', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 1 });
-    const ack = b.add(1);
+    const ack = add(b, 1);
     await g.started(1);
     expect(await settled(ack)).toBe('pending');
     g.pending[0]!.open();
@@ -111,9 +134,9 @@ describe('Batcher (group commit)', () => {
   it('events that arrive during a commit form the next batch, which starts when the first ends', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 100, lingerMs: 1 });
-    const first = b.add(1);
+    const first = add(b, 1);
     await g.started(1);
-    const next = [2, 3, 4, 5].map((i) => b.add(i));
+    const next = [2, 3, 4, 5].map((i) => add(b, i));
     expect(g.batches).toHaveLength(1); // nothing else starts while a commit is in flight
     g.pending[0]!.open();
     await first;
@@ -126,7 +149,7 @@ describe('Batcher (group commit)', () => {
   it('concurrency: up to that many commits in flight at once; the next waits for one to end', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 1, concurrency: 2 });
-    const acks = [1, 2, 3].map((i) => b.add(i));
+    const acks = [1, 2, 3].map((i) => add(b, i));
     await g.started(2);
     expect(g.batches).toEqual([[1], [2]]);
     g.pending[1]!.open();
@@ -137,14 +160,41 @@ describe('Batcher (group commit)', () => {
     await Promise.all(acks);
   });
 
+  it('spareAt: with a commit in flight, a second starts only once that many events wait; fewer wait for the first to end', async () => {
+    const g = gate();
+    const b = new Batcher({ commit: g.commit, maxBatch: 10, concurrency: 3, spareAt: 3 });
+    const first = add(b, 0);
+    await g.started(1);
+    const acks = [1, 2].map((i) => add(b, i));
+    // Two waiting, below spareAt: no second commit, however many turns pass.
+    expect(await settled(acks[0]!)).toBe('pending');
+    expect(g.batches).toEqual([[0]]);
+    acks.push(add(b, 3));
+    await g.started(2);
+    expect(g.batches[1]).toEqual([1, 2, 3]);
+    // Below spareAt again: the next waits until no commit is in flight (one ending is not enough).
+    acks.push(add(b, 4));
+    expect(await settled(acks[3]!)).toBe('pending');
+    expect(g.batches).toHaveLength(2);
+    g.pending[0]!.open();
+    expect(await settled(first)).toBe('resolved');
+    expect(g.batches).toHaveLength(2);
+    g.pending[1]!.open();
+    await g.started(3);
+    expect(g.batches[2]).toEqual([4]);
+    g.pending[2]!.open();
+    await Promise.all([first, ...acks]);
+    expect(b.stats).toMatchObject({ commits: 3, items: 5 });
+  });
+
   it('a failed commit rejects every event in it; the next batch commits (recovery)', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 2, lingerMs: 1 });
-    const failed = [b.add(1), b.add(2)];
+    const failed = [add(b, 1), add(b, 2)];
     await g.started(1);
     g.pending[0]!.fail(new Error('database down'));
     for (const p of failed) await expect(p).rejects.toThrow('database down');
-    const ok = [b.add(3), b.add(4)];
+    const ok = [add(b, 3), add(b, 4)];
     await g.started(2);
     g.pending[1]!.open();
     await Promise.all(ok);
@@ -154,10 +204,10 @@ describe('Batcher (group commit)', () => {
   it('a full queue refuses at once (the database is slow or gone)', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 1, maxQueue: 2 });
-    const inFlight = b.add(1);
+    const inFlight = add(b, 1);
     await g.started(1);
-    const queued = [b.add(2), b.add(3)];
-    await expect(b.add(4)).rejects.toBeInstanceOf(QueueFullError);
+    const queued = [add(b, 2), add(b, 3)];
+    await expect(add(b, 4)).rejects.toBeInstanceOf(QueueFullError);
     g.pending[0]!.open();
     await inFlight;
     await g.started(2);
@@ -170,11 +220,11 @@ describe('Batcher (group commit)', () => {
   it('close() commits everything queued (even before its timer), then refuses new events', async () => {
     const committed: number[][] = [];
     const b = new Batcher<number>({ commit: async (x) => void committed.push(x), maxBatch: 2, lingerMs: 3_600_000 });
-    const acks = [1, 2, 3].map((i) => b.add(i));
+    const acks = [1, 2, 3].map((i) => add(b, i));
     await b.close();
     await Promise.all(acks);
     expect(committed.flat()).toEqual([1, 2, 3]);
-    await expect(b.add(4)).rejects.toBeInstanceOf(ClosedError);
+    await expect(add(b, 4)).rejects.toBeInstanceOf(ClosedError);
   });
 
   // Issue 22: the writer must not wait for the main thread to answer a batch before it gets the next one.
@@ -184,9 +234,9 @@ describe('Batcher (group commit)', () => {
   ])('when a batch has %s, the events queued meanwhile are handed to commit before its first request hears of it', async (_, end) => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, lingerMs: 0 });
-    const first = b.add(1);
+    const first = add(b, 1);
     await g.started(1);
-    const later = [b.add(2), b.add(3)];
+    const later = [add(b, 2), add(b, 3)];
     let commitsWhenAnswered = -1;
     const heard = first.then(
       () => (commitsWhenAnswered = g.batches.length),
@@ -205,11 +255,11 @@ describe('Batcher (group commit)', () => {
   it('an event withdrawn while queued is rejected at once and never committed; the others are', async () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 100, lingerMs: 1 });
-    const first = b.add(1);
+    const first = add(b, 1);
     await g.started(1); // the commit of [1] hangs (a frozen disk)
     const ac = new AbortController();
-    const withdrawn = b.add(2, ac.signal);
-    const kept = b.add(3, new AbortController().signal);
+    const withdrawn = add(b, 2, ac.signal);
+    const kept = add(b, 3, new AbortController().signal);
     ac.abort();
     await expect(withdrawn).rejects.toBeInstanceOf(WithdrawnError);
     expect(b.pending).toBe(1);
@@ -225,14 +275,14 @@ describe('Batcher (group commit)', () => {
     const g = gate();
     const b = new Batcher({ commit: g.commit, maxBatch: 1 });
     const ac = new AbortController();
-    const ok = b.add(1, ac.signal);
+    const ok = add(b, 1, ac.signal);
     await g.started(1);
     ac.abort();
     expect(await settled(ok)).toBe('pending');
     g.pending[0]!.open();
     await ok;
     const ac2 = new AbortController();
-    const failed = b.add(2, ac2.signal);
+    const failed = add(b, 2, ac2.signal);
     await g.started(2);
     ac2.abort();
     g.pending[1]!.fail(new Error('disk full'));
@@ -241,7 +291,7 @@ describe('Batcher (group commit)', () => {
 
   it('an already aborted signal is refused before it queues', async () => {
     const b = new Batcher<number>({ commit: async () => {} });
-    await expect(b.add(1, AbortSignal.abort())).rejects.toBeInstanceOf(WithdrawnError);
+    await expect(add(b, 1, AbortSignal.abort())).rejects.toBeInstanceOf(WithdrawnError);
     expect(b.pending).toBe(0);
   });
 
@@ -251,13 +301,13 @@ describe('Batcher (group commit)', () => {
     const b = new Batcher({ commit: g.commit, maxBatch: 1, onOutcome: (o) => outcomes.push(o.ok ? 'ok' : String((o.error as Error).message)) });
     expect(b.inFlightSince).toBeUndefined();
     const before = Date.now();
-    const a = b.add(1);
+    const a = add(b, 1);
     await g.started(1);
     expect(b.inFlightSince).toBeGreaterThanOrEqual(before);
     g.pending[0]!.open();
     await a;
     expect(b.inFlightSince).toBeUndefined();
-    const c = b.add(2);
+    const c = add(b, 2);
     await g.started(2);
     g.pending[1]!.fail(new Error('gone'));
     await expect(c).rejects.toThrow('gone');
