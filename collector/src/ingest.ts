@@ -162,7 +162,6 @@ export function createIngest(o: IngestOptions): Ingest {
     commit: (b) => o.storage.insertBatch(b.flat()),
     weight: (events) => events.length,
     concurrency: o.storage.concurrency,
-
     onOutcome: o.onOutcome,
     ...o.batch,
   });
