@@ -40,9 +40,11 @@ export interface Config {
   command: { kind: 'serve' } | { kind: 'token' } | { kind: 'backup'; out: string };
   /**
    * The benchmark's (bench/run.ts): INSTALL_BEACON_BENCH=FILE gets the commit counts at exit, with INSTALL_BEACON_BENCH_STAGES=1
-   * the time of each ingest stage (trace.ts), and with INSTALL_BEACON_BENCH_MEMORY=FILE each thread's memory each second (bench-memory.ts).
+   * the time of each ingest stage (trace.ts), with INSTALL_BEACON_BENCH_MEMORY=FILE each thread's memory each second (bench-memory.ts),
+   * and with INSTALL_BEACON_BENCH_SQLITE_THREAD=main SQLite on the HTTP thread, no worker: the bench's counterfactual (what the
+   * worker's thread hand-offs cost on two cores), never a mode to serve in, since a stalled fsync would then stall every request.
    */
-  bench?: { file: string; stages: boolean; memory?: string };
+  bench?: { file: string; stages: boolean; memory?: string; sqliteOnMain: boolean };
 }
 
 export const DEFAULTS = {
@@ -277,7 +279,7 @@ export function parseConfig(argv: readonly string[], env: Env, cwd: string): Par
       requestTimeout: (requestTimeout as number) * 1000,
       keepAliveTimeout: (keepAliveTimeout as number) * 1000,
       command,
-      bench: env.INSTALL_BEACON_BENCH ? { file: resolve(cwd, env.INSTALL_BEACON_BENCH), stages: env.INSTALL_BEACON_BENCH_STAGES === '1', memory: benchMemoryFile(env, cwd) } : undefined,
+      bench: env.INSTALL_BEACON_BENCH ? { file: resolve(cwd, env.INSTALL_BEACON_BENCH), stages: env.INSTALL_BEACON_BENCH_STAGES === '1', memory: benchMemoryFile(env, cwd), sqliteOnMain: env.INSTALL_BEACON_BENCH_SQLITE_THREAD === 'main' } : undefined,
     },
   };
 }

@@ -34,7 +34,7 @@ export const DRAIN_MS = 10_000;
 const openStorage = (config: Config, sqliteWorker?: string): Storage =>
   config.database.kind === 'postgres'
     ? openPostgres(config.database.url, config.limits)
-    : sqliteWorker
+    : sqliteWorker && !config.bench?.sqliteOnMain
       ? openSqliteInWorker(config.database.file, sqliteWorker, config.limits, config.bench?.stages)
       : openSqlite(config.database.file, config.limits);
 

@@ -53,10 +53,12 @@ describe('the bench statistics', () => {
 
 describe('the built collector with INSTALL_BEACON_BENCH_MEMORY (SQLite in its worker)', () => {
   it.each([
-    ['no samples without it', false, false],
-    ['samples of both threads, none after a GC without --expose-gc', true, false],
-    ['samples of both threads, after a forced GC while FILE.gc exists', true, true],
-  ])('%s', async (_, memory, exposeGc) => {
+    ['no samples without it', false, false, false],
+    ['samples of both threads, none after a GC without --expose-gc', true, false, false],
+    ['samples of both threads, after a forced GC while FILE.gc exists', true, true, false],
+    // The bench's counterfactual: no worker, so one thread samples, and it stored the events itself.
+    ['with INSTALL_BEACON_BENCH_SQLITE_THREAD=main, samples of the main thread only', true, false, true],
+  ])('%s', async (_, memory, exposeGc, onMain) => {
     const dir = temps.make('ibc-mem-');
     const file = join(dir, 'memory.jsonl');
     const env = baseEnv(temps.make('ibc-home-'), {
@@ -65,14 +67,16 @@ describe('the built collector with INSTALL_BEACON_BENCH_MEMORY (SQLite in its wo
       INSTALL_BEACON_BENCH: join(dir, 'counts.json'),
       INSTALL_BEACON_BENCH_MEMORY: memory ? file : undefined,
       NODE_OPTIONS: exposeGc ? '--expose-gc' : undefined,
+      INSTALL_BEACON_BENCH_SQLITE_THREAD: onMain ? 'main' : undefined,
     });
     writeFileSync(`${file}.gc`, '');
     const c = await startBin(['--port', '0', '--db', join(dir, 'e.db')], env);
     for (let i = 0; i < 3; i++) expect((await request(c.url, `/m-lib/1.0.0/linux/x64?event_id=m-${i}`)).status).toBe(200);
     expect(await c.stop()).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'counts.json'), 'utf8')).items).toBe(3);
     if (!memory) return expect(() => readFileSync(file)).toThrow();
     const samples = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as MemorySample);
-    expect(new Set(samples.map((s) => s.thread))).toEqual(new Set(['main', 'sqlite worker']));
+    expect(new Set(samples.map((s) => s.thread))).toEqual(new Set(onMain ? ['main'] : ['main', 'sqlite worker']));
     expect(new Set(samples.map((s) => s.gc))).toEqual(new Set([exposeGc]));
     for (const s of samples) {
       expect(Object.keys(s).sort()).toEqual(['arrayBuffers', 'external', 'gc', 'gcMaxMs', 'gcMs', 'heapTotal', 'heapUsed', 'loopDelayMax', 'loopDelayP99', 'rss', 't', 'thread', 'threadId'].sort());
@@ -80,6 +84,6 @@ describe('the built collector with INSTALL_BEACON_BENCH_MEMORY (SQLite in its wo
       expect(s.heapUsed).toBeLessThanOrEqual(s.heapTotal);
     }
     // Each isolate reports its own heap: the two threads' ids differ.
-    expect(new Set(samples.map((s) => s.threadId)).size).toBe(2);
+    expect(new Set(samples.map((s) => s.threadId)).size).toBe(onMain ? 1 : 2);
   });
 });

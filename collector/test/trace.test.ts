@@ -21,8 +21,13 @@ describe('INSTALL_BEACON_BENCH in the config', () => {
   it.each([
     [{}, undefined],
     [{ INSTALL_BEACON_BENCH_STAGES: '1' }, undefined],
-    [{ INSTALL_BEACON_BENCH: 'c.json' }, { file: '/srv/c.json', stages: false }],
-    [{ INSTALL_BEACON_BENCH: '/t/c.json', INSTALL_BEACON_BENCH_STAGES: '1' }, { file: '/t/c.json', stages: true }],
+    [{ INSTALL_BEACON_BENCH: 'c.json' }, { file: '/srv/c.json', stages: false, sqliteOnMain: false }],
+    [{ INSTALL_BEACON_BENCH: '/t/c.json', INSTALL_BEACON_BENCH_STAGES: '1' }, { file: '/t/c.json', stages: true, sqliteOnMain: false }],
+    // SQLite on the HTTP thread is the bench's counterfactual only: without INSTALL_BEACON_BENCH it is not read.
+    [{ INSTALL_BEACON_SQLITE_THREAD: 'main' }, undefined],
+    [{ INSTALL_BEACON_BENCH_SQLITE_THREAD: 'main' }, undefined],
+    [{ INSTALL_BEACON_BENCH: 'c.json', INSTALL_BEACON_BENCH_SQLITE_THREAD: 'main' }, { file: '/srv/c.json', stages: false, sqliteOnMain: true }],
+    [{ INSTALL_BEACON_BENCH: 'c.json', INSTALL_BEACON_BENCH_SQLITE_THREAD: 'worker' }, { file: '/srv/c.json', stages: false, sqliteOnMain: false }],
   ])('%j', (env, bench) => {
     const r = parseConfig([], env, '/srv');
     expect(r.ok === true && r.config.bench).toEqual(bench);
