@@ -36,6 +36,12 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+/** Of several runs, the one whose ratio is the median (the lower middle one of an even count). */
+export function medianPair<T extends { ratio: number }>(pairs: readonly T[]): T {
+  if (pairs.length === 0) throw new Error('no runs');
+  return [...pairs].sort((a, b) => a.ratio - b.ratio)[Math.floor((pairs.length - 1) / 2)]!;
+}
+
 export async function paced(url: string, o: { rate: number; seconds: number; connections: number; path(i: number): string }): Promise<PacedRun> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections });
   const target = new URL(url);

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { openPostgres } from '../src/storage/postgres.js';
 import { openSqlite } from '../src/storage/sqlite.js';
@@ -13,7 +14,7 @@ import type { NewEvent, Storage } from '../src/storage/types.js';
 import { startBin, type Proc } from '../test/support/bin.js';
 import type { MemorySample } from '../src/bench-memory.js';
 import { memoryMarkdown, memoryRun, type MemoryReport } from './memory.js';
-import { paced } from './paced.js';
+import { medianPair, paced } from './paced.js';
 import { request } from '../test/support/http.js';
 import { startPostgres, type Postgres } from '../test/support/postgres.js';
 
@@ -94,6 +95,38 @@ function fsyncsPerSecond(): number {
   }
   closeSync(fd);
   return n / 2;
+}
+
+/**
+ * What a hand-off between two threads costs on this machine: a message to a worker thread and its reply
+ * (MessagePort, a batch of 13 small events each way, as the collector's SQLite worker gets them), 5,000 round
+ * trips one after the other with nothing else running: microseconds of wall time and of CPU (both threads, with
+ * the kernel's) per round trip. Each round trip puts a thread to sleep and wakes it twice.
+ */
+async function threadRoundTrip(): Promise<{ wallUs: number; cpuUs: number }> {
+  const w = new Worker("require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m.length))", { eval: true });
+  const batch = Array.from({ length: 13 }, (_, i) => ({ eventId: `rt-${i}`, pkg: 'bench-lib', version: '1.0.0', platform: 'linux', arch: 'x64', ci: false, pm: 'npm' }));
+  const once = () => new Promise((r) => (w.once('message', r), w.postMessage(batch)));
+  for (let i = 0; i < 500; i++) await once(); // warm-up
+  const N = 5000;
+  const [c0, t0] = [process.cpuUsage(), performance.now()];
+  for (let i = 0; i < N; i++) await once();
+  const [c, t] = [process.cpuUsage(c0), performance.now() - t0];
+  await w.terminate();
+  return { wallUs: (t * 1000) / N, cpuUs: (c.user + c.system) / N };
+}
+
+/** Context switches (voluntary and not) of all of a process's threads so far, from /proc. */
+function switches(pid: number): number {
+  let n = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      for (const m of readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8').matchAll(/^(?:non)?voluntary_ctxt_switches:\s*(\d+)/gm)) n += Number(m[1]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return n;
 }
 
 interface Counts {
@@ -190,13 +223,18 @@ function clusterCpu(postmaster: number): number {
  * A load run with the CPU time spent per request: by the load tool (this process), the server's main thread
  * and its other threads, and (`dbPid`, a PostgreSQL postmaster) the database server's processes.
  */
-async function measured(pid: number, url: string, prefix: string, connections: number, extra: Partial<autocannon.Options> = {}, dbPid?: number): Promise<Run & { cpuUs: { client: number; main: number; others: number; db?: number } }> {
-  const [c0, s0, d0] = [cpu(pid), selfCpu(), dbPid ? clusterCpu(dbPid) : 0];
+async function measured(pid: number, url: string, prefix: string, connections: number, extra: Partial<autocannon.Options> = {}, dbPid?: number): Promise<Run & { cpuUs: { client: number; main: number; others: number; db?: number }; switchesPerRequest: { server: number; client: number } }> {
+  const [c0, s0, d0, w0, v0] = [cpu(pid), selfCpu(), dbPid ? clusterCpu(dbPid) : 0, switches(pid), switches(process.pid)];
   const r = await cannon(url, prefix, connections, extra);
-  const [c1, s1, d1] = [cpu(pid), selfCpu(), dbPid ? clusterCpu(dbPid) : 0];
+  const [c1, s1, d1, w1, v1] = [cpu(pid), selfCpu(), dbPid ? clusterCpu(dbPid) : 0, switches(pid), switches(process.pid)];
   const n = Math.max(1, r.total);
   const us = (ms: number) => Math.round((ms * 1000) / n);
-  return { ...r, cpuUs: { client: us(s1 - s0), main: us(c1.main - c0.main), others: us(c1.others - c0.others), ...(dbPid ? { db: us(d1 - d0) } : {}) } };
+  return {
+    ...r,
+    cpuUs: { client: us(s1 - s0), main: us(c1.main - c0.main), others: us(c1.others - c0.others), ...(dbPid ? { db: us(d1 - d0) } : {}) },
+    // The server's threads (the collector's, or the bare server's; not PostgreSQL's) and the load tool's, per request.
+    switchesPerRequest: { server: (w1 - w0) / n, client: (v1 - v0) / n },
+  };
 }
 
 
@@ -231,11 +269,6 @@ async function seed(s: Storage, from: number, to: number): Promise<void> {
   }
 }
 
-/** The pair whose collector-to-bare ratio is the median (the lower middle one of an even count). */
-function medianPair<T extends { ratio: number }>(pairs: T[]): T {
-  return [...pairs].sort((a, b) => a.ratio - b.ratio)[Math.floor((pairs.length - 1) / 2)]!;
-}
-
 async function main(): Promise<void> {
   const report: Record<string, unknown> = { connections: CONNECTIONS, seconds: SECONDS, repeats: REPEATS, loadAtStart: load() };
   let pg: Postgres | undefined;
@@ -249,6 +282,7 @@ async function main(): Promise<void> {
     const ingest: Record<string, unknown> = {};
     const fsyncs = ONLY === 'reads' ? 0 : fsyncsPerSecond();
     report.fsyncsPerSecond = fsyncs;
+    if (ONLY !== 'reads') report.threadRoundTrip = await threadRoundTrip();
     console.error(`fsync of a 4 kB write: ${fsyncs} a second (load ${load()})`);
     for (const [name, dbArgs] of backends) {
       if (ONLY === 'reads' || !BACKENDS.includes(name)) continue;
@@ -374,24 +408,26 @@ const f0 = (n: number) => Math.round(n).toLocaleString('en');
 const f1 = (n: number) => (Math.round(n * 10) / 10).toString();
 const f2 = (n: number) => (Math.round(n * 100) / 100).toFixed(2);
 
+const sw = (r: { switchesPerRequest?: { server: number; client: number } }, who: 'server' | 'client' = 'server') => (r.switchesPerRequest ? f2(r.switchesPerRequest[who]) : '–');
+
 /** The ingest part as Markdown tables (the rest is in .bench/results.json). */
 function markdown(report: Record<string, any>): string {
-  const out = [`load average ${report.loadAtStart} at the start, ${report.loadAtEnd} at the end; fsync of a 4 kB write: ${f0(report.fsyncsPerSecond)}/s; each connection count: ${report.repeats ?? 1} pairs of ${report.seconds} s runs, bare server then collector`, ''];
+  const out = [`load average ${report.loadAtStart} at the start, ${report.loadAtEnd} at the end; fsync of a 4 kB write: ${f0(report.fsyncsPerSecond)}/s; a round trip to a worker thread and back (13 events each way, machine otherwise idle): ${report.threadRoundTrip ? `${f1(report.threadRoundTrip.wallUs)} µs wall, ${f1(report.threadRoundTrip.cpuUs)} µs CPU` : '–'}; each connection count: ${report.repeats ?? 1} pairs of ${report.seconds} s runs, bare server then collector`, ''];
   for (const [name, r] of Object.entries<any>(report.ingest ?? {})) {
     // PostgreSQL: the database server's processes too (another process, on the same cores).
     const db = Object.values<any>(r.runs ?? {}).some((x) => x.collector.cpuUs.db !== undefined);
     out.push(`### ${name}`, '');
-    if (r.runs) out.push(`| connections | load | bare req/s | collector req/s | ratio (median pair) | every pair's ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads |${db ? ' PostgreSQL server |' : ''} CPU-bound ratio |`, `|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|${db ? '---:|' : ''}---:|`);
+    if (r.runs) out.push(`| connections | load | bare req/s | collector req/s | ratio (median pair) | every pair's ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads |${db ? ' PostgreSQL server |' : ''} CPU-bound ratio | context switches/request: collector (bare), load tool |`, `|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|${db ? '---:|' : ''}---:|---|`);
     for (const [n, x] of Object.entries<any>(r.runs ?? {})) {
       const [b, c] = [x.bare.cpuUs, x.collector.cpuUs];
       // If the two cores were the only limit: requests/s scale as 1 / (client + server CPU per request), the database's included.
       const bound = (b.client + b.main + b.others) / (c.client + c.main + c.others + (c.db ?? 0));
-      out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${(x.ratios ?? [x.ratio]).map(f2).join(', ')} | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) |${db ? ` ${c.db ?? ''} |` : ''} ${f2(bound)}× |`);
+      out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${(x.ratios ?? [x.ratio]).map(f2).join(', ')} | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) |${db ? ` ${c.db ?? ''} |` : ''} ${f2(bound)}× | ${sw(x.collector)} (${sw(x.bare)}), ${sw(x.collector, 'client')} |`);
       if (x.mainThread) {
         const m = x.mainThread;
         const mc = m.collector.cpuUs;
         const mbound = (b.client + b.main + b.others) / (mc.client + mc.main + mc.others);
-        out.push(`| ${n}, SQLite on the HTTP thread (counterfactual, not a mode to serve in) | | ${f0(x.bare.rps)} | ${f0(m.collector.rps)} | ${f2(m.ratio)}× | ${(x.mainThreadRatios ?? [m.ratio]).map(f2).join(', ')} | ${m.collector.p99} | ${f1(m.meanBatch)} | ${f0(report.fsyncsPerSecond * m.meanBatch)} events/s | ${m.collector.non2xx + m.collector.errors} | ${b.client}, ${b.main + b.others} | ${mc.main}, ${mc.others} (client ${mc.client}) | ${f2(mbound)}× |`);
+        out.push(`| ${n}, SQLite on the HTTP thread (counterfactual, not a mode to serve in) | | ${f0(x.bare.rps)} | ${f0(m.collector.rps)} | ${f2(m.ratio)}× | ${(x.mainThreadRatios ?? [m.ratio]).map(f2).join(', ')} | ${m.collector.p99} | ${f1(m.meanBatch)} | ${f0(report.fsyncsPerSecond * m.meanBatch)} events/s | ${m.collector.non2xx + m.collector.errors} | ${b.client}, ${b.main + b.others} | ${mc.main}, ${mc.others} (client ${mc.client}) | ${f2(mbound)}× | ${sw(m.collector)} (${sw(x.bare)}), ${sw(m.collector, 'client')} |`);
       }
     }
     if (Object.keys(r.post ?? {}).length > 0) {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { baseEnv, TempDirs } from '../../test/support/process.js';
-import { quantile } from '../bench/paced.js';
+import { medianPair, quantile } from '../bench/paced.js';
 import { slope } from '../bench/memory.js';
 import type { MemorySample } from '../src/bench-memory.js';
 import { benchMemoryFile } from '../src/config.js';
@@ -49,6 +49,16 @@ describe('the bench statistics', () => {
   ])('quantile of %j at %d is %d', (sorted, q, expected) => {
     expect(quantile(sorted, q)).toBe(expected);
   });
+  it.each([
+    [[0.4], 'a'],
+    [[0.5, 0.3, 0.4], 'c'],
+    [[0.3, 0.5, 0.4, 0.6], 'c'],
+    [[0.6, 0.6, 0.2], 'a'],
+  ])('of ratios %j the median run is %s', (ratios, expected) => {
+    const runs = ratios.map((ratio, i) => ({ ratio, tag: 'abcd'[i] }));
+    expect(medianPair(runs).tag).toBe(expected);
+  });
+  it('no runs has no median', () => expect(() => medianPair([])).toThrow('no runs'));
 });
 
 describe('the built collector with INSTALL_BEACON_BENCH_MEMORY (SQLite in its worker)', () => {
