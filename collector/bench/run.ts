@@ -273,7 +273,7 @@ async function main(): Promise<void> {
   const report: Record<string, unknown> = { connections: CONNECTIONS, seconds: SECONDS, repeats: REPEATS, loadAtStart: load() };
   let pg: Postgres | undefined;
   try {
-    pg = await startPostgres();
+    pg = await startPostgres(['log_autovacuum_min_duration=0']); // every autovacuum logged (by default only past 10 min)
     const b = await bare();
     const backends: Array<[string, string[]]> = [
       ['SQLite', ['--db', join(work, 'ingest.db')]],
@@ -343,6 +343,7 @@ async function main(): Promise<void> {
         };
         const bareRun = await pacedAt(b.url, `${name}-half-bare`);
         let h = await collector(dbArgs, false);
+        const startedAt = new Date().toISOString();
         const collectorRun = await pacedAt(h.c.url, `${name}-half`);
         await h.done();
         h = await collector(dbArgs, true);
@@ -352,7 +353,7 @@ async function main(): Promise<void> {
         h = await collector(dbArgs, false);
         const autocannonRun = await cannon(h.c.url, `${name}-half-ac`, TIMELINE_AT, { overallRate: rate });
         await h.done();
-        half = { rate, load: halfLoad, bare: bareRun, collector: collectorRun, traced: { client: tracedHalf, handlerToAnswer: own, mainLoop: tracedCounts.mainLoop, meanBatch: tracedCounts.items / Math.max(1, tracedCounts.commits) }, autocannon: autocannonRun };
+        half = { rate, load: halfLoad, startedAt, bare: bareRun, collector: collectorRun, traced: { client: tracedHalf, handlerToAnswer: own, mainLoop: tracedCounts.mainLoop, meanBatch: tracedCounts.items / Math.max(1, tracedCounts.commits) }, autocannon: autocannonRun };
         console.error(name, 'half rate', JSON.stringify(half));
       }
       const traced = await collector(dbArgs, true);
@@ -396,6 +397,9 @@ async function main(): Promise<void> {
     }
     report.reads = reads;
   } finally {
+    // What the PostgreSQL server said of its own checkpoints and vacuums (log_checkpoints is on by default in 15, every autovacuum logged),
+    // with their times, beside the half-rate run's start: a stall of the server shows up in one of them.
+    if (pg) report.postgresLog = pg.log().split('\n').filter((l) => /checkpoint|vacuum|WARNING|ERROR|FATAL/i.test(l));
     await pg?.destroy();
     rmSync(work, { recursive: true, force: true });
   }
@@ -438,7 +442,7 @@ function markdown(report: Record<string, any>): string {
       const h = r.halfRate;
       out.push(
         '',
-        `p99 at half the ${TIMELINE_AT}-connection peak rate (${f0(h.rate)} req/s, evenly paced, open loop, latency from when each request was due; load ${h.load}): **collector ${f1(h.collector.p99)} ms**, bare server ${f1(h.bare.p99)} ms at the same pacing (the load tool's floor); collector with stages traced ${f1(h.traced.client.p99)} ms at the client, ${h.traced.handlerToAnswer ? f1(h.traced.handlerToAnswer.p99) : '–'} ms handler to answer (its own timeline; mean batch ${f1(h.traced.meanBatch)}${h.traced.mainLoop ? `; main thread: longest event-loop delay ${f1(h.traced.mainLoop.loopDelayMax)} ms, longest GC pause ${f1(h.traced.mainLoop.gcMaxMs)} ms, ${f1(h.traced.mainLoop.gcMsPerSecond)} ms of GC a second` : ''}); non-2xx ${h.collector.non2xx + h.collector.errors}. autocannon's overallRate at the same rate (bursts, latency-weighted p99): ${h.autocannon.p99} ms`,
+        `p99 at half the ${TIMELINE_AT}-connection peak rate (${f0(h.rate)} req/s, evenly paced, open loop, latency from when each request was due; load ${h.load}${h.startedAt ? `; collector run started ${h.startedAt}` : ''}): **collector ${f1(h.collector.p99)} ms** (p99.9 ${f1(h.collector.p999)}, max ${f1(h.collector.max)}; from the request's write ${f1(h.collector.p99FromSend)}), bare server ${f1(h.bare.p99)} ms at the same pacing (the load tool's floor); collector with stages traced ${f1(h.traced.client.p99)} ms at the client, ${h.traced.handlerToAnswer ? f1(h.traced.handlerToAnswer.p99) : '–'} ms handler to answer (its own timeline; mean batch ${f1(h.traced.meanBatch)}${h.traced.mainLoop ? `; main thread: longest event-loop delay ${f1(h.traced.mainLoop.loopDelayMax)} ms, longest GC pause ${f1(h.traced.mainLoop.gcMaxMs)} ms, ${f1(h.traced.mainLoop.gcMsPerSecond)} ms of GC a second` : ''}); non-2xx ${h.collector.non2xx + h.collector.errors}. autocannon's overallRate at the same rate (bursts, latency-weighted p99): ${h.autocannon.p99} ms`,
       );
     }
     if (r.memory) out.push('', ...memoryMarkdown(name, r.memory));
@@ -446,6 +450,10 @@ function markdown(report: Record<string, any>): string {
     out.push('', `timeline of a request at ${TIMELINE_AT} connections, stages traced (${f0(r.timeline.run.rps)} req/s, mean batch ${f1(r.timeline.meanBatch)}${r.timeline.mainLoop ? `; main thread: longest event-loop delay ${f1(r.timeline.mainLoop.loopDelayMax)} ms, longest GC pause ${f1(r.timeline.mainLoop.gcMaxMs)} ms, ${f1(r.timeline.mainLoop.gcMsPerSecond)} ms of GC a second` : ''}):`, '', '| stage | mean ms | median ms | p99 ms |', '|---|---:|---:|---:|');
     for (const [stage, x] of Object.entries<any>(r.timeline.stages ?? {})) out.push(`| ${stage} | ${x.mean.toFixed(3)} | ${x.median.toFixed(3)} | ${x.p99.toFixed(3)} |`);
     out.push('');
+  }
+  if (report.postgresLog) {
+    const lines: string[] = report.postgresLog;
+    out.push(lines.length > 0 ? `The PostgreSQL server's log, its checkpoints and vacuums during the run:\n\n${lines.map((l) => `    ${l}`).join('\n')}` : "The PostgreSQL server logged no checkpoint or vacuum during the run (log_checkpoints is on, log_autovacuum_min_duration=0).", '');
   }
   return out.join('\n');
 }
