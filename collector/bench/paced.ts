@@ -29,6 +29,12 @@ export interface PacedRun {
   max: number;
   /** ms from the request's write to the end of its answer (without the wait for a free connection) */
   p99FromSend: number;
+  maxFromSend: number;
+  /**
+   * ms: the longest time the load tool's own pacing timer (due every 1 ms) went without running. A stall of the
+   * server shows in maxFromSend (the requests it held); a stall of the load tool (its GC, the machine) shows here.
+   */
+  longestTickGap: number;
 }
 
 export function quantile(sorted: readonly number[], q: number): number {
@@ -52,6 +58,8 @@ export async function paced(url: string, o: { rate: number; seconds: number; con
   let errors = 0;
   let sent = 0;
   let open = 0;
+  let last: number | undefined;
+  let longestTickGap = 0;
   const start = performance.now();
   await new Promise<void>((resolve) => {
     const finish = () => {
@@ -81,6 +89,8 @@ export async function paced(url: string, o: { rate: number; seconds: number; con
     };
     const tick = () => {
       const now = performance.now();
+      if (last !== undefined) longestTickGap = Math.max(longestTickGap, now - last);
+      last = now;
       while (sent < total && start + (sent * 1000) / o.rate <= now) {
         send(sent, start + (sent * 1000) / o.rate);
         sent++;
@@ -107,5 +117,7 @@ export async function paced(url: string, o: { rate: number; seconds: number; con
     p999: quantile(fromDue, 0.999),
     max: fromDue[fromDue.length - 1] ?? 0,
     p99FromSend: quantile(fromSend, 0.99),
+    maxFromSend: fromSend[fromSend.length - 1] ?? 0,
+    longestTickGap,
   };
 }
