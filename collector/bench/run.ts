@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { openPostgres } from '../src/storage/postgres.js';
 import { openSqlite } from '../src/storage/sqlite.js';
 import type { NewEvent, Storage } from '../src/storage/types.js';
@@ -114,6 +115,18 @@ async function threadRoundTrip(): Promise<{ wallUs: number; cpuUs: number }> {
   const [c, t] = [process.cpuUsage(c0), performance.now() - t0];
   await w.terminate();
   return { wallUs: (t * 1000) / N, cpuUs: (c.user + c.system) / N };
+}
+
+/** The PostgreSQL server's settings that bound its commits and stalls, as it reports them. */
+async function postgresSettings(url: string): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<{ name: string; setting: string; unit: string | null }>("SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'checkpoint_completion_target', 'synchronous_commit', 'fsync', 'wal_sync_method', 'autovacuum_naptime') ORDER BY name");
+    return r.rows.map((x) => `${x.name}=${x.setting}${x.unit ? (/^\d/.test(x.unit) ? ` × ${x.unit}` : x.unit) : ''}`).join(', ');
+  } finally {
+    await c.end();
+  }
 }
 
 /** Context switches (voluntary and not) of all of a process's threads so far, from /proc. */
@@ -273,7 +286,9 @@ async function main(): Promise<void> {
   const report: Record<string, unknown> = { connections: CONNECTIONS, seconds: SECONDS, repeats: REPEATS, loadAtStart: load() };
   let pg: Postgres | undefined;
   try {
-    pg = await startPostgres(['log_autovacuum_min_duration=0']); // every autovacuum logged (by default only past 10 min)
+    // PostgreSQL's own default buffer pool (the tests' clusters run with 16 MB), and every autovacuum logged
+    // (by default only those past 10 min). The last -c of a setting wins.
+    pg = await startPostgres(['shared_buffers=128MB', 'log_autovacuum_min_duration=0']);
     const b = await bare();
     const backends: Array<[string, string[]]> = [
       ['SQLite', ['--db', join(work, 'ingest.db')]],
@@ -399,7 +414,17 @@ async function main(): Promise<void> {
   } finally {
     // What the PostgreSQL server said of its own checkpoints and vacuums (log_checkpoints is on by default in 15, every autovacuum logged),
     // with their times, beside the half-rate run's start: a stall of the server shows up in one of them.
-    if (pg) report.postgresLog = pg.log().split('\n').filter((l) => /checkpoint|vacuum|WARNING|ERROR|FATAL/i.test(l));
+    // An entry's detail lines (a vacuum's timings, "system usage: CPU ...") start with a tab and stay with it.
+    if (pg) {
+      const kept: string[] = [];
+      let keep = false;
+      for (const l of pg.log().split('\n')) {
+        if (!l.startsWith('\t')) keep = /checkpoint|vacuum|WARNING|ERROR|FATAL/i.test(l) && !/the database system is starting up/.test(l);
+        if (keep && l.trim()) kept.push(l);
+      }
+      report.postgresLog = kept;
+      report.postgresSettings = await postgresSettings(pg.url).catch((e: Error) => e.message);
+    }
     await pg?.destroy();
     rmSync(work, { recursive: true, force: true });
   }
@@ -451,6 +476,7 @@ function markdown(report: Record<string, any>): string {
     for (const [stage, x] of Object.entries<any>(r.timeline.stages ?? {})) out.push(`| ${stage} | ${x.mean.toFixed(3)} | ${x.median.toFixed(3)} | ${x.p99.toFixed(3)} |`);
     out.push('');
   }
+  if (report.postgresSettings) out.push(`The PostgreSQL server's settings: ${report.postgresSettings}.`, '');
   if (report.postgresLog) {
     const lines: string[] = report.postgresLog;
     out.push(lines.length > 0 ? `The PostgreSQL server's log, its checkpoints and vacuums during the run:\n\n${lines.map((l) => `    ${l}`).join('\n')}` : "The PostgreSQL server logged no checkpoint or vacuum during the run (log_checkpoints is on, log_autovacuum_min_duration=0).", '');
