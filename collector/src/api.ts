@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badgeSvg, endpointBadge } from './badge.js';
 import { days, parsePeriod, type Period } from './periods.js';
-import { FIELDS } from './routes.js';
+import { FIELDS, isPackageName } from './routes.js';
 import { FIELD_NAME, OTHER, type Storage } from './storage/types.js';
 
 export interface ApiOptions {
@@ -28,7 +28,10 @@ export const isApiPath = (path: string): boolean => /^\/(api|badge|versions)\/|^
 export const BULK_MAX = 128;
 export const BULK_DAYS = 365;
 
-/** "@scope/name", "@scope%2Fname" or "name" from the rest of a path. */
+/**
+ * "@scope/name", "@scope%2Fname" or "name" from the rest of a path, if it is a package name by the rule ingest
+ * stores names by (routes.ts isPackageName): a name no event could have carried is not looked up.
+ */
 export function packageName(rest: string): string | undefined {
   let name: string;
   try {
@@ -36,7 +39,7 @@ export function packageName(rest: string): string | undefined {
   } catch {
     return undefined;
   }
-  return /^(@[^/]+\/)?[^/@]+$/.test(name) ? name : undefined;
+  return isPackageName(name) ? name : undefined;
 }
 
 /** A breakdown's values past the storage's bound (Limits) as `other`, next to the counts. */

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageName } from '../src/api.js';
 import { parseConfig } from '../src/config.js';
 import { openSqlite } from '../src/storage/sqlite.js';
 import { start, type Running } from '../src/main.js';
@@ -155,6 +156,30 @@ describe('ingest and read API (SQLite)', () => {
     expect(s.body).toContain('<title>installs: 3/week</title>');
     const h = await request(c.url, '/healthz');
     expect([h.status, JSON.parse(h.body).ok]).toEqual([200, true]);
+    // A name no event could carry is not looked up: 404, with no badge of 0 a week.
+    for (const name of ['_hidden', '.dot', 'a%20b', 'x'.repeat(215)]) expect([name.slice(0, 9), (await request(c.url, `/badge/${name}.json`)).status]).toEqual([name.slice(0, 9), 404]);
+  });
+});
+
+describe('packageName: a path segment to a package name, by the rule ingest stores names by', () => {
+  it.each([
+    ['acme-lib', 'acme-lib'],
+    ['@acme/core', '@acme/core'],
+    ['@acme%2Fcore', '@acme/core'],
+    ['%40acme%2Fcore', '@acme/core'],
+    ['JSONStream', 'JSONStream'],
+    ['x'.repeat(214), 'x'.repeat(214)],
+    ['x'.repeat(215), undefined],
+    ['_hidden', undefined],
+    ['.dot', undefined],
+    ['a%20b', undefined],
+    ['..%2F..', undefined],
+    ['%E0%A4%A', undefined],
+    ['@acme/core/extra', undefined],
+    ['node_modules', undefined],
+    ['<b>x</b>', undefined],
+  ])('%s', (rest, name) => {
+    expect(packageName(rest)).toBe(name);
   });
 });
 
