@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -299,7 +298,12 @@ describe('SQLite: the database file deleted under load', () => {
   });
 });
 
-const faketimeSkip = spawnSync('sh', ['-c', 'command -v faketime']).status === 0 ? undefined : 'needs faketime (apt-get install faketime)';
+// libfaketime preloaded into the collector itself (LD_PRELOAD, FAKETIME), not the faketime command: that one
+// forks the program and waits, so stopping it by its PID would leave the collector running on the database.
+const LIBFAKETIME = readdirSync('/usr/lib')
+  .map((d) => `/usr/lib/${d}/faketime/libfaketime.so.1`)
+  .find((f) => existsSync(f));
+const faketimeSkip = LIBFAKETIME ? undefined : 'needs libfaketime (apt-get install faketime)';
 
 describe.each(STORAGES)(`%s: a restart with the clock 500 days ahead${faketimeSkip ? ` [skipped: ${faketimeSkip}]` : ''}`, (name, db) => {
   it.skipIf(faketimeSkip !== undefined || (name === 'PostgreSQL' && postgresSkipped))('deletes no raw event early, so replayed event_ids still count once', async () => {
@@ -314,7 +318,7 @@ describe.each(STORAGES)(`%s: a restart with the clock 500 days ahead${faketimeSk
     await first.stop();
 
     // The same database, the collector's clock 500 days ahead (libfaketime), until its start-up sweep ran.
-    const ahead = await startBin(args, env(), undefined, ['faketime', '-f', '+500d']);
+    const ahead = await startBin(args, { ...env(), LD_PRELOAD: LIBFAKETIME, FAKETIME: '+500d' });
     try {
       await waitUntil('the start-up sweep (a clock-ahead line, or the raw events gone)', async () => logged(ahead, /days ahead of what retention has seen/).length === 1 || (await stored(ahead)).ids.length === 0);
     } finally {
