@@ -151,6 +151,9 @@ interface Counts {
   mainLoop?: { loopDelayMax: number; gcMaxMs: number; gcMsPerSecond: number };
 }
 
+/** Events per commit, from the counts the collector wrote at exit. */
+const meanBatchOf = (c: Counts): number => c.items / Math.max(1, c.commits);
+
 /** The collector as a process, with the benchmark's counts (and, `stages`, its timeline and its main thread's event-loop delay and GC pauses) written at exit. */
 async function collector(dbArgs: string[], stages: boolean, sqliteOnMain = false): Promise<{ c: Proc; done(): Promise<Counts> }> {
   const file = join(work, `counts-${Date.now()}.json`);
@@ -313,7 +316,7 @@ async function main(): Promise<void> {
           const { c, done } = await collector(dbArgs, false);
           const peak = await measured(c.child.pid!, c.url, `${name}-${connections}-peak-${rep}`, connections, {}, name === 'PostgreSQL' ? pg.pid : undefined);
           const counts = await done();
-          const batch = counts.items / Math.max(1, counts.commits);
+          const batch = meanBatchOf(counts);
           const pair: { ratio: number } & Record<string, unknown> = { load: before, bare: base, collector: peak, ratio: peak.rps / base.rps, meanBatch: batch, commitCeiling: fsyncs * batch };
           // SQLite at TIMELINE_AT: the counterfactual right after, SQLite on the HTTP thread (no worker, so no
           // thread hand-off either way and one thread fewer wanting the two cores), against the same bare run.
@@ -321,7 +324,7 @@ async function main(): Promise<void> {
             const m = await collector(dbArgs, false, true);
             const onMain = await measured(m.c.child.pid!, m.c.url, `${name}-${connections}-main-thread-${rep}`, connections);
             const mc = await m.done();
-            pair.mainThread = { collector: onMain, ratio: onMain.rps / base.rps, meanBatch: mc.items / Math.max(1, mc.commits) };
+            pair.mainThread = { collector: onMain, ratio: onMain.rps / base.rps, meanBatch: meanBatchOf(mc) };
           }
           pairs.push(pair);
           console.error(name, connections, rep, JSON.stringify(pair));
@@ -368,7 +371,7 @@ async function main(): Promise<void> {
         h = await collector(dbArgs, false);
         const autocannonRun = await cannon(h.c.url, `${name}-half-ac`, TIMELINE_AT, { overallRate: rate });
         await h.done();
-        half = { rate, load: halfLoad, startedAt, bare: bareRun, collector: collectorRun, traced: { client: tracedHalf, handlerToAnswer: own, mainLoop: tracedCounts.mainLoop, meanBatch: tracedCounts.items / Math.max(1, tracedCounts.commits) }, autocannon: autocannonRun };
+        half = { rate, load: halfLoad, startedAt, bare: bareRun, collector: collectorRun, traced: { client: tracedHalf, handlerToAnswer: own, mainLoop: tracedCounts.mainLoop, meanBatch: meanBatchOf(tracedCounts) }, autocannon: autocannonRun };
         console.error(name, 'half rate', JSON.stringify(half));
       }
       const traced = await collector(dbArgs, true);
@@ -382,10 +385,10 @@ async function main(): Promise<void> {
         const p = await collector(dbArgs, false);
         const run = await posts(p.c.url, `${name}-post${k}`, k);
         const counts = await p.done();
-        post[k] = { load: before, run, eventsPerSecond: run.rps * k, stored: counts.items, sent2xx: (run.total - run.non2xx) * k, meanBatch: counts.items / Math.max(1, counts.commits) };
+        post[k] = { load: before, run, eventsPerSecond: run.rps * k, stored: counts.items, sent2xx: (run.total - run.non2xx) * k, meanBatch: meanBatchOf(counts) };
         console.error(name, 'post', k, JSON.stringify(post[k]));
       }
-      ingest[name] = { runs, post, halfRate: half, timeline: { run: tracedRun, meanBatch: timeline.items / Math.max(1, timeline.commits), stages: timeline.stages, mainLoop: timeline.mainLoop }, memory };
+      ingest[name] = { runs, post, halfRate: half, timeline: { run: tracedRun, meanBatch: meanBatchOf(timeline), stages: timeline.stages, mainLoop: timeline.mainLoop }, memory };
     }
     report.loadAtEnd = load();
     report.ingest = ingest;
@@ -447,17 +450,17 @@ function markdown(report: Record<string, any>): string {
     const db = Object.values<any>(r.runs ?? {}).some((x) => x.collector.cpuUs.db !== undefined);
     out.push(`### ${name}`, '');
     if (r.runs) out.push(`| connections | load | bare req/s | collector req/s | ratio (median pair) | every pair's ratio | p99 ms | mean batch | durable-commit ceiling (fsyncs/s × batch) | non-2xx | CPU µs/request: load tool, bare | collector main thread, other threads |${db ? ' PostgreSQL server |' : ''} CPU-bound ratio | context switches/request: collector (bare), load tool |`, `|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|${db ? '---:|' : ''}---:|---|`);
-    for (const [n, x] of Object.entries<any>(r.runs ?? {})) {
-      const [b, c] = [x.bare.cpuUs, x.collector.cpuUs];
+    // One row a run: the collector's (the median pair) and, for SQLite at TIMELINE_AT, the counterfactual's, against the same bare run.
+    const row = (label: string, load: string, bare: any, run: any, ratio: string, ratios: number[], meanBatch: number) => {
+      const [b, c] = [bare.cpuUs, run.cpuUs];
       // If the two cores were the only limit: requests/s scale as 1 / (client + server CPU per request), the database's included.
       const bound = (b.client + b.main + b.others) / (c.client + c.main + c.others + (c.db ?? 0));
-      out.push(`| ${n} | ${x.load} | ${f0(x.bare.rps)} | ${f0(x.collector.rps)} | **${f2(x.ratio)}×** | ${(x.ratios ?? [x.ratio]).map(f2).join(', ')} | ${x.collector.p99} | ${f1(x.meanBatch)} | ${f0(x.commitCeiling)} events/s | ${x.collector.non2xx + x.collector.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) |${db ? ` ${c.db ?? ''} |` : ''} ${f2(bound)}× | ${sw(x.collector)} (${sw(x.bare)}), ${sw(x.collector, 'client')} |`);
-      if (x.mainThread) {
-        const m = x.mainThread;
-        const mc = m.collector.cpuUs;
-        const mbound = (b.client + b.main + b.others) / (mc.client + mc.main + mc.others);
-        out.push(`| ${n}, SQLite on the HTTP thread (counterfactual, not a mode to serve in) | | ${f0(x.bare.rps)} | ${f0(m.collector.rps)} | ${f2(m.ratio)}× | ${(x.mainThreadRatios ?? [m.ratio]).map(f2).join(', ')} | ${m.collector.p99} | ${f1(m.meanBatch)} | ${f0(report.fsyncsPerSecond * m.meanBatch)} events/s | ${m.collector.non2xx + m.collector.errors} | ${b.client}, ${b.main + b.others} | ${mc.main}, ${mc.others} (client ${mc.client}) | ${f2(mbound)}× | ${sw(m.collector)} (${sw(x.bare)}), ${sw(m.collector, 'client')} |`);
-      }
+      return `| ${label} | ${load} | ${f0(bare.rps)} | ${f0(run.rps)} | ${ratio} | ${ratios.map(f2).join(', ')} | ${run.p99} | ${f1(meanBatch)} | ${f0(report.fsyncsPerSecond * meanBatch)} events/s | ${run.non2xx + run.errors} | ${b.client}, ${b.main + b.others} | ${c.main}, ${c.others} (client ${c.client}) |${db ? ` ${c.db ?? ''} |` : ''} ${f2(bound)}× | ${sw(run)} (${sw(bare)}), ${sw(run, 'client')} |`;
+    };
+    for (const [n, x] of Object.entries<any>(r.runs ?? {})) {
+      out.push(row(n, x.load, x.bare, x.collector, `**${f2(x.ratio)}×**`, x.ratios ?? [x.ratio], x.meanBatch));
+      const m = x.mainThread;
+      if (m) out.push(row(`${n}, SQLite on the HTTP thread (counterfactual, not a mode to serve in)`, '', x.bare, m.collector, `${f2(m.ratio)}×`, x.mainThreadRatios ?? [m.ratio], m.meanBatch));
     }
     if (Object.keys(r.post ?? {}).length > 0) {
       out.push('', `POST bodies at ${TIMELINE_AT} connections (a JSON array of k events a request; events stored = events committed, mean batch in events):`, '', '| k events/request | load | req/s | events/s | p99 ms | mean batch (events) | events stored | non-2xx |', '|---:|---|---:|---:|---:|---:|---:|---:|');
